@@ -1,0 +1,457 @@
+/*
+ * temper.h - the one public header of temper, a small exact CPU engine for
+ * GPT-2-family, OPT and Llama-family language models that shows every step
+ * of text generation.
+ *
+ * Usage (error handling shortened):
+ *
+ *     temper_model *model;
+ *     temper_model_params mp = temper_model_default_params();
+ *     if (temper_model_load("gpt2", &mp, &model) < 0)
+ *         fprintf(stderr, "%s\n", temper_last_error());
+ *     const temper_tokenizer *tok = temper_model_tokenizer(model);
+ *     temper_token ids[64];
+ *     int n = temper_tokenize(tok, "Hello", 5, 0, ids, NULL, 64);
+ *     temper_context *ctx;
+ *     temper_context_params cp = temper_context_default_params();
+ *     temper_context_init(model, &cp, &ctx);
+ *     float *logits = malloc(sizeof(float) * temper_model_n_vocab(model));
+ *     temper_eval(ctx, 0, ids, n, logits, 0);     // logits of the last position
+ *     ...
+ *     temper_context_free(ctx);
+ *     temper_model_free(model);
+ *
+ * Conventions
+ *   - Every function that can fail returns an int: 0 (or a count) on success,
+ *     a negative TEMPER_E* code on failure. The one-line explanation of the
+ *     last failure on the calling thread is temper_last_error(). The library
+ *     never exits or aborts on user input.
+ *   - Functions that fill a caller buffer return the size they need (like
+ *     snprintf): if the result is larger than the capacity, the buffer holds
+ *     only a prefix and the call should be repeated with a larger buffer.
+ *   - Ownership is written on every function that hands out or takes a
+ *     pointer. "Borrowed" means: valid while the named owner lives.
+ *   - Thread safety: a temper_model and its tokenizer are read-only after
+ *     load and may be shared by threads. A temper_context belongs to one
+ *     thread at a time.
+ *   - Shapes are written (rows, cols) row-major. Legend: T = tokens,
+ *     V = vocabulary size, C = embedding size, L = layers, H = heads.
+ *
+ * ABI rule: until 1.0 the ABI may change between minor versions. Enums are
+ * append-only.
+ */
+#ifndef TEMPER_H
+#define TEMPER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TEMPER_VERSION_MAJOR 0
+#define TEMPER_VERSION_MINOR 1
+#define TEMPER_VERSION_PATCH 0
+
+#if defined(__GNUC__)
+#define TEMPER_API __attribute__((visibility("default")))
+#else
+#define TEMPER_API
+#endif
+
+/* "0.1.0": static string. */
+TEMPER_API const char *temper_version(void);
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* X(name, value, description). Append only. */
+#define TEMPER_ERRNO_MAP(X)                                                   \
+    X(EINVAL, -1, "invalid argument")                                         \
+    X(ENOMEM, -2, "out of memory")                                            \
+    X(EIO, -3, "input/output error")                                          \
+    X(ENOENT, -4, "file or model not found")                                  \
+    X(EFORMAT, -5, "malformed or corrupt file")                               \
+    X(EUNSUPPORTED, -6, "unsupported model, file or feature")                 \
+    X(ERANGE, -7, "value out of range")                                       \
+    X(EUTF8, -8, "invalid UTF-8")                                             \
+    X(ECONTEXT, -9, "context window exceeded")                                \
+    X(ESTATE, -10, "call not valid in the current state")                     \
+    X(ECANCELED, -11, "canceled")
+
+enum temper_status {
+    TEMPER_OK = 0,
+#define TEMPER__ERR_ENUM(name, value, desc) TEMPER_##name = value,
+    TEMPER_ERRNO_MAP(TEMPER__ERR_ENUM)
+#undef TEMPER__ERR_ENUM
+};
+
+/* Static description of an error code ("file or model not found"). */
+TEMPER_API const char *temper_strerror(int err);
+/* Static name of an error code ("TEMPER_ENOENT"). */
+TEMPER_API const char *temper_err_name(int err);
+/* Detailed message of the last failure on this thread: says what is wrong
+ * and what to do. Borrowed: valid until the next failing call on this
+ * thread. Never NULL. */
+TEMPER_API const char *temper_last_error(void);
+
+/* ------------------------------------------------------------------------ */
+/* Tokenizer                                                                 */
+/* ------------------------------------------------------------------------ */
+
+typedef int32_t temper_token;
+typedef struct temper_tokenizer temper_tokenizer;
+
+/* Load a tokenizer from a model folder (tokenizer.json, else vocab.json +
+ * merges.txt [+ tokenizer_config.json, special_tokens_map.json]) or from a
+ * tokenizer.json path. On success *out is owned by the caller: free it with
+ * temper_tokenizer_free(). */
+TEMPER_API int temper_tokenizer_load(const char *path, temper_tokenizer **out);
+TEMPER_API void temper_tokenizer_free(temper_tokenizer *tok);
+
+enum temper_tokenize_flags {
+    /* Add BOS/EOS where the tokenizer's post-processor says so (OPT: "</s>"
+     * first; GPT-2: nothing). */
+    TEMPER_TOKENIZE_ADD_SPECIAL = 1 << 0,
+    /* Treat the text of special tokens ("<|endoftext|>") as plain text
+     * instead of splitting them out as single ids. */
+    TEMPER_TOKENIZE_SPECIAL_AS_TEXT = 1 << 1,
+};
+
+/* Encode len bytes of UTF-8 text. Writes at most cap ids to ids and, when
+ * offsets is not NULL, the byte range [start, end) of each id in the input
+ * to offsets (shape (cap, 2)). Returns the number of ids the text needs
+ * (more than cap: call again with a larger buffer) or a negative error
+ * (TEMPER_EUTF8 for invalid UTF-8). */
+TEMPER_API int temper_tokenize(const temper_tokenizer *tok, const char *text,
+                               size_t len, int flags, temper_token *ids,
+                               int32_t *offsets, int cap);
+
+enum temper_detokenize_flags {
+    /* Leave out special tokens (<|endoftext|>, </s>, ...) from the text. */
+    TEMPER_DETOKENIZE_SKIP_SPECIAL = 1 << 0,
+};
+
+/* Decode ids to UTF-8 text. Writes at most cap bytes plus nothing else (the
+ * result is not NUL-terminated unless room remains, in which case a NUL is
+ * added). Returns the number of bytes of text (without NUL), or a negative
+ * error. Byte sequences that are not valid UTF-8 in the result are replaced
+ * by U+FFFD, as Hugging Face's decoder does. */
+TEMPER_API int temper_detokenize(const temper_tokenizer *tok,
+                                 const temper_token *ids, int n, int flags,
+                                 char *buf, size_t cap);
+
+/* The raw bytes a token stands for (may be a partial UTF-8 sequence).
+ * Returns the byte count (see the buffer rule) or a negative error. */
+TEMPER_API int temper_token_bytes(const temper_tokenizer *tok, temper_token id,
+                                  char *buf, size_t cap);
+
+/* The token's string as stored in the vocabulary ("Ġhello"), as
+ * tokenizer.tokenize() shows it. Borrowed from tok; NULL for a bad id. */
+TEMPER_API const char *temper_token_text(const temper_tokenizer *tok,
+                                         temper_token id);
+
+/* Vocabulary size including added tokens. */
+TEMPER_API int temper_tokenizer_n_vocab(const temper_tokenizer *tok);
+/* Id of a token string ("<|endoftext|>"), or TEMPER_ENOENT. */
+TEMPER_API int temper_tokenizer_find(const temper_tokenizer *tok,
+                                     const char *text);
+/* 1 if id is a special (added, special=true) token, else 0. */
+TEMPER_API int temper_token_is_special(const temper_tokenizer *tok,
+                                       temper_token id);
+
+/* Streaming decoder: feed ids one by one, get text only once its UTF-8 is
+ * complete. Caller-allocated; zero-initialise it (or call
+ * temper_utf8_stream_reset) before the first use. */
+typedef struct temper_utf8_stream {
+    unsigned char pending[8]; /* bytes of an incomplete UTF-8 sequence */
+    int n_pending;
+} temper_utf8_stream;
+
+TEMPER_API void temper_utf8_stream_reset(temper_utf8_stream *s);
+/* Append token id; writes the newly completed text (buffer rule applies,
+ * 16 + longest token bytes is always enough). Returns the byte count. */
+TEMPER_API int temper_detokenize_stream(const temper_tokenizer *tok,
+                                        temper_utf8_stream *s,
+                                        temper_token id, char *buf,
+                                        size_t cap);
+/* Flush what remains (an incomplete tail becomes U+FFFD). */
+TEMPER_API int temper_utf8_stream_flush(temper_utf8_stream *s, char *buf,
+                                        size_t cap);
+
+/* ------------------------------------------------------------------------ */
+/* Model                                                                     */
+/* ------------------------------------------------------------------------ */
+
+typedef struct temper_model temper_model;
+
+typedef struct temper_model_params {
+    /* Tokenizer folder or file; NULL: the model folder. */
+    const char *tokenizer_path;
+    /* Do not look anything up on the network (reserved for downloads). */
+    int offline;
+} temper_model_params;
+
+TEMPER_API temper_model_params temper_model_default_params(void);
+
+/* Load a model from a folder (config.json + model.safetensors or sharded
+ * model.safetensors.index.json + tokenizer files) or from a Hub id ("gpt2",
+ * "openai-community/gpt2"), looked up in the local Hugging Face cache
+ * ($HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub).
+ * Weights are memory-mapped, not copied. On success *out is owned by the
+ * caller: free it with temper_model_free(). */
+TEMPER_API int temper_model_load(const char *path_or_id,
+                                 const temper_model_params *params,
+                                 temper_model **out);
+TEMPER_API void temper_model_free(temper_model *model);
+
+/* Borrowed from model. */
+TEMPER_API const temper_tokenizer *temper_model_tokenizer(
+    const temper_model *model);
+
+typedef struct temper_model_info {
+    const char *arch;       /* "gpt2"; borrowed from the model */
+    const char *path;       /* resolved folder; borrowed from the model */
+    const char *dtype;      /* weight precision of the file: "f32", "f16", "bf16" */
+    int n_layer, n_head, n_kv_head, n_embd, n_ff, n_ctx, n_vocab;
+    int64_t n_params;       /* parameters, tied matrices counted once */
+    uint64_t file_bytes;    /* total size of the weight files */
+    double load_seconds;    /* wall time of temper_model_load */
+    temper_token bos_id, eos_id; /* -1 when the model has none */
+} temper_model_info;
+
+TEMPER_API void temper_model_get_info(const temper_model *model,
+                                      temper_model_info *out);
+TEMPER_API int temper_model_n_vocab(const temper_model *model);
+TEMPER_API int temper_model_n_ctx(const temper_model *model);
+/* Text of the folder's generation_config.json (decoding defaults), or NULL
+ * when there is none. Borrowed from model. */
+TEMPER_API const char *temper_model_generation_config(const temper_model *model);
+
+/* ------------------------------------------------------------------------ */
+/* Context: KV cache for one or more sequences, and the forward pass          */
+/* ------------------------------------------------------------------------ */
+
+typedef struct temper_context temper_context;
+
+typedef struct temper_context_params {
+    int n_ctx;     /* positions per sequence; 0: the model's context window */
+    int n_seq;     /* sequence slots (batched decoding, beams); default 1 */
+    int n_threads; /* 0: all cores */
+} temper_context_params;
+
+TEMPER_API temper_context_params temper_context_default_params(void);
+
+/* The context borrows model, which must outlive it. On success *out is
+ * owned by the caller: free it with temper_context_free(). */
+TEMPER_API int temper_context_init(temper_model *model,
+                                   const temper_context_params *params,
+                                   temper_context **out);
+TEMPER_API void temper_context_free(temper_context *ctx);
+
+enum temper_eval_flags {
+    /* Write the logits of every evaluated position, shape (n, V), instead
+     * of the last one only, shape (1, V). */
+    TEMPER_EVAL_ALL_LOGITS = 1 << 0,
+};
+
+/* Run n tokens of sequence slot seq through the model, appending them to
+ * its KV cache (positions seq_len .. seq_len+n-1). logits may be NULL.
+ * Returns 0 or a negative error (TEMPER_ECONTEXT when the sequence would
+ * exceed n_ctx; nothing is appended then). */
+TEMPER_API int temper_eval(temper_context *ctx, int seq,
+                           const temper_token *tokens, int n, float *logits,
+                           int flags);
+
+/* One decoding step for several sequences at once: token[i] is appended
+ * to slot seqs[i]; logits gets shape (n_seqs, V). Each weight is read once
+ * for the whole batch. */
+TEMPER_API int temper_eval_batch(temper_context *ctx, const int *seqs,
+                                 const temper_token *tokens, int n_seqs,
+                                 float *logits);
+
+/* Number of positions held by slot seq. */
+TEMPER_API int temper_seq_len(const temper_context *ctx, int seq);
+/* Drop every position >= n_keep of slot seq. */
+TEMPER_API int temper_seq_truncate(temper_context *ctx, int seq, int n_keep);
+/* Make slot dst a copy of slot src (its first n positions; -1: all). */
+TEMPER_API int temper_seq_copy(temper_context *ctx, int dst, int src, int n);
+
+TEMPER_API int temper_context_n_threads(const temper_context *ctx);
+
+/* ------------------------------------------------------------------------ */
+/* Decoding: logits processors, samplers, random streams                     */
+/* ------------------------------------------------------------------------ */
+/*
+ * A temper_sampler turns one row of next-token logits (shape (V)) into the
+ * distribution a token is drawn from, with the controls and the semantics of
+ * Hugging Face transformers (generation/logits_process.py):
+ *
+ *   scores = logits                                     (fp32, shape (V))
+ *   for each active stage, in order: scores = stage(scores, history)
+ *   greedy:   token = argmax(scores), ties -> lowest id (torch.argmax)
+ *   sampling: token ~ softmax(scores)
+ *
+ * Stages ("-inf" removes a token; "p" is softmax of the current scores):
+ *   logit_bias          scores[id] += bias for each (id, bias); -inf bans
+ *   repetition_penalty  each distinct token of the history (prompt included):
+ *                       s < 0 ? s * r : s / r
+ *   presence_frequency  OpenAI: s -= c * frequency + (c > 0) * presence,
+ *                       c = count of the token among the generated tokens
+ *   no_repeat_ngram     ban every token that would repeat an n-gram of the
+ *                       history (prompt included)
+ *   min_new_tokens      ban the EOS ids while fewer than min_new_tokens
+ *                       tokens have been generated
+ *   suppress            ban the listed ids
+ *   temperature         s / T                         (sampling only)
+ *   top_k               remove s < k-th largest s: ties with the k-th
+ *                       value are kept
+ *   top_p               keep a token iff the mass of the strictly more
+ *                       likely tokens is < p: the token that crosses p is
+ *                       kept; p = 0 keeps the top token
+ *   min_p               remove p < min_p * max(p)
+ *   typical_p           HF's locally typical sampling (Meister et al.)
+ *   epsilon_cutoff      remove p < epsilon
+ *   eta_cutoff          remove p < min(eta, sqrt(eta) * exp(-entropy))
+ * Every filter keeps at least min_keep tokens (the best ones, ties kept).
+ * The stages after "suppress" are warpers: like transformers they run only
+ * when sampling, so greedy decoding takes the argmax of the processed
+ * scores. A temperature of 0 means greedy.
+ *
+ * Orders: TEMPER_ORDER_HF is the list above (transformers'
+ * _get_logits_processor; presence_frequency, absent from transformers,
+ * sits after repetition_penalty as in vLLM). TEMPER_ORDER_LLAMA_CPP runs
+ * the warpers in llama.cpp's default chain order, temperature last:
+ * top_k, typical_p, top_p, min_p, epsilon_cutoff, eta_cutoff, temperature.
+ * An explicit order is a comma-separated list of stage names in
+ * params.samplers (names above; aliases: temp, k, p, typical, typ_p,
+ * epsilon, eta, penalties, bias); active stages that are not listed are
+ * an error, except the processors before "temperature" in the list
+ * above, which then run first in HF order.
+ *
+ * Random numbers: xoshiro256** (Blackman & Vigna, 2018). The state of
+ * stream j of seed s is four successive outputs of splitmix64 started at
+ * splitmix64_mix(s + j * 0x9E3779B97F4A7C15). A draw u in [0, 1) is the
+ * top 53 bits of one output times 2^-53. Sampling walks the surviving
+ * tokens in increasing id order and returns the first one whose running
+ * sum of exp(s - max s) exceeds u * (the total), so the same seed and
+ * stream give the same token on every machine and thread count.
+ */
+
+typedef struct temper_rng {
+    uint64_t s[4]; /* xoshiro256** state */
+} temper_rng;
+
+/* Seed stream `stream` (e.g. the index of a returned sequence) of seed. */
+TEMPER_API void temper_rng_seed(temper_rng *rng, uint64_t seed,
+                                uint64_t stream);
+TEMPER_API uint64_t temper_rng_next(temper_rng *rng);
+/* Uniform double in [0, 1) with 53 random bits. */
+TEMPER_API double temper_rng_uniform(temper_rng *rng);
+
+typedef struct temper_logit_bias {
+    temper_token id;
+    float bias; /* added to the logit; -INFINITY bans the token */
+} temper_logit_bias;
+
+enum temper_sampler_order {
+    TEMPER_ORDER_HF = 0,        /* transformers' order (default) */
+    TEMPER_ORDER_LLAMA_CPP = 1, /* llama.cpp's chain: temperature last */
+};
+
+typedef struct temper_sampling_params {
+    int do_sample;            /* 0: greedy (default, as transformers) */
+    float temperature;        /* 1.0; 0: greedy; must be >= 0 */
+    int top_k;                /* 50 (transformers' default); 0: off */
+    float top_p;              /* 1.0: off; in [0, 1] */
+    float min_p;              /* 0: off; in [0, 1] */
+    float typical_p;          /* 1.0: off; in (0, 1] */
+    float epsilon_cutoff;     /* 0: off; in [0, 1) */
+    float eta_cutoff;         /* 0: off; in [0, 1) */
+    int min_keep;             /* min_tokens_to_keep of the filters; >= 1 */
+    float repetition_penalty; /* 1.0: off; > 0 */
+    float presence_penalty;   /* 0: off; in [-2, 2] */
+    float frequency_penalty;  /* 0: off; in [-2, 2] */
+    int no_repeat_ngram_size; /* 0: off */
+    int min_new_tokens;       /* 0: off; bans eos_ids before that many */
+    const temper_token *eos_ids; /* (n_eos) borrowed until sampler_init returns */
+    int n_eos;
+    const temper_token *suppress_tokens; /* (n_suppress) borrowed, as eos_ids */
+    int n_suppress;
+    const temper_logit_bias *logit_bias; /* (n_logit_bias) borrowed, as eos_ids */
+    int n_logit_bias;
+    int order;                /* enum temper_sampler_order */
+    const char *samplers;     /* explicit order ("top_k,temperature"); NULL:
+                                 use `order`. Borrowed, as eos_ids */
+} temper_sampling_params;
+
+TEMPER_API temper_sampling_params temper_sampling_default_params(void);
+
+/* Check every value (not the ids, which need the vocabulary size).
+ * Returns 0 or TEMPER_EINVAL with a message naming the parameter. */
+TEMPER_API int temper_sampling_params_check(const temper_sampling_params *p);
+
+typedef struct temper_sampler temper_sampler;
+
+/* Build a sampler for a vocabulary of n_vocab tokens: validates p (ids
+ * included) and copies everything it needs. On success *out is owned by
+ * the caller: free it with temper_sampler_free(). A sampler holds the
+ * state of one step and belongs to one thread at a time; use one sampler
+ * per concurrent sequence, or apply and query them one after another. */
+TEMPER_API int temper_sampler_init(const temper_sampling_params *p,
+                                   int n_vocab, temper_sampler **out);
+TEMPER_API void temper_sampler_free(temper_sampler *s);
+
+/* 1 if the sampler picks the argmax (do_sample 0 or temperature 0). */
+TEMPER_API int temper_sampler_is_greedy(const temper_sampler *s);
+
+/* The stages that will run, in order, as "repetition_penalty,temperature,
+ * top_k" (buffer rule). Inactive stages are left out; "" when none. */
+TEMPER_API int temper_sampler_describe(const temper_sampler *s, char *buf,
+                                       size_t cap);
+
+/* Run the stages over one row. logits: (V), borrowed until the next apply
+ * on s and not modified; it may hold -INFINITY (banned tokens) but not NaN
+ * or +INFINITY. history: (n_history) the prompt then the generated tokens;
+ * its first n_prompt ids are the prompt. Returns 0 or a negative error
+ * (TEMPER_EINVAL when the row is invalid or every token is removed). */
+TEMPER_API int temper_sampler_apply(temper_sampler *s, const float *logits,
+                                    const temper_token *history,
+                                    int n_history, int n_prompt);
+
+/* Pick a token from the last applied row: the argmax when greedy (rng may
+ * be NULL), else a draw from softmax of the processed scores with rng. */
+TEMPER_API int temper_sampler_sample(temper_sampler *s, temper_rng *rng,
+                                     temper_token *out);
+
+enum temper_logprob_kind {
+    TEMPER_LOGPROB_RAW = 0,       /* log_softmax of the logits given to apply */
+    TEMPER_LOGPROB_PROCESSED = 1, /* log_softmax of the processed scores: the
+                                     distribution the token is drawn from */
+};
+
+/* Log-probability of id in the last applied row; -INFINITY when the token
+ * is removed. Returns NAN for a bad id or before the first apply. */
+TEMPER_API float temper_sampler_logprob(temper_sampler *s, temper_token id,
+                                        int kind);
+
+/* Write the processed scores of the last applied row to out (V): what
+ * transformers' output_scores holds, -INFINITY for removed tokens. */
+TEMPER_API int temper_sampler_scores(temper_sampler *s, float *out);
+
+/* The k most likely tokens of the last applied row under kind, most
+ * likely first, ties -> lowest id; removed tokens are not listed for
+ * TEMPER_LOGPROB_PROCESSED. ids (k) and logprobs (k, may be NULL) are
+ * filled; returns the count written (<= k) or a negative error. */
+TEMPER_API int temper_sampler_top(temper_sampler *s, int kind, int k,
+                                  temper_token *ids, float *logprobs);
+
+/* Number of tokens left after the stages (finite processed scores). */
+TEMPER_API int temper_sampler_n_kept(temper_sampler *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TEMPER_H */

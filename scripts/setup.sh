@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# scripts/setup.sh - install what temper's build, tests and benchmarks need.
+# Idempotent: installs only what is missing. Needs root (or sudo) for apt-get.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEB_PACKAGES=(gcc make pkg-config libcjson-dev libutf8proc-dev libpcre2-dev
+              python3 python3-numpy nodejs npm)
+
+missing=()
+for p in "${DEB_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# A machine may already have node/npm from elsewhere: do not fight it.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+    keep=(); for p in "${missing[@]}"; do [[ $p == nodejs || $p == npm ]] || keep+=("$p"); done
+    missing=("${keep[@]}")
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+    SUDO=; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+    echo "setup: installing ${missing[*]}"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# Hugging Face tokenizers (the Rust library, for Node) for the parity tests.
+if [ -f tests/npm/package.json ] && [ ! -d tests/npm/node_modules ]; then
+    echo "setup: npm ci in tests/npm"
+    (cd tests/npm && npm ci --no-audit --no-fund --loglevel=error)
+fi
+echo "setup: ok"

@@ -1,0 +1,35 @@
+/*
+ * pool.h - a persistent thread pool: n-1 workers plus the calling thread.
+ *
+ * temper__pool_run(pool, fn, arg) calls fn(arg, ith, nth) once on every
+ * thread (ith = 0..nth-1, the caller is ith 0) and returns when all are done.
+ * Kernels split their work by (ith, nth) deterministically, so results do not
+ * depend on scheduling. Workers spin briefly between jobs (decode issues
+ * many small jobs per token), then sleep on a condition variable.
+ * A pool belongs to one context; it is not safe to run two jobs at once.
+ */
+#ifndef TEMPER_POOL_H
+#define TEMPER_POOL_H
+
+typedef struct temper__pool temper__pool;
+typedef void (*temper__pool_fn)(void *arg, int ith, int nth);
+
+/* n_threads >= 1. *out is owned by the caller (temper__pool_free). */
+int temper__pool_new(int n_threads, temper__pool **out);
+void temper__pool_free(temper__pool *pool);
+int temper__pool_size(const temper__pool *pool);
+void temper__pool_run(temper__pool *pool, temper__pool_fn fn, void *arg);
+
+/* The [begin, end) share of n items for thread ith of nth, in chunks that
+ * are multiples of align (except the last). */
+static inline void temper__split(long n, long align, int ith, int nth,
+                                 long *begin, long *end) {
+    long chunks = (n + align - 1) / align;
+    long per = chunks / nth, extra = chunks % nth;
+    long c0 = ith * per + (ith < extra ? ith : extra);
+    long c1 = c0 + per + (ith < extra ? 1 : 0);
+    *begin = c0 * align < n ? c0 * align : n;
+    *end = c1 * align < n ? c1 * align : n;
+}
+
+#endif

@@ -1,0 +1,108 @@
+/*
+ * decode.h - private pieces of the decoding layer: the working row the
+ * stages transform, the stage table, and the row helpers (max, exp-sum,
+ * threshold filters) that keep the cost per token low.
+ *
+ * The working row. Stages act on `x` (V scores) and a candidate set:
+ *   dense  (sparse == 0): every id 0..V-1 is a candidate;
+ *   sparse (sparse == 1): only ids[0..n) are, in increasing id order.
+ * A token outside the candidate set is removed, whatever x holds for it;
+ * a candidate whose score is -inf is removed too. Filters never rewrite
+ * the whole row: they shrink the candidate list, so after a top-k of 50
+ * every later stage touches 50 tokens, not 50,257.
+ */
+#ifndef TEMPER_DECODE_H
+#define TEMPER_DECODE_H
+
+#include <stdint.h>
+
+#include "core/core.h"
+
+typedef struct temper__row {
+    int V;
+    float *x;      /* (V) scores; meaningful for candidates only */
+    int32_t *ids;  /* (V) candidate ids when sparse, increasing */
+    int n;         /* number of candidates (V when dense) */
+    int sparse;
+    float *e;      /* (V) scratch: exp(x - max) per candidate position */
+    float *f;      /* (V) scratch for the selections */
+    int32_t *g;    /* (V) scratch ids */
+} temper__row;
+
+/* Candidate j's token id. */
+static inline int temper__row_id(const temper__row *r, int j) {
+    return r->sparse ? r->ids[j] : j;
+}
+
+/* ---- row helpers (row.c) */
+
+/* Largest candidate score (-inf when every candidate is -inf). */
+float temper__row_max(const temper__row *r);
+/* e[j] = exp(x[id_j] - m) for every candidate j; returns sum of e. */
+double temper__row_exp(temper__row *r, float m);
+/* Keep the candidates with x >= t. */
+void temper__row_keep_ge(temper__row *r, float t);
+/* Keep the candidates with e[j] >= thr or x >= t_keep (e from row_exp). */
+void temper__row_keep_e(temper__row *r, float thr, float t_keep);
+/* The k-th largest candidate score (k >= 1); -inf if fewer than k are
+ * finite. */
+float temper__row_kth(temper__row *r, int k);
+/* Number of finite candidates. */
+int temper__row_n_finite(const temper__row *r);
+
+/* exp over an array, the same vectorisable polynomial everywhere so that
+ * the dense and sparse paths give bit-identical values. Inputs below
+ * -87.3 (and -inf) give 0. */
+void temper__exp_array(const float *in, float *out, int n);
+float temper__expf(float x);
+
+/* ---- stages (processors.c, warpers.c) */
+
+enum temper__stage {
+    TEMPER__ST_LOGIT_BIAS,
+    TEMPER__ST_REPETITION,
+    TEMPER__ST_PRESENCE_FREQUENCY,
+    TEMPER__ST_NO_REPEAT_NGRAM,
+    TEMPER__ST_MIN_NEW_TOKENS,
+    TEMPER__ST_SUPPRESS,
+    TEMPER__ST_TEMPERATURE, /* first warper */
+    TEMPER__ST_TOP_K,
+    TEMPER__ST_TOP_P,
+    TEMPER__ST_MIN_P,
+    TEMPER__ST_TYPICAL_P,
+    TEMPER__ST_EPSILON,
+    TEMPER__ST_ETA,
+    TEMPER__ST_COUNT
+};
+
+extern const char *const temper__stage_names[TEMPER__ST_COUNT];
+
+/* Parse a stage name or alias; -1 if unknown. */
+int temper__stage_from_name(const char *name, size_t len);
+
+/* History-based processors. hist: (n_hist), its first n_prompt are the
+ * prompt. mark: (V) scratch of stamps, counts: (V) scratch of zeros
+ * (left zeroed on return). */
+void temper__apply_logit_bias(temper__row *r, const temper_logit_bias *b,
+                              int n);
+void temper__apply_repetition(temper__row *r, float penalty,
+                              const temper_token *hist, int n_hist,
+                              uint32_t *mark, uint32_t *stamp);
+void temper__apply_presence_frequency(temper__row *r, float presence,
+                                      float frequency,
+                                      const temper_token *gen, int n_gen,
+                                      int32_t *counts);
+void temper__apply_no_repeat_ngram(temper__row *r, int n,
+                                   const temper_token *hist, int n_hist);
+void temper__apply_ban(temper__row *r, const temper_token *ids, int n);
+
+/* Warpers: transformers' formulas over the candidate set. */
+void temper__apply_temperature(temper__row *r, float t);
+void temper__apply_top_k(temper__row *r, int k, int min_keep);
+void temper__apply_top_p(temper__row *r, float p, int min_keep);
+void temper__apply_min_p(temper__row *r, float min_p, int min_keep);
+int temper__apply_typical(temper__row *r, float mass, int min_keep);
+void temper__apply_epsilon(temper__row *r, float eps, int min_keep);
+void temper__apply_eta(temper__row *r, float eta, int min_keep);
+
+#endif

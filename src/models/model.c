@@ -1,0 +1,282 @@
+/* model.c - loading a model folder: config, weights, tokenizer, generation
+ * defaults; weight lookup helpers for the architecture files; model info. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/model.h"
+#if __has_include("hub/hub.h") /* TEMP until hub lands */
+#include "hub/hub.h"
+#else
+static int temper__hub_resolve(const char *p, int offline, char **out) {
+    (void)offline;
+    if (!temper__is_dir(p)) return temper__error(TEMPER_ENOENT, "%s: no such folder", p);
+    *out = temper__strdup(p);
+    return 0;
+}
+#endif
+
+static const temper__arch *const temper__archs[] = {&temper__arch_gpt2};
+
+/* ---- config accessors ------------------------------------------------- */
+
+int temper__cfg_num(const cJSON *cfg, const char *key, double def, double *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, key);
+    if (!v || cJSON_IsNull(v)) { *out = def; return 0; }
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
+        return temper__error(TEMPER_EFORMAT, "config.json: \"%s\" should be a number", key);
+    *out = v->valuedouble;
+    return 0;
+}
+
+int temper__cfg_int(const cJSON *cfg, const char *key, int def, int *out) {
+    double d;
+    int rc = temper__cfg_num(cfg, key, def, &d);
+    if (rc < 0) return rc;
+    if (d != floor(d) || d < -2147483648.0 || d > 2147483647.0)
+        return temper__error(TEMPER_EFORMAT, "config.json: \"%s\" should be an integer (it is %g)", key, d);
+    *out = (int)d;
+    return 0;
+}
+
+const char *temper__cfg_str(const cJSON *cfg, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+int temper__cfg_bool(const cJSON *cfg, const char *key, int def) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, key);
+    if (cJSON_IsBool(v)) return cJSON_IsTrue(v);
+    return def;
+}
+
+/* ---- weight lookup ---------------------------------------------------- */
+
+const temper__tensor *temper__model_find(const temper_model *m, const char *const *prefixes,
+                                         const char *name) {
+    char full[512];
+    for (const char *const *p = prefixes; *p; p++) {
+        snprintf(full, sizeof full, "%s%s", *p, name);
+        const temper__tensor *t = temper__weights_find(&m->weights, full);
+        if (t) return t;
+    }
+    return NULL;
+}
+
+/* Find a tensor and check its shape against (d0[, d1]). */
+static int temper__lookup(temper_model *m, const char *const *prefixes, const char *name, int ndim,
+                          int64_t d0, int64_t d1, const temper__tensor **out) {
+    const temper__tensor *t = temper__model_find(m, prefixes, name);
+    if (!t)
+        return temper__error(TEMPER_EFORMAT,
+                             "%s: tensor \"%s%s\" is missing from the weights: the checkpoint does not "
+                             "match its config.json (model_type \"%s\")",
+                             m->path, prefixes[0], name, m->arch->name);
+    int ok = t->ndim == ndim && t->shape[0] == d0 && (ndim == 1 || t->shape[1] == d1);
+    if (!ok) {
+        char got[96] = "", want[64];
+        for (int i = 0; i < t->ndim; i++) {
+            size_t l = strlen(got);
+            snprintf(got + l, sizeof got - l, "%s%lld", i ? ", " : "", (long long)t->shape[i]);
+        }
+        if (ndim == 1) snprintf(want, sizeof want, "%lld", (long long)d0);
+        else snprintf(want, sizeof want, "%lld, %lld", (long long)d0, (long long)d1);
+        return temper__error(TEMPER_EFORMAT,
+                             "%s: tensor \"%s\" has shape [%s] but config.json implies [%s]: the "
+                             "weights and config.json belong to different models",
+                             m->path, t->name, got, want);
+    }
+    if (t->dtype != TEMPER__F32 && t->dtype != TEMPER__F16 && t->dtype != TEMPER__BF16)
+        return temper__error(TEMPER_EUNSUPPORTED, "%s: tensor \"%s\" has an unsupported dtype",
+                             m->path, t->name);
+    *out = t;
+    return 0;
+}
+
+int temper__model_mat(temper_model *m, const char *const *prefixes, temper__layout layout, int K, int N,
+                      temper__mat *out, const char *fmt, ...) {
+    char name[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    const temper__tensor *t;
+    int rc = layout == TEMPER__KN ? temper__lookup(m, prefixes, name, 2, K, N, &t)
+                                  : temper__lookup(m, prefixes, name, 2, N, K, &t);
+    if (rc < 0) return rc;
+    out->dtype = t->dtype;
+    out->layout = layout;
+    out->K = K;
+    out->N = N;
+    out->data = t->data;
+    m->n_params += (int64_t)K * N;
+    m->dtype = t->dtype;
+    return 0;
+}
+
+int temper__model_table(temper_model *m, const char *const *prefixes, int rows, int cols,
+                        const temper__tensor **out, const char *fmt, ...) {
+    char name[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    int rc = temper__lookup(m, prefixes, name, 2, rows, cols, out);
+    if (rc == 0) m->n_params += (int64_t)rows * cols;
+    return rc;
+}
+
+int temper__model_vec(temper_model *m, const char *const *prefixes, int n, const float **out,
+                      const char *fmt, ...) {
+    char name[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    const temper__tensor *t;
+    int rc = temper__lookup(m, prefixes, name, 1, n, 0, &t);
+    if (rc < 0) return rc;
+    m->n_params += n;
+    /* Small vectors are kept as aligned f32 copies, whatever the file holds. */
+    float *v = aligned_alloc(64, ((size_t)n * sizeof(float) + 63) & ~(size_t)63);
+    if (!v || temper__weights_keep_buffer(&m->weights, v) < 0) {
+        free(v);
+        return temper__error(TEMPER_ENOMEM, "out of memory");
+    }
+    temper__row_f32(v, t->data, t->dtype, n, 0);
+    *out = v;
+    return 0;
+}
+
+/* ---- loading ---------------------------------------------------------- */
+
+temper_model_params temper_model_default_params(void) {
+    temper_model_params p = {0};
+    return p;
+}
+
+/* eos/bos from generation_config.json (preferred) or config.json: an int or
+ * a list of ints (the first is used as the main one). */
+static temper_token temper__first_id(const cJSON *obj, const char *key, temper_token def) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (cJSON_IsArray(v)) v = cJSON_GetArrayItem(v, 0);
+    if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 2147483647.0)
+        return (temper_token)v->valuedouble;
+    return def;
+}
+
+static int temper__load_config(temper_model *m, cJSON **out) {
+    char *path = temper__strfmt("%s/config.json", m->path), *text = NULL;
+    if (!path) return temper__error(TEMPER_ENOMEM, "out of memory");
+    int rc = temper__read_file(path, &text, NULL);
+    if (rc == TEMPER_ENOENT)
+        rc = temper__error(TEMPER_ENOENT,
+                           "%s: no config.json: is this a Hugging Face model folder? (it needs "
+                           "config.json, the weights and the tokenizer files)",
+                           m->path);
+    if (rc == 0) {
+        rc = temper__check_not_placeholder(path, (const uint8_t *)text, strlen(text));
+        if (rc == 0) {
+            *out = cJSON_Parse(text);
+            if (!cJSON_IsObject(*out)) {
+                cJSON_Delete(*out);
+                *out = NULL;
+                rc = temper__error(TEMPER_EFORMAT, "%s: not valid JSON: download the file again", path);
+            }
+        }
+    }
+    free(text);
+    free(path);
+    return rc;
+}
+
+int temper_model_load(const char *path_or_id, const temper_model_params *params, temper_model **out) {
+    if (!out) return temper__error(TEMPER_EINVAL, "temper_model_load: out is NULL");
+    *out = NULL;
+    if (!path_or_id || !*path_or_id)
+        return temper__error(TEMPER_EINVAL, "no model given: pass a model folder or a Hub id such as gpt2");
+    temper_model_params defaults = temper_model_default_params();
+    if (!params) params = &defaults;
+    double t0 = temper__now();
+    temper_model *m = calloc(1, sizeof *m);
+    if (!m) return temper__error(TEMPER_ENOMEM, "out of memory");
+    m->bos_id = m->eos_id = -1;
+    cJSON *cfg = NULL;
+    int rc = temper__hub_resolve(path_or_id, params->offline, &m->path);
+    if (rc < 0) goto fail;
+    rc = temper__load_config(m, &cfg);
+    if (rc < 0) goto fail;
+
+    const char *type = temper__cfg_str(cfg, "model_type");
+    for (size_t i = 0; i < sizeof temper__archs / sizeof temper__archs[0]; i++)
+        if (type && strcmp(type, temper__archs[i]->name) == 0) m->arch = temper__archs[i];
+    if (!m->arch) {
+        rc = temper__error(TEMPER_EUNSUPPORTED,
+                           "%s/config.json: model_type \"%s\" is not supported (temper runs: gpt2)",
+                           m->path, type ? type : "(missing)");
+        goto fail;
+    }
+    rc = temper__weights_open_folder(m->path, &m->weights);
+    if (rc < 0) goto fail;
+    rc = m->arch->init(m, cfg);
+    if (rc < 0) goto fail;
+
+    m->bos_id = temper__first_id(cfg, "bos_token_id", -1);
+    m->eos_id = temper__first_id(cfg, "eos_token_id", -1);
+    char *gpath = temper__strfmt("%s/generation_config.json", m->path);
+    if (gpath && temper__is_file(gpath) && temper__read_file(gpath, &m->generation_config, NULL) == 0) {
+        cJSON *g = cJSON_Parse(m->generation_config);
+        if (cJSON_IsObject(g)) {
+            m->bos_id = temper__first_id(g, "bos_token_id", m->bos_id);
+            m->eos_id = temper__first_id(g, "eos_token_id", m->eos_id);
+        }
+        cJSON_Delete(g);
+    }
+    free(gpath);
+
+    rc = temper_tokenizer_load(params->tokenizer_path ? params->tokenizer_path : m->path, &m->tok);
+    if (rc < 0) goto fail;
+    cJSON_Delete(cfg);
+    m->load_seconds = temper__now() - t0;
+    *out = m;
+    return 0;
+fail:
+    cJSON_Delete(cfg);
+    temper_model_free(m);
+    return rc;
+}
+
+void temper_model_free(temper_model *m) {
+    if (!m) return;
+    if (m->arch && m->arch->free) m->arch->free(m);
+    temper_tokenizer_free(m->tok);
+    temper__weights_close(&m->weights);
+    free(m->generation_config);
+    free(m->path);
+    free(m);
+}
+
+const temper_tokenizer *temper_model_tokenizer(const temper_model *m) { return m ? m->tok : NULL; }
+int temper_model_n_vocab(const temper_model *m) { return m->hp.n_vocab; }
+int temper_model_n_ctx(const temper_model *m) { return m->hp.n_ctx; }
+const char *temper_model_generation_config(const temper_model *m) { return m->generation_config; }
+
+void temper_model_get_info(const temper_model *m, temper_model_info *out) {
+    memset(out, 0, sizeof *out);
+    out->arch = m->arch->name;
+    out->path = m->path;
+    out->dtype = temper__dtype_name(m->dtype);
+    out->n_layer = m->hp.n_layer;
+    out->n_head = m->hp.n_head;
+    out->n_kv_head = m->hp.n_kv_head;
+    out->n_embd = m->hp.n_embd;
+    out->n_ff = m->hp.n_ff;
+    out->n_ctx = m->hp.n_ctx;
+    out->n_vocab = m->hp.n_vocab;
+    out->n_params = m->n_params;
+    out->file_bytes = m->weights.file_bytes;
+    out->load_seconds = m->load_seconds;
+    out->bos_id = m->bos_id;
+    out->eos_id = m->eos_id;
+}

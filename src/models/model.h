@@ -1,0 +1,104 @@
+/*
+ * model.h - private definitions of temper_model and temper_context, and the
+ * interface every architecture file (gpt2.c, ...) implements.
+ *
+ * Legend: T = rows in a batch, C = n_embd, V = n_vocab, L = n_layer,
+ * H = n_head, Hkv = n_kv_head, hd = head size, S = n_seq, P = n_ctx.
+ */
+#ifndef TEMPER_MODEL_H
+#define TEMPER_MODEL_H
+
+#include <cJSON.h>
+
+#include "core/core.h"
+#include "core/pool.h"
+#include "formats/weights.h"
+#include "tensor/ops.h"
+
+typedef struct temper__hparams {
+    int n_layer, n_head, n_kv_head, n_embd, n_ff, n_ctx, n_vocab, head_dim;
+    float norm_eps;
+} temper__hparams;
+
+/* One forward call: n rows, each a token of sequence seq[r] at position
+ * pos[r]; the logits of rows out_rows[0..n_out) go to logits (n_out, V). */
+typedef struct temper__batch {
+    int n;
+    const temper_token *tokens; /* (n) */
+    const int *seq, *pos;       /* (n) */
+    int n_out;
+    const int *out_rows;        /* (n_out) */
+    float *logits;              /* (n_out, V) or NULL */
+} temper__batch;
+
+typedef struct temper__arch {
+    const char *name; /* config.json model_type */
+    /* Fill m->hp and the architecture's weight views from config + m->weights. */
+    int (*init)(temper_model *m, const cJSON *config);
+    void (*free)(temper_model *m);
+    int (*forward)(temper_context *ctx, const temper__batch *b);
+} temper__arch;
+
+extern const temper__arch temper__arch_gpt2;
+
+struct temper_model {
+    char *path;                 /* resolved folder (owned) */
+    const temper__arch *arch;
+    temper__hparams hp;
+    temper__weights weights;    /* the file's tensors (owned) */
+    temper__dtype dtype;        /* precision of the big matrices */
+    temper_tokenizer *tok;      /* owned */
+    void *arch_data;            /* owned by arch->free */
+    int64_t n_params;
+    double load_seconds;
+    temper_token bos_id, eos_id;
+    char *generation_config;    /* generation_config.json text or NULL (owned) */
+};
+
+/* What the forward pass may capture for analysis (issue: attention and
+ * hidden states). Buffers are borrowed from the caller for one call. */
+typedef struct temper__capture {
+    float *attn;   /* (L, T, H, P) attention probabilities, or NULL */
+    float *hidden; /* (L + 1, T, C) residual stream after each block (0: embeddings), or NULL */
+} temper__capture;
+
+struct temper_context {
+    temper_model *model;        /* borrowed */
+    int n_ctx, n_seq;
+    int *seq_len;               /* (S) positions held per slot */
+    float *k_cache, *v_cache;   /* (L, S, P, Hkv * hd) */
+    temper__pool *pool;
+    float *scratch;             /* activations, grown on demand */
+    size_t scratch_floats;
+    temper__capture capture;
+};
+
+/* Scratch of at least n floats (64-byte aligned), or NULL (error set). */
+float *temper__ctx_scratch(temper_context *ctx, size_t n);
+
+/* Weight lookup for architecture files: the tensor named fmt (after
+ * printf-style formatting, with each prefix in `prefixes` tried in turn),
+ * checked against the expected shape. Vectors are returned as f32 (a copy
+ * owned by the weight table when the file is f16/bf16). Each tensor used is
+ * added to m->n_params once. */
+int temper__model_mat(temper_model *m, const char *const *prefixes, temper__layout layout,
+                      int K, int N, temper__mat *out, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+int temper__model_vec(temper_model *m, const char *const *prefixes, int n, const float **out,
+                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* A 2-D table (rows, cols) kept in its file dtype (embeddings). */
+int temper__model_table(temper_model *m, const char *const *prefixes, int rows, int cols,
+                        const temper__tensor **out, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+/* Like the above but returns NULL (not an error) when absent. */
+const temper__tensor *temper__model_find(const temper_model *m, const char *const *prefixes,
+                                         const char *name);
+
+/* config.json accessors: integer/number with a default when absent; error
+ * when present with the wrong type. */
+int temper__cfg_int(const cJSON *cfg, const char *key, int def, int *out);
+int temper__cfg_num(const cJSON *cfg, const char *key, double def, double *out);
+const char *temper__cfg_str(const cJSON *cfg, const char *key);
+int temper__cfg_bool(const cJSON *cfg, const char *key, int def);
+
+#endif

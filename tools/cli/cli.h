@@ -1,0 +1,152 @@
+/*
+ * cli.h - shared pieces of the `temper` command-line front-end: the command
+ * table, common options (model, prompt, threads, JSON), a streaming JSON
+ * writer with shortest round-trip numbers, and terminal helpers.
+ * The CLI is the only part of temper allowed to exit().
+ */
+#ifndef TEMPER_CLI_H
+#define TEMPER_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "temper.h"
+
+/* ---- commands: each returns the process exit code (0 ok, 1 error, 2 usage) */
+int cmd_info(int argc, char **argv);
+int cmd_probs(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_detokenize(int argc, char **argv);
+int cmd_softmax(int argc, char **argv);
+
+/* ---- errors: "temper: <msg>" on stderr */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print "temper: <what>: <temper_last_error()>" and return 1. */
+int cli_lib_error(const char *what, int rc);
+
+/* ---- common options shared by the commands that take a model and a prompt */
+typedef struct cli_common {
+    const char *model;       /* -m/--model: folder or Hub id */
+    const char *tokenizer;   /* --tokenizer/-z: tokenizer path (optional) */
+    const char *file;        /* -f/--file: prompt file */
+    const char *prompt_ids;  /* --prompt-ids 1,2,3 */
+    const char *prompt;      /* positional text (or -p/--prompt) */
+    int threads;             /* -t/--threads, 0 = all cores */
+    bool json;               /* --json */
+    bool truncate;           /* --truncate: drop tokens from the left to fit */
+} cli_common;
+
+/* Argument loop convention (every command):
+ *
+ *     cli_common c = {0};
+ *     for (int i = 1; i < argc;) {          // argv[0] is the command name
+ *         const char *v;
+ *         int r = cli_parse_common(&c, &i, argc, argv);
+ *         if (r < 0) return 2;              // message already printed
+ *         if (r > 0) continue;              // i already moved past it
+ *         if ((r = cli_opt(argv, argc, &i, NULL, "--top", &v)) != 0) { ... continue; }
+ *         ...positional argument argv[i]: use it, then i++
+ *     }
+ *
+ * Helpers that print their own message return 0 or the exit code to return
+ * (1 runtime error, 2 usage error) unless said otherwise. */
+
+/* If argv[*i] is a common option, consume it (and its value), move *i past
+ * both and return 1 (the caller must not increment *i again); return 0 if
+ * it is not one; -1 (message printed) if its value is missing or invalid. */
+int cli_parse_common(cli_common *c, int *i, int argc, char **argv);
+
+/* Match option argv[*i] against short_name ("-n", may be NULL) and
+ * long_name ("--top"); accepts "--top 5", "--top=5" and "-n 5". On a match
+ * set *value, move *i past the option and its value and return 1; 0: not
+ * this option; -1: the value is missing (message printed). */
+int cli_opt(char **argv, int argc, int *i, const char *short_name,
+            const char *long_name, const char **value);
+/* Match a flag without value; on a match move *i past it and return 1. */
+int cli_flag(char **argv, int *i, const char *short_name,
+             const char *long_name);
+/* Record a positional prompt; 2 (message printed) if one is already set. */
+int cli_set_prompt(cli_common *c, const char *text);
+/* "temper: <cmd>: unknown option "<arg>": run 'temper <cmd> --help'"; 2. */
+int cli_unknown_option(const char *cmd, const char *arg);
+/* Help text of the common options (for the commands' --help). */
+extern const char cli_common_help[];
+
+/* Load the model named by c->model (error printed on failure).
+ * Returns 0, 2 when -m is missing, 1 when loading fails. */
+int cli_load_model(const cli_common *c, temper_model **out);
+
+/* A context for one sequence of n_ctx positions with c->threads threads. */
+int cli_context_init(const cli_common *c, temper_model *model, int n_ctx,
+                     temper_context **out);
+
+/* The prompt as token ids, from --prompt-ids, -f FILE or the text.
+ * *ids is malloc'd and owned by the caller. Error printed on failure.
+ * Text is tokenized with TEMPER_TOKENIZE_ADD_SPECIAL (as HF tokenizer(text)
+ * does by default). tok may be NULL (then only --prompt-ids works). */
+int cli_prompt_ids(const cli_common *c, const temper_tokenizer *tok,
+                   temper_token **ids, int *n);
+
+/* Make a prompt of *n ids plus n_new new tokens fit in n_ctx positions:
+ * with c->truncate drop ids from the left of ids (said on stderr), else
+ * print an error and return 1. */
+int cli_fit_context(const cli_common *c, temper_token *ids, int *n, int n_new,
+                    int n_ctx);
+
+/* Parse "1,2,3", "1 2 3" or "[1, 2, 3]" into a malloc'd array owned by the
+ * caller. Returns 0, or -1 with a message printed. */
+int cli_parse_ids(const char *s, temper_token **ids, int *n);
+
+/* Parse numbers strictly: the whole string, finite unless allow_inf.
+ * Return 0, or -1 (nothing printed). */
+int cli_parse_int(const char *s, long *out);
+int cli_parse_double(const char *s, double *out, bool allow_inf);
+/* Parse the value of option opt as an integer in [lo, hi]; returns 0, or
+ * -1 with "temper: <opt>: ..." printed. */
+int cli_parse_int_opt(const char *opt, const char *s, long lo, long hi,
+                      long *out);
+
+/* Decode one UTF-8 character of s (n > 0 bytes): returns the bytes used
+ * (>= 1) and sets *cp; an invalid sequence (overlong, surrogate, > U+10FFFF,
+ * truncated) uses its maximal invalid prefix and sets *cp = -1. */
+int cli_utf8_next(const char *s, size_t n, int32_t *cp);
+
+/* Write token bytes with visible whitespace: ' ' as '␣', '\n' as "\\n",
+ * '\t' as "\\t", '\r' as "\\r", other control bytes as \xNN; invalid
+ * UTF-8 as \xNN. On a colour terminal the markers are dimmed. */
+void cli_print_visible(FILE *f, const char *bytes, size_t len);
+/* Same into a buffer; returns needed size (snprintf rule). */
+size_t cli_visible(char *buf, size_t cap, const char *bytes, size_t len);
+/* Display width in terminal columns of a UTF-8 string. */
+int cli_display_width(const char *s);
+
+/* True when stdout is a terminal and NO_COLOR is unset. */
+bool cli_use_color(FILE *f);
+
+/* ---- streaming JSON writer (one object on stdout per --json command) */
+typedef struct cli_json {
+    FILE *f;
+    int depth;
+    bool need_comma[64];
+    bool after_key;
+} cli_json;
+
+void cj_init(cli_json *j, FILE *f);
+void cj_obj_begin(cli_json *j);
+void cj_obj_end(cli_json *j);
+void cj_arr_begin(cli_json *j);
+void cj_arr_end(cli_json *j);
+void cj_key(cli_json *j, const char *key);
+void cj_str(cli_json *j, const char *s);           /* NUL-terminated UTF-8 */
+void cj_strn(cli_json *j, const char *s, size_t n);/* bytes; invalid UTF-8 -> U+FFFD */
+void cj_int(cli_json *j, long long v);
+void cj_double(cli_json *j, double v);  /* shortest round-trip; non-finite -> null */
+void cj_float(cli_json *j, float v);    /* shortest form that round-trips as float */
+void cj_bool(cli_json *j, bool v);
+void cj_null(cli_json *j);
+/* Ends the document with a newline. */
+void cj_finish(cli_json *j);
+
+#endif

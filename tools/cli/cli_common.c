@@ -1,0 +1,381 @@
+/*
+ * cli_common.c - what every command shares: error lines, option matching,
+ * strict number parsing, model and context set-up, and turning the prompt
+ * (text, -f FILE or --prompt-ids) into token ids that fit the context.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+/* ---- errors ---------------------------------------------------------- */
+
+void cli_error(const char *fmt, ...) {
+    va_list ap;
+    fflush(stdout); /* keep stdout text and the error in order on a terminal */
+    fputs("temper: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+int cli_lib_error(const char *what, int rc) {
+    const char *detail = temper_last_error();
+    if (!detail[0] || strcmp(detail, "no error") == 0) detail = temper_strerror(rc);
+    if (what) cli_error("%s: %s", what, detail);
+    else cli_error("%s", detail);
+    return 1;
+}
+
+/* ---- options ----------------------------------------------------------- */
+
+const char cli_common_help[] =
+    "  -m, --model MODEL      model folder, or Hub id in the local HF cache (gpt2)\n"
+    "  -z, --tokenizer PATH   tokenizer folder or tokenizer.json (default: the model's)\n"
+    "  -p, --prompt TEXT      the prompt (or give it as the last argument)\n"
+    "  -f, --file FILE        read the prompt from FILE, exactly as is ('-': stdin)\n"
+    "      --prompt-ids IDS   the prompt as token ids: 15496,995\n"
+    "  -t, --threads N        threads (default: all cores)\n"
+    "      --truncate         drop prompt tokens from the left to fit the context\n"
+    "      --json             one JSON object on stdout\n"
+    "  -h, --help             this help\n";
+
+int cli_opt(char **argv, int argc, int *i, const char *short_name,
+            const char *long_name, const char **value) {
+    const char *a = argv[*i];
+    size_t ln = strlen(long_name);
+    if (strncmp(a, long_name, ln) == 0 && a[ln] == '=') {
+        *value = a + ln + 1;
+        *i += 1;
+        return 1;
+    }
+    if (strcmp(a, long_name) != 0 && !(short_name && strcmp(a, short_name) == 0))
+        return 0;
+    if (*i + 1 >= argc) {
+        cli_error("%s needs a value: run 'temper %s --help'", a, argv[0]);
+        return -1;
+    }
+    *value = argv[*i + 1];
+    *i += 2;
+    return 1;
+}
+
+int cli_flag(char **argv, int *i, const char *short_name, const char *long_name) {
+    const char *a = argv[*i];
+    if (strcmp(a, long_name) == 0 || (short_name && strcmp(a, short_name) == 0)) {
+        *i += 1;
+        return 1;
+    }
+    return 0;
+}
+
+int cli_set_prompt(cli_common *c, const char *text) {
+    if (c->prompt) {
+        cli_error("two prompts (\"%s\" and \"%s\"): quote the prompt as one argument, "
+                  "e.g. \"The capital of France is\"", c->prompt, text);
+        return 2;
+    }
+    c->prompt = text;
+    return 0;
+}
+
+int cli_unknown_option(const char *cmd, const char *arg) {
+    cli_error("%s: unknown option \"%s\": run 'temper %s --help' "
+              "(a prompt that starts with '-' goes after --)", cmd, arg, cmd);
+    return 2;
+}
+
+int cli_parse_common(cli_common *c, int *i, int argc, char **argv) {
+    const char *v;
+    int r;
+    if ((r = cli_opt(argv, argc, i, "-m", "--model", &v)) != 0) {
+        if (r > 0) c->model = v;
+        return r;
+    }
+    if ((r = cli_opt(argv, argc, i, "-z", "--tokenizer", &v)) != 0) {
+        if (r > 0) c->tokenizer = v;
+        return r;
+    }
+    if ((r = cli_opt(argv, argc, i, "-f", "--file", &v)) != 0) {
+        if (r > 0) c->file = v;
+        return r;
+    }
+    if ((r = cli_opt(argv, argc, i, NULL, "--prompt-ids", &v)) != 0) {
+        if (r > 0) c->prompt_ids = v;
+        return r;
+    }
+    if ((r = cli_opt(argv, argc, i, "-p", "--prompt", &v)) != 0) {
+        if (r > 0 && cli_set_prompt(c, v) != 0) return -1;
+        return r;
+    }
+    if ((r = cli_opt(argv, argc, i, "-t", "--threads", &v)) != 0) {
+        long n;
+        if (r < 0 || cli_parse_int_opt("--threads", v, 0, 4096, &n) < 0) return -1;
+        c->threads = (int)n;
+        return 1;
+    }
+    if (cli_flag(argv, i, NULL, "--json")) {
+        c->json = true;
+        return 1;
+    }
+    if (cli_flag(argv, i, NULL, "--truncate")) {
+        c->truncate = true;
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- numbers ----------------------------------------------------------- */
+
+static bool starts_like_number(const char *s) {
+    /* strtol/strtod skip leading blanks; a strict parser does not. */
+    return s[0] && s[0] != ' ' && s[0] != '\t' && s[0] != '\n';
+}
+
+int cli_parse_int(const char *s, long *out) {
+    if (!starts_like_number(s)) return -1;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end) return -1;
+    *out = v;
+    return 0;
+}
+
+int cli_parse_double(const char *s, double *out, bool allow_inf) {
+    if (!starts_like_number(s)) return -1;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (*end || isnan(v)) return -1;
+    if (isinf(v) && !allow_inf) return -1; /* "inf", or overflow like 1e999 */
+    *out = v;
+    return 0;
+}
+
+int cli_parse_int_opt(const char *opt, const char *s, long lo, long hi, long *out) {
+    long v;
+    if (cli_parse_int(s, &v) < 0) {
+        cli_error("%s \"%s\": not a whole number: give e.g. %s %ld", opt, s, opt,
+                  lo > 1 ? lo : 1);
+        return -1;
+    }
+    if (v < lo || v > hi) {
+        cli_error("%s %ld: out of range: give a number from %ld to %ld", opt, v, lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_parse_ids(const char *s, temper_token **ids, int *n) {
+    size_t cap = strlen(s) / 2 + 1; /* every id takes a digit and a separator */
+    temper_token *out = malloc(cap * sizeof *out); /* (cap) */
+    if (!out) {
+        cli_error("out of memory");
+        return -1;
+    }
+    int count = 0;
+    const char *p = s;
+    for (;;) {
+        while (*p == ' ' || *p == ',' || *p == '[' || *p == ']' || *p == '\t' || *p == '\n')
+            p++;
+        if (!*p) break;
+        const char *start = p;
+        while (*p && *p != ' ' && *p != ',' && *p != ']' && *p != '\t' && *p != '\n') p++;
+        char item[32];
+        size_t len = (size_t)(p - start);
+        long v = -1;
+        if (len < sizeof item) {
+            memcpy(item, start, len);
+            item[len] = '\0';
+            if (cli_parse_int(item, &v) < 0) v = -1;
+        }
+        if (v < 0 || v > INT32_MAX) {
+            cli_error("token ids \"%s\": \"%.*s\" is not a token id (a whole number >= 0): "
+                      "write ids like 15496,995", s, (int)len, start);
+            free(out);
+            return -1;
+        }
+        out[count++] = (temper_token)v;
+    }
+    if (count == 0) {
+        cli_error("token ids \"%s\": no id given: write ids like 15496,995", s);
+        free(out);
+        return -1;
+    }
+    *ids = out; /* ownership to the caller */
+    *n = count;
+    return 0;
+}
+
+/* ---- model, context ---------------------------------------------------- */
+
+int cli_load_model(const cli_common *c, temper_model **out) {
+    if (!c->model) {
+        cli_error("no model: pass -m FOLDER (config.json + model.safetensors) "
+                  "or a Hub id such as -m gpt2");
+        return 2;
+    }
+    temper_model_params mp = temper_model_default_params();
+    mp.tokenizer_path = c->tokenizer;
+    int rc = temper_model_load(c->model, &mp, out);
+    if (rc < 0) return cli_lib_error(NULL, rc);
+    return 0;
+}
+
+int cli_context_init(const cli_common *c, temper_model *model, int n_ctx,
+                     temper_context **out) {
+    temper_context_params cp = temper_context_default_params();
+    cp.n_ctx = n_ctx;
+    cp.n_threads = c->threads;
+    int rc = temper_context_init(model, &cp, out);
+    if (rc < 0) return cli_lib_error(NULL, rc);
+    return 0;
+}
+
+/* ---- prompt -------------------------------------------------------------- */
+
+/* The whole of path ("-": stdin) into a malloc'd buffer owned by the caller. */
+static int read_prompt_file(const char *path, char **out, size_t *len) {
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!f) {
+        cli_error("%s: cannot open the prompt file: %s: check the path given to -f",
+                  path, strerror(errno));
+        return 1;
+    }
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        n += fread(buf + n, 1, cap - n, f);
+        if (n < cap) break;
+        char *bigger = realloc(buf, cap * 2);
+        if (!bigger) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = bigger, cap *= 2;
+    }
+    int bad = ferror(f);
+    if (f != stdin) fclose(f);
+    if (!buf || bad) {
+        free(buf);
+        cli_error("%s: cannot read the prompt file: %s", path,
+                  bad ? "read error" : "out of memory");
+        return 1;
+    }
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+static int tokenize_text(const temper_tokenizer *tok, const char *what,
+                         const char *text, size_t len, temper_token **ids, int *n) {
+    int cap = (int)(len < INT_MAX / 2 ? len : INT_MAX / 2) + 8; /* byte-level: <= 1 id a byte */
+    temper_token *buf = NULL;
+    for (;;) {
+        temper_token *bigger = realloc(buf, (size_t)cap * sizeof *buf); /* (cap) */
+        if (!bigger) {
+            free(buf);
+            cli_error("out of memory tokenizing the prompt");
+            return 1;
+        }
+        buf = bigger;
+        int got = temper_tokenize(tok, text, len, TEMPER_TOKENIZE_ADD_SPECIAL, buf, NULL, cap);
+        if (got < 0) {
+            free(buf);
+            return cli_lib_error(what, got);
+        }
+        if (got <= cap) {
+            *ids = buf; /* ownership to the caller */
+            *n = got;
+            return 0;
+        }
+        cap = got;
+    }
+}
+
+int cli_prompt_ids(const cli_common *c, const temper_tokenizer *tok,
+                   temper_token **ids, int *n) {
+    int sources = (c->prompt != NULL) + (c->file != NULL) + (c->prompt_ids != NULL);
+    if (sources == 0) {
+        cli_error("no prompt: give the text as the last argument, -f FILE or --prompt-ids 15496,995");
+        return 2;
+    }
+    if (sources > 1) {
+        cli_error("more than one prompt: give only one of PROMPT, -f FILE, --prompt-ids");
+        return 2;
+    }
+    *ids = NULL;
+    *n = 0;
+    if (c->prompt_ids) {
+        if (cli_parse_ids(c->prompt_ids, ids, n) < 0) return 2;
+        int n_vocab = tok ? temper_tokenizer_n_vocab(tok) : -1;
+        for (int k = 0; n_vocab > 0 && k < *n; k++) {
+            if ((*ids)[k] >= n_vocab) {
+                cli_error("--prompt-ids: id %d is outside the vocabulary (0 .. %d): "
+                          "check the ids", (int)(*ids)[k], n_vocab - 1);
+                free(*ids);
+                *ids = NULL;
+                return 2;
+            }
+        }
+        return 0;
+    }
+    if (!tok) {
+        cli_error("%s: the model has no tokenizer files: pass -z TOKENIZER or --prompt-ids",
+                  c->model ? c->model : "model");
+        return 1;
+    }
+    int rc;
+    if (c->file) {
+        char *text;
+        size_t len;
+        if ((rc = read_prompt_file(c->file, &text, &len)) != 0) return rc;
+        rc = tokenize_text(tok, c->file, text, len, ids, n);
+        free(text);
+    } else {
+        rc = tokenize_text(tok, "prompt", c->prompt, strlen(c->prompt), ids, n);
+    }
+    if (rc == 0 && *n == 0) {
+        free(*ids);
+        *ids = NULL;
+        cli_error("%s: the prompt is empty (0 tokens): give some text, or start from "
+                  "the end-of-text token with --prompt-ids", c->file ? c->file : "prompt");
+        return 2;
+    }
+    return rc;
+}
+
+int cli_fit_context(const cli_common *c, temper_token *ids, int *n, int n_new, int n_ctx) {
+    if (*n + (long)n_new <= n_ctx) return 0;
+    const char *src = c->file ? c->file : "prompt";
+    if (n_new >= n_ctx) {
+        cli_error("%s: %d new tokens do not fit in the context window of %d tokens "
+                  "with a prompt: ask for at most %d", src, n_new, n_ctx, n_ctx - 1);
+        return 2;
+    }
+    if (!c->truncate) {
+        if (n_new > 0)
+            cli_error("%s: %d prompt tokens + %d new tokens exceed the context window of %d "
+                      "tokens: shorten the prompt, ask for fewer tokens, or pass --truncate "
+                      "to drop tokens from the left", src, *n, n_new, n_ctx);
+        else
+            cli_error("%s: %d prompt tokens exceed the context window of %d tokens: "
+                      "shorten the prompt or pass --truncate to drop tokens from the left",
+                      src, *n, n_ctx);
+        return 1;
+    }
+    int keep = n_ctx - n_new, drop = *n - keep;
+    memmove(ids, ids + drop, (size_t)keep * sizeof *ids);
+    *n = keep;
+    fprintf(stderr, "temper: %s: dropped the first %d of %d prompt tokens to fit the "
+            "context window of %d tokens (--truncate)\n", src, drop, keep + drop, n_ctx);
+    return 0;
+}

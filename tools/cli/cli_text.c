@@ -1,0 +1,146 @@
+/*
+ * cli_text.c - terminal text helpers: UTF-8 decoding, tokens shown with
+ * visible whitespace ("␣the" for " the"), display width in terminal columns
+ * (wide CJK characters count 2, combining marks 0), and whether to colour.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <utf8proc.h>
+
+#include "cli.h"
+
+int cli_utf8_next(const char *s, size_t n, int32_t *cp) {
+    const unsigned char *u = (const unsigned char *)s;
+    unsigned char c = u[0];
+    *cp = -1;
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    int len;
+    int32_t v;
+    unsigned char lo = 0x80, hi = 0xBF; /* allowed range of the 2nd byte */
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2, v = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3, v = c & 0x0F;
+        if (c == 0xE0) lo = 0xA0;          /* overlong */
+        if (c == 0xED) hi = 0x9F;          /* surrogates */
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4, v = c & 0x07;
+        if (c == 0xF0) lo = 0x90;          /* overlong */
+        if (c == 0xF4) hi = 0x8F;          /* > U+10FFFF */
+    } else {
+        return 1;                          /* stray continuation or bad lead */
+    }
+    /* Consume the maximal prefix that could still be valid. */
+    for (int k = 1; k < len; k++) {
+        if ((size_t)k >= n) return k;
+        unsigned char b = u[k];
+        if (k == 1 ? (b < lo || b > hi) : (b < 0x80 || b > 0xBF)) return k;
+        v = (v << 6) | (b & 0x3F);
+    }
+    *cp = v;
+    return len;
+}
+
+/* Appends to buf within cap, always counting the full size. */
+typedef struct {
+    char *buf;
+    size_t cap, len;
+} cli_sink;
+
+static void sink_put(cli_sink *k, const char *s, size_t n) {
+    if (k->len < k->cap) {
+        size_t room = k->cap - k->len;
+        memcpy(k->buf + k->len, s, n < room ? n : room);
+    }
+    k->len += n;
+}
+
+/* Escape pieces go through `marker` (dimmed on a colour terminal), the
+ * plain text through `text`. */
+static void visible_walk(const char *bytes, size_t len,
+                         void (*text)(void *, const char *, size_t),
+                         void (*marker)(void *, const char *, size_t),
+                         void *arg) {
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = (unsigned char)bytes[i];
+        char esc[8];
+        if (c == ' ') {
+            marker(arg, "\xE2\x90\xA3", 3); /* U+2423 OPEN BOX */
+            i++;
+        } else if (c == '\n' || c == '\t' || c == '\r') {
+            marker(arg, c == '\n' ? "\\n" : c == '\t' ? "\\t" : "\\r", 2);
+            i++;
+        } else if (c < 0x20 || c == 0x7F) {
+            snprintf(esc, sizeof esc, "\\x%02X", c);
+            marker(arg, esc, 4);
+            i++;
+        } else {
+            int32_t cp;
+            int used = cli_utf8_next(bytes + i, len - i, &cp);
+            if (cp < 0) {
+                for (int k = 0; k < used; k++) {
+                    snprintf(esc, sizeof esc, "\\x%02X", (unsigned char)bytes[i + k]);
+                    marker(arg, esc, 4);
+                }
+            } else if (cp >= 0x80 && cp < 0xA0) { /* C1 controls */
+                snprintf(esc, sizeof esc, "\\u%04X", (unsigned)cp);
+                marker(arg, esc, 6);
+            } else {
+                text(arg, bytes + i, (size_t)used);
+            }
+            i += (size_t)used;
+        }
+    }
+}
+
+static void sink_cb(void *arg, const char *s, size_t n) { sink_put(arg, s, n); }
+
+size_t cli_visible(char *buf, size_t cap, const char *bytes, size_t len) {
+    cli_sink k = {buf, cap, 0};
+    visible_walk(bytes, len, sink_cb, sink_cb, &k);
+    if (k.len < cap) buf[k.len] = '\0';
+    else if (cap > 0) buf[cap - 1] = '\0';
+    return k.len;
+}
+
+static void file_text_cb(void *arg, const char *s, size_t n) { fwrite(s, 1, n, arg); }
+
+static void file_marker_cb(void *arg, const char *s, size_t n) {
+    fputs("\x1b[2m", arg);
+    fwrite(s, 1, n, arg);
+    fputs("\x1b[22m", arg);
+}
+
+void cli_print_visible(FILE *f, const char *bytes, size_t len) {
+    visible_walk(bytes, len, file_text_cb,
+                 cli_use_color(f) ? file_marker_cb : file_text_cb, f);
+}
+
+int cli_display_width(const char *s) {
+    size_t n = strlen(s), i = 0;
+    int width = 0;
+    while (i < n) {
+        int32_t cp;
+        i += (size_t)cli_utf8_next(s + i, n - i, &cp);
+        if (cp < 0) {
+            width += 1; /* shown as U+FFFD by the terminal */
+            continue;
+        }
+        int w = utf8proc_charwidth(cp);
+        width += w > 0 ? w : 0;
+    }
+    return width;
+}
+
+bool cli_use_color(FILE *f) {
+    const char *no = getenv("NO_COLOR");
+    if (no && no[0]) return false;
+    const char *term = getenv("TERM");
+    if (term && strcmp(term, "dumb") == 0) return false;
+    return isatty(fileno(f));
+}

@@ -1,0 +1,222 @@
+/*
+ * cmd_probs.c - `temper probs -m MODEL [--top N] [--json] PROMPT`: the
+ * next-token table of seed 004's get_next_token_probs: the logits of the
+ * last prompt position, a softmax over the whole vocabulary (in double,
+ * shifted by the largest logit so that no exp overflows), and the N most
+ * probable tokens.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+#define TOKEN_MAX 1024 /* bytes of one token shown; longer ones are cut */
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: temper probs -m MODEL [--top N] [--json] PROMPT\n\n"
+               "The next-token probability table: rank, token (spaces shown as '\xE2\x90\xA3'),\n"
+               "id, logit, probability and percentage, for the N most probable tokens.\n\n"
+               "options:\n"
+               "  -k, --top N            rows to show (default 10; larger than the\n"
+               "                         vocabulary: all of it)\n%s",
+            cli_common_help);
+}
+
+/* The softmax of one row of logits, in double. */
+typedef struct probs_dist {
+    const float *logits; /* (V) borrowed */
+    int n_vocab;
+    double max_logit;
+    double log_sum;   /* log sum_i exp(logit_i - max_logit) */
+    double entropy;   /* -sum p log p, in nats */
+} probs_dist;
+
+static void probs_softmax(probs_dist *d) {
+    double m = -INFINITY, s = 0, e = 0;
+    for (int i = 0; i < d->n_vocab; i++) m = fmax(m, d->logits[i]);
+    for (int i = 0; i < d->n_vocab; i++) s += exp(d->logits[i] - m);
+    d->max_logit = m;
+    d->log_sum = log(s);
+    for (int i = 0; i < d->n_vocab; i++) {
+        double lp = d->logits[i] - m - d->log_sum;
+        if (lp > -INFINITY) e -= exp(lp) * lp;
+    }
+    d->entropy = e;
+}
+
+static double probs_logprob(const probs_dist *d, int id) {
+    return d->logits[id] - d->max_logit - d->log_sum;
+}
+
+/* Highest logit first; equal logits: lowest id first. arg: logits (V). */
+static int by_logit_desc(const void *a, const void *b, void *arg) {
+    const float *logits = arg;
+    int x = *(const int *)a, y = *(const int *)b;
+    float lx = logits[x], ly = logits[y];
+    if (lx != ly) return lx > ly ? -1 : 1;
+    return x - y;
+}
+
+/* The token as text: "decoded" is what tokenizer.decode([id]) gives (JSON
+ * "token"), "visible" its raw bytes with whitespace shown (table). */
+static void token_decoded(const temper_tokenizer *tok, temper_token id, char *buf, size_t cap) {
+    int n = tok ? temper_detokenize(tok, &id, 1, 0, buf, cap) : -1;
+    if (n < 0) snprintf(buf, cap, "<%d>", id);
+    else buf[(size_t)n < cap ? (size_t)n : cap - 1] = '\0';
+}
+
+/* Raw bytes of the token into raw[TOKEN_MAX] (cut if longer); its visible
+ * form into vis[cap]. Returns the byte count, or -1 (vis gets "<id>"). */
+static int token_visible(const temper_tokenizer *tok, int id, char *raw, char *vis, size_t cap) {
+    int n = tok ? temper_token_bytes(tok, id, raw, TOKEN_MAX) : -1;
+    if (n < 0) {
+        snprintf(vis, cap, "<%d>", id);
+        return -1;
+    }
+    if (n > TOKEN_MAX) n = TOKEN_MAX;
+    cli_visible(vis, cap, raw, (size_t)n);
+    return n;
+}
+
+static void print_json(const cli_common *c, const temper_tokenizer *tok,
+                       const temper_token *ids, int n_ids, const probs_dist *d,
+                       const int *order, int top) {
+    char buf[TOKEN_MAX];
+    cli_json j;
+    cj_init(&j, stdout);
+    cj_obj_begin(&j);
+    cj_key(&j, "model"), cj_str(&j, c->model);
+    cj_key(&j, "prompt_ids"), cj_arr_begin(&j);
+    for (int k = 0; k < n_ids; k++) cj_int(&j, ids[k]);
+    cj_arr_end(&j);
+    cj_key(&j, "prompt_tokens"), cj_arr_begin(&j);
+    for (int k = 0; k < n_ids; k++) token_decoded(tok, ids[k], buf, sizeof buf), cj_str(&j, buf);
+    cj_arr_end(&j);
+    cj_key(&j, "n_vocab"), cj_int(&j, d->n_vocab);
+    cj_key(&j, "entropy"), cj_double(&j, d->entropy);
+    cj_key(&j, "candidates"), cj_arr_begin(&j);
+    for (int r = 0; r < top; r++) {
+        int id = order[r];
+        double lp = probs_logprob(d, id);
+        cj_obj_begin(&j);
+        cj_key(&j, "rank"), cj_int(&j, r + 1);
+        cj_key(&j, "id"), cj_int(&j, id);
+        token_decoded(tok, id, buf, sizeof buf);
+        cj_key(&j, "token"), cj_str(&j, buf);
+        cj_key(&j, "piece"), cj_str(&j, tok ? temper_token_text(tok, id) : NULL);
+        cj_key(&j, "logit"), cj_float(&j, d->logits[id]);
+        cj_key(&j, "prob"), cj_double(&j, exp(lp));
+        cj_key(&j, "logprob"), cj_double(&j, lp);
+        cj_obj_end(&j);
+    }
+    cj_arr_end(&j);
+    cj_obj_end(&j);
+    cj_finish(&j);
+}
+
+/* A bar of 20 cells for p in [0, 1], in eighths of a cell. */
+static void print_bar(double p) {
+    static const char *eighths[] = {"", "\xE2\x96\x8F", "\xE2\x96\x8E", "\xE2\x96\x8D",
+                                    "\xE2\x96\x8C", "\xE2\x96\x8B", "\xE2\x96\x8A",
+                                    "\xE2\x96\x89"};
+    int units = (int)lround(p * 20 * 8);
+    for (int k = 0; k < units / 8; k++) fputs("\xE2\x96\x88", stdout); /* full block */
+    fputs(eighths[units % 8], stdout);
+}
+
+static void print_table(const cli_common *c, const temper_tokenizer *tok, int n_ids,
+                        const probs_dist *d, const int *order, int top) {
+    char raw[TOKEN_MAX], buf[6 * TOKEN_MAX]; /* an escape takes at most 6 bytes */
+    int width = 5; /* "token" */
+    for (int r = 0; r < top && r < 1000; r++) {
+        token_visible(tok, order[r], raw, buf, sizeof buf);
+        int w = cli_display_width(buf);
+        if (w > width) width = w < 32 ? w : 32;
+    }
+    bool color = cli_use_color(stdout);
+    const char *bold = color ? "\x1b[1m" : "", *plain = color ? "\x1b[0m" : "";
+    printf("next-token probabilities after %d prompt token%s (%s)\n", n_ids,
+           n_ids == 1 ? "" : "s", c->model);
+    printf("%s%4s  %-*s  %6s  %10s  %10s  %7s%s\n", bold, "rank", width, "token", "id", "logit",
+           "prob", "prob %", plain);
+    for (int r = 0; r < top; r++) {
+        int id = order[r];
+        double p = exp(probs_logprob(d, id));
+        int n = token_visible(tok, id, raw, buf, sizeof buf);
+        printf("%4d  ", r + 1);
+        if (n < 0) fputs(buf, stdout);
+        else cli_print_visible(stdout, raw, (size_t)n); /* markers dimmed on a terminal */
+        printf("%*s", width - cli_display_width(buf) > 0 ? width - cli_display_width(buf) : 0, "");
+        printf("  %6d  %10.4f  %10.4g  %6.2f%%  ", id, d->logits[id], p, 100 * p);
+        print_bar(p);
+        putchar('\n');
+    }
+    printf("entropy %.4f nats (%.4f bits) over %d tokens\n", d->entropy, d->entropy / log(2),
+           d->n_vocab);
+}
+
+int cmd_probs(int argc, char **argv) {
+    cli_common c = {0};
+    long top = 10;
+    for (int i = 1; i < argc;) {
+        const char *v;
+        if (cli_flag(argv, &i, "-h", "--help")) {
+            usage(stdout);
+            return 0;
+        }
+        int r = cli_parse_common(&c, &i, argc, argv);
+        if (r < 0) return 2;
+        if (r > 0) continue;
+        if ((r = cli_opt(argv, argc, &i, "-k", "--top", &v)) != 0) {
+            if (r < 0 || cli_parse_int_opt("--top", v, 1, INT32_MAX, &top) < 0) return 2;
+            continue;
+        }
+        if (strcmp(argv[i], "--") == 0) {
+            for (i++; i < argc; i++)
+                if (cli_set_prompt(&c, argv[i]) != 0) return 2;
+            break;
+        }
+        if (argv[i][0] == '-' && argv[i][1]) return cli_unknown_option("probs", argv[i]);
+        if (cli_set_prompt(&c, argv[i++]) != 0) return 2;
+    }
+
+    temper_model *model = NULL;
+    temper_context *ctx = NULL;
+    temper_token *ids = NULL; /* (n_ids) */
+    float *logits = NULL;     /* (V) */
+    int *order = NULL;        /* (V) ids by decreasing logit */
+    int n_ids = 0, rc = cli_load_model(&c, &model);
+    if (rc != 0) return rc;
+    const temper_tokenizer *tok = temper_model_tokenizer(model);
+    int n_vocab = temper_model_n_vocab(model);
+    if ((rc = cli_prompt_ids(&c, tok, &ids, &n_ids)) != 0) goto done;
+    if ((rc = cli_fit_context(&c, ids, &n_ids, 0, temper_model_n_ctx(model))) != 0) goto done;
+    if ((rc = cli_context_init(&c, model, n_ids, &ctx)) != 0) goto done;
+    logits = malloc((size_t)n_vocab * sizeof *logits);
+    order = malloc((size_t)n_vocab * sizeof *order);
+    if (!logits || !order) {
+        cli_error("out of memory");
+        rc = 1;
+        goto done;
+    }
+    int err = temper_eval(ctx, 0, ids, n_ids, logits, 0);
+    if (err < 0) {
+        rc = cli_lib_error("evaluating the prompt", err);
+        goto done;
+    }
+    probs_dist d = {.logits = logits, .n_vocab = n_vocab};
+    probs_softmax(&d);
+    for (int k = 0; k < n_vocab; k++) order[k] = k;
+    qsort_r(order, (size_t)n_vocab, sizeof *order, by_logit_desc, logits);
+    if (top > n_vocab) top = n_vocab;
+    if (c.json) print_json(&c, tok, ids, n_ids, &d, order, (int)top);
+    else print_table(&c, tok, n_ids, &d, order, (int)top);
+done:
+    free(order);
+    free(logits);
+    free(ids);
+    temper_context_free(ctx);
+    temper_model_free(model);
+    return rc;
+}
