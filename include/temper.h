@@ -218,6 +218,7 @@ typedef struct temper_model_info {
     int n_layer, n_head, n_kv_head, n_embd, n_ff, n_ctx, n_vocab;
     int64_t n_params;       /* parameters, tied matrices counted once */
     uint64_t file_bytes;    /* total size of the weight files */
+    uint64_t matrix_bytes;  /* bytes of weight matrices one decode step reads */
     double load_seconds;    /* wall time of temper_model_load */
     temper_token bos_id, eos_id; /* -1 when the model has none */
 } temper_model_info;
@@ -450,6 +451,99 @@ TEMPER_API int temper_sampler_top(temper_sampler *s, int kind, int k,
 
 /* Number of tokens left after the stages (finite processed scores). */
 TEMPER_API int temper_sampler_n_kept(temper_sampler *s);
+
+/* ------------------------------------------------------------------------ */
+/* Hub: the local Hugging Face cache and downloads from the Hub              */
+/* ------------------------------------------------------------------------ */
+/*
+ * Models live where huggingface_hub and transformers keep them, so that a
+ * model fetched by one tool is used by the others: the cache folder is
+ * $HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub, and a
+ * repo "ORG/NAME" is models--ORG--NAME/ with blobs/, snapshots/<commit>/
+ * (relative symlinks to the blobs) and refs/<branch> (the commit).
+ * Downloads honour HF_ENDPOINT (mirrors), HF_TOKEN (gated or private
+ * repos) and HF_HUB_OFFLINE=1 (no network at all). temper_model_load()
+ * downloads a missing Hub id by itself unless params.offline is set.
+ */
+
+enum temper_pull_event {
+    TEMPER_PULL_START = 0,    /* a file starts (resumed > 0: a resumed one) */
+    TEMPER_PULL_PROGRESS = 1, /* bytes arrived (about every 100 ms) */
+    TEMPER_PULL_DONE = 2,     /* a file is complete and verified */
+    TEMPER_PULL_CACHED = 3,   /* a file was already in the cache */
+    TEMPER_PULL_RETRY = 4,    /* a transient error: retrying after a pause */
+};
+
+typedef struct temper_pull_progress {
+    int event;               /* enum temper_pull_event */
+    const char *repo;        /* "openai-community/gpt2"; borrowed for the call */
+    const char *file;        /* path in the repo; borrowed for the call */
+    int file_index, n_files; /* 0-based index of this file among n_files */
+    uint64_t file_done;      /* bytes of this file on disk */
+    uint64_t file_total;     /* size of this file; 0: unknown */
+    uint64_t resumed;        /* bytes already on disk when the file started */
+    uint64_t done, total;    /* bytes of every file of the pull */
+    double seconds;          /* since this file's transfer started */
+    const char *message;     /* RETRY: what went wrong; else NULL. Borrowed */
+} temper_pull_progress;
+
+/* Return 0 to go on, non-zero to cancel the pull (TEMPER_ECANCELED). */
+typedef int (*temper_pull_callback)(const temper_pull_progress *p, void *user);
+
+typedef struct temper_pull_params {
+    const char *endpoint;  /* NULL: $HF_ENDPOINT, else https://huggingface.co */
+    const char *token;     /* NULL: $HF_TOKEN, else $HF_HOME/token if present */
+    int force;             /* download again even if the cache has the files */
+    temper_pull_callback progress; /* may be NULL */
+    void *user;            /* passed to progress */
+} temper_pull_params;
+
+TEMPER_API temper_pull_params temper_pull_default_params(void);
+
+/* Download repo_id ("gpt2", "openai-community/gpt2", with "@REVISION" for a
+ * branch, tag or commit; default "main") into the cache: config.json,
+ * generation_config.json, the tokenizer files, model.safetensors (or its
+ * index and shards) else pytorch_model.bin (or its index and shards).
+ * Interrupted downloads resume; LFS files are checked against their
+ * sha256. Writes the snapshot folder to folder (buffer rule; 4096 is
+ * always enough) and returns its length, or a negative error: TEMPER_ENOENT
+ * (no such repo, revision or file), TEMPER_EIO (network, HTTP, disk; the
+ * message says which, e.g. a gated repo needs HF_TOKEN), TEMPER_EFORMAT
+ * (checksum mismatch), TEMPER_ECANCELED. params may be NULL. */
+TEMPER_API int temper_pull(const char *repo_id, const temper_pull_params *params,
+                           char *folder, size_t cap);
+
+/* The cache folder (buffer rule): returns its length. */
+TEMPER_API int temper_hub_cache_dir(char *buf, size_t cap);
+
+/* Look repo_id[@REVISION] up in the cache without network. Writes the
+ * snapshot folder (buffer rule) and returns its length, or TEMPER_ENOENT
+ * with a message saying where it looked. */
+TEMPER_API int temper_hub_find(const char *repo_id, char *folder, size_t cap);
+
+/* One cached snapshot, as temper_hub_list() shows it. Every pointer is
+ * borrowed for the duration of the callback. */
+typedef struct temper_hub_entry {
+    const char *repo;     /* "openai-community/gpt2" */
+    const char *refs;     /* refs naming this commit, "main,v1.0"; "" if none */
+    const char *commit;   /* 40-hex commit (the snapshot folder's name) */
+    const char *path;     /* the snapshot folder */
+    const char *arch;     /* model_type of config.json; "" if unknown */
+    uint64_t bytes;       /* size of the files of the snapshot */
+    int n_files;
+    int complete;         /* 1 if no download of the repo is in progress */
+} temper_hub_entry;
+
+/* Call fn once per cached snapshot, repos in name order. A non-zero return
+ * of fn stops the walk and is returned. Returns 0, or a negative error. */
+TEMPER_API int temper_hub_list(int (*fn)(const temper_hub_entry *e, void *user),
+                               void *user);
+
+/* Remove a repo from the cache ("gpt2": the whole models--gpt2 folder), or
+ * with "@REVISION" one snapshot, the refs naming it and the blobs no other
+ * snapshot uses. *bytes_freed (may be NULL) gets the bytes removed.
+ * TEMPER_ENOENT when it is not in the cache. */
+TEMPER_API int temper_hub_remove(const char *repo_id, uint64_t *bytes_freed);
 
 #ifdef __cplusplus
 }

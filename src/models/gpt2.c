@@ -104,6 +104,7 @@ static int temper__gpt2_init(temper_model *m, const cJSON *cfg) {
             return rc;
     } else {
         g->head = (temper__mat){g->wte->dtype, TEMPER__NK, C, hp->n_vocab, g->wte->data};
+        m->matrix_bytes += g->wte->nbytes;
     }
     return 0;
 }

@@ -5,19 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "models/model.h"
-#if __has_include("hub/hub.h") /* TEMP until hub lands */
-#include "hub/hub.h"
-#else
-static int temper__hub_resolve(const char *p, int offline, char **out) {
-    (void)offline;
-    if (!temper__is_dir(p)) return temper__error(TEMPER_ENOENT, "%s: no such folder", p);
-    *out = temper__strdup(p);
-    return 0;
-}
-#endif
+#include <dirent.h>
 
-static const temper__arch *const temper__archs[] = {&temper__arch_gpt2};
+#include "formats/llama2c.h"
+#include "hub/hub.h"
+#include "models/model.h"
+
+static const temper__arch *const temper__archs[] = {&temper__arch_gpt2, &temper__arch_opt,
+                                                    &temper__arch_llama, &temper__arch_mistral};
 
 /* ---- config accessors ------------------------------------------------- */
 
@@ -111,6 +106,7 @@ int temper__model_mat(temper_model *m, const char *const *prefixes, temper__layo
     out->N = N;
     out->data = t->data;
     m->n_params += (int64_t)K * N;
+    m->matrix_bytes += (uint64_t)t->nbytes;
     m->dtype = t->dtype;
     return 0;
 }
@@ -191,6 +187,44 @@ static int temper__load_config(temper_model *m, cJSON **out) {
     return rc;
 }
 
+/* The llama2.c checkpoint in a folder without config.json: the one .bin file
+ * whose header looks right. Returns a malloc'd path or NULL. */
+static char *temper__find_llama2c(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return NULL;
+    char *found = NULL;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        if (n < 5 || strcmp(e->d_name + n - 4, ".bin") != 0 || strncmp(e->d_name, "tok", 3) == 0) continue;
+        char *p = temper__strfmt("%s/%s", dir, e->d_name);
+        if (p && temper__is_file(p) && temper__llama2c_is_checkpoint(p) && !found) found = p;
+        else free(p);
+    }
+    closedir(d);
+    return found;
+}
+
+/* The tokenizer next to a llama2.c checkpoint: tokenizer.bin or tok*.bin. */
+static char *temper__find_llama2c_tokenizer(const char *dir) {
+    char *p = temper__strfmt("%s/tokenizer.bin", dir);
+    if (p && temper__is_file(p)) return p;
+    free(p);
+    DIR *d = opendir(dir);
+    if (!d) return NULL;
+    char *found = NULL;
+    struct dirent *e;
+    while ((e = readdir(d)) && !found) {
+        size_t n = strlen(e->d_name);
+        if (n > 7 && strncmp(e->d_name, "tok", 3) == 0 && strcmp(e->d_name + n - 4, ".bin") == 0) {
+            found = temper__strfmt("%s/%s", dir, e->d_name);
+            if (found && !temper__is_file(found)) { free(found); found = NULL; }
+        }
+    }
+    closedir(d);
+    return found;
+}
+
 int temper_model_load(const char *path_or_id, const temper_model_params *params, temper_model **out) {
     if (!out) return temper__error(TEMPER_EINVAL, "temper_model_load: out is NULL");
     *out = NULL;
@@ -203,29 +237,52 @@ int temper_model_load(const char *path_or_id, const temper_model_params *params,
     if (!m) return temper__error(TEMPER_ENOMEM, "out of memory");
     m->bos_id = m->eos_id = -1;
     cJSON *cfg = NULL;
+    char *l2c = NULL, *tok_path = NULL;
     int rc = temper__hub_resolve(path_or_id, params->offline, &m->path);
     if (rc < 0) goto fail;
-    rc = temper__load_config(m, &cfg);
-    if (rc < 0) goto fail;
+
+    /* A llama2.c checkpoint: the file itself, or the one in a folder with no config.json. */
+    if (temper__is_file(m->path)) {
+        l2c = m->path;
+        char *slash = strrchr(l2c, '/');
+        m->path = slash ? temper__strfmt("%.*s", (int)(slash - l2c), l2c) : temper__strdup(".");
+        if (!m->path) { rc = temper__error(TEMPER_ENOMEM, "out of memory"); goto fail; }
+    } else {
+        char *cpath = temper__strfmt("%s/config.json", m->path);
+        if (cpath && !temper__is_file(cpath)) l2c = temper__find_llama2c(m->path);
+        free(cpath);
+    }
+    if (l2c) {
+        if ((rc = temper__llama2c_open(l2c, &m->weights, &cfg)) < 0) goto fail;
+        if (!params->tokenizer_path && !(tok_path = temper__find_llama2c_tokenizer(m->path))) {
+            rc = temper__error(TEMPER_ENOENT,
+                               "%s: no tokenizer.bin or tok*.bin next to the llama2.c checkpoint: pass "
+                               "its tokenizer with -z/--tokenizer",
+                               m->path);
+            goto fail;
+        }
+    } else {
+        if ((rc = temper__load_config(m, &cfg)) < 0) goto fail;
+    }
 
     const char *type = temper__cfg_str(cfg, "model_type");
     for (size_t i = 0; i < sizeof temper__archs / sizeof temper__archs[0]; i++)
         if (type && strcmp(type, temper__archs[i]->name) == 0) m->arch = temper__archs[i];
     if (!m->arch) {
         rc = temper__error(TEMPER_EUNSUPPORTED,
-                           "%s/config.json: model_type \"%s\" is not supported (temper runs: gpt2)",
+                           "%s/config.json: model_type \"%s\" is not supported (temper runs: gpt2, opt, "
+                           "llama, mistral)",
                            m->path, type ? type : "(missing)");
         goto fail;
     }
-    rc = temper__weights_open_folder(m->path, &m->weights);
-    if (rc < 0) goto fail;
-    rc = m->arch->init(m, cfg);
-    if (rc < 0) goto fail;
+    if (!l2c && (rc = temper__weights_open_folder(m->path, &m->weights)) < 0) goto fail;
+    if ((rc = m->arch->init(m, cfg)) < 0) goto fail;
 
     m->bos_id = temper__first_id(cfg, "bos_token_id", -1);
     m->eos_id = temper__first_id(cfg, "eos_token_id", -1);
     char *gpath = temper__strfmt("%s/generation_config.json", m->path);
-    if (gpath && temper__is_file(gpath) && temper__read_file(gpath, &m->generation_config, NULL) == 0) {
+    if (!l2c && gpath && temper__is_file(gpath) &&
+        temper__read_file(gpath, &m->generation_config, NULL) == 0) {
         cJSON *g = cJSON_Parse(m->generation_config);
         if (cJSON_IsObject(g)) {
             m->bos_id = temper__first_id(g, "bos_token_id", m->bos_id);
@@ -235,14 +292,18 @@ int temper_model_load(const char *path_or_id, const temper_model_params *params,
     }
     free(gpath);
 
-    rc = temper_tokenizer_load(params->tokenizer_path ? params->tokenizer_path : m->path, &m->tok);
-    if (rc < 0) goto fail;
+    const char *tp = params->tokenizer_path ? params->tokenizer_path : tok_path ? tok_path : m->path;
+    if ((rc = temper_tokenizer_load(tp, &m->tok)) < 0) goto fail;
     cJSON_Delete(cfg);
+    free(l2c);
+    free(tok_path);
     m->load_seconds = temper__now() - t0;
     *out = m;
     return 0;
 fail:
     cJSON_Delete(cfg);
+    free(l2c);
+    free(tok_path);
     temper_model_free(m);
     return rc;
 }
@@ -276,6 +337,7 @@ void temper_model_get_info(const temper_model *m, temper_model_info *out) {
     out->n_vocab = m->hp.n_vocab;
     out->n_params = m->n_params;
     out->file_bytes = m->weights.file_bytes;
+    out->matrix_bytes = m->matrix_bytes;
     out->load_seconds = m->load_seconds;
     out->bos_id = m->bos_id;
     out->eos_id = m->eos_id;

@@ -40,6 +40,9 @@ typedef struct temper__arch {
 } temper__arch;
 
 extern const temper__arch temper__arch_gpt2;
+extern const temper__arch temper__arch_opt;
+extern const temper__arch temper__arch_llama;
+extern const temper__arch temper__arch_mistral;
 
 struct temper_model {
     char *path;                 /* resolved folder (owned) */
@@ -50,6 +53,7 @@ struct temper_model {
     temper_tokenizer *tok;      /* owned */
     void *arch_data;            /* owned by arch->free */
     int64_t n_params;
+    uint64_t matrix_bytes;      /* weight matrices read per decoded token */
     double load_seconds;
     temper_token bos_id, eos_id;
     char *generation_config;    /* generation_config.json text or NULL (owned) */

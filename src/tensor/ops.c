@@ -234,3 +234,26 @@ static void temper__attn_worker(void *arg, int ith, int nth) {
 void temper__attention(temper__pool *pool, const temper__attn_args *a) {
     temper__pool_run(pool, temper__attn_worker, (void *)a);
 }
+
+/* ---- rotary embeddings ------------------------------------------------ */
+
+void temper__rope(float *x, int T, const int *pos, int nh, int hd, double theta, int interleaved) {
+    const int half = hd / 2;
+    double c[half > 0 ? half : 1], s[half > 0 ? half : 1];
+    for (int r = 0; r < T; r++) {
+        for (int i = 0; i < half; i++) {
+            double a = pos[r] * pow(theta, -2.0 * i / hd);
+            c[i] = cos(a);
+            s[i] = sin(a);
+        }
+        for (int h = 0; h < nh; h++) {
+            float *v = x + ((size_t)r * nh + h) * hd;
+            for (int i = 0; i < half; i++) {
+                int a = interleaved ? 2 * i : i, b = interleaved ? 2 * i + 1 : i + half;
+                float x0 = v[a], x1 = v[b];
+                v[a] = (float)(x0 * c[i] - x1 * s[i]);
+                v[b] = (float)(x1 * c[i] + x0 * s[i]);
+            }
+        }
+    }
+}

@@ -70,4 +70,10 @@ typedef struct temper__attn_args {
 } temper__attn_args;
 void temper__attention(temper__pool *pool, const temper__attn_args *a);
 
+/* Rotary position embedding in place on x (T, nh * hd) for positions pos (T).
+ * Angle of pair i at position p: p * theta^(-2i/hd).
+ * interleaved = 0: pairs (i, i + hd/2), the rotate-half layout of HF Llama;
+ * interleaved = 1: pairs (2i, 2i + 1), the layout of llama2.c checkpoints. */
+void temper__rope(float *x, int T, const int *pos, int nh, int hd, double theta, int interleaved);
+
 #endif

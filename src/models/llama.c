@@ -1,0 +1,203 @@
+/*
+ * llama.c - the Llama family (Llama 2/3, TinyLlama, SmolLM, Mistral-style
+ * models) from Hugging Face checkpoints, and llama2.c checkpoints (which
+ * src/formats/llama2c.c presents with the same tensor names).
+ *
+ * Block: x += o_proj(attn(rope(q), rope(k), v)) over rmsnorm(x) (input_layernorm);
+ *        x += down(silu(gate(h)) * up(h)), h = rmsnorm(x) (post_attention_layernorm)
+ * then model.norm and lm_head (or the tied embeddings). nn.Linear weights are
+ * (out, in) = NK. Grouped-query attention: H query heads share Hkv key/value
+ * heads (H / Hkv each).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/model.h"
+
+typedef struct {
+    const float *attn_norm;        /* (C) */
+    temper__mat wq, wk, wv, wo;    /* (H*hd, C), (Hkv*hd, C) x2, (C, H*hd) as NK */
+    const float *bq, *bk, *bv, *bo;/* attention_bias: (H*hd), (Hkv*hd) x2, (C); else NULL */
+    const float *ffn_norm;         /* (C) */
+    temper__mat gate, up, down;    /* (F, C), (F, C), (C, F) as NK */
+} temper__llama_layer;
+
+typedef struct {
+    const temper__tensor *embed;   /* (V, C) */
+    const float *norm;             /* (C) */
+    temper__mat head;              /* (V, C) NK */
+    double rope_theta;
+    int rope_interleaved;          /* llama2.c layout */
+    temper__llama_layer *layers;   /* (L) */
+} temper__llama;
+
+static const char *const temper__llama_prefixes[] = {"model.", "", NULL};
+
+static int temper__llama_init(temper_model *m, const cJSON *cfg) {
+    temper__hparams *hp = &m->hp;
+    int rc, head_dim;
+    double eps, theta;
+    if ((rc = temper__cfg_int(cfg, "num_hidden_layers", 0, &hp->n_layer)) < 0 ||
+        (rc = temper__cfg_int(cfg, "num_attention_heads", 0, &hp->n_head)) < 0 ||
+        (rc = temper__cfg_int(cfg, "num_key_value_heads", hp->n_head, &hp->n_kv_head)) < 0 ||
+        (rc = temper__cfg_int(cfg, "hidden_size", 0, &hp->n_embd)) < 0 ||
+        (rc = temper__cfg_int(cfg, "intermediate_size", 0, &hp->n_ff)) < 0 ||
+        (rc = temper__cfg_int(cfg, "max_position_embeddings", 2048, &hp->n_ctx)) < 0 ||
+        (rc = temper__cfg_int(cfg, "vocab_size", 32000, &hp->n_vocab)) < 0 ||
+        (rc = temper__cfg_int(cfg, "head_dim", hp->n_head ? hp->n_embd / hp->n_head : 0, &head_dim)) < 0 ||
+        (rc = temper__cfg_num(cfg, "rms_norm_eps", 1e-6, &eps)) < 0 ||
+        (rc = temper__cfg_num(cfg, "rope_theta", 10000.0, &theta)) < 0)
+        return temper__error_prefix(rc, "%s", m->path);
+    if (hp->n_layer < 1 || hp->n_head < 1 || hp->n_kv_head < 1 || hp->n_head % hp->n_kv_head ||
+        hp->n_embd < 1 || hp->n_ff < 1 || head_dim < 2 || head_dim % 2 || hp->n_ctx < 1 || hp->n_vocab < 1 ||
+        theta <= 0)
+        return temper__error(TEMPER_EFORMAT,
+                             "%s/config.json: inconsistent sizes (layers %d, heads %d, kv heads %d, "
+                             "hidden %d, head_dim %d, intermediate %d)",
+                             m->path, hp->n_layer, hp->n_head, hp->n_kv_head, hp->n_embd, head_dim, hp->n_ff);
+    const cJSON *scaling = cJSON_GetObjectItemCaseSensitive(cfg, "rope_scaling");
+    if (scaling && !cJSON_IsNull(scaling)) {
+        const char *type = temper__cfg_str(scaling, "rope_type");
+        if (!type) type = temper__cfg_str(scaling, "type");
+        if (!type || strcmp(type, "default") != 0)
+            return temper__error(TEMPER_EUNSUPPORTED,
+                                 "%s/config.json: rope_scaling type \"%s\" is not supported (temper "
+                                 "implements plain RoPE)",
+                                 m->path, type ? type : "?");
+    }
+    const char *act = temper__cfg_str(cfg, "hidden_act");
+    if (act && strcmp(act, "silu") != 0)
+        return temper__error(TEMPER_EUNSUPPORTED, "%s/config.json: hidden_act \"%s\" is not supported (silu only)",
+                             m->path, act);
+    /* A sliding window only matters beyond its length: cap the context. */
+    const cJSON *sw = cJSON_GetObjectItemCaseSensitive(cfg, "sliding_window");
+    if (cJSON_IsNumber(sw) && sw->valuedouble >= 1 && sw->valuedouble < hp->n_ctx)
+        hp->n_ctx = (int)sw->valuedouble;
+    hp->head_dim = head_dim;
+    hp->norm_eps = (float)eps;
+    const int C = hp->n_embd, F = hp->n_ff, L = hp->n_layer, QD = hp->n_head * head_dim,
+              KD = hp->n_kv_head * head_dim;
+    int bias = temper__cfg_bool(cfg, "attention_bias", 0);
+    if (temper__cfg_bool(cfg, "mlp_bias", 0))
+        return temper__error(TEMPER_EUNSUPPORTED, "%s/config.json: mlp_bias is not supported", m->path);
+
+    temper__llama *g = calloc(1, sizeof *g);
+    if (!g) return temper__error(TEMPER_ENOMEM, "out of memory");
+    m->arch_data = g;
+    g->layers = calloc((size_t)L, sizeof *g->layers);
+    if (!g->layers) return temper__error(TEMPER_ENOMEM, "out of memory");
+    g->rope_theta = theta;
+    g->rope_interleaved = temper__cfg_bool(cfg, "temper_rope_interleaved", 0);
+
+    const char *const *P = temper__llama_prefixes;
+    if ((rc = temper__model_table(m, P, hp->n_vocab, C, &g->embed, "embed_tokens.weight")) < 0 ||
+        (rc = temper__model_vec(m, P, C, &g->norm, "norm.weight")) < 0)
+        return rc;
+    for (int l = 0; l < L; l++) {
+        temper__llama_layer *ly = &g->layers[l];
+        if ((rc = temper__model_vec(m, P, C, &ly->attn_norm, "layers.%d.input_layernorm.weight", l)) < 0 ||
+            (rc = temper__model_mat(m, P, TEMPER__NK, C, QD, &ly->wq, "layers.%d.self_attn.q_proj.weight", l)) < 0 ||
+            (rc = temper__model_mat(m, P, TEMPER__NK, C, KD, &ly->wk, "layers.%d.self_attn.k_proj.weight", l)) < 0 ||
+            (rc = temper__model_mat(m, P, TEMPER__NK, C, KD, &ly->wv, "layers.%d.self_attn.v_proj.weight", l)) < 0 ||
+            (rc = temper__model_mat(m, P, TEMPER__NK, QD, C, &ly->wo, "layers.%d.self_attn.o_proj.weight", l)) < 0 ||
+            (rc = temper__model_vec(m, P, C, &ly->ffn_norm, "layers.%d.post_attention_layernorm.weight", l)) < 0 ||
+            (rc = temper__model_mat(m, P, TEMPER__NK, C, F, &ly->gate, "layers.%d.mlp.gate_proj.weight", l)) < 0 ||
+            (rc = temper__model_mat(m, P, TEMPER__NK, C, F, &ly->up, "layers.%d.mlp.up_proj.weight", l)) < 0 ||
+            (rc = temper__model_mat(m, P, TEMPER__NK, F, C, &ly->down, "layers.%d.mlp.down_proj.weight", l)) < 0)
+            return rc;
+        if (bias &&
+            ((rc = temper__model_vec(m, P, QD, &ly->bq, "layers.%d.self_attn.q_proj.bias", l)) < 0 ||
+             (rc = temper__model_vec(m, P, KD, &ly->bk, "layers.%d.self_attn.k_proj.bias", l)) < 0 ||
+             (rc = temper__model_vec(m, P, KD, &ly->bv, "layers.%d.self_attn.v_proj.bias", l)) < 0 ||
+             (rc = temper__model_vec(m, P, C, &ly->bo, "layers.%d.self_attn.o_proj.bias", l)) < 0))
+            return rc;
+    }
+    static const char *const none[] = {"", NULL};
+    if (temper__cfg_bool(cfg, "tie_word_embeddings", 0) || !temper__model_find(m, none, "lm_head.weight")) {
+        g->head = (temper__mat){g->embed->dtype, TEMPER__NK, C, hp->n_vocab, g->embed->data};
+        m->matrix_bytes += g->embed->nbytes;
+    } else if ((rc = temper__model_mat(m, none, TEMPER__NK, C, hp->n_vocab, &g->head, "lm_head.weight")) < 0) {
+        return rc;
+    }
+    return 0;
+}
+
+static void temper__llama_free(temper_model *m) {
+    temper__llama *g = m->arch_data;
+    if (g) free(g->layers);
+    free(g);
+    m->arch_data = NULL;
+}
+
+static int temper__llama_forward(temper_context *ctx, const temper__batch *b) {
+    const temper_model *m = ctx->model;
+    const temper__llama *g = m->arch_data;
+    const temper__hparams *hp = &m->hp;
+    const int T = b->n, C = hp->n_embd, F = hp->n_ff, H = hp->n_head, Hkv = hp->n_kv_head,
+              hd = hp->head_dim, QD = H * hd, KD = Hkv * hd;
+    const int P = ctx->n_ctx, S = ctx->n_seq;
+    /* x (T, C) residual, h (T, C) normed, q (T, QD), k (T, KD), v (T, KD),
+     * att (T, QD), gate (T, F), up (T, F), scores (nth, P). */
+    size_t nth = (size_t)temper__pool_size(ctx->pool);
+    size_t need = (size_t)T * (2 * C + 2 * QD + 2 * KD + 2 * F) + nth * P;
+    float *x = temper__ctx_scratch(ctx, need);
+    if (!x) return TEMPER_ENOMEM;
+    float *h = x + (size_t)T * C, *q = h + (size_t)T * C, *k = q + (size_t)T * QD, *v = k + (size_t)T * KD;
+    float *att = v + (size_t)T * KD, *gate = att + (size_t)T * QD, *up = gate + (size_t)T * F;
+    float *scores = up + (size_t)T * F;
+
+    for (int r = 0; r < T; r++)
+        temper__row_f32(x + (size_t)r * C, g->embed->data, g->embed->dtype, C, b->tokens[r]);
+    if (ctx->capture.hidden) memcpy(ctx->capture.hidden, x, (size_t)T * C * sizeof(float));
+
+    for (int l = 0; l < hp->n_layer; l++) {
+        const temper__llama_layer *ly = &g->layers[l];
+        temper__rmsnorm(h, x, T, C, ly->attn_norm, hp->norm_eps);
+        temper__matmul(ctx->pool, q, QD, h, T, &ly->wq, ly->bq, 0);
+        temper__matmul(ctx->pool, k, KD, h, T, &ly->wk, ly->bk, 0);
+        temper__matmul(ctx->pool, v, KD, h, T, &ly->wv, ly->bv, 0);
+        temper__rope(q, T, b->pos, H, hd, g->rope_theta, g->rope_interleaved);
+        temper__rope(k, T, b->pos, Hkv, hd, g->rope_theta, g->rope_interleaved);
+        float *kc = ctx->k_cache + (size_t)l * S * P * KD, *vc = ctx->v_cache + (size_t)l * S * P * KD;
+        for (int r = 0; r < T; r++) {
+            size_t at = ((size_t)b->seq[r] * P + b->pos[r]) * KD;
+            memcpy(kc + at, k + (size_t)r * KD, (size_t)KD * sizeof(float));
+            memcpy(vc + at, v + (size_t)r * KD, (size_t)KD * sizeof(float));
+        }
+        temper__attn_args a = {
+            .out = att, .q = q, .kc = kc, .vc = vc, .seq = b->seq, .pos = b->pos,
+            .T = T, .H = H, .Hkv = Hkv, .hd = hd, .n_ctx = P, .scale = 1.0f / sqrtf((float)hd),
+            .probs_out = ctx->capture.attn ? ctx->capture.attn + (size_t)l * T * H * P : NULL,
+            .scratch = scores,
+        };
+        temper__attention(ctx->pool, &a);
+        temper__matmul(ctx->pool, x, C, att, T, &ly->wo, ly->bo, 1);
+        temper__rmsnorm(h, x, T, C, ly->ffn_norm, hp->norm_eps);
+        temper__matmul(ctx->pool, gate, F, h, T, &ly->gate, NULL, 0);
+        temper__matmul(ctx->pool, up, F, h, T, &ly->up, NULL, 0);
+        temper__silu_mul(gate, up, (long)T * F);
+        temper__matmul(ctx->pool, x, C, gate, T, &ly->down, NULL, 1);
+        if (ctx->capture.hidden)
+            memcpy(ctx->capture.hidden + (size_t)(l + 1) * T * C, x, (size_t)T * C * sizeof(float));
+    }
+    if (!b->logits || b->n_out == 0) return 0;
+    for (int i = 0; i < b->n_out; i++)
+        temper__rmsnorm(h + (size_t)i * C, x + (size_t)b->out_rows[i] * C, 1, C, g->norm, hp->norm_eps);
+    temper__matmul(ctx->pool, b->logits, hp->n_vocab, h, b->n_out, &g->head, NULL, 0);
+    return 0;
+}
+
+const temper__arch temper__arch_llama = {
+    .name = "llama",
+    .init = temper__llama_init,
+    .free = temper__llama_free,
+    .forward = temper__llama_forward,
+};
+
+const temper__arch temper__arch_mistral = {
+    .name = "mistral",
+    .init = temper__llama_init,
+    .free = temper__llama_free,
+    .forward = temper__llama_forward,
+};
