@@ -106,8 +106,12 @@ typedef struct temper_tokenizer temper_tokenizer;
 
 /* Load a tokenizer from a model folder (tokenizer.json, else vocab.json +
  * merges.txt [+ tokenizer_config.json, special_tokens_map.json]) or from a
- * tokenizer.json path. On success *out is owned by the caller: free it with
- * temper_tokenizer_free(). */
+ * tokenizer.json path. Supported: the BPE model (byte-level, as GPT-2 and
+ * OPT use), the ByteLevel pre-tokenizer and decoder, added tokens, and the
+ * ByteLevel / TemplateProcessing / RobertaProcessing / Sequence
+ * post-processors. Any other component is refused with TEMPER_EUNSUPPORTED
+ * and a message naming it (never approximated). On success *out is owned by
+ * the caller: free it with temper_tokenizer_free(). */
 TEMPER_API int temper_tokenizer_load(const char *path, temper_tokenizer **out);
 TEMPER_API void temper_tokenizer_free(temper_tokenizer *tok);
 
@@ -120,25 +124,62 @@ enum temper_tokenize_flags {
     TEMPER_TOKENIZE_SPECIAL_AS_TEXT = 1 << 1,
 };
 
-/* Encode len bytes of UTF-8 text. Writes at most cap ids to ids and, when
- * offsets is not NULL, the byte range [start, end) of each id in the input
- * to offsets (shape (cap, 2)). Returns the number of ids the text needs
- * (more than cap: call again with a larger buffer) or a negative error
- * (TEMPER_EUTF8 for invalid UTF-8). */
+/* Encode len bytes of UTF-8 text, as Hugging Face tokenizers'
+ * tokenizer.encode(text, add_special_tokens=flags & ADD_SPECIAL) does.
+ * Writes at most cap ids to ids and, when offsets is not NULL, the byte range
+ * [start, end) of each id in the input to offsets (shape (cap, 2)); like HF,
+ * a token holding part of a multi-byte character spans the whole character,
+ * and ids added by the post-processor get (0, 0). Returns the number of ids
+ * the text needs (more than cap: call again with a larger buffer) or a
+ * negative error: TEMPER_EUTF8 when text is not valid UTF-8 (HF cannot take
+ * such input at all; the message gives the byte offset). Thread-safe: any
+ * number of threads may encode with one tokenizer at once. */
 TEMPER_API int temper_tokenize(const temper_tokenizer *tok, const char *text,
                                size_t len, int flags, temper_token *ids,
                                int32_t *offsets, int cap);
+
+/* Same result as temper_tokenize, computed by n_threads threads (0: all
+ * cores) on long texts: the text is cut where tokenization cannot change
+ * (between an ASCII letter and " " + ASCII letter, never inside an added
+ * token), the pieces are encoded at once and joined. */
+TEMPER_API int temper_tokenize_parallel(const temper_tokenizer *tok,
+                                        const char *text, size_t len,
+                                        int flags, temper_token *ids,
+                                        int32_t *offsets, int cap,
+                                        int n_threads);
+
+/* Facts about a loaded tokenizer. Strings are borrowed from tok. */
+typedef struct temper_tokenizer_info {
+    const char *model;      /* "BPE" */
+    const char *source;     /* "tokenizer.json" or "vocab.json+merges.txt" */
+    int n_vocab;            /* including added tokens */
+    int n_added;            /* added tokens (special or not) */
+    /* Named special tokens from tokenizer_config.json /
+     * special_tokens_map.json (GPT-2's defaults: <|endoftext|>); -1: none. */
+    temper_token bos_id, eos_id, unk_id, pad_id;
+    /* What TEMPER_TOKENIZE_ADD_SPECIAL adds around the text (OPT: prefix
+     * {2}; GPT-2: nothing). */
+    int n_prefix, n_suffix;
+    temper_token prefix[4], suffix[4];
+    int add_prefix_space;   /* the pre-tokenizer adds " " before the text */
+} temper_tokenizer_info;
+
+TEMPER_API void temper_tokenizer_get_info(const temper_tokenizer *tok,
+                                          temper_tokenizer_info *out);
 
 enum temper_detokenize_flags {
     /* Leave out special tokens (<|endoftext|>, </s>, ...) from the text. */
     TEMPER_DETOKENIZE_SKIP_SPECIAL = 1 << 0,
 };
 
-/* Decode ids to UTF-8 text. Writes at most cap bytes plus nothing else (the
- * result is not NUL-terminated unless room remains, in which case a NUL is
- * added). Returns the number of bytes of text (without NUL), or a negative
- * error. Byte sequences that are not valid UTF-8 in the result are replaced
- * by U+FFFD, as Hugging Face's decoder does. */
+/* Decode ids to UTF-8 text, as HF tokenizer.decode(ids,
+ * skip_special_tokens=flags & SKIP_SPECIAL) does (no clean-up of
+ * tokenization spaces). Writes at most cap bytes (the result is
+ * NUL-terminated only when room remains). Returns the number of bytes of
+ * text (without NUL), or a negative error (TEMPER_EINVAL for an id outside
+ * the vocabulary). Byte sequences that are not valid UTF-8 in the result
+ * are replaced by U+FFFD, one per maximal invalid subpart, as Hugging
+ * Face's decoder (Rust String::from_utf8_lossy) does. */
 TEMPER_API int temper_detokenize(const temper_tokenizer *tok,
                                  const temper_token *ids, int n, int flags,
                                  char *buf, size_t cap);
@@ -171,8 +212,11 @@ typedef struct temper_utf8_stream {
 } temper_utf8_stream;
 
 TEMPER_API void temper_utf8_stream_reset(temper_utf8_stream *s);
-/* Append token id; writes the newly completed text (buffer rule applies,
- * 16 + longest token bytes is always enough). Returns the byte count. */
+/* Append token id; writes the newly completed text. Buffer rule, except
+ * that when the text does not fit nothing is consumed (s is unchanged):
+ * call again with the returned size. 16 + 3 x the longest token's bytes is
+ * always enough. Concatenating every output and the final flush gives
+ * exactly temper_detokenize() of the same ids. Returns the byte count. */
 TEMPER_API int temper_detokenize_stream(const temper_tokenizer *tok,
                                         temper_utf8_stream *s,
                                         temper_token id, char *buf,
@@ -272,6 +316,20 @@ TEMPER_API int temper_eval(temper_context *ctx, int seq,
 TEMPER_API int temper_eval_batch(temper_context *ctx, const int *seqs,
                                  const temper_token *tokens, int n_seqs,
                                  float *logits);
+
+/* temper_eval that also shows what happens inside (either buffer may be
+ * NULL; both are caller-owned):
+ *   attn   (L, H, n, K) with K = temper_seq_len(ctx, seq) + n: for each new
+ *          position, the attention probabilities over every key position
+ *          (0 where the causal mask forbids), as transformers'
+ *          output_attentions gives them;
+ *   hidden (L + 1, n, C): the embeddings (index 0), the residual stream after
+ *          each block, and at index L the output of the final norm, as
+ *          transformers' output_hidden_states gives them. */
+TEMPER_API int temper_eval_capture(temper_context *ctx, int seq,
+                                   const temper_token *tokens, int n,
+                                   float *logits, int flags, float *attn,
+                                   float *hidden);
 
 /* Number of positions held by slot seq. */
 TEMPER_API int temper_seq_len(const temper_context *ctx, int seq);

@@ -88,6 +88,11 @@ static int temper__check_tokens(const temper_context *ctx, const temper_token *t
 #define TEMPER__MAX_ROWS 512
 
 int temper_eval(temper_context *ctx, int seq, const temper_token *tokens, int n, float *logits, int flags) {
+    return temper_eval_capture(ctx, seq, tokens, n, logits, flags, NULL, NULL);
+}
+
+int temper_eval_capture(temper_context *ctx, int seq, const temper_token *tokens, int n, float *logits, int flags,
+                        float *attn, float *hidden) {
     int rc = temper__check_seq(ctx, seq);
     if (rc < 0) return rc;
     if (n < 0 || (n > 0 && !tokens)) return temper__error(TEMPER_EINVAL, "temper_eval: bad token array");
@@ -119,7 +124,16 @@ int temper_eval(temper_context *ctx, int seq, const temper_token *tokens, int n,
             b.out_rows = rows;
             b.logits = logits;
         }
+        const temper__hparams *hp = &ctx->model->hp;
+        const size_t K = (size_t)start + n;
+        ctx->capture = (temper__capture){
+            .attn = attn ? attn + (size_t)done * K : NULL,
+            .attn_layer = (size_t)hp->n_head * n * K, .attn_head = (size_t)n * K, .attn_len = (int)K,
+            .hidden = hidden ? hidden + (size_t)done * hp->n_embd : NULL,
+            .hidden_layer = (size_t)n * hp->n_embd,
+        };
         rc = ctx->model->arch->forward(ctx, &b);
+        ctx->capture = (temper__capture){0};
         if (rc < 0) return rc;
         ctx->seq_len[seq] = start + done + T;
     }

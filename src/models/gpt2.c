@@ -138,7 +138,7 @@ static int temper__gpt2_forward(temper_context *ctx, const temper__batch *b) {
         temper__row_f32(tmp, g->wpe->data, g->wpe->dtype, C, b->pos[r]);
         for (int i = 0; i < C; i++) xr[i] += tmp[i];
     }
-    if (ctx->capture.hidden) memcpy(ctx->capture.hidden, x, (size_t)T * C * sizeof(float));
+    temper__capture_hidden(ctx, 0, x, T, C);
 
     for (int l = 0; l < hp->n_layer; l++) {
         const temper__gpt2_layer *ly = &g->layers[l];
@@ -157,18 +157,20 @@ static int temper__gpt2_forward(temper_context *ctx, const temper__batch *b) {
         temper__attn_args a = {
             .out = att, .q = qkv, .kc = kc, .vc = vc, .seq = b->seq, .pos = b->pos,
             .T = T, .H = H, .Hkv = H, .hd = hd, .n_ctx = P, .scale = scale,
-            .probs_out = ctx->capture.attn ? ctx->capture.attn + (size_t)l * T * H * P : NULL,
             .scratch = scores,
         };
+        temper__capture_attn(ctx, l, &a);
         temper__attention(ctx->pool, &a);
         temper__matmul(ctx->pool, x, C, att, T, &ly->c_proj, ly->c_proj_b, 1);
         temper__layernorm(h, x, T, C, ly->ln2_g, ly->ln2_b, hp->norm_eps);
         temper__matmul(ctx->pool, ff, F, h, T, &ly->c_fc, ly->c_fc_b, 0);
         temper__gelu_tanh(ff, (long)T * F);
         temper__matmul(ctx->pool, x, C, ff, T, &ly->mlp_proj, ly->mlp_proj_b, 1);
-        if (ctx->capture.hidden)
-            memcpy(ctx->capture.hidden + (size_t)(l + 1) * T * C, x, (size_t)T * C * sizeof(float));
+        if (l + 1 < hp->n_layer) temper__capture_hidden(ctx, l + 1, x, T, C);
     }
+    if (ctx->capture.hidden) /* the last hidden state is after the final norm, as in transformers */
+        temper__layernorm(ctx->capture.hidden + (size_t)hp->n_layer * ctx->capture.hidden_layer, x, T, C,
+                          g->lnf_g, g->lnf_b, hp->norm_eps);
     if (!b->logits || b->n_out == 0) return 0;
     /* Final norm and head only for the rows whose logits are wanted. */
     for (int i = 0; i < b->n_out; i++)

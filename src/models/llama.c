@@ -149,7 +149,7 @@ static int temper__llama_forward(temper_context *ctx, const temper__batch *b) {
 
     for (int r = 0; r < T; r++)
         temper__row_f32(x + (size_t)r * C, g->embed->data, g->embed->dtype, C, b->tokens[r]);
-    if (ctx->capture.hidden) memcpy(ctx->capture.hidden, x, (size_t)T * C * sizeof(float));
+    temper__capture_hidden(ctx, 0, x, T, C);
 
     for (int l = 0; l < hp->n_layer; l++) {
         const temper__llama_layer *ly = &g->layers[l];
@@ -168,9 +168,9 @@ static int temper__llama_forward(temper_context *ctx, const temper__batch *b) {
         temper__attn_args a = {
             .out = att, .q = q, .kc = kc, .vc = vc, .seq = b->seq, .pos = b->pos,
             .T = T, .H = H, .Hkv = Hkv, .hd = hd, .n_ctx = P, .scale = 1.0f / sqrtf((float)hd),
-            .probs_out = ctx->capture.attn ? ctx->capture.attn + (size_t)l * T * H * P : NULL,
             .scratch = scores,
         };
+        temper__capture_attn(ctx, l, &a);
         temper__attention(ctx->pool, &a);
         temper__matmul(ctx->pool, x, C, att, T, &ly->wo, ly->bo, 1);
         temper__rmsnorm(h, x, T, C, ly->ffn_norm, hp->norm_eps);
@@ -178,9 +178,11 @@ static int temper__llama_forward(temper_context *ctx, const temper__batch *b) {
         temper__matmul(ctx->pool, up, F, h, T, &ly->up, NULL, 0);
         temper__silu_mul(gate, up, (long)T * F);
         temper__matmul(ctx->pool, x, C, gate, T, &ly->down, NULL, 1);
-        if (ctx->capture.hidden)
-            memcpy(ctx->capture.hidden + (size_t)(l + 1) * T * C, x, (size_t)T * C * sizeof(float));
+        if (l + 1 < hp->n_layer) temper__capture_hidden(ctx, l + 1, x, T, C);
     }
+    if (ctx->capture.hidden) /* the last hidden state is after the final norm, as in transformers */
+        temper__rmsnorm(ctx->capture.hidden + (size_t)hp->n_layer * ctx->capture.hidden_layer, x, T, C, g->norm,
+                        hp->norm_eps);
     if (!b->logits || b->n_out == 0) return 0;
     for (int i = 0; i < b->n_out; i++)
         temper__rmsnorm(h + (size_t)i * C, x + (size_t)b->out_rows[i] * C, 1, C, g->norm, hp->norm_eps);

@@ -8,6 +8,8 @@
 #ifndef TEMPER_MODEL_H
 #define TEMPER_MODEL_H
 
+#include <string.h>
+
 #include <cJSON.h>
 
 #include "core/core.h"
@@ -59,12 +61,23 @@ struct temper_model {
     char *generation_config;    /* generation_config.json text or NULL (owned) */
 };
 
-/* What the forward pass may capture for analysis (issue: attention and
- * hidden states). Buffers are borrowed from the caller for one call. */
+/* What the forward pass may capture for analysis, for the rows of the
+ * current call. Buffers are borrowed from the caller (temper_eval_capture).
+ * Attention of layer l, head h, row r: attn + l*attn_layer + h*attn_head +
+ * r*attn_len, attn_len entries (keys 0..attn_len-1). Hidden state after
+ * block l (0: embeddings): hidden + l*hidden_layer + r*C. */
 typedef struct temper__capture {
-    float *attn;   /* (L, T, H, P) attention probabilities, or NULL */
-    float *hidden; /* (L + 1, T, C) residual stream after each block (0: embeddings), or NULL */
+    float *attn;
+    size_t attn_layer, attn_head;
+    int attn_len;
+    float *hidden;
+    size_t hidden_layer;
 } temper__capture;
+
+/* Point a layer's attention arguments at the capture buffer, if any. */
+static inline void temper__capture_attn(const temper_context *ctx, int l, temper__attn_args *a);
+/* Copy the residual stream x (T, C) after block l (0: embeddings). */
+static inline void temper__capture_hidden(const temper_context *ctx, int l, const float *x, int T, int C);
 
 struct temper_context {
     temper_model *model;        /* borrowed */
@@ -76,6 +89,19 @@ struct temper_context {
     size_t scratch_floats;
     temper__capture capture;
 };
+
+static inline void temper__capture_attn(const temper_context *ctx, int l, temper__attn_args *a) {
+    if (!ctx->capture.attn) return;
+    a->probs_out = ctx->capture.attn + (size_t)l * ctx->capture.attn_layer;
+    a->probs_row = (size_t)ctx->capture.attn_len;
+    a->probs_head = ctx->capture.attn_head;
+    a->probs_len = ctx->capture.attn_len;
+}
+
+static inline void temper__capture_hidden(const temper_context *ctx, int l, const float *x, int T, int C) {
+    if (ctx->capture.hidden)
+        memcpy(ctx->capture.hidden + (size_t)l * ctx->capture.hidden_layer, x, (size_t)T * C * sizeof(float));
+}
 
 /* Scratch of at least n floats (64-byte aligned), or NULL (error set). */
 float *temper__ctx_scratch(temper_context *ctx, size_t n);

@@ -156,7 +156,7 @@ static int temper__opt_forward(temper_context *ctx, const temper__batch *b) {
         float *xr = x + (size_t)r * C;
         for (int i = 0; i < C; i++) xr[i] += q[i];
     }
-    if (ctx->capture.hidden) memcpy(ctx->capture.hidden, x, (size_t)T * C * sizeof(float));
+    temper__capture_hidden(ctx, 0, x, T, C);
 
     for (int l = 0; l < hp->n_layer; l++) {
         const temper__opt_layer *ly = &g->layers[l];
@@ -177,9 +177,9 @@ static int temper__opt_forward(temper_context *ctx, const temper__batch *b) {
         temper__attn_args a = {
             .out = att, .q = q, .kc = kc, .vc = vc, .seq = b->seq, .pos = b->pos,
             .T = T, .H = H, .Hkv = H, .hd = hd, .n_ctx = P, .scale = 1.0f / sqrtf((float)hd),
-            .probs_out = ctx->capture.attn ? ctx->capture.attn + (size_t)l * T * H * P : NULL,
             .scratch = scores,
         };
+        temper__capture_attn(ctx, l, &a);
         temper__attention(ctx->pool, &a);
         temper__matmul(ctx->pool, x, C, att, T, &ly->o, ly->bo, 1);
         if (!g->pre_ln) temper__layernorm(x, x, T, C, ly->ln1_g, ly->ln1_b, hp->norm_eps);
@@ -192,9 +192,11 @@ static int temper__opt_forward(temper_context *ctx, const temper__batch *b) {
         temper__relu(ff, (long)T * F);
         temper__matmul(ctx->pool, x, C, ff, T, &ly->fc2, ly->b2, 1);
         if (!g->pre_ln) temper__layernorm(x, x, T, C, ly->ln2_g, ly->ln2_b, hp->norm_eps);
-        if (ctx->capture.hidden)
-            memcpy(ctx->capture.hidden + (size_t)(l + 1) * T * C, x, (size_t)T * C * sizeof(float));
+        temper__capture_hidden(ctx, l + 1, x, T, C);
     }
+    if (ctx->capture.hidden && g->lnf_g) /* the last hidden state is after the final norm */
+        temper__layernorm(ctx->capture.hidden + (size_t)hp->n_layer * ctx->capture.hidden_layer, x, T, C,
+                          g->lnf_g, g->lnf_b, hp->norm_eps);
     if (!b->logits || b->n_out == 0) return 0;
     /* Final norm (pre-LN models), projection to E, then the head. */
     for (int i = 0; i < b->n_out; i++) {

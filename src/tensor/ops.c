@@ -224,9 +224,10 @@ static void temper__attn_worker(void *arg, int ith, int nth) {
             for (int i = 0; i < hd; i++) o[i] += p * v[i];
         }
         if (a->probs_out) {
-            float *po = a->probs_out + ((size_t)r * a->H + h) * a->n_ctx;
-            memcpy(po, sc, (size_t)npos * sizeof(float));
-            memset(po + npos, 0, (size_t)(a->n_ctx - npos) * sizeof(float));
+            float *po = a->probs_out + (size_t)r * a->probs_row + (size_t)h * a->probs_head;
+            int n = npos < a->probs_len ? npos : a->probs_len;
+            memcpy(po, sc, (size_t)n * sizeof(float));
+            memset(po + n, 0, (size_t)(a->probs_len - n) * sizeof(float));
         }
     }
 }

@@ -56,8 +56,9 @@ void temper__softmax(float *x, int n);
  * q: (T, H * hd) queries (row r belongs to sequence seq[r] at position pos[r]).
  * kc, vc: key/value caches of the layer, (n_seq, n_ctx, Hkv * hd); row r
  * attends to positions 0..pos[r] of its sequence (already written).
- * out: (T, H * hd). probs_out: if not NULL, (T, H, n_ctx) attention
- * probabilities (entries beyond pos[r] set to 0). scale: usually 1/sqrt(hd). */
+ * out: (T, H * hd). probs_out: if not NULL, the attention probabilities of
+ * row r, head h go to probs_out + r * probs_row + h * probs_head, probs_len
+ * entries (those beyond pos[r] set to 0). scale: usually 1/sqrt(hd). */
 typedef struct temper__attn_args {
     float *out;
     const float *q;
@@ -66,6 +67,8 @@ typedef struct temper__attn_args {
     int T, H, Hkv, hd, n_ctx;
     float scale;
     float *probs_out;
+    size_t probs_row, probs_head;
+    int probs_len;
     float *scratch; /* (nth, n_ctx) */
 } temper__attn_args;
 void temper__attention(temper__pool *pool, const temper__attn_args *a);
