@@ -536,7 +536,9 @@ typedef struct temper_pull_progress {
     int event;               /* enum temper_pull_event */
     const char *repo;        /* "openai-community/gpt2"; borrowed for the call */
     const char *file;        /* path in the repo; borrowed for the call */
-    int file_index, n_files; /* 0-based index of this file among n_files */
+    int file_index, n_files; /* 0-based index of this file among n_files;
+                                -1 (RETRY only): a request for no one file,
+                                such as the revision lookup (file = repo) */
     uint64_t file_done;      /* bytes of this file on disk */
     uint64_t file_total;     /* size of this file; 0: unknown */
     uint64_t resumed;        /* bytes already on disk when the file started */
@@ -579,6 +581,11 @@ TEMPER_API int temper_hub_cache_dir(char *buf, size_t cap);
  * with a message saying where it looked. */
 TEMPER_API int temper_hub_find(const char *repo_id, char *folder, size_t cap);
 
+/* 1 if folder holds config.json and every weight file it needs
+ * (model.safetensors, or the index and all its shards, or the same for
+ * pytorch_model.bin), else 0. */
+TEMPER_API int temper_hub_is_complete(const char *folder);
+
 /* One cached snapshot, as temper_hub_list() shows it. Every pointer is
  * borrowed for the duration of the callback. */
 typedef struct temper_hub_entry {
@@ -589,7 +596,7 @@ typedef struct temper_hub_entry {
     const char *arch;     /* model_type of config.json; "" if unknown */
     uint64_t bytes;       /* size of the files of the snapshot */
     int n_files;
-    int complete;         /* 1 if no download of the repo is in progress */
+    int complete;         /* 1 if it has config.json and all its weights */
 } temper_hub_entry;
 
 /* Call fn once per cached snapshot, repos in name order. A non-zero return
@@ -602,6 +609,209 @@ TEMPER_API int temper_hub_list(int (*fn)(const temper_hub_entry *e, void *user),
  * snapshot uses. *bytes_freed (may be NULL) gets the bytes removed.
  * TEMPER_ENOENT when it is not in the cache. */
 TEMPER_API int temper_hub_remove(const char *repo_id, uint64_t *bytes_freed);
+
+/* ------------------------------------------------------------------------ */
+/* Power sampling: whole sequences from p(x)^alpha                           */
+/* ------------------------------------------------------------------------ */
+/*
+ * Target: pi(x | prompt) proportional to p(x | prompt)^alpha over complete
+ * continuations (ended by an EOS id, or cut at max_new_tokens). This is not
+ * temperature 1/alpha applied token by token (see docs/power-sampling.md).
+ *
+ * TEMPER_POWER_MH: Metropolis-Hastings of Karan & Du (2025). Stages k = 1,
+ *   2, ...: extend the state by block_size tokens from the proposal, then
+ *   mcmc_steps moves: cut m uniform over the generated tokens, regenerate
+ *   the suffix from the proposal until EOS or the stage length, accept with
+ *   min(1, pi(x')q(x|x') / pi(x)q(x'|x)), including the factor n_x / n_x'
+ *   for the different lengths (which the official code omits). log p and
+ *   log q are kept per token, so the reverse move costs nothing; the KV
+ *   cache of the prefix is copied, never recomputed (one token at the cut
+ *   is re-evaluated to get its logits).
+ * TEMPER_POWER_SMC: Power-SMC: `particles` sequences extended token by
+ *   token from the proposal as one batch, incremental log-weights
+ *   alpha*log p - log q, multinomial resampling when the effective sample
+ *   size falls below ess_threshold * particles, optional linear ramp of
+ *   the exponent from 1 to alpha over alpha_ramp_tokens (exact: the weight
+ *   gains delta * log p(prefix) when alpha rises by delta). The output is
+ *   one particle drawn by its final weight.
+ * TEMPER_POWER_SIR: importance resampling: `particles` samples from p,
+ *   one resampled with weights p(x)^(alpha - 1).
+ * The proposal is the model at temperature 1/alpha unless `proposal` gives
+ * another chain (any temper_sampling_params with do_sample set).
+ * The context needs 2 sequence slots for MH and `particles` for SMC/SIR.
+ */
+
+enum temper_power_method {
+    TEMPER_POWER_MH = 0,
+    TEMPER_POWER_SMC = 1,
+    TEMPER_POWER_SIR = 2,
+};
+
+typedef struct temper_power_params {
+    int method;               /* enum temper_power_method */
+    float alpha;              /* exponent, > 0 (4 in the paper) */
+    int max_new_tokens;       /* length cap T_max, >= 1 */
+    int block_size;           /* MH block B (0: max_new_tokens / 16, at least 1) */
+    int mcmc_steps;           /* MH steps per block (10); 0: plain proposal sampling */
+    int particles;            /* SMC / SIR particles (16) */
+    float ess_threshold;      /* SMC: resample when ESS < this * particles (0.5) */
+    int alpha_ramp_tokens;    /* SMC: ramp alpha over this many tokens (0: off) */
+    uint64_t seed;
+    const temper_token *eos_ids; /* (n_eos) stop ids; borrowed for the call */
+    int n_eos;
+    const temper_sampling_params *proposal; /* NULL: temperature 1/alpha */
+} temper_power_params;
+
+TEMPER_API temper_power_params temper_power_default_params(void);
+
+typedef struct temper_power_result {
+    temper_token *ids;        /* (n_ids) generated tokens; owned by the result */
+    int n_ids;
+    int finished_eos;         /* 1 when the last id is an EOS id */
+    double log_p;             /* sum of log p over the generated tokens */
+    int64_t forward_tokens;   /* tokens run through the model, prompt included */
+    int n_proposals, n_accepted; /* MH */
+    double *ess;              /* (n_ess) SMC: ESS / particles after each token; owned */
+    int n_ess;
+    int n_resamples;          /* SMC */
+} temper_power_result;
+
+/* Sample one continuation of prompt (n_prompt >= 1 ids) from p^alpha.
+ * Uses (and overwrites) the context's sequence slots. On success *out owns
+ * its arrays: free them with temper_power_result_free(). */
+TEMPER_API int temper_power_sample(temper_context *ctx,
+                                   const temper_token *prompt, int n_prompt,
+                                   const temper_power_params *params,
+                                   temper_power_result *out);
+TEMPER_API void temper_power_result_free(temper_power_result *r);
+
+/* ------------------------------------------------------------------------ */
+/* Analysis: sequence scores, perplexity, PCA                                */
+/* ------------------------------------------------------------------------ */
+/*
+ * Scores follow transformers' model(input_ids, labels=input_ids): token i
+ * (i >= 1) is scored by the logits of position i - 1, so a sequence of n
+ * tokens has n - 1 scored tokens and the first one has no log-prob. To
+ * score every token of a text, put the BOS token (GPT-2: <|endoftext|>)
+ * in front. Log-softmax is computed in double over the whole vocabulary.
+ * Attention probabilities and hidden states: temper_eval_capture().
+ */
+
+typedef struct temper_score_params {
+    double alpha;       /* power score alpha * log p(x); default 2; > 0 */
+    double temperature; /* temperature score T; default 0.5; > 0 */
+    int seq;            /* context slot used (emptied first); default 0 */
+} temper_score_params;
+
+TEMPER_API temper_score_params temper_score_default_params(void);
+
+typedef struct temper_sequence_score {
+    int n_tokens;         /* tokens of the sequence */
+    int n_scored;         /* n_tokens - 1 */
+    double log_prob;      /* sum_{i>=1} log p(x_i | x_<i) */
+    double power_score;   /* alpha * log_prob: ranks sequences as log_prob does */
+    double temp_score;    /* sum_{i>=1} log softmax(z_{i-1} / T)[x_i]: the
+                             log-prob of the token-wise tempered sampler; it
+                             can rank two sequences the other way round */
+    double mean_log_prob; /* log_prob / n_scored (= -transformers' loss) */
+    double perplexity;    /* exp(-mean_log_prob) (= exp(loss)) */
+} temper_sequence_score;
+
+/* Score tokens (n >= 2, n <= the context's n_ctx) with the model of ctx:
+ * slot params->seq is emptied, then the tokens are evaluated from
+ * position 0. logprobs and temp_logprobs (each (n) doubles, caller-owned,
+ * may be NULL) get each token's log p and tempered log-prob; index 0 gets
+ * NAN. params may be NULL (defaults). Returns 0 or a negative error. */
+TEMPER_API int temper_score_sequence(temper_context *ctx,
+                                     const temper_token *tokens, int n,
+                                     const temper_score_params *params,
+                                     temper_sequence_score *out,
+                                     double *logprobs, double *temp_logprobs);
+
+/*
+ * Sliding-window perplexity, as transformers' guide "Perplexity of
+ * fixed-length models" computes it:
+ *
+ *   prev_end = 0
+ *   for begin in 0, stride, 2 stride, ...:
+ *       end = min(begin + max_length, n); trg_len = end - prev_end
+ *       feed tokens[begin, end); score only the last trg_len of them
+ *       (labels -100 elsewhere; the first token of a window is never
+ *       scored): nll_w = their mean NLL (HF's outputs.loss)
+ *       weight_w = min(trg_len, end - begin) - 1   (the guide's
+ *       num_loss_tokens: one less than the scored tokens when the
+ *       window starts after position 0 and overlaps the previous one)
+ *       prev_end = end; stop when end == n
+ *   perplexity = exp(sum_w weight_w nll_w / sum_w weight_w)
+ *
+ * Every token 1..n-1 is scored exactly once; the exact per-token mean is
+ * given too (token_perplexity). With stride = max_length, or a text that
+ * fits one window, both equal exp(loss) of model(ids, labels=ids). One
+ * difference with the guide: a window with nothing to score (a last
+ * window of one token) makes the guide's result NaN; here it adds nothing.
+ */
+
+typedef struct temper_ppl_window {
+    int begin, end;     /* tokens [begin, end) fed to the model */
+    int trg_len;        /* end - previous end */
+    int n_scored;       /* tokens whose NLL the window averages */
+    int weight;         /* the guide's num_loss_tokens for this window */
+    double nll;         /* mean NLL of the scored tokens (nats); 0 if none */
+} temper_ppl_window;
+
+/* Return non-zero to cancel (the call then returns TEMPER_ECANCELED).
+ * w is borrowed for the call. */
+typedef int (*temper_ppl_callback)(const temper_ppl_window *w, int index,
+                                   int n_windows, void *user);
+
+typedef struct temper_perplexity_params {
+    int max_length;     /* window size; 0: the context's n_ctx */
+    int stride;         /* 0: max_length (disjoint windows); <= max_length */
+    int seq;            /* context slot used (emptied first); default 0 */
+    temper_ppl_callback progress; /* after each window; may be NULL */
+    void *user;         /* passed to progress */
+} temper_perplexity_params;
+
+TEMPER_API temper_perplexity_params temper_perplexity_default_params(void);
+
+typedef struct temper_perplexity_result {
+    int n_tokens;           /* tokens of the text */
+    int n_windows;
+    int max_length, stride; /* as used */
+    double nll;             /* the guide's average NLL (weighted windows) */
+    double perplexity;      /* exp(nll): the guide's result */
+    int n_scored;           /* n_tokens - 1 */
+    double token_nll;       /* mean NLL over the scored tokens */
+    double token_perplexity;/* exp(token_nll) */
+    double nll_stderr;      /* standard error of token_nll: sample standard
+                               deviation of the token NLLs / sqrt(n_scored);
+                               0 when n_scored is 1 */
+    double perplexity_stderr; /* token_perplexity * nll_stderr (delta method) */
+} temper_perplexity_result;
+
+/* Perplexity of tokens (n >= 2). windows (cap entries, caller-owned, may be
+ * NULL with cap 0) gets the windows in order; token_nll ((n) doubles,
+ * caller-owned, may be NULL) each token's NLL, NAN at index 0. params may
+ * be NULL (defaults). Returns the number of windows (buffer rule for
+ * windows; *out is complete either way) or a negative error. */
+TEMPER_API int temper_perplexity(temper_context *ctx,
+                                 const temper_token *tokens, int n,
+                                 const temper_perplexity_params *params,
+                                 temper_perplexity_result *out,
+                                 temper_ppl_window *windows, int cap,
+                                 double *token_nll);
+
+/* Principal component analysis of n points of dim values (x: (n, dim),
+ * e.g. one layer of hidden states), as scikit-learn's
+ * PCA(n_components=k).fit_transform(x): the columns are centred, proj
+ * ((n, k) doubles, caller-owned) gets the coordinates on the k main axes,
+ * explained ((k), may be NULL) the explained variance ratio of each axis
+ * (0 for every axis when all points are equal). Each axis's sign makes
+ * its coordinate of largest magnitude positive (scikit-learn 1.3's
+ * svd_flip). Needs 1 <= k <= min(n, dim). Computed in double with LAPACK
+ * (dsyevr) on the smaller of the n x n and dim x dim matrices. */
+TEMPER_API int temper_pca(const float *x, int n, int dim, int k, double *proj,
+                          double *explained);
 
 #ifdef __cplusplus
 }
