@@ -234,7 +234,8 @@ typedef struct temper_model temper_model;
 typedef struct temper_model_params {
     /* Tokenizer folder or file; NULL: the model folder. */
     const char *tokenizer_path;
-    /* Do not look anything up on the network (reserved for downloads). */
+    /* Never use the network: a Hub id missing from the local cache is an
+     * error instead of a download (HF_HUB_OFFLINE=1 does the same). */
     int offline;
 } temper_model_params;
 
@@ -243,7 +244,9 @@ TEMPER_API temper_model_params temper_model_default_params(void);
 /* Load a model from a folder (config.json + model.safetensors or sharded
  * model.safetensors.index.json + tokenizer files) or from a Hub id ("gpt2",
  * "openai-community/gpt2"), looked up in the local Hugging Face cache
- * ($HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub).
+ * ($HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub) and
+ * downloaded into it when missing (unless params->offline), or a llama2.c
+ * checkpoint (.bin file, or a folder holding one with its tokenizer.bin).
  * Weights are memory-mapped, not copied. On success *out is owned by the
  * caller: free it with temper_model_free(). */
 TEMPER_API int temper_model_load(const char *path_or_id,

@@ -22,6 +22,17 @@ static int temper__st_dtype(const char *s, temper__dtype *out) {
     return 0;
 }
 
+/* Element size of the safetensors dtypes temper stores but does not use. */
+static size_t temper__st_other_size(const char *s) {
+    static const struct { const char *name; size_t size; } t[] = {
+        {"BOOL", 1}, {"U8", 1}, {"I8", 1}, {"F8_E4M3", 1}, {"F8_E5M2", 1}, {"I16", 2}, {"U16", 2},
+        {"I32", 4}, {"U32", 4}, {"I64", 8}, {"U64", 8}, {"F64", 8},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (strcmp(s, t[i].name) == 0) return t[i].size;
+    return 0;
+}
+
 static int temper__st_parse(temper__weights *w, const char *path, const temper__mmap *m) {
     if (m->size < 8) {
         int rc = temper__check_not_placeholder(path, m->data, m->size);
@@ -60,11 +71,14 @@ static int temper__st_parse(temper__weights *w, const char *path, const temper__
                                item->string);
             break;
         }
+        /* Other dtypes (bool attention masks, int position ids, f64) are kept
+         * as TEMPER__OTHER: an error only if a model actually needs them. */
         temper__dtype dtype;
-        if (!temper__st_dtype(dt->valuestring, &dtype)) {
-            rc = temper__error(TEMPER_EUNSUPPORTED,
-                               "%s: tensor \"%s\" has dtype %s; temper reads F32, F16 and BF16 "
-                               "(convert the checkpoint to one of these)",
+        size_t elt;
+        if (temper__st_dtype(dt->valuestring, &dtype)) elt = temper__dtype_size(dtype);
+        else if ((elt = temper__st_other_size(dt->valuestring)) > 0) dtype = TEMPER__OTHER;
+        else {
+            rc = temper__error(TEMPER_EFORMAT, "%s: tensor \"%s\" has an unknown dtype \"%s\" (corrupt header?)",
                                path, item->string, dt->valuestring);
             break;
         }
@@ -87,7 +101,7 @@ static int temper__st_parse(temper__weights *w, const char *path, const temper__
             numel = temper__mul_size(numel, (size_t)t->shape[d]);
         }
         double b = cJSON_GetArrayItem(offs, 0)->valuedouble, e = cJSON_GetArrayItem(offs, 1)->valuedouble;
-        size_t nbytes = temper__mul_size(numel, temper__dtype_size(dtype));
+        size_t nbytes = temper__mul_size(numel, elt);
         if (bad || !(b >= 0 && e >= b) || (size_t)(e - b) != nbytes) {
             rc = temper__error(TEMPER_EFORMAT, "%s: tensor \"%s\": shape and data_offsets disagree "
                                "(corrupt header): download the file again", path, item->string);

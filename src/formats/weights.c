@@ -8,7 +8,7 @@
 #include "formats/weights.h"
 
 const char *temper__dtype_name(temper__dtype t) {
-    static const char *names[TEMPER__DTYPE_COUNT] = {"f32", "f16", "bf16", "q8"};
+    static const char *names[TEMPER__DTYPE_COUNT] = {"f32", "f16", "bf16", "q8", "other"};
     return (unsigned)t < TEMPER__DTYPE_COUNT ? names[t] : "?";
 }
 

@@ -16,6 +16,7 @@ typedef enum temper__dtype {
     TEMPER__F16,
     TEMPER__BF16,
     TEMPER__Q8, /* blocks of 32 int8 with one f32 scale (made at load time) */
+    TEMPER__OTHER, /* a dtype temper does not compute with (bool masks, ints, f64) */
     TEMPER__DTYPE_COUNT
 } temper__dtype;
 

@@ -83,7 +83,9 @@ static int temper__lookup(temper_model *m, const char *const *prefixes, const ch
                              m->path, t->name, got, want);
     }
     if (t->dtype != TEMPER__F32 && t->dtype != TEMPER__F16 && t->dtype != TEMPER__BF16)
-        return temper__error(TEMPER_EUNSUPPORTED, "%s: tensor \"%s\" has an unsupported dtype",
+        return temper__error(TEMPER_EUNSUPPORTED,
+                             "%s: tensor \"%s\" is stored in a dtype temper does not compute with "
+                             "(it reads F32, F16 and BF16 weights): convert the checkpoint",
                              m->path, t->name);
     *out = t;
     return 0;
