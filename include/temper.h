@@ -513,6 +513,107 @@ TEMPER_API int temper_sampler_top(temper_sampler *s, int kind, int k,
 /* Number of tokens left after the stages (finite processed scores). */
 TEMPER_API int temper_sampler_n_kept(temper_sampler *s);
 
+/* ---- Generation ---------------------------------------------------------- */
+/*
+ * temper_generate() continues a prompt with the sampler above:
+ *   greedy or sampling: num_return_sequences sequences decoded as one batch
+ *     (the prompt is evaluated once, its KV cache copied to every slot);
+ *     sequence i draws from stream (first_stream + i) of seed, so its text
+ *     does not depend on how many sequences are decoded with it;
+ *   beam search (num_beams > 1): transformers' vectorised beam search. Each
+ *     step applies the processors (not the warpers) to log_softmax(logits),
+ *     adds each beam's running score, keeps the best 2 * num_beams
+ *     candidates (more with several EOS ids); a candidate among the best
+ *     num_beams that ends (EOS, length, stop string) becomes a hypothesis
+ *     scored sum(processed log-probs) / generated_length ^ length_penalty,
+ *     the EOS counted. early_stopping: TRUE stops once num_beams hypotheses
+ *     exist; FALSE once the best running beam, at its current length,
+ *     cannot beat the worst hypothesis; NEVER with length_penalty > 0 uses
+ *     the longest possible length instead. The best num_return_sequences
+ *     hypotheses are returned, best first.
+ * Generation stops at an EOS id, a stop string (matched on the decoded text
+ * of the generated tokens, special tokens left out; the tokens of the match
+ * stay in the output), max_new_tokens, or the end of the context window.
+ */
+
+enum temper_early_stopping {
+    TEMPER_EARLY_STOPPING_FALSE = 0, /* transformers' default heuristic */
+    TEMPER_EARLY_STOPPING_TRUE = 1,
+    TEMPER_EARLY_STOPPING_NEVER = 2,
+};
+
+enum temper_finish_reason {
+    TEMPER_FINISH_NONE = 0,
+    TEMPER_FINISH_EOS = 1,     /* an EOS id was produced (it is the last id) */
+    TEMPER_FINISH_LENGTH = 2,  /* max_new_tokens reached */
+    TEMPER_FINISH_STOP = 3,    /* a stop string appeared */
+    TEMPER_FINISH_CONTEXT = 4, /* the context window is full */
+};
+
+/* One token with its log-probabilities: raw (log_softmax of the model's
+ * logits) and processed (the distribution it was drawn from; under beam
+ * search: the processors' output on log_softmax, as transformers' scores). */
+typedef struct temper_token_prob {
+    temper_token id;
+    float logprob;
+    float logprob_processed; /* -INFINITY when the stages removed it */
+} temper_token_prob;
+
+/* Called for every new token of every sequence as it is produced (not
+ * under beam search, whose sequences are only known at the end). */
+typedef void (*temper_token_callback)(void *user, int seq, temper_token id);
+
+typedef struct temper_generate_params {
+    temper_sampling_params sampling; /* the chain; eos_ids are filled in */
+    int max_new_tokens;       /* 20; >= 0 */
+    int num_return_sequences; /* 1; > 1 needs sampling or beams */
+    int num_beams;            /* 1: no beam search */
+    float length_penalty;     /* 1.0 (beam search) */
+    int early_stopping;       /* enum temper_early_stopping (beam search) */
+    uint64_t seed;            /* 0 */
+    int first_stream;         /* sequence i uses stream first_stream + i */
+    const temper_token *eos_ids; /* (n_eos) NULL: the model's EOS; borrowed for the call */
+    int n_eos;
+    int ignore_eos;           /* do not stop at EOS */
+    const char *const *stop;  /* (n_stop) stop strings; borrowed for the call */
+    int n_stop;
+    int n_top;                /* alternatives recorded per token (by raw log-prob) */
+    temper_token_callback on_token; /* may be NULL */
+    void *user;
+} temper_generate_params;
+
+TEMPER_API temper_generate_params temper_generate_default_params(void);
+
+typedef struct temper_sequence {
+    temper_token *ids;        /* (n_ids) generated ids */
+    int n_ids;
+    temper_token_prob *probs; /* (n_ids) the chosen tokens */
+    temper_token_prob *top;   /* (n_ids, n_top) best alternatives, raw order */
+    int finish_reason;        /* enum temper_finish_reason */
+    double sum_logprob;       /* sum of probs[i].logprob_processed */
+    double score;             /* beam search: the hypothesis score; else NAN */
+} temper_sequence;
+
+typedef struct temper_generation {
+    temper_sequence *seqs;    /* (n_seqs), best first under beam search */
+    int n_seqs;
+    int n_top;
+    int n_prompt;
+    int n_steps;              /* decoding steps run */
+    int64_t n_forward;        /* tokens run through the model, prompt included */
+    double prompt_seconds;    /* prompt evaluation, wall time */
+    double decode_seconds;    /* everything after it */
+} temper_generation;
+
+/* Continue prompt (n_prompt >= 1 ids) in ctx, which needs max(
+ * num_return_sequences, num_beams) sequence slots (temper_context_params.
+ * n_seq); every slot is overwritten. On success *out is owned by the
+ * caller: free it with temper_generation_free(). */
+TEMPER_API int temper_generate(temper_context *ctx, const temper_token *prompt,
+                               int n_prompt, const temper_generate_params *p,
+                               temper_generation **out);
+TEMPER_API void temper_generation_free(temper_generation *g);
+
 /* ------------------------------------------------------------------------ */
 /* Hub: the local Hugging Face cache and downloads from the Hub              */
 /* ------------------------------------------------------------------------ */
@@ -747,9 +848,12 @@ TEMPER_API int temper_score_sequence(temper_context *ctx,
  *       prev_end = end; stop when end == n
  *   perplexity = exp(sum_w weight_w nll_w / sum_w weight_w)
  *
- * Every token 1..n-1 is scored exactly once; the exact per-token mean is
- * given too (token_perplexity). With stride = max_length, or a text that
- * fits one window, both equal exp(loss) of model(ids, labels=ids). One
+ * With stride < max_length every token but the first is scored exactly
+ * once; with disjoint windows (stride = max_length) the first token of
+ * each window is not scored (it has no context in its window). The plain
+ * mean over the scored tokens is given too (token_perplexity). With
+ * stride = max_length both are the same, and a text that fits one window
+ * gives exp(loss) of model(ids, labels=ids). One
  * difference with the guide: a window with nothing to score (a last
  * window of one token) makes the guide's result NaN; here it adds nothing.
  */
@@ -783,7 +887,8 @@ typedef struct temper_perplexity_result {
     int max_length, stride; /* as used */
     double nll;             /* the guide's average NLL (weighted windows) */
     double perplexity;      /* exp(nll): the guide's result */
-    int n_scored;           /* n_tokens - 1 */
+    int n_scored;           /* tokens scored (n_tokens - 1 unless the
+                               windows are disjoint) */
     double token_nll;       /* mean NLL over the scored tokens */
     double token_perplexity;/* exp(token_nll) */
     double nll_stderr;      /* standard error of token_nll: sample standard
@@ -794,7 +899,8 @@ typedef struct temper_perplexity_result {
 
 /* Perplexity of tokens (n >= 2). windows (cap entries, caller-owned, may be
  * NULL with cap 0) gets the windows in order; token_nll ((n) doubles,
- * caller-owned, may be NULL) each token's NLL, NAN at index 0. params may
+ * caller-owned, may be NULL) each token's NLL, NAN where not scored (index
+ * 0, and window starts when the windows are disjoint). params may
  * be NULL (defaults). Returns the number of windows (buffer rule for
  * windows; *out is complete either way) or a negative error. */
 TEMPER_API int temper_perplexity(temper_context *ctx,

@@ -26,6 +26,10 @@ struct temper__pool {
     atomic_bool quit;
     temper__pool_fn fn;
     void *arg;
+    atomic_int barrier_left;     /* threads yet to reach the current barrier */
+    atomic_uint barrier_phase;   /* bumped each time a barrier opens */
+    float *scratch;              /* (scratch_floats) shared kernel buffer, owned */
+    size_t scratch_floats;
 };
 
 typedef struct { temper__pool *pool; int ith; } temper__worker;
@@ -66,6 +70,7 @@ int temper__pool_new(int n_threads, temper__pool **out) {
     temper__pool *pool = calloc(1, sizeof *pool);
     if (!pool) return temper__error(TEMPER_ENOMEM, "out of memory creating the thread pool");
     pool->n = n_threads;
+    atomic_init(&pool->barrier_left, n_threads);
     pthread_mutex_init(&pool->mu, NULL);
     pthread_cond_init(&pool->wake, NULL);
     pool->threads = calloc((size_t)n_threads, sizeof *pool->threads);
@@ -98,6 +103,7 @@ void temper__pool_free(temper__pool *pool) {
     for (int i = 1; i < pool->n; i++) pthread_join(pool->threads[i - 1], NULL);
     pthread_mutex_destroy(&pool->mu);
     pthread_cond_destroy(&pool->wake);
+    free(pool->scratch);
     free(pool->threads);
     free(pool);
 }
@@ -120,4 +126,25 @@ void temper__pool_run(temper__pool *pool, temper__pool_fn fn, void *arg) {
     }
     fn(arg, 0, pool->n);
     while (atomic_load_explicit(&pool->pending, memory_order_acquire) > 0) temper__cpu_relax();
+}
+
+void temper__pool_barrier(temper__pool *pool) {
+    if (!pool || pool->n == 1) return;
+    unsigned phase = atomic_load_explicit(&pool->barrier_phase, memory_order_acquire);
+    if (atomic_fetch_sub_explicit(&pool->barrier_left, 1, memory_order_acq_rel) == 1) {
+        /* Last to arrive: re-arm, then open. */
+        atomic_store_explicit(&pool->barrier_left, pool->n, memory_order_relaxed);
+        atomic_fetch_add_explicit(&pool->barrier_phase, 1, memory_order_release);
+        return;
+    }
+    while (atomic_load_explicit(&pool->barrier_phase, memory_order_acquire) == phase) temper__cpu_relax();
+}
+
+float *temper__pool_scratch(temper__pool *pool, size_t n) {
+    if (!pool) return NULL;
+    if (n <= pool->scratch_floats) return pool->scratch;
+    free(pool->scratch);
+    pool->scratch = aligned_alloc(64, (n * sizeof(float) + 63) & ~(size_t)63);
+    pool->scratch_floats = pool->scratch ? n : 0;
+    return pool->scratch;
 }

@@ -11,6 +11,8 @@
 #ifndef TEMPER_POOL_H
 #define TEMPER_POOL_H
 
+#include <stddef.h>
+
 typedef struct temper__pool temper__pool;
 typedef void (*temper__pool_fn)(void *arg, int ith, int nth);
 
@@ -19,6 +21,17 @@ int temper__pool_new(int n_threads, temper__pool **out);
 void temper__pool_free(temper__pool *pool);
 int temper__pool_size(const temper__pool *pool);
 void temper__pool_run(temper__pool *pool, temper__pool_fn fn, void *arg);
+
+/* Inside a job: wait until all nth threads of the pool have reached this
+ * point (every thread must call it the same number of times). Memory
+ * written before the barrier is visible to every thread after it. */
+void temper__pool_barrier(temper__pool *pool);
+
+/* A buffer of at least n floats (64-byte aligned) owned by the pool, for
+ * kernels that need partial results shared between threads. Call it from
+ * the thread that runs the job, before temper__pool_run; it stays valid
+ * until the next call. NULL when out of memory (no error is recorded). */
+float *temper__pool_scratch(temper__pool *pool, size_t n);
 
 /* The [begin, end) share of n items for thread ith of nth, in chunks that
  * are multiples of align (except the last). */

@@ -26,7 +26,7 @@ typedef struct temper__row {
     int sparse;
     float *e;      /* (V) scratch: exp(x - max) per candidate position */
     float *f;      /* (V) scratch for the selections */
-    int32_t *g;    /* (V) scratch ids */
+    int32_t *g;    /* (V) scratch positions */
 } temper__row;
 
 /* Candidate j's token id. */
@@ -36,13 +36,40 @@ static inline int temper__row_id(const temper__row *r, int j) {
 
 /* ---- row helpers (row.c) */
 
+/* Dense array passes (vectorised, AVX2 when the CPU has it). */
+/* Copy in to out (n) and return the index of the first NaN or +inf, or
+ * -1; *max gets the largest value. */
+int temper__copy_checked(const float *in, float *out, int n, float *max);
+float temper__max_array(const float *x, int n);
+/* out = exp(in - m) (n); returns the sum. */
+double temper__exp_sub_sum(const float *in, float m, float *out, int n);
+/* The same, with the mass ladder used by top-p: ladder[k] = sum of the out
+ * values >= temper__ladder[k] (decreasing powers of 2). */
+#define TEMPER__LADDER 6
+extern const float temper__ladder[TEMPER__LADDER];
+double temper__exp_sub_sum_ladder(const float *in, float m, float *out, int n,
+                                  double *ladder);
+/* Indices i with x[i] >= t, increasing, into ids; returns their count. */
+int temper__collect_ge(const float *x, int n, float t, int32_t *ids);
+/* First i with x[i] == v, or -1. */
+int temper__first_eq(const float *x, int n, float v);
+/* Top-p's weighted quickselect (row.c): the smallest value v of a (n)
+ * such that the values > v sum to < target; INFINITY if none. */
+float temper__mass_select(float *a, int n, double target);
+/* Sampling: first index whose running sum of e (n) exceeds target. */
+int temper__walk_cdf(const float *e, int n, double target);
+/* k-th largest finite value (heap: (k) scratch); -inf if < k finite. */
+float temper__kth_array(const float *x, int n, int k, float *heap);
+
 /* Largest candidate score (-inf when every candidate is -inf). */
 float temper__row_max(const temper__row *r);
-/* e[j] = exp(x[id_j] - m) for every candidate j; returns sum of e. */
-double temper__row_exp(temper__row *r, float m);
+/* e[j] = exp(x[id_j] - m) for every candidate j; returns sum of e. With
+ * ladder (TEMPER__LADDER), also the sums of the e >= temper__ladder[k]. */
+double temper__row_exp(temper__row *r, float m, double *ladder);
 /* Keep the candidates with x >= t. */
 void temper__row_keep_ge(temper__row *r, float t);
-/* Keep the candidates with e[j] >= thr or x >= t_keep (e from row_exp). */
+/* Keep the candidates with e[j] >= thr or x >= t_keep (e from row_exp;
+ * it stays valid for the kept candidates only when the row was sparse). */
 void temper__row_keep_e(temper__row *r, float thr, float t_keep);
 /* The k-th largest candidate score (k >= 1); -inf if fewer than k are
  * finite. */
@@ -55,6 +82,8 @@ int temper__row_n_finite(const temper__row *r);
  * -87.3 (and -inf) give 0. */
 void temper__exp_array(const float *in, float *out, int n);
 float temper__expf(float x);
+/* x[i] /= t (a division, as transformers does, not a product by 1/t). */
+void temper__div_array(float *x, int n, float t);
 
 /* ---- stages (processors.c, warpers.c) */
 
@@ -104,5 +133,37 @@ void temper__apply_min_p(temper__row *r, float min_p, int min_keep);
 int temper__apply_typical(temper__row *r, float mass, int min_keep);
 void temper__apply_epsilon(temper__row *r, float eps, int min_keep);
 void temper__apply_eta(temper__row *r, float eta, int min_keep);
+
+/* ---- generation (generate.c, beam.c) */
+
+/* What both decoders share for one temper_generate() call. */
+typedef struct temper__gen {
+    temper_context *ctx;
+    const temper_generate_params *p;
+    const temper_tokenizer *tok;   /* borrowed; NULL if the model has none */
+    const temper_token *prompt;    /* (n_prompt) borrowed */
+    int n_prompt;
+    int V;
+    int cap;                       /* most new tokens: max_new_tokens, or
+                                      what the context window leaves */
+    int n_top;
+    temper_token *eos;             /* (n_eos) owned; empty with ignore_eos */
+    int n_eos;
+    temper_sampler *sampler;       /* owned */
+    temper_generation *out;        /* owned until returned */
+    char *text;                    /* (text_cap) scratch for stop strings */
+    size_t text_cap;
+} temper__gen;
+
+int temper__is_eos(const temper__gen *g, temper_token id);
+/* 1 if the decoded generated ids (n) contain a stop string, 0 if not, or a
+ * negative error. */
+int temper__hits_stop(temper__gen *g, const temper_token *ids, int n);
+/* Record in probs/top the token id of the row last applied to g->sampler. */
+void temper__record(temper__gen *g, temper_token id, temper_token_prob *prob,
+                    temper_token_prob *top);
+/* Allocate seq's arrays for g->cap tokens. */
+int temper__seq_alloc(const temper__gen *g, temper_sequence *seq);
+int temper__beam_search(temper__gen *g);
 
 #endif

@@ -1,6 +1,7 @@
 /* ops.c - portable kernels, the matmul dispatcher and the threaded wrappers. */
 #include <float.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tensor/ops.h"
@@ -8,7 +9,7 @@
 
 /* ---- element conversion ---------------------------------------------- */
 
-static inline float temper__f16_to_f32(uint16_t h) {
+float temper__f16_to_f32(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
     if (exp == 0) {
         if (man == 0) {
@@ -62,29 +63,82 @@ void temper__row_f32(float *out, const void *data, temper__dtype dtype, int C, l
     temper__to_f32(out, data, dtype, (size_t)row * (size_t)C, C);
 }
 
+/* ---- run-time choice ---------------------------------------------- */
+
+static int temper__simd_have = -1;
+
+void temper__simd_set(int enabled) {
+    temper__simd_have = -1;
+    if (enabled) (void)temper__simd_enabled();
+    else temper__simd_have = 0;
+}
+
+int temper__simd_enabled(void) {
+    int have = temper__simd_have;
+    if (have < 0) {
+#ifdef TEMPER__HAVE_AVX512
+        const char *off = getenv("TEMPER_NO_SIMD");
+        __builtin_cpu_init();
+        have = !(off && *off && strcmp(off, "0") != 0) && __builtin_cpu_supports("avx512f") &&
+               __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+               __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("f16c") &&
+               __builtin_cpu_supports("fma");
+#else
+        have = 0;
+#endif
+        temper__simd_have = have;
+    }
+    return have;
+}
+
 /* ---- matmul: reference ----------------------------------------------- */
 
+void temper__act_ref(float *x, long n, int ep) {
+    if (ep & TEMPER__EP_GELU) {
+        const float c = 0.7978845608028654f; /* sqrt(2/pi) */
+        for (long i = 0; i < n; i++) {
+            float v = x[i];
+            x[i] = 0.5f * v * (1.0f + tanhf(c * (v + 0.044715f * v * v * v)));
+        }
+    }
+    if (ep & TEMPER__EP_RELU)
+        for (long i = 0; i < n; i++) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
 void temper__matmul_ref(float *out, int ldo, const float *x, int T, const temper__mat *w,
-                        const float *bias, int accumulate) {
-    temper__matmul_generic(out, ldo, x, T, w, bias, accumulate, 0, w->N);
+                        const float *bias, int ep) {
+    temper__matmul_generic(out, ldo, x, T, w, bias, ep, 0, w->N);
+}
+
+/* Row n of W as f32 over k = 0..K-1 (NK and q8 layouts). */
+static void temper__w_row(float *dst, const temper__mat *w, int n) {
+    const int K = w->K;
+    if (w->dtype != TEMPER__Q8) {
+        temper__to_f32(dst, w->data, w->dtype, (size_t)n * K, K);
+        return;
+    }
+    const int8_t *q = (const int8_t *)w->data + (size_t)n * K;
+    const uint16_t *d = (const uint16_t *)((const int8_t *)w->data + (size_t)w->N * K) + (size_t)n * (K / 32);
+    for (int k = 0; k < K; k++) dst[k] = temper__f16_to_f32(d[k / 32]) * (float)q[k];
 }
 
 /* Portable kernel for columns [n0, n1): also the fallback when the CPU has
  * no AVX-512. Weights are converted a block at a time. */
 void temper__matmul_generic(float *out, int ldo, const float *x, int T, const temper__mat *w,
-                            const float *bias, int accumulate, int n0, int n1) {
-    const int K = w->K, N = w->N;
-    if (w->layout == TEMPER__NK) {
+                            const float *bias, int ep, int n0, int n1) {
+    const int K = w->K, N = w->N, acc = ep & TEMPER__EP_ACC;
+    if (w->layout == TEMPER__NK || w->dtype == TEMPER__Q8) {
         float wrow[K];
         for (int n = n0; n < n1; n++) {
-            temper__to_f32(wrow, w->data, w->dtype, (size_t)n * K, K);
+            temper__w_row(wrow, w, n);
             for (int t = 0; t < T; t++) {
                 const float *xr = x + (size_t)t * K;
                 float s = 0.0f;
                 for (int k = 0; k < K; k++) s += xr[k] * wrow[k];
                 if (bias) s += bias[n];
                 float *o = out + (size_t)t * ldo + n;
-                *o = accumulate ? *o + s : s;
+                *o = acc ? *o + s : s;
+                temper__act_ref(o, 1, ep);
             }
         }
         return;
@@ -94,17 +148,18 @@ void temper__matmul_generic(float *out, int ldo, const float *x, int T, const te
     for (int nb = n0; nb < n1; nb += NB) {
         int nn = n1 - nb < NB ? n1 - nb : NB;
         for (int t = 0; t < T; t++) {
-            float acc[NB] = {0};
+            float sum[NB] = {0};
             const float *xr = x + (size_t)t * K;
             for (int k = 0; k < K; k++) {
                 temper__to_f32(wblk, w->data, w->dtype, (size_t)k * N + nb, nn);
-                for (int j = 0; j < nn; j++) acc[j] += xr[k] * wblk[j];
+                for (int j = 0; j < nn; j++) sum[j] += xr[k] * wblk[j];
             }
             float *o = out + (size_t)t * ldo + nb;
             for (int j = 0; j < nn; j++) {
-                float s = acc[j] + (bias ? bias[nb + j] : 0.0f);
-                o[j] = accumulate ? o[j] + s : s;
+                float s = sum[j] + (bias ? bias[nb + j] : 0.0f);
+                o[j] = acc ? o[j] + s : s;
             }
+            temper__act_ref(o, nn, ep);
         }
     }
 }
@@ -118,27 +173,167 @@ typedef struct {
     int T;
     const temper__mat *w;
     const float *bias;
-    int accumulate;
-    temper__matmul_kernel kernel;
+    int ep;
+    float *partial;      /* (nth - 1, T, N) partial sums when K is split */
+    const uint8_t *xq;   /* q8 activations (see simd.h) */
+    const uint64_t *xneg;
+    const float *xd;
+    temper__pool *pool;
 } temper__mm_job;
 
-static void temper__mm_worker(void *arg, int ith, int nth) {
+static void temper__mm_generic_worker(void *arg, int ith, int nth) {
     const temper__mm_job *j = arg;
     long b, e;
     temper__split(j->w->N, 64, ith, nth, &b, &e);
-    if (b < e) j->kernel(j->out, j->ldo, j->x, j->T, j->w, j->bias, j->accumulate, (int)b, (int)e);
+    if (b < e) temper__matmul_generic(j->out, j->ldo, j->x, j->T, j->w, j->bias, j->ep, (int)b, (int)e);
+}
+
+#ifdef TEMPER__HAVE_AVX512
+/* out rows [0, T) x columns [n0, n1) = bias [+ out]: the starting value of
+ * a streamed KN product. */
+static void temper__mm_init(const temper__mm_job *j, int n0, int n1) {
+    for (int t = 0; t < j->T; t++) {
+        float *o = j->out + (size_t)t * j->ldo;
+        if (!(j->ep & TEMPER__EP_ACC)) {
+            if (j->bias) memcpy(o + n0, j->bias + n0, (size_t)(n1 - n0) * sizeof(float));
+            else memset(o + n0, 0, (size_t)(n1 - n0) * sizeof(float));
+        } else if (j->bias) {
+            for (int n = n0; n < n1; n++) o[n] += j->bias[n];
+        }
+    }
+}
+
+static void temper__mm_act(const temper__mm_job *j, int n0, int n1) {
+    if (!(j->ep & (TEMPER__EP_GELU | TEMPER__EP_RELU))) return;
+    for (int t = 0; t < j->T; t++) temper__act_avx512(j->out + (size_t)t * j->ldo + n0, n1 - n0, j->ep);
+}
+
+/* KN, few rows, each thread a range of columns: it streams its part of
+ * every weight row and accumulates straight into out. */
+static void temper__mm_kn_split_n(void *arg, int ith, int nth) {
+    const temper__mm_job *j = arg;
+    long b, e;
+    temper__split(j->w->N, 64, ith, nth, &b, &e);
+    if (b >= e) return;
+    temper__mm_init(j, (int)b, (int)e);
+    temper__gemv_kn_avx512(j->out, j->ldo, j->x, j->T, j->w, 0, j->w->K, (int)b, (int)e);
+    temper__mm_act(j, (int)b, (int)e);
+}
+
+/* KN, few rows, narrow N: each thread streams a contiguous range of whole
+ * weight rows into its own partial sums (thread 0: out itself), then after
+ * a barrier the threads add the partials up, each over a range of columns. */
+static void temper__mm_kn_split_k(void *arg, int ith, int nth) {
+    const temper__mm_job *j = arg;
+    const int T = j->T, N = j->w->N;
+    long k0, k1, n0, n1;
+    temper__split(j->w->K, 4, ith, nth, &k0, &k1);
+    float *acc = ith == 0 ? j->out : j->partial + (size_t)(ith - 1) * T * N;
+    if (ith == 0) temper__mm_init(j, 0, N);
+    else memset(acc, 0, (size_t)T * N * sizeof(float));
+    if (k0 < k1) temper__gemv_kn_avx512(acc, ith == 0 ? j->ldo : N, j->x, T, j->w, (int)k0, (int)k1, 0, N);
+    temper__pool_barrier(j->pool);
+    temper__split(N, 16, ith, nth, &n0, &n1);
+    for (int t = 0; t < T; t++) {
+        float *o = j->out + (size_t)t * j->ldo;
+        for (int p = 0; p < nth - 1; p++) {
+            const float *src = j->partial + ((size_t)p * T + t) * N;
+            for (long n = n0; n < n1; n++) o[n] += src[n];
+        }
+    }
+    if (n0 < n1) temper__mm_act(j, (int)n0, (int)n1);
+}
+
+static void temper__mm_nk_worker(void *arg, int ith, int nth) {
+    const temper__mm_job *j = arg;
+    long b, e;
+    temper__split(j->w->N, 16, ith, nth, &b, &e);
+    if (b < e) temper__gemv_nk_avx512(j->out, j->ldo, j->x, j->T, j->w, j->bias, j->ep, (int)b, (int)e);
+}
+
+static void temper__mm_q8_worker(void *arg, int ith, int nth) {
+    const temper__mm_job *j = arg;
+    long b, e;
+    temper__split(j->w->N, 16, ith, nth, &b, &e);
+    if (b < e)
+        temper__gemv_q8_avx512(j->out, j->ldo, j->xq, j->xneg, j->xd, j->T, j->w, j->bias, j->ep, (int)b,
+                               (int)e);
+}
+
+static void temper__mm_gemm_worker(void *arg, int ith, int nth) {
+    const temper__mm_job *j = arg;
+    long b, e;
+    temper__split(j->w->N, 48, ith, nth, &b, &e);
+    if (b < e) temper__gemm_avx512(j->out, j->ldo, j->x, j->T, j->w, j->bias, j->ep, (int)b, (int)e);
+}
+
+/* Weight rows at most this wide (floats per thread) are split by K. */
+#define TEMPER__SPLIT_K_MAX_N 1024
+
+static void temper__matmul_simd(temper__mm_job *j) {
+    const temper__mat *w = j->w;
+    const int T = j->T, K = w->K, N = w->N, nth = temper__pool_size(j->pool);
+    if (w->dtype == TEMPER__Q8 && T <= TEMPER__GEMV_MAX_T && temper__cpu_has_vnni()) {
+        /* Activations quantized once here: |x| (T, K64) u8, signs (T, K64/64)
+         * u64, scales (T, K64/4) f32 (K64: K rounded up to 64), carved from
+         * the pool's scratch. */
+        size_t K64 = ((size_t)K + 63) / 64 * 64;
+        size_t fq = T * K64 / 4, fs = T * K64 / 32, fd = T * K64 / 4;
+        float *buf = temper__pool_scratch(j->pool, fq + fs + fd);
+        if (buf) {
+            uint8_t *xq = (uint8_t *)buf;
+            uint64_t *xneg = (uint64_t *)(buf + fq);
+            float *xd = buf + fq + fs;
+            temper__quantize_x_q8_avx512(xq, xneg, xd, j->x, T, K);
+            j->xq = xq;
+            j->xneg = xneg;
+            j->xd = xd;
+            temper__pool_run(j->pool, temper__mm_q8_worker, j);
+            return;
+        }
+    }
+    if (w->dtype == TEMPER__Q8 || T > TEMPER__GEMV_MAX_T) {
+        temper__pool_run(j->pool, temper__mm_gemm_worker, j);
+    } else if (w->layout == TEMPER__NK) {
+        temper__pool_run(j->pool, temper__mm_nk_worker, j);
+    } else if (nth > 1 && N / nth <= TEMPER__SPLIT_K_MAX_N &&
+               (j->partial = temper__pool_scratch(j->pool, (size_t)(nth - 1) * T * N))) {
+        temper__pool_run(j->pool, temper__mm_kn_split_k, j);
+    } else {
+        temper__pool_run(j->pool, temper__mm_kn_split_n, j);
+    }
+}
+#endif
+
+void temper__matmul_ep(temper__pool *pool, float *out, int ldo, const float *x, int T, const temper__mat *w,
+                       const float *bias, int ep) {
+    temper__mm_job j = {.out = out, .ldo = ldo, .x = x, .T = T, .w = w, .bias = bias, .ep = ep, .pool = pool};
+    if (T <= 0) return;
+#ifdef TEMPER__HAVE_AVX512
+    if (temper__simd_enabled()) {
+        temper__matmul_simd(&j);
+        return;
+    }
+#endif
+    temper__pool_run(pool, temper__mm_generic_worker, &j);
 }
 
 void temper__matmul(temper__pool *pool, float *out, int ldo, const float *x, int T, const temper__mat *w,
                     const float *bias, int accumulate) {
-    temper__mm_job j = {out, ldo, x, T, w, bias, accumulate, temper__matmul_select(w)};
-    temper__pool_run(pool, temper__mm_worker, &j);
+    temper__matmul_ep(pool, out, ldo, x, T, w, bias, accumulate ? TEMPER__EP_ACC : 0);
 }
 
 /* ---- normalisation and activations ----------------------------------- */
 
 void temper__layernorm(float *out, const float *x, int T, int C, const float *g, const float *b,
                        float eps) {
+#ifdef TEMPER__HAVE_AVX512
+    if (temper__simd_enabled()) {
+        for (int t = 0; t < T; t++)
+            temper__layernorm_avx512(out + (size_t)t * C, x + (size_t)t * C, C, g, b, eps);
+        return;
+    }
+#endif
     for (int t = 0; t < T; t++) {
         const float *xr = x + (size_t)t * C;
         float *o = out + (size_t)t * C;
@@ -164,11 +359,13 @@ void temper__rmsnorm(float *out, const float *x, int T, int C, const float *g, f
 }
 
 void temper__gelu_tanh(float *x, long n) {
-    const float c = 0.7978845608028654f; /* sqrt(2/pi) */
-    for (long i = 0; i < n; i++) {
-        float v = x[i];
-        x[i] = 0.5f * v * (1.0f + tanhf(c * (v + 0.044715f * v * v * v)));
+#ifdef TEMPER__HAVE_AVX512
+    if (temper__simd_enabled()) {
+        temper__act_avx512(x, n, TEMPER__EP_GELU);
+        return;
     }
+#endif
+    temper__act_ref(x, n, TEMPER__EP_GELU);
 }
 
 void temper__relu(float *x, long n) {
@@ -180,6 +377,12 @@ void temper__silu_mul(float *gate, const float *up, long n) {
 }
 
 void temper__softmax(float *x, int n) {
+#ifdef TEMPER__HAVE_AVX512
+    if (temper__simd_enabled()) {
+        temper__softmax_avx512(x, n);
+        return;
+    }
+#endif
     float mx = -INFINITY;
     for (int i = 0; i < n; i++) mx = x[i] > mx ? x[i] : mx;
     if (mx == -INFINITY) { /* everything masked: leave zeros, never NaN */
@@ -201,14 +404,24 @@ static void temper__attn_worker(void *arg, int ith, int nth) {
     const temper__attn_args *a = arg;
     const int hd = a->hd, group = a->H / a->Hkv, qdim = a->H * hd, kvdim = a->Hkv * hd;
     float *sc = a->scratch + (size_t)ith * a->n_ctx;
-    long b, e;
-    temper__split((long)a->T * a->H, 1, ith, nth, &b, &e);
-    for (long job = b; job < e; job++) {
+#ifdef TEMPER__HAVE_AVX512
+    const int simd = temper__simd_enabled() && hd <= TEMPER__ATTN_MAX_HD;
+#endif
+    /* (row, head) jobs dealt round-robin: later rows attend to more
+     * positions, so contiguous ranges would leave the last thread the most. */
+    for (long job = ith; job < (long)a->T * a->H; job += nth) {
         int r = (int)(job / a->H), h = (int)(job % a->H), kh = h / group;
         int npos = a->pos[r] + 1;
         const float *q = a->q + (size_t)r * qdim + (size_t)h * hd;
         const float *kbase = a->kc + (size_t)a->seq[r] * a->n_ctx * kvdim + (size_t)kh * hd;
         const float *vbase = a->vc + (size_t)a->seq[r] * a->n_ctx * kvdim + (size_t)kh * hd;
+        float *o = a->out + (size_t)r * qdim + (size_t)h * hd;
+#ifdef TEMPER__HAVE_AVX512
+        if (simd) {
+            temper__attn_row_avx512(o, q, kbase, vbase, npos, hd, kvdim, a->scale, sc);
+            goto probs;
+        }
+#endif
         for (int j = 0; j < npos; j++) {
             const float *k = kbase + (size_t)j * kvdim;
             float s = 0.0f;
@@ -216,13 +429,15 @@ static void temper__attn_worker(void *arg, int ith, int nth) {
             sc[j] = s * a->scale;
         }
         temper__softmax(sc, npos);
-        float *o = a->out + (size_t)r * qdim + (size_t)h * hd;
         for (int i = 0; i < hd; i++) o[i] = 0.0f;
         for (int j = 0; j < npos; j++) {
             const float *v = vbase + (size_t)j * kvdim;
             float p = sc[j];
             for (int i = 0; i < hd; i++) o[i] += p * v[i];
         }
+#ifdef TEMPER__HAVE_AVX512
+    probs:
+#endif
         if (a->probs_out) {
             float *po = a->probs_out + (size_t)r * a->probs_row + (size_t)h * a->probs_head;
             int n = npos < a->probs_len ? npos : a->probs_len;

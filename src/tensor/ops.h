@@ -1,8 +1,12 @@
 /*
  * ops.h - the tensor kernels of the forward pass. Every kernel has a plain C
- * reference version (ops_ref.c) and, where it matters, SIMD versions chosen
+ * reference version (ops.c, ops_attn.c) and, where it matters, SIMD versions chosen
  * at run time (ops_avx512.c); tests/unit/test_ops.c checks them against
  * each other and bench/bench_ops.c times them.
+ *
+ * Files: ops.c (portable kernels, dispatch, threading), ops_gemv.c and
+ * ops_gemm.c (AVX-512 matrix kernels), ops_q8.c (8-bit weights),
+ * ops_math.c (exp, GELU, softmax, norms), ops_attn.c (attention).
  *
  * Shapes: T = rows (tokens), K = input features, N = output features.
  * Matrices are row-major. Computation is in f32 whatever the weight dtype.
@@ -18,7 +22,10 @@ typedef enum temper__layout {
     TEMPER__NK, /* W is (N, K): nn.Linear, embeddings used as a head (x @ W^T) */
 } temper__layout;
 
-/* A weight matrix view; data borrowed from the model's weight table. */
+/* A weight matrix view; data borrowed from the model's weight table.
+ * q8 matrices (TEMPER__Q8, always NK) hold N rows of K int8 values, K a
+ * multiple of 32, followed by the scales: data = int8 q (N, K) then f16
+ * d (N, K / 32); weight (n, k) = d[n][k / 32] * q[n][k]. */
 typedef struct temper__mat {
     temper__dtype dtype;
     temper__layout layout;
@@ -26,14 +33,39 @@ typedef struct temper__mat {
     const void *data;
 } temper__mat;
 
-/* out (T, N) = x (T, K) @ W + bias (N) [+ out if accumulate]. bias may be
- * NULL. Threads split N. ldo: row stride of out (>= N). */
+/* Epilogue flags of temper__matmul_ep, applied in this order. */
+enum {
+    TEMPER__EP_ACC = 1,  /* add the product to what out holds (residual) */
+    TEMPER__EP_GELU = 2, /* then GELU (tanh form, gelu_new) */
+    TEMPER__EP_RELU = 4, /* then ReLU */
+};
+
+/* out (T, N) = act(x (T, K) @ W + bias (N) [+ out]). bias may be NULL.
+ * ldo: row stride of out (>= N). Threads split N (or K for small N,
+ * reducing partial sums). Small T streams the weights once (decode, batched
+ * decode); larger T runs a cache-blocked matrix-matrix kernel. */
+void temper__matmul_ep(temper__pool *pool, float *out, int ldo, const float *x, int T,
+                       const temper__mat *w, const float *bias, int ep);
+/* The same with ep = accumulate ? TEMPER__EP_ACC : 0. */
 void temper__matmul(temper__pool *pool, float *out, int ldo, const float *x, int T,
                     const temper__mat *w, const float *bias, int accumulate);
 
-/* Reference single-thread version of the same (for tests). */
+/* Reference single-thread version (portable C, any dtype, for tests). */
 void temper__matmul_ref(float *out, int ldo, const float *x, int T, const temper__mat *w,
-                        const float *bias, int accumulate);
+                        const float *bias, int ep);
+
+/* q8 weights from a matrix of f32/f16/bf16 (any layout): *out is a
+ * TEMPER__Q8 view whose data is a new 64-byte aligned buffer owned by the
+ * caller (free()). Each block of 32 along K gets the scale max|w| / 127 and
+ * q = round(w / scale). Returns 0, or TEMPER_EINVAL (K not a multiple of
+ * 32) / TEMPER_ENOMEM without setting an error message. */
+int temper__quantize_q8(const temper__mat *w, temper__mat *out);
+/* Bytes of a q8 matrix of (K, N). */
+size_t temper__q8_bytes(int K, int N);
+
+/* 1 when the SIMD kernels are in use (x86-64 with AVX-512 F/BW/VL and
+ * TEMPER_NO_SIMD unset or "0"). */
+int temper__simd_enabled(void);
 
 /* Row n of a (rows, C) matrix of any dtype, converted to f32: out (C). */
 void temper__row_f32(float *out, const void *data, temper__dtype dtype, int C, long row);
@@ -44,7 +76,8 @@ void temper__layernorm(float *out, const float *x, int T, int C, const float *g,
 /* out (T, C) = x / rms(x) * g, in place allowed. */
 void temper__rmsnorm(float *out, const float *x, int T, int C, const float *g, float eps);
 
-/* In place over n values. */
+/* In place over n values. gelu_tanh(v) = 0.5 v (1 + tanh(sqrt(2/pi) (v + 0.044715 v^3))),
+ * computed as v / (1 + exp(-2 u)) (the same function, accurate to a few ulp). */
 void temper__gelu_tanh(float *x, long n);
 void temper__relu(float *x, long n);
 void temper__silu_mul(float *gate, const float *up, long n); /* gate = silu(gate) * up */

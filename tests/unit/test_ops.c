@@ -1,6 +1,10 @@
-/* test_ops.c - every matmul kernel (portable and SIMD, f32/f16/bf16, KN and
- * NK layouts, odd sizes) against a naive double-precision product over the
- * same stored weights; softmax, layer norm and the thread split. */
+/* test_ops.c - every kernel of src/tensor against a naive double-precision
+ * reference written here: matmul (f32/f16/bf16/q8 weights, KN and NK
+ * layouts, the streaming path for few rows and the blocked path for many,
+ * split by columns or by rows, every epilogue), q8 quantization (decoded by
+ * hand from the documented format), GELU, softmax, layer norm, attention.
+ * Each test runs twice: with the SIMD kernels (when the CPU has them) and
+ * with the portable ones forced (as TEMPER_NO_SIMD=1 does). */
 #include <stdint.h>
 
 #include "test.h"
@@ -12,6 +16,8 @@ static float frand(void) { /* uniform in [-1, 1) */
     rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
     return (float)((rng >> 40) / (double)(1ULL << 24)) * 2.0f - 1.0f;
 }
+
+static const char *mode = "simd";
 
 /* Round f32 to f16 / bf16 bit patterns (round to nearest even), independent
  * of the library's readers. */
@@ -39,55 +45,193 @@ static double from_f16(uint16_t b) {
     return (double)h;
 }
 
-static void check_matmul(temper__dtype dt, temper__layout layout, int T, int K, int N, int nthreads) {
-    float *x = malloc(sizeof(float) * T * K), *bias = malloc(sizeof(float) * N);
-    double *wd = malloc(sizeof(double) * K * N); /* logical W[k][n] */
+static double gelu_ref(double v) { return 0.5 * v * (1.0 + tanh(0.7978845608028654 * (v + 0.044715 * v * v * v))); }
+
+/* A random (K, N) matrix stored in dtype and layout; wd gets the logical
+ * W[k][n] values as stored (double). */
+static void *make_weights(temper__dtype dt, temper__layout layout, int K, int N, double *wd) {
     void *data = malloc((size_t)K * N * 4);
-    for (int i = 0; i < T * K; i++) x[i] = frand();
-    for (int i = 0; i < N; i++) bias[i] = frand();
     for (int k = 0; k < K; k++)
         for (int n = 0; n < N; n++) {
             float v = frand() * 0.5f;
             size_t at = layout == TEMPER__KN ? (size_t)k * N + n : (size_t)n * K + k;
-            if (dt == TEMPER__F32) { ((float *)data)[at] = v; wd[k * N + n] = v; }
-            if (dt == TEMPER__F16) { ((uint16_t *)data)[at] = to_f16(v); wd[k * N + n] = from_f16(to_f16(v)); }
-            if (dt == TEMPER__BF16) { ((uint16_t *)data)[at] = to_bf16(v); wd[k * N + n] = from_bf16(to_bf16(v)); }
+            if (dt == TEMPER__F32) { ((float *)data)[at] = v; wd[(size_t)k * N + n] = v; }
+            if (dt == TEMPER__F16) { ((uint16_t *)data)[at] = to_f16(v); wd[(size_t)k * N + n] = from_f16(to_f16(v)); }
+            if (dt == TEMPER__BF16) { ((uint16_t *)data)[at] = to_bf16(v); wd[(size_t)k * N + n] = from_bf16(to_bf16(v)); }
         }
+    return data;
+}
+
+/* out vs the double product x @ wd + bias (+1 when accumulating onto ones),
+ * then the activation; tol scales with K (f32 accumulation of K terms). */
+static void check_product(const char *what, const float *out, const float *x, const double *wd, const float *bias,
+                          int T, int K, int N, int ep, const double *tol_each, double tol) {
+    double worst = 0, worst_excess = -1;
+    for (int t = 0; t < T; t++)
+        for (int n = 0; n < N; n++) {
+            double s = bias ? bias[n] : 0.0;
+            for (int k = 0; k < K; k++) s += (double)x[t * K + k] * wd[(size_t)k * N + n];
+            if (ep & TEMPER__EP_ACC) s += 1.0;
+            if (ep & TEMPER__EP_GELU) s = gelu_ref(s);
+            if (ep & TEMPER__EP_RELU) s = s > 0 ? s : 0;
+            double e = fabs(out[t * N + n] - s), lim = tol + (tol_each ? tol_each[t * N + n] : 0.0);
+            worst = e > worst ? e : worst;
+            if (e - lim > worst_excess) worst_excess = e - lim;
+        }
+    if (worst_excess > 0)
+        fprintf(stderr, "  [%s] %s T=%d K=%d N=%d ep=%d: max err %g over the bound by %g\n", mode, what, T, K, N,
+                ep, worst, worst_excess);
+    CHECK(worst_excess <= 0);
+}
+
+static void check_matmul(temper__dtype dt, temper__layout layout, int T, int K, int N, int nthreads, int ep) {
+    float *x = malloc(sizeof(float) * T * K), *bias = malloc(sizeof(float) * N);
+    double *wd = malloc(sizeof(double) * K * N);
+    for (int i = 0; i < T * K; i++) x[i] = frand();
+    for (int i = 0; i < N; i++) bias[i] = frand();
+    void *data = make_weights(dt, layout, K, N, wd);
     temper__mat w = {dt, layout, K, N, data};
     float *out = malloc(sizeof(float) * T * N), *out2 = malloc(sizeof(float) * T * N);
     temper__pool *pool;
     CHECK(temper__pool_new(nthreads, &pool) == 0);
     for (int i = 0; i < T * N; i++) out[i] = out2[i] = 1.0f;
-    temper__matmul(pool, out, N, x, T, &w, bias, 1);          /* dispatched, accumulate */
-    temper__matmul_ref(out2, N, x, T, &w, bias, 0);            /* portable */
-    double worst = 0, worst_ref = 0;
-    for (int t = 0; t < T; t++)
-        for (int n = 0; n < N; n++) {
-            double s = bias[n];
-            for (int k = 0; k < K; k++) s += (double)x[t * K + k] * wd[k * N + n];
-            double e1 = fabs(out[t * N + n] - (s + 1.0)), e2 = fabs(out2[t * N + n] - s);
-            worst = e1 > worst ? e1 : worst;
-            worst_ref = e2 > worst_ref ? e2 : worst_ref;
-        }
+    char what[64];
+    snprintf(what, sizeof what, "%s %s threads=%d", temper__dtype_name(dt), layout == TEMPER__KN ? "KN" : "NK",
+             nthreads);
     /* f32 accumulation of K terms of size <= 0.5: error ~ K * 2^-24 * |terms|. */
-    double tol = 1e-6 * K;
-    if (worst > tol || worst_ref > tol)
-        fprintf(stderr, "  dtype %s layout %s T=%d K=%d N=%d threads=%d: err %g / ref %g (tol %g)\n",
-                temper__dtype_name(dt), layout == TEMPER__KN ? "KN" : "NK", T, K, N, nthreads, worst,
-                worst_ref, tol);
-    CHECK(worst <= tol);
-    CHECK(worst_ref <= tol);
+    double tol = 1e-6 * K + 1e-6;
+    temper__matmul_ep(pool, out, N, x, T, &w, bias, ep); /* dispatched */
+    check_product(what, out, x, wd, bias, T, K, N, ep, NULL, tol);
+    temper__matmul_ref(out2, N, x, T, &w, bias, ep); /* portable reference */
+    snprintf(what + strlen(what), sizeof what - strlen(what), " (ref)");
+    check_product(what, out2, x, wd, bias, T, K, N, ep, NULL, tol);
     temper__pool_free(pool);
     free(x); free(bias); free(wd); free(data); free(out); free(out2);
 }
 
 static void test_matmul_all(void) {
-    static const int shapes[][3] = {{1, 64, 64}, {1, 37, 130}, {3, 48, 200}, {4, 64, 64}, {7, 100, 67}, {9, 33, 129}};
+    /* Few rows (streaming kernels) and many (blocked kernel), odd sizes. */
+    static const int shapes[][3] = {{1, 64, 64}, {1, 37, 130}, {3, 48, 200}, {4, 64, 64}, {7, 100, 67},
+                                    {8, 33, 129}, {9, 33, 129}, {13, 300, 100}, {20, 16, 50}};
+    static const int eps[] = {0, TEMPER__EP_ACC, TEMPER__EP_GELU, TEMPER__EP_ACC | TEMPER__EP_RELU};
+    int e = 0;
     for (int dt = 0; dt < 3; dt++)
         for (int l = 0; l < 2; l++)
             for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
                 for (int th = 1; th <= 3; th += 2)
-                    check_matmul((temper__dtype)dt, (temper__layout)l, shapes[s][0], shapes[s][1], shapes[s][2], th);
+                    check_matmul((temper__dtype)dt, (temper__layout)l, shapes[s][0], shapes[s][1], shapes[s][2], th,
+                                 eps[e++ % 4]);
+    /* Wide N with 2 threads (KN split by columns), narrow N (split by rows). */
+    check_matmul(TEMPER__F32, TEMPER__KN, 2, 20, 2100, 2, TEMPER__EP_GELU);
+    check_matmul(TEMPER__F16, TEMPER__KN, 5, 70, 300, 2, TEMPER__EP_ACC);
+}
+
+/* ---- q8 ---------------------------------------------------------------- */
+
+/* The documented format, decoded here: q (N, K) int8 then d (N, K/32) f16. */
+static double q8_weight(const temper__mat *w, int k, int n) {
+    const int8_t *q = w->data;
+    const uint16_t *d = (const uint16_t *)(q + (size_t)w->N * w->K);
+    return from_f16(d[(size_t)n * (w->K / 32) + k / 32]) * q[(size_t)n * w->K + k];
+}
+
+static void check_q8(temper__layout layout, int T, int K, int N, int nthreads, int ep) {
+    float *x = malloc(sizeof(float) * T * K), *bias = malloc(sizeof(float) * N);
+    double *wd = malloc(sizeof(double) * K * N), *wq = malloc(sizeof(double) * K * N);
+    for (int i = 0; i < T * K; i++) x[i] = frand();
+    for (int i = 0; i < N; i++) bias[i] = frand();
+    void *data = make_weights(TEMPER__F32, layout, K, N, wd);
+    temper__mat w = {TEMPER__F32, layout, K, N, data}, q;
+    CHECK(temper__quantize_q8(&w, &q) == 0);
+    CHECK(q.dtype == TEMPER__Q8 && q.layout == TEMPER__NK && q.K == K && q.N == N);
+    /* Every weight within half a step of its block's scale (max|w| / 127). */
+    int bad = 0;
+    for (int n = 0; n < N; n++)
+        for (int b = 0; b < K / 32; b++) {
+            double amax = 0;
+            for (int k = 32 * b; k < 32 * b + 32; k++) amax = fmax(amax, fabs(wd[(size_t)k * N + n]));
+            for (int k = 32 * b; k < 32 * b + 32; k++) {
+                double v = q8_weight(&q, k, n);
+                wq[(size_t)k * N + n] = v;
+                if (fabs(v - wd[(size_t)k * N + n]) > amax / 127 * 0.5 * 1.01 + 1e-7) bad++;
+            }
+        }
+    CHECK(bad == 0);
+    /* The product against the dequantized weights. The kernel for few rows
+     * also quantizes x per block of 32: |x - x~| <= max|x_block| / 254, so
+     * each output may move by sum_k |w_k| max|x_block(k)| / 254. */
+    double *bound = calloc((size_t)T * N, sizeof(double));
+    for (int t = 0; t < T; t++)
+        for (int n = 0; n < N; n++) {
+            double s = 0;
+            for (int b = 0; b < K / 32; b++) {
+                double xm = 0, ws = 0;
+                for (int k = 32 * b; k < 32 * b + 32; k++) {
+                    xm = fmax(xm, fabs(x[t * K + k]));
+                    ws += fabs(wq[(size_t)k * N + n]);
+                }
+                s += ws * xm / 254;
+            }
+            /* the GELU slope is at most 1.13 */
+            bound[t * N + n] = s * 1.13 * 1.001;
+        }
+    float *out = malloc(sizeof(float) * T * N), *out2 = malloc(sizeof(float) * T * N);
+    for (int i = 0; i < T * N; i++) out[i] = out2[i] = 1.0f;
+    temper__pool *pool;
+    CHECK(temper__pool_new(nthreads, &pool) == 0);
+    temper__matmul_ep(pool, out, N, x, T, &q, bias, ep);
+    char what[64];
+    snprintf(what, sizeof what, "q8 from %s threads=%d", layout == TEMPER__KN ? "KN" : "NK", nthreads);
+    double tol = 1e-6 * K + 1e-6;
+    check_product(what, out, x, wq, bias, T, K, N, ep, bound, tol);
+    temper__matmul_ref(out2, N, x, T, &q, bias, ep); /* portable: f32 activations */
+    check_product("q8 (ref)", out2, x, wq, bias, T, K, N, ep, NULL, tol);
+    /* The bound is not vacuous: activation quantization must be small. */
+    double bsum = 0;
+    for (int i = 0; i < T * N; i++) bsum += bound[i];
+    CHECK(bsum / (T * N) < 0.05);
+    temper__pool_free(pool);
+    free(x); free(bias); free(wd); free(wq); free(data); free((void *)q.data); free(out); free(out2); free(bound);
+}
+
+static void test_q8(void) {
+    check_q8(TEMPER__KN, 1, 64, 40, 1, 0);
+    check_q8(TEMPER__NK, 3, 96, 37, 2, TEMPER__EP_ACC);        /* K % 64 == 32 */
+    check_q8(TEMPER__KN, 8, 128, 70, 3, TEMPER__EP_GELU);
+    check_q8(TEMPER__NK, 20, 64, 50, 2, TEMPER__EP_ACC | TEMPER__EP_RELU); /* blocked path */
+    /* K not a multiple of 32 is refused. */
+    float wz[33 * 2] = {0};
+    temper__mat w = {TEMPER__F32, TEMPER__NK, 33, 2, wz}, q;
+    CHECK(temper__quantize_q8(&w, &q) == TEMPER_EINVAL);
+    /* An all-zero block quantizes to zeros with scale 0. */
+    float z[64] = {0};
+    z[40] = 0.5f;
+    temper__mat wz2 = {TEMPER__F32, TEMPER__NK, 64, 1, z};
+    CHECK(temper__quantize_q8(&wz2, &q) == 0);
+    CHECK(q8_weight(&q, 3, 0) == 0.0 && fabs(q8_weight(&q, 40, 0) - 0.5) < 1e-3);
+    free((void *)q.data);
+}
+
+/* ---- element-wise ------------------------------------------------------ */
+
+static void test_gelu(void) {
+    enum { N = 2000 };
+    float v[N];
+    for (int i = 0; i < N; i++) v[i] = -10.0f + 20.0f * i / (N - 1); /* [-10, 10] */
+    float g[N];
+    memcpy(g, v, sizeof v);
+    temper__gelu_tanh(g, N);
+    double worst = 0;
+    for (int i = 0; i < N; i++) {
+        double want = gelu_ref(v[i]), e = fabs(g[i] - want) / fmax(fabs(want), 1e-30);
+        if (fabs(want) < 1e-8) e = fabs(g[i] - want) / 1e-8 * 1e-7; /* tiny tail: absolute */
+        worst = e > worst ? e : worst;
+    }
+    if (worst > 2e-6) fprintf(stderr, "  [%s] gelu worst relative error %g\n", mode, worst);
+    CHECK(worst <= 2e-6);
+    float s[4] = {0.0f, -40.0f, 40.0f, NAN};
+    temper__gelu_tanh(s, 4);
+    CHECK(s[0] == 0.0f && fabsf(s[1]) < 1e-30f && s[2] == 40.0f && isnan(s[3]));
 }
 
 static void test_softmax(void) {
@@ -100,6 +244,28 @@ static void test_softmax(void) {
     float all_masked[2] = {-INFINITY, -INFINITY};
     temper__softmax(all_masked, 2);
     CHECK(all_masked[0] == 0.0f && all_masked[1] == 0.0f);
+    /* Lengths around the vector width, wide value range. */
+    static const int lens[] = {1, 15, 16, 17, 100, 1000};
+    for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+        int n = lens[li];
+        float *x = malloc(sizeof(float) * n);
+        double *d = malloc(sizeof(double) * n), mx = -1e300, sum = 0, worst = 0;
+        for (int i = 0; i < n; i++) {
+            x[i] = frand() * 30.0f;
+            if (i % 7 == 3) x[i] = -INFINITY;
+            mx = fmax(mx, x[i]);
+        }
+        if (n == 1) x[0] = mx = 0.5f;
+        for (int i = 0; i < n; i++) sum += d[i] = exp((double)x[i] - mx);
+        temper__softmax(x, n);
+        for (int i = 0; i < n; i++) {
+            double want = d[i] / sum, e = fabs(x[i] - want);
+            if (e > 2e-7 * want + 1e-12) worst = fmax(worst, e / want);
+        }
+        if (worst > 0) fprintf(stderr, "  [%s] softmax n=%d worst relative error %g\n", mode, n, worst);
+        CHECK(worst == 0);
+        free(x); free(d);
+    }
 }
 
 static void test_layernorm(void) {
@@ -109,6 +275,88 @@ static void test_layernorm(void) {
     CHECK_NEAR(o[0], -1.5 / sd, 1e-6);
     CHECK_NEAR(o[2], 2 * 0.5 / sd, 1e-6);
     CHECK_NEAR(o[3], 1.5 / sd + 1, 1e-6);
+    static const int Cs[] = {37, 768};
+    for (int ci = 0; ci < 2; ci++) {
+        int C = Cs[ci], T = 3;
+        float *xs = malloc(sizeof(float) * T * C), *gs = malloc(sizeof(float) * C), *bs = malloc(sizeof(float) * C),
+              *os = malloc(sizeof(float) * T * C);
+        for (int i = 0; i < T * C; i++) xs[i] = 5.0f + 3.0f * frand();
+        for (int i = 0; i < C; i++) { gs[i] = frand(); bs[i] = frand(); }
+        temper__layernorm(os, xs, T, C, gs, bs, 1e-5f);
+        double worst = 0;
+        for (int t = 0; t < T; t++) {
+            double m = 0, v = 0;
+            for (int i = 0; i < C; i++) m += xs[t * C + i];
+            m /= C;
+            for (int i = 0; i < C; i++) v += (xs[t * C + i] - m) * (xs[t * C + i] - m);
+            v /= C;
+            for (int i = 0; i < C; i++)
+                worst = fmax(worst, fabs(os[t * C + i] - ((xs[t * C + i] - m) / sqrt(v + 1e-5) * gs[i] + bs[i])));
+        }
+        CHECK(worst < 2e-6);
+        free(xs); free(gs); free(bs); free(os);
+    }
+}
+
+/* ---- attention --------------------------------------------------------- */
+
+static void check_attention(int T, int H, int Hkv, int hd, int P, int nthreads) {
+    const int S = 2, qdim = H * hd, kvdim = Hkv * hd;
+    float *q = malloc(sizeof(float) * T * qdim), *out = malloc(sizeof(float) * T * qdim);
+    float *kc = malloc(sizeof(float) * S * P * kvdim), *vc = malloc(sizeof(float) * S * P * kvdim);
+    float *probs = malloc(sizeof(float) * T * H * P), *scratch = malloc(sizeof(float) * nthreads * P);
+    int *seq = malloc(sizeof(int) * T), *pos = malloc(sizeof(int) * T);
+    for (int i = 0; i < T * qdim; i++) q[i] = 2.0f * frand();
+    for (int i = 0; i < S * P * kvdim; i++) { kc[i] = frand(); vc[i] = frand(); }
+    for (int r = 0; r < T; r++) { seq[r] = r % S; pos[r] = (r * 7 + 3) % P; }
+    pos[0] = 0;
+    pos[T - 1] = P - 1;
+    temper__pool *pool;
+    CHECK(temper__pool_new(nthreads, &pool) == 0);
+    float scale = 1.0f / sqrtf((float)hd);
+    temper__attn_args a = {.out = out, .q = q, .kc = kc, .vc = vc, .seq = seq, .pos = pos, .T = T, .H = H,
+                           .Hkv = Hkv, .hd = hd, .n_ctx = P, .scale = scale, .probs_out = probs,
+                           .probs_row = (size_t)H * P, .probs_head = (size_t)P, .probs_len = P, .scratch = scratch};
+    temper__attention(pool, &a);
+    double worst = 0, worst_p = 0;
+    double *sc = malloc(sizeof(double) * P);
+    for (int r = 0; r < T; r++)
+        for (int h = 0; h < H; h++) {
+            int kh = h / (H / Hkv), n = pos[r] + 1;
+            const float *kb = kc + (size_t)seq[r] * P * kvdim + kh * hd, *vb = vc + (size_t)seq[r] * P * kvdim + kh * hd;
+            double mx = -1e300, sum = 0;
+            for (int j = 0; j < n; j++) {
+                double s = 0;
+                for (int i = 0; i < hd; i++) s += (double)q[r * qdim + h * hd + i] * kb[(size_t)j * kvdim + i];
+                sc[j] = s * scale;
+                mx = fmax(mx, sc[j]);
+            }
+            for (int j = 0; j < n; j++) sum += sc[j] = exp(sc[j] - mx);
+            for (int j = 0; j < P; j++) {
+                double want = j < n ? sc[j] / sum : 0.0;
+                worst_p = fmax(worst_p, fabs(probs[((size_t)r * H + h) * P + j] - want));
+            }
+            for (int i = 0; i < hd; i++) {
+                double o = 0;
+                for (int j = 0; j < n; j++) o += sc[j] / sum * vb[(size_t)j * kvdim + i];
+                worst = fmax(worst, fabs(out[r * qdim + h * hd + i] - o));
+            }
+        }
+    if (worst > 2e-6 || worst_p > 2e-6)
+        fprintf(stderr, "  [%s] attention T=%d H=%d Hkv=%d hd=%d P=%d: out err %g, probs err %g\n", mode, T, H, Hkv,
+                hd, P, worst, worst_p);
+    CHECK(worst <= 2e-6 && worst_p <= 2e-6);
+    temper__pool_free(pool);
+    free(q); free(out); free(kc); free(vc); free(probs); free(scratch); free(seq); free(pos); free(sc);
+}
+
+static void test_attention(void) {
+    check_attention(5, 2, 2, 8, 20, 1);
+    check_attention(4, 4, 2, 16, 40, 2);   /* grouped keys/values */
+    check_attention(3, 2, 2, 64, 70, 3);
+    check_attention(6, 3, 3, 80, 33, 2);   /* head size not a multiple of 16 */
+    check_attention(2, 1, 1, 128, 17, 1);
+    check_attention(2, 1, 1, 200, 9, 1);   /* beyond the SIMD head size: portable */
 }
 
 static void test_split(void) {
@@ -124,10 +372,43 @@ static void test_split(void) {
     CHECK(covered == 130);
 }
 
-int main(void) {
+/* The barrier: every thread sees every other thread's write after it. */
+typedef struct { temper__pool *pool; int vals[4]; int seen[4]; } barrier_job;
+static void barrier_worker(void *arg, int ith, int nth) {
+    barrier_job *j = arg;
+    for (int round = 1; round <= 50; round++) {
+        j->vals[ith] = round * 10 + ith;
+        temper__pool_barrier(j->pool);
+        int ok = 1;
+        for (int i = 0; i < nth; i++) ok &= j->vals[i] == round * 10 + i;
+        temper__pool_barrier(j->pool);
+        if (!ok) j->seen[ith] = 1;
+    }
+}
+static void test_barrier(void) {
+    barrier_job j = {0};
+    CHECK(temper__pool_new(3, &j.pool) == 0);
+    temper__pool_run(j.pool, barrier_worker, &j);
+    CHECK(j.seen[0] == 0 && j.seen[1] == 0 && j.seen[2] == 0);
+    temper__pool_free(j.pool);
+}
+
+static void run_all(void) {
     RUN(test_matmul_all);
+    RUN(test_q8);
+    RUN(test_gelu);
     RUN(test_softmax);
     RUN(test_layernorm);
+    RUN(test_attention);
+}
+
+int main(void) {
+    if (temper__simd_enabled()) run_all(); /* SIMD kernels, as chosen at run time */
+    else fprintf(stderr, "note: no AVX-512 (or TEMPER_NO_SIMD set): portable kernels only\n");
+    mode = "portable";
+    temper__simd_set(0);
+    run_all();
     RUN(test_split);
+    RUN(test_barrier);
     return TEST_SUMMARY();
 }

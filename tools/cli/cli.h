@@ -20,10 +20,21 @@ int cmd_generate(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_detokenize(int argc, char **argv);
 int cmd_softmax(int argc, char **argv);
+/* `generate --power ALPHA`: power sampling (cmd_power.c) */
+int cmd_generate_power(int argc, char **argv);
+/* Hugging Face cache (cmd_pull.c) */
+int cmd_pull(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
+/* If model is a Hub id missing from the cache (or without weights there),
+ * download it with a progress display, unless HF_HUB_OFFLINE is set.
+ * Returns 0 (nothing to do, or downloaded) or 1 (error printed). */
+int cli_hub_fetch(const char *model);
 
 /* ---- errors: "temper: <msg>" on stderr */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Print "temper: <what>: <temper_last_error()>" and return 1. */
+/* Print "temper: <what>: <temper_last_error()>" (what NULL: just the
+ * library's message, which names the file and the fix) and return 1. */
 int cli_lib_error(const char *what, int rc);
 
 /* ---- common options shared by the commands that take a model and a prompt */
@@ -115,7 +126,9 @@ int cli_utf8_next(const char *s, size_t n, int32_t *cp);
 
 /* Write token bytes with visible whitespace: ' ' as '␣', '\n' as "\\n",
  * '\t' as "\\t", '\r' as "\\r", other control bytes as \xNN; invalid
- * UTF-8 as \xNN. On a colour terminal the markers are dimmed. */
+ * UTF-8 as \xNN; characters that show blank (no-break space, zero-width
+ * space, C1 controls...) as \uNNNN. On a colour terminal the markers are
+ * dimmed. */
 void cli_print_visible(FILE *f, const char *bytes, size_t len);
 /* Same into a buffer; returns needed size (snprintf rule). */
 size_t cli_visible(char *buf, size_t cap, const char *bytes, size_t len);
@@ -148,5 +161,57 @@ void cj_bool(cli_json *j, bool v);
 void cj_null(cli_json *j);
 /* Ends the document with a newline. */
 void cj_finish(cli_json *j);
+
+/* ---- analysis commands (cmd_score.c, cmd_perplexity.c, cmd_attention.c,
+ * cmd_hidden.c, cmd_trace.c) and their shared pieces (cli_analysis.c) */
+int cmd_score(int argc, char **argv);
+int cmd_perplexity(int argc, char **argv);
+int cmd_attention(int argc, char **argv);
+int cmd_hidden(int argc, char **argv);
+int cmd_trace(int argc, char **argv);
+/* tokenizer.decode([id]) into buf (cap), "<id>" when it cannot. */
+void cli_an_token_text(const temper_tokenizer *tok, temper_token id, char *buf, size_t cap);
+/* The token's bytes with visible whitespace (special tokens by name), cut
+ * to width display columns with a final "…" (width <= 0: no cut). */
+void cli_an_token_label(const temper_tokenizer *tok, temper_token id, int width, char *buf,
+                        size_t cap);
+/* Copy s into out (cap) keeping at most width display columns (<= 0: all);
+ * a cut string ends with "…". */
+void cli_an_fit(const char *s, int width, char *out, size_t cap);
+/* A whole text for a table: control characters escaped ("\\n"), spaces
+ * kept, cut to width columns (<= 0: all; at most ~4000 bytes shown). */
+void cli_an_quote(const char *text, int width, char *out, size_t cap);
+/* Columns of the terminal: $COLUMNS, else the tty's, else 80. */
+int cli_an_term_width(void);
+/* The model's BOS id, else its EOS id; 2 (message printed) if neither. */
+int cli_an_bos(const temper_model *model, temper_token *bos);
+/* Put bos in front of the malloc'd *ids (n), unless it is there already. */
+int cli_an_prepend(temper_token **ids, int *n, temper_token bos);
+/* One text (or "1,2,3" ids_text when text is NULL) to malloc'd ids owned
+ * by the caller, as cli_prompt_ids does. */
+int cli_an_text_ids(const cli_common *c, const temper_tokenizer *tok, const char *text,
+                    const char *ids_text, temper_token **ids, int *n);
+
+/* ---- decoding options of softmax and generate (cli_sampling.c) */
+typedef struct cli_sampling {
+    temper_sampling_params p;  /* transformers' defaults, then the flags */
+    struct {                   /* which values were given on the command line */
+        bool temperature, top_k, top_p, min_p, typical_p, epsilon_cutoff,
+            eta_cutoff, min_keep, repetition_penalty, presence_penalty,
+            frequency_penalty, no_repeat_ngram_size;
+    } set;
+    temper_logit_bias *bias;   /* (n_bias) owned; p.logit_bias points here */
+    int n_bias;
+    temper_token *suppress;    /* (n_suppress) owned; p.suppress_tokens too */
+    int n_suppress;
+} cli_sampling;
+
+void cli_sampling_init(cli_sampling *s);
+void cli_sampling_free(cli_sampling *s);
+/* If argv[*i] is a decoding option, consume it as cli_opt does and return
+ * 1; 0: not one; -1: bad value (message printed). */
+int cli_sampling_opt(cli_sampling *s, int *i, int argc, char **argv);
+/* Help text of the decoding options. */
+extern const char cli_sampling_help[];
 
 #endif

@@ -222,6 +222,7 @@ int cli_load_model(const cli_common *c, temper_model **out) {
                   "or a Hub id such as -m gpt2");
         return 2;
     }
+    if (cli_hub_fetch(c->model) != 0) return 1; /* a Hub id not yet in the cache */
     temper_model_params mp = temper_model_default_params();
     mp.tokenizer_path = c->tokenizer;
     int rc = temper_model_load(c->model, &mp, out);

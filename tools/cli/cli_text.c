@@ -45,6 +45,20 @@ int cli_utf8_next(const char *s, size_t n, int32_t *cp) {
     return len;
 }
 
+/* Characters a terminal shows as blank or not at all: C1 controls, Unicode
+ * spaces other than ' ' (no-break space...), line/paragraph separators,
+ * format characters (zero-width space, BOM, soft hyphen...). */
+static bool cli_invisible(int32_t cp) {
+    switch (utf8proc_category(cp)) {
+    case UTF8PROC_CATEGORY_CC:
+    case UTF8PROC_CATEGORY_CF:
+    case UTF8PROC_CATEGORY_ZS:
+    case UTF8PROC_CATEGORY_ZL:
+    case UTF8PROC_CATEGORY_ZP: return true;
+    default: return false;
+    }
+}
+
 /* Appends to buf within cap, always counting the full size. */
 typedef struct {
     char *buf;
@@ -68,7 +82,7 @@ static void visible_walk(const char *bytes, size_t len,
     size_t i = 0;
     while (i < len) {
         unsigned char c = (unsigned char)bytes[i];
-        char esc[8];
+        char esc[12];
         if (c == ' ') {
             marker(arg, "\xE2\x90\xA3", 3); /* U+2423 OPEN BOX */
             i++;
@@ -87,9 +101,10 @@ static void visible_walk(const char *bytes, size_t len,
                     snprintf(esc, sizeof esc, "\\x%02X", (unsigned char)bytes[i + k]);
                     marker(arg, esc, 4);
                 }
-            } else if (cp >= 0x80 && cp < 0xA0) { /* C1 controls */
-                snprintf(esc, sizeof esc, "\\u%04X", (unsigned)cp);
-                marker(arg, esc, 6);
+            } else if (cli_invisible(cp)) {
+                int n = snprintf(esc, sizeof esc, cp > 0xFFFF ? "\\U%06X" : "\\u%04X",
+                                 (unsigned)cp);
+                marker(arg, esc, (size_t)n);
             } else {
                 text(arg, bytes + i, (size_t)used);
             }

@@ -60,10 +60,11 @@ static int by_logit_desc(const void *a, const void *b, void *arg) {
 
 /* The token as text: "decoded" is what tokenizer.decode([id]) gives (JSON
  * "token"), "visible" its raw bytes with whitespace shown (table). */
-static void token_decoded(const temper_tokenizer *tok, temper_token id, char *buf, size_t cap) {
+static size_t token_decoded(const temper_tokenizer *tok, temper_token id, char *buf,
+                            size_t cap) {
     int n = tok ? temper_detokenize(tok, &id, 1, 0, buf, cap) : -1;
-    if (n < 0) snprintf(buf, cap, "<%d>", id);
-    else buf[(size_t)n < cap ? (size_t)n : cap - 1] = '\0';
+    if (n < 0) return (size_t)snprintf(buf, cap, "<%d>", id);
+    return (size_t)n < cap ? (size_t)n : cap; /* may hold a NUL byte: a length, not a C string */
 }
 
 /* Raw bytes of the token into raw[TOKEN_MAX] (cut if longer); its visible
@@ -91,7 +92,7 @@ static void print_json(const cli_common *c, const temper_tokenizer *tok,
     for (int k = 0; k < n_ids; k++) cj_int(&j, ids[k]);
     cj_arr_end(&j);
     cj_key(&j, "prompt_tokens"), cj_arr_begin(&j);
-    for (int k = 0; k < n_ids; k++) token_decoded(tok, ids[k], buf, sizeof buf), cj_str(&j, buf);
+    for (int k = 0; k < n_ids; k++) cj_strn(&j, buf, token_decoded(tok, ids[k], buf, sizeof buf));
     cj_arr_end(&j);
     cj_key(&j, "n_vocab"), cj_int(&j, d->n_vocab);
     cj_key(&j, "entropy"), cj_double(&j, d->entropy);
@@ -102,8 +103,7 @@ static void print_json(const cli_common *c, const temper_tokenizer *tok,
         cj_obj_begin(&j);
         cj_key(&j, "rank"), cj_int(&j, r + 1);
         cj_key(&j, "id"), cj_int(&j, id);
-        token_decoded(tok, id, buf, sizeof buf);
-        cj_key(&j, "token"), cj_str(&j, buf);
+        cj_key(&j, "token"), cj_strn(&j, buf, token_decoded(tok, id, buf, sizeof buf));
         cj_key(&j, "piece"), cj_str(&j, tok ? temper_token_text(tok, id) : NULL);
         cj_key(&j, "logit"), cj_float(&j, d->logits[id]);
         cj_key(&j, "prob"), cj_double(&j, exp(lp));
@@ -147,7 +147,8 @@ static void print_table(const cli_common *c, const temper_tokenizer *tok, int n_
         printf("%4d  ", r + 1);
         if (n < 0) fputs(buf, stdout);
         else cli_print_visible(stdout, raw, (size_t)n); /* markers dimmed on a terminal */
-        printf("%*s", width - cli_display_width(buf) > 0 ? width - cli_display_width(buf) : 0, "");
+        int pad = width - cli_display_width(buf);
+        printf("%*s", pad > 0 ? pad : 0, "");
         printf("  %6d  %10.4f  %10.4g  %6.2f%%  ", id, d->logits[id], p, 100 * p);
         print_bar(p);
         putchar('\n');

@@ -4,7 +4,6 @@
  * long...), 2 usage error (unknown option, bad number...).
  *
  * A new command is one line in the table below plus a cmd_<name>.c file.
- * Planned: score, perplexity, attention, hidden, trace, pull, list, serve.
  */
 #include <stdio.h>
 #include <string.h>
@@ -24,6 +23,14 @@ static const cli_command commands[] = {
     {"tokenize", cmd_tokenize, "text to tokens, with ids and byte offsets"},
     {"detokenize", cmd_detokenize, "token ids to text"},
     {"softmax", cmd_softmax, "softmax with temperature of a list of logits"},
+    {"score", cmd_score, "log-likelihood, power and temperature scores of texts"},
+    {"perplexity", cmd_perplexity, "sliding-window perplexity of a text"},
+    {"attention", cmd_attention, "attention heatmaps per layer and head"},
+    {"hidden", cmd_hidden, "hidden states per layer, statistics and PCA"},
+    {"trace", cmd_trace, "text -> tokens -> layers -> logits -> softmax -> next token"},
+    {"pull", cmd_pull, "download a model from the Hugging Face Hub into the cache"},
+    {"list", cmd_list, "models in the Hugging Face cache"},
+    {"rm", cmd_rm, "remove a model from the Hugging Face cache"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

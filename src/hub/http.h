@@ -1,0 +1,70 @@
+/*
+ * http.h - the small HTTP layer of the Hub client, over libcurl: one
+ * request at a time on a reused handle (keep-alive), with the response
+ * headers the Hub protocol needs picked out.
+ */
+#ifndef TEMPER_HUB_HTTP_H
+#define TEMPER_HUB_HTTP_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "hub/hub.h"
+
+/* What the last response (after any redirects followed) said. */
+typedef struct temper__http_resp {
+    long status;              /* HTTP status; 0: no response at all */
+    char commit[64];          /* X-Repo-Commit */
+    char etag[160];           /* ETag, normalised: W/ and quotes removed */
+    char linked_etag[160];    /* X-Linked-Etag (LFS files: the sha256), normalised */
+    int64_t content_length;   /* -1: absent */
+    int64_t linked_size;      /* X-Linked-Size (LFS files: the real size); -1: absent */
+    char location[2048];      /* Location of a redirect; "" if none */
+    char error_code[64];      /* X-Error-Code ("RepoNotFound", "GatedRepo"...) */
+    char error_message[256];  /* X-Error-Message */
+} temper__http_resp;
+
+typedef struct temper__http {
+    void *curl;               /* CURL *, reused across requests */
+    char *auth;               /* "Authorization: Bearer <token>" or NULL (owned) */
+} temper__http;
+
+/* One request. Zero-initialise, then set what applies. */
+typedef struct temper__http_req {
+    const char *url;
+    int head;                 /* HEAD instead of GET */
+    int follow;               /* follow redirects (GET of a file) */
+    uint64_t range_from;      /* > 0: ask for bytes range_from.. (Range header) */
+    /* Body sink: file (appended to) if set, else a memory buffer of at most
+     * mem_max bytes (0: discard the body). */
+    FILE *file;
+    size_t mem_max;
+    char *mem;                /* malloc'd body, NUL-terminated; owned by the caller */
+    size_t mem_len;
+    /* Called about every 100 ms with the body bytes received so far and the
+     * body size announced (0: unknown); non-zero cancels the request. */
+    int (*progress)(void *user, uint64_t got, uint64_t expected);
+    void *user;
+    /* Out */
+    temper__http_resp resp;
+    uint64_t body_bytes;      /* body bytes written to the sink */
+    int write_errno;          /* errno of a failed write to file (ENOSPC...) */
+    int canceled;             /* progress asked to stop */
+    int transient;            /* a failure worth retrying (network, 5xx, 429) */
+    int restarted;            /* a 200 answered a Range request: file truncated */
+} temper__http_req;
+
+/* token: NULL or "" for none. */
+int temper__http_init(temper__http *h, const char *token);
+void temper__http_free(temper__http *h);
+
+/* Run r. Returns 0 when a response arrived (any status: look at
+ * r->resp.status), else a negative error with a message (network failure,
+ * write failure, cancel) and r->transient set when retrying may help. */
+int temper__http_perform(temper__http *h, temper__http_req *r);
+
+/* Percent-encode s for a URL path; keep '/' when keep_slash. Malloc'd,
+ * owned by the caller; NULL on OOM. */
+char *temper__url_quote(const char *s, int keep_slash);
+
+#endif

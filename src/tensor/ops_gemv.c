@@ -1,0 +1,138 @@
+/*
+ * ops_gemv.c - AVX-512 streaming matrix kernels for few rows (decode and
+ * batched decode, T <= TEMPER__GEMV_MAX_T): every weight is read from
+ * memory once per call and used for all T rows. Weights f32, f16 or bf16,
+ * converted to f32 in registers; math in f32.
+ *
+ * KN (W is (K, N), GPT-2's Conv1D): the weight rows are streamed in memory
+ * order, four at a time, and accumulated into out (kept in L1) with the
+ * activations broadcast; the caller splits columns or rows between threads
+ * so that each thread reads long contiguous runs.
+ * NK (W is (N, K)): tiles of 4 weight rows x 4 activation rows of dot
+ * products over k, reduced 16 at a time.
+ */
+#include "tensor/simd.h"
+
+#ifdef TEMPER__HAVE_AVX512
+#include "tensor/avx512.h"
+
+/* Rows ahead of the current group of four that the KN kernel prefetches. */
+#define TEMPER__KN_PREFETCH 8
+
+/* acc rows [0, TB) of 4 weight rows k..k+3 (or 1 when ONE), columns [n0, n1). */
+TEMPER__AVX512 static TEMPER__INLINE void temper__kn_step(float *acc, int lda, const float *x, int K, int TB,
+                                                          const void *W, temper__dtype dt, int N, int k, int ONE,
+                                                          int n0, int n1, int prefetch) {
+    __m512 xb[4][4];
+    const int R = ONE ? 1 : 4;
+    for (int t = 0; t < TB; t++)
+        for (int r = 0; r < R; r++) xb[t][r] = _mm512_set1_ps(x[(size_t)t * K + k + r]);
+    const size_t esz = dt == TEMPER__F32 ? 4 : 2;
+    const char *pf = (const char *)W + ((size_t)k + TEMPER__KN_PREFETCH) * N * esz;
+    for (int j = n0; j < n1; j += 16) {
+        __mmask16 m = temper__m16(n1 - j);
+        __m512 w[4];
+        for (int r = 0; r < R; r++) w[r] = temper__w16(W, dt, (size_t)(k + r) * N + j, m);
+        if (prefetch && (esz == 4 || ((j - n0) & 31) == 0))
+            for (int r = 0; r < R; r++) _mm_prefetch(pf + ((size_t)r * N + j) * esz, _MM_HINT_T0);
+        for (int t = 0; t < TB; t++) {
+            float *a = acc + (size_t)t * lda + j;
+            __m512 v = _mm512_maskz_loadu_ps(m, a);
+            for (int r = 0; r < R; r++) v = _mm512_fmadd_ps(xb[t][r], w[r], v);
+            _mm512_mask_storeu_ps(a, m, v);
+        }
+    }
+}
+
+/* All rows of the call for weight rows [k0, k1): groups of up to 4
+ * activation rows share the weights just loaded (the second group finds
+ * them in L1). */
+TEMPER__AVX512 static TEMPER__INLINE void temper__kn_dt(float *acc, int lda, const float *x, int T,
+                                                        const temper__mat *w, temper__dtype dt, int k0, int k1,
+                                                        int n0, int n1) {
+    const int K = w->K, N = w->N;
+    int k = k0;
+    for (; k + 4 <= k1; k += 4) {
+        int pf = k + 4 + TEMPER__KN_PREFETCH <= k1;
+        for (int t = 0; t < T; t += 4) {
+            int tb = T - t < 4 ? T - t : 4;
+            float *a = acc + (size_t)t * lda;
+            const float *xt = x + (size_t)t * K;
+            switch (tb) {
+            case 1: temper__kn_step(a, lda, xt, K, 1, w->data, dt, N, k, 0, n0, n1, pf && t == 0); break;
+            case 2: temper__kn_step(a, lda, xt, K, 2, w->data, dt, N, k, 0, n0, n1, pf && t == 0); break;
+            case 3: temper__kn_step(a, lda, xt, K, 3, w->data, dt, N, k, 0, n0, n1, pf && t == 0); break;
+            default: temper__kn_step(a, lda, xt, K, 4, w->data, dt, N, k, 0, n0, n1, pf && t == 0); break;
+            }
+        }
+    }
+    for (; k < k1; k++)
+        for (int t = 0; t < T; t++)
+            temper__kn_step(acc + (size_t)t * lda, lda, x + (size_t)t * K, K, 1, w->data, dt, N, k, 1, n0, n1, 0);
+}
+
+TEMPER__AVX512 void temper__gemv_kn_avx512(float *acc, int lda, const float *x, int T, const temper__mat *w,
+                                           int k0, int k1, int n0, int n1) {
+    switch (w->dtype) {
+    case TEMPER__F16: temper__kn_dt(acc, lda, x, T, w, TEMPER__F16, k0, k1, n0, n1); break;
+    case TEMPER__BF16: temper__kn_dt(acc, lda, x, T, w, TEMPER__BF16, k0, k1, n0, n1); break;
+    default: temper__kn_dt(acc, lda, x, T, w, TEMPER__F32, k0, k1, n0, n1); break;
+    }
+}
+
+/* ---- NK -------------------------------------------------------------- */
+
+/* Write a tile of sums (lane 4 t + c: activation row t, weight row n + c)
+ * to out with the epilogue, for t < tb and c < cb. */
+TEMPER__AVX512 static TEMPER__INLINE void temper__nk_store(float *out, int ldo, __m512 s, int tb, int cb, int n,
+                                                           const float *bias, int ep) {
+    for (int t = 0; t < tb; t++) {
+        /* Lanes 4t..4t+cb-1 of s go to out[t][n..n+cb): address shifted by -4t. */
+        __mmask16 m = (__mmask16)(((1u << cb) - 1) << (4 * t));
+        float *o = out + (size_t)t * ldo + n - 4 * t;
+        __m512 v = s;
+        if (bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, bias + n - 4 * t));
+        if (ep & TEMPER__EP_ACC) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, o));
+        _mm512_mask_storeu_ps(o, m, temper__act16(v, ep));
+    }
+}
+
+TEMPER__AVX512 static TEMPER__INLINE void temper__nk_dt(float *out, int ldo, const float *x, int T,
+                                                        const temper__mat *w, temper__dtype dt, const float *bias,
+                                                        int ep, int n0, int n1) {
+    const int K = w->K;
+    for (int n = n0; n < n1; n += 4) {
+        int cb = n1 - n < 4 ? n1 - n : 4;
+        size_t wr[4];
+        for (int c = 0; c < 4; c++) wr[c] = (size_t)(n + (c < cb ? c : cb - 1)) * K;
+        for (int t0 = 0; t0 < T; t0 += 4) {
+            int tb = T - t0 < 4 ? T - t0 : 4;
+            const float *xr[4];
+            for (int t = 0; t < 4; t++) xr[t] = x + (size_t)(t0 + (t < tb ? t : tb - 1)) * K;
+            __m512 acc[16];
+            for (int i = 0; i < 16; i++) acc[i] = _mm512_setzero_ps();
+            for (int k = 0; k < K; k += 16) {
+                __mmask16 m = temper__m16(K - k);
+                __m512 wv[4];
+                for (int c = 0; c < 4; c++) wv[c] = temper__w16(w->data, dt, wr[c] + k, m);
+                for (int t = 0; t < 4; t++) {
+                    if (t >= tb) break;
+                    __m512 xv = _mm512_maskz_loadu_ps(m, xr[t] + k);
+                    for (int c = 0; c < 4; c++) acc[4 * t + c] = _mm512_fmadd_ps(xv, wv[c], acc[4 * t + c]);
+                }
+            }
+            temper__nk_store(out + (size_t)t0 * ldo, ldo, temper__hsum16x16(acc), tb, cb, n, bias, ep);
+        }
+    }
+}
+
+TEMPER__AVX512 void temper__gemv_nk_avx512(float *out, int ldo, const float *x, int T, const temper__mat *w,
+                                           const float *bias, int ep, int n0, int n1) {
+    switch (w->dtype) {
+    case TEMPER__F16: temper__nk_dt(out, ldo, x, T, w, TEMPER__F16, bias, ep, n0, n1); break;
+    case TEMPER__BF16: temper__nk_dt(out, ldo, x, T, w, TEMPER__BF16, bias, ep, n0, n1); break;
+    default: temper__nk_dt(out, ldo, x, T, w, TEMPER__F32, bias, ep, n0, n1); break;
+    }
+}
+
+#endif

@@ -1,0 +1,133 @@
+/*
+ * ops_math.c - AVX-512 versions of the element-wise kernels: exp, GELU,
+ * ReLU, softmax, layer norm, and the attention of one (row, head) over the
+ * KV cache. Each matches its portable version in ops.c to a few ulp
+ * (tests/unit/test_ops.c checks them against double-precision references).
+ */
+#include <math.h>
+
+#include "tensor/simd.h"
+
+#ifdef TEMPER__HAVE_AVX512
+#include "tensor/avx512.h"
+
+TEMPER__AVX512 void temper__act_avx512(float *x, long n, int ep) {
+    for (long i = 0; i < n; i += 16) {
+        __mmask16 m = temper__m16(n - i);
+        __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+        _mm512_mask_storeu_ps(x + i, m, temper__act16(v, ep));
+    }
+}
+
+TEMPER__AVX512 void temper__softmax_avx512(float *x, int n) {
+    __m512 mv = _mm512_set1_ps(-INFINITY);
+    for (int i = 0; i < n; i += 16)
+        mv = _mm512_max_ps(mv, _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), temper__m16(n - i), x + i));
+    float mx = _mm512_reduce_max_ps(mv);
+    if (mx == -INFINITY) { /* everything masked: zeros, never NaN */
+        for (int i = 0; i < n; i++) x[i] = 0.0f;
+        return;
+    }
+    __m512 m = _mm512_set1_ps(mx), sum = _mm512_setzero_ps();
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 k = temper__m16(n - i);
+        __m512 e = temper__exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), m));
+        e = _mm512_maskz_mov_ps(k, e);
+        sum = _mm512_add_ps(sum, e);
+        _mm512_mask_storeu_ps(x + i, k, e);
+    }
+    __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 k = temper__m16(n - i);
+        _mm512_mask_storeu_ps(x + i, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + i), inv));
+    }
+}
+
+/* Sum of the 16 f32 lanes of v, accumulated in f64. */
+TEMPER__AVX512 static inline __m512d temper__widen_add(__m512d acc, __m512 v) {
+    acc = _mm512_add_pd(acc, _mm512_cvtps_pd(_mm512_castps512_ps256(v)));
+    return _mm512_add_pd(acc, _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1)));
+}
+
+/* out (C) = (x - mean) / sqrt(var + eps) * g + b; mean and variance in f64. */
+TEMPER__AVX512 void temper__layernorm_avx512(float *out, const float *x, int C, const float *g, const float *b,
+                                             float eps) {
+    __m512d s = _mm512_setzero_pd();
+    for (int i = 0; i < C; i += 16) s = temper__widen_add(s, _mm512_maskz_loadu_ps(temper__m16(C - i), x + i));
+    double mean = _mm512_reduce_add_pd(s) / C;
+    __m512d ss = _mm512_setzero_pd(), md = _mm512_set1_pd(mean);
+    for (int i = 0; i < C; i += 16) {
+        __mmask16 k = temper__m16(C - i);
+        __m512 v = _mm512_maskz_loadu_ps(k, x + i);
+        __m512d lo = _mm512_sub_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(v)), md);
+        __m512d hi = _mm512_sub_pd(_mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1)), md);
+        /* masked-off lanes read 0: remove their (0 - mean)^2 below */
+        ss = _mm512_fmadd_pd(lo, lo, ss);
+        ss = _mm512_fmadd_pd(hi, hi, ss);
+    }
+    int pad = (16 - C % 16) % 16;
+    double var = (_mm512_reduce_add_pd(ss) - pad * mean * mean) / C;
+    __m512 inv = _mm512_set1_ps((float)(1.0 / sqrt(var + eps))), m = _mm512_set1_ps((float)mean);
+    for (int i = 0; i < C; i += 16) {
+        __mmask16 k = temper__m16(C - i);
+        __m512 v = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), m), inv);
+        v = _mm512_mul_ps(v, _mm512_maskz_loadu_ps(k, g + i));
+        if (b) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, b + i));
+        _mm512_mask_storeu_ps(out + i, k, v);
+    }
+}
+
+TEMPER__AVX512 void temper__attn_row_avx512(float *out, const float *q, const float *kbase, const float *vbase,
+                                            int npos, int hd, int kvdim, float scale, float *scores) {
+    enum { MAXV = TEMPER__ATTN_MAX_HD / 16 };
+    const int nv = (hd + 15) / 16;
+    const __mmask16 last = temper__m16(hd - 16 * (nv - 1));
+    __m512 qv[MAXV];
+    for (int v = 0; v < nv; v++) qv[v] = _mm512_maskz_loadu_ps(v == nv - 1 ? last : 0xffff, q + 16 * v);
+    const __m512 sc = _mm512_set1_ps(scale);
+    /* Scores: 16 positions at a time, one dot product per lane. */
+    int j = 0;
+    for (; j + 16 <= npos; j += 16) {
+        __m512 acc[16];
+        for (int p = 0; p < 16; p++) {
+            const float *k = kbase + (size_t)(j + p) * kvdim;
+            __m512 s = _mm512_mul_ps(qv[0], _mm512_maskz_loadu_ps(nv == 1 ? last : 0xffff, k));
+            for (int v = 1; v < nv; v++)
+                s = _mm512_fmadd_ps(qv[v], _mm512_maskz_loadu_ps(v == nv - 1 ? last : 0xffff, k + 16 * v), s);
+            acc[p] = s;
+        }
+        _mm512_storeu_ps(scores + j, _mm512_mul_ps(temper__hsum16x16(acc), sc));
+    }
+    for (; j < npos; j++) {
+        const float *k = kbase + (size_t)j * kvdim;
+        __m512 s = _mm512_setzero_ps();
+        for (int v = 0; v < nv; v++)
+            s = _mm512_fmadd_ps(qv[v], _mm512_maskz_loadu_ps(v == nv - 1 ? last : 0xffff, k + 16 * v), s);
+        scores[j] = _mm512_reduce_add_ps(s) * scale;
+    }
+    temper__softmax_avx512(scores, npos);
+    /* Output: probability-weighted sum of value rows, two interleaved sets
+     * of accumulators to keep the FMA pipes busy. */
+    __m512 o0[MAXV], o1[MAXV];
+    for (int v = 0; v < nv; v++) o0[v] = o1[v] = _mm512_setzero_ps();
+    j = 0;
+    for (; j + 2 <= npos; j += 2) {
+        const float *v0 = vbase + (size_t)j * kvdim, *v1 = v0 + kvdim;
+        __m512 p0 = _mm512_set1_ps(scores[j]), p1 = _mm512_set1_ps(scores[j + 1]);
+        for (int v = 0; v < nv; v++) {
+            __mmask16 m = v == nv - 1 ? last : 0xffff;
+            o0[v] = _mm512_fmadd_ps(p0, _mm512_maskz_loadu_ps(m, v0 + 16 * v), o0[v]);
+            o1[v] = _mm512_fmadd_ps(p1, _mm512_maskz_loadu_ps(m, v1 + 16 * v), o1[v]);
+        }
+    }
+    if (j < npos) {
+        const float *v0 = vbase + (size_t)j * kvdim;
+        __m512 p0 = _mm512_set1_ps(scores[j]);
+        for (int v = 0; v < nv; v++)
+            o0[v] = _mm512_fmadd_ps(p0, _mm512_maskz_loadu_ps(v == nv - 1 ? last : 0xffff, v0 + 16 * v), o0[v]);
+    }
+    for (int v = 0; v < nv; v++)
+        _mm512_mask_storeu_ps(out + 16 * v, v == nv - 1 ? last : 0xffff, _mm512_add_ps(o0[v], o1[v]));
+}
+
+#endif

@@ -1,0 +1,221 @@
+/*
+ * tokenizer.h - private pieces of the tokenizer (src/tokenizer/).
+ *
+ * The pipeline of temper_tokenize(), the same as Hugging Face tokenizers':
+ *
+ *   text --added_tokens.c--> pieces: added-token ids | plain text segments
+ *   segment --pretokenize.c--> words (GPT-2 regex, exact Unicode classes)
+ *   word --bpe.c--> ids (merge ranks; per-call word cache)
+ *   ids --postprocess.c--> ids with BOS/EOS, trimmed offsets
+ *
+ * and back: ids --decode.c--> bytes --> UTF-8 with U+FFFD for bad bytes.
+ * Loading: load.c (dispatch, config files), load_json.c (tokenizer.json),
+ * load_files.c (vocab.json + merges.txt), vocab.c (token tables),
+ * bytelevel.c (GPT-2's byte <-> character table).
+ *
+ * A tokenizer is read-only after load; every encode call keeps its scratch
+ * memory in its own temper__enc, so calls may run on many threads at once.
+ * A new model type (Llama's SentencePiece BPE with byte fallback) becomes
+ * another value of temper__model_type with its own encode_word function.
+ */
+#ifndef TEMPER_TOKENIZER_PRIV_H
+#define TEMPER_TOKENIZER_PRIV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/core.h"
+
+/* ---- byte-level alphabet (bytelevel.c) -------------------------------- */
+
+/* GPT-2 maps every byte to a printable character so that BPE works on
+ * strings: printable Latin-1 bytes map to themselves, the 68 others to
+ * U+0100.. in byte order (space -> 'Ġ' U+0120, '\n' -> 'Ċ' U+010A). */
+uint32_t temper__byte_to_char(uint8_t b);
+/* The byte of a byte-level character, or -1 if c is not one. */
+int temper__char_to_byte(uint32_t c);
+
+/* Decode one code point of valid-or-not UTF-8 s[0..n) (n > 0): returns the
+ * bytes used and sets *cp, or 0 if s does not start with a valid sequence
+ * (overlong, surrogate, > U+10FFFF or truncated). */
+int temper__utf8_decode(const uint8_t *s, size_t n, uint32_t *cp);
+/* Encode cp (<= U+10FFFF) into out[4]; returns the byte count. */
+int temper__utf8_encode(uint32_t cp, uint8_t *out);
+/* Offset of the first invalid byte of s[0..n), or n if it is valid UTF-8. */
+size_t temper__utf8_check(const uint8_t *s, size_t n);
+/* 1 if c is Unicode White_Space (what HF's regex \s and Rust's
+ * char::is_whitespace match): Zs, Zl, Zp, U+0009..U+000D and U+0085. */
+int temper__is_white_space(uint32_t c);
+
+/* ---- vocabulary (vocab.c) --------------------------------------------- */
+
+enum {
+    TEMPER__TOK_PRESENT = 1 << 0, /* the id has a token */
+    TEMPER__TOK_ADDED = 1 << 1,   /* listed in added_tokens */
+    TEMPER__TOK_SPECIAL = 1 << 2, /* added with special = true */
+};
+
+/* One added token with its matching flags (HF AddedToken). */
+typedef struct temper__added {
+    temper_token id;
+    const char *content; /* borrowed from the vocabulary's text pool */
+    uint32_t len;        /* bytes of content */
+    bool special, lstrip, rstrip, normalized;
+} temper__added;
+
+/* What the post-processor does (postprocess.c). */
+typedef struct temper__post {
+    int n_prefix, n_suffix;            /* ids added with ADD_SPECIAL */
+    temper_token prefix[4], suffix[4];
+    bool trim_offsets;                 /* ByteLevel / Roberta trimming */
+    bool trim_add_prefix_space;        /* its add_prefix_space setting */
+} temper__post;
+
+typedef enum temper__model_type {
+    TEMPER__MODEL_BPE = 1, /* byte-level BPE (GPT-2, OPT, RoBERTa...) */
+} temper__model_type;
+
+/* Open-addressing map from a pair of ids to its merge (bpe.c). */
+typedef struct temper__merge_slot {
+    uint64_t key;        /* (left << 32 | right) + 1; 0: empty */
+    int32_t rank;        /* line of the merge: lower merges first */
+    temper_token merged; /* id of left + right */
+} temper__merge_slot;
+
+struct temper_tokenizer {
+    temper__model_type model;
+    const char *source;        /* "tokenizer.json" or "vocab.json+merges.txt" */
+
+    /* Vocabulary, ids 0 .. n_vocab-1 (there may be holes: flags 0). */
+    int n_vocab;
+    char *text_pool;           /* NUL-terminated token strings, owned */
+    uint32_t *text_off;        /* (n_vocab) offset of each string in text_pool */
+    uint8_t *bytes_pool;       /* bytes each token decodes to, owned */
+    uint32_t *bytes_off;       /* (n_vocab + 1) token id's bytes are
+                                  bytes_pool[bytes_off[id] .. bytes_off[id+1]) */
+    uint8_t *flags;            /* (n_vocab) TEMPER__TOK_* */
+    uint32_t *str_slots;       /* (str_mask + 1) string -> id + 1, 0: empty */
+    uint32_t str_mask;
+    int max_token_bytes;
+
+    /* BPE model. */
+    temper__merge_slot *merges; /* (merge_mask + 1) */
+    uint32_t merge_mask;
+    int n_merges;
+    temper_token byte_id[256];  /* id of each single-byte token */
+    bool ignore_merges;         /* a word found whole in the vocab is one id */
+
+    /* ByteLevel pre-tokenizer. */
+    bool add_prefix_space, use_regex;
+    uint8_t ascii_class[128];   /* TEMPER__CL_* of each ASCII character */
+
+    /* Added tokens: raw pass (normalized = false) then normalized pass. */
+    temper__added *added;       /* (n_added), owned */
+    int n_added;
+
+    temper__post post;
+    temper_token bos_id, eos_id, unk_id, pad_id; /* -1: none */
+};
+
+/* Grow-only id map while loading: set text for id (copied). */
+typedef struct temper__vocab_builder {
+    char *pool;                /* text of all tokens */
+    size_t pool_len, pool_cap;
+    uint32_t *off;             /* (cap) offset + 1 in pool, 0: no token */
+    uint8_t *flags;            /* (cap) */
+    int cap, n;                /* n: 1 + highest id set */
+} temper__vocab_builder;
+
+int temper__vb_set(temper__vocab_builder *vb, int id, const char *text, size_t len);
+void temper__vb_free(temper__vocab_builder *vb);
+/* Move the builder's tables into tok and build the string map and the bytes
+ * of every token (the ByteLevel decoder's rule). vb is emptied. */
+int temper__vocab_finish(temper_tokenizer *tok, temper__vocab_builder *vb);
+/* Id of the len-byte string s, or -1. */
+int temper__vocab_find(const temper_tokenizer *tok, const char *s, size_t len);
+static inline const char *temper__tok_text(const temper_tokenizer *tok, int id) {
+    return tok->text_pool + tok->text_off[id];
+}
+
+/* ---- loading ------------------------------------------------------------ */
+
+/* Parse a tokenizer.json text (path for messages) into tok. */
+int temper__load_tokenizer_json(temper_tokenizer *tok, const char *path, char *text);
+/* Load folder/vocab.json + folder/merges.txt + the config files. */
+int temper__load_vocab_merges(temper_tokenizer *tok, const char *folder);
+/* Read the special tokens named in folder's tokenizer_config.json and
+ * special_tokens_map.json (bos/eos/unk/pad ids). */
+int temper__load_special_names(temper_tokenizer *tok, const char *folder);
+/* Merge table: add (left, right) -> merged at rank (later duplicates win,
+ * as in HF). */
+int temper__merges_init(temper_tokenizer *tok, int n_merges);
+void temper__merges_put(temper_tokenizer *tok, temper_token left,
+                        temper_token right, int32_t rank, temper_token merged);
+/* Check the byte-level alphabet is complete and fill tok->byte_id. */
+int temper__bpe_prepare(temper_tokenizer *tok, const char *path);
+/* Register an added token (id already in the vocabulary). */
+int temper__added_push(temper_tokenizer *tok, temper_token id, bool special,
+                       bool lstrip, bool rstrip, bool normalized);
+/* Order added tokens for matching and fill the ASCII class table. */
+int temper__finish_load(temper_tokenizer *tok);
+
+/* ---- encoding ----------------------------------------------------------- */
+
+/* Growable output of one encode call. */
+typedef struct temper__ids {
+    temper_token *ids; /* (cap) */
+    int32_t *offs;     /* (cap, 2) byte ranges in the whole input */
+    size_t n, cap;
+} temper__ids;
+
+int temper__ids_push(temper__ids *v, temper_token id, int32_t start, int32_t end);
+void temper__ids_free(temper__ids *v);
+
+/* Scratch memory of one encode call: word cache and BPE work arrays. */
+typedef struct temper__enc temper__enc;
+temper__enc *temper__enc_new(const temper_tokenizer *tok);
+void temper__enc_free(temper__enc *e);
+
+/* Character classes of the GPT-2 pattern. */
+enum { TEMPER__CL_WS = 1, TEMPER__CL_L = 2, TEMPER__CL_N = 3, TEMPER__CL_O = 4 };
+/* Class of code point c (utf8proc general category + White_Space). */
+int temper__char_class(uint32_t c);
+/* End of the GPT-2 regex match that starts at s[i] (i < n): the pattern
+ *   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+ * applied leftmost-first as HF's ByteLevel pre-tokenizer does. s is valid
+ * UTF-8. */
+size_t temper__pretok_next(const temper_tokenizer *tok, const uint8_t *s,
+                           size_t n, size_t i);
+
+/* Encode the plain text segment text[a..b) (no added tokens inside) into
+ * out; prefix_space: the segment starts the ByteLevel split (add_prefix_space
+ * applies). Offsets are positions in text. */
+int temper__encode_segment(temper__enc *e, const uint8_t *text, size_t a,
+                           size_t b, bool prefix_space, temper__ids *out);
+
+/* BPE of one word given as bytes w[0..n) (the byte-level characters are
+ * implied): appends ids to ids_out (room for n) and returns their count. */
+int temper__bpe_word(temper__enc *e, const uint8_t *w, size_t n,
+                     temper_token *ids_out);
+/* Reference merge loop (quadratic, the oracle for the tests). */
+int temper__bpe_word_naive(const temper_tokenizer *tok, const uint8_t *w,
+                           size_t n, temper_token *ids_out);
+
+/* One piece of the added-token split: an added token (id >= 0) or plain
+ * text (id = -1) covering text[start..end). */
+typedef struct temper__piece {
+    temper_token id;
+    size_t start, end;
+} temper__piece;
+
+/* Split text[0..n) on the added tokens (both HF passes). *pieces is
+ * malloc'd, owned by the caller. */
+int temper__split_added(const temper_tokenizer *tok, const uint8_t *text,
+                        size_t n, bool special_as_text, temper__piece **pieces,
+                        size_t *n_pieces);
+
+/* Apply the post-processor's offset trimming to out (in place). */
+void temper__post_trim(const temper_tokenizer *tok, temper__ids *out);
+
+#endif

@@ -1,0 +1,318 @@
+#!/usr/bin/python3
+"""test_decode_generate.py - temper_generate() (through tests/tools/
+generate_runs) against an independent Python decoder over the numpy
+reference model (tests/ref, float64, no KV cache):
+
+- greedy: the argmax of each step's reference logits;
+- sampling: each token is the documented draw (xoshiro256** stream
+  first_stream + i of the seed, first token whose running mass exceeds u)
+  from the reference's processed distribution;
+- beam search: a transcription of transformers' vectorised beam search
+  (2 * num_beams candidates, hypotheses scored sum / len^length_penalty,
+  early_stopping true / false / never), sequences and scores;
+- determinism: sequences decoded together or apart, 1 or 2 threads;
+- stopping: EOS, max_new_tokens, stop strings, min_new_tokens, context.
+
+Run: /usr/bin/python3 tests/py/test_decode_generate.py (TEMPER_BUILD)
+Prints "N passed, N failed"; exits 1 on failure.
+"""
+import hashlib
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("TEMPER_BUILD", "build")
+TOOL = os.path.join(ROOT, BUILD, "tests", "generate_runs")
+MODELS = os.path.join(ROOT, "build", "models")
+sys.path.insert(0, os.path.join(ROOT, "tests", "ref"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "py"))
+import make_model  # noqa: E402
+import ref_model  # noqa: E402
+from test_decode import Xoshiro  # noqa: E402  (the documented streams)
+
+passed = failed = 0
+
+
+def check(cond, what):
+    global passed, failed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        print("FAIL", what, file=sys.stderr)
+
+
+def model_dir():
+    args = ["--arch", "gpt2", "--n-layer", "2", "--n-head", "4", "--n-embd", "64",
+            "--n-ctx", "64", "--dtype", "f32", "--seed", "3"]
+    a = make_model.parse_args(["-"] + args)
+    rec = make_model.generator_record(a)
+    key = hashlib.sha1(json.dumps(rec, sort_keys=True).encode()).hexdigest()[:10]
+    path = os.path.join(MODELS, "decode-gpt2-" + key)
+    done = os.path.join(path, "make_model.json")
+    if os.path.exists(done):
+        with open(done) as f:
+            if json.load(f) == rec:
+                return path
+    tmp = path + ".tmp%d" % os.getpid()
+    r = subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "tests", "ref", "make_model.py"),
+                        tmp] + args, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError("make_model: " + r.stderr)
+    shutil.rmtree(path, ignore_errors=True)
+    os.rename(tmp, path)
+    return path
+
+
+def run(path, args):
+    r = subprocess.run([TOOL, path] + args, capture_output=True, text=True, timeout=600)
+    if r.returncode != 0:
+        return None, r.stderr.strip()
+    return json.loads(r.stdout), ""
+
+
+class Ref:
+    """Last-position log-softmax of the reference model, cached by prefix."""
+
+    def __init__(self, path):
+        self.m = ref_model.load(path)
+        self.cache = {}
+
+    def logits(self, ids):
+        key = tuple(ids)
+        if key not in self.cache:
+            self.cache[key] = self.m.forward(list(ids), out_rows=[len(ids) - 1])["logits"][0]
+        return self.cache[key]
+
+    def logprobs(self, ids):
+        x = self.logits(ids)
+        m = x.max()
+        return x - m - math.log(np.exp(x - m).sum())
+
+
+PROMPT = [464, 3290, 373, 1336, 286]  # "The movie was full of"
+
+
+def greedy_ref(ref, prompt, n):
+    ids, margins = list(prompt), []
+    for _ in range(n):
+        x = ref.logits(ids)
+        s = np.sort(x)
+        margins.append(s[-1] - s[-2])
+        ids.append(int(np.argmax(x)))
+    return ids[len(prompt):], min(margins)
+
+
+def test_greedy(path, ref):
+    out, err = run(path, ["--ids", ",".join(map(str, PROMPT)), "-n", "12", "--ignore-eos",
+                          "--n-top", "3"])
+    if out is None:
+        check(False, "greedy run: " + err)
+        return
+    want, margin = greedy_ref(ref, PROMPT, 12)
+    seq = out["sequences"][0]
+    check(seq["ids"] == want, f"greedy ids {seq['ids']} != reference {want} (margin {margin:.2e})")
+    check(seq["finish"] == 2, "greedy: finish length")
+    # raw log-probs of the chosen tokens, and the top-3 alternatives
+    ids = list(PROMPT)
+    err_lp = 0.0
+    for k, t in enumerate(want):
+        lp = ref.logprobs(ids)
+        err_lp = max(err_lp, abs(lp[t] - seq["logprob"][k]))
+        check(seq["top"][k] == [int(i) for i in np.argsort(-lp, kind="stable")[:3]],
+              f"greedy top-3 at step {k}")
+        ids.append(t)
+    check(err_lp < 1e-4, f"greedy logprobs: max error {err_lp:.2e}")
+    # greedy: processed == raw (no processors active)
+    check(np.allclose(seq["logprob"], seq["logprob_processed"], atol=1e-6), "greedy processed")
+
+
+def test_sampling(path, ref):
+    """Every sampled token is the documented draw from the reference's
+    distribution after temperature 0.8 and top-k 20 (steps near a draw
+    boundary, where float32 and float64 may differ, end the comparison)."""
+    n, seed = 10, 1234
+    out, err = run(path, ["--ids", ",".join(map(str, PROMPT)), "-n", str(n), "--sample",
+                          "--temp", "0.8", "--top-k", "20", "--seed", str(seed), "--nrs", "3",
+                          "--ignore-eos"])
+    if out is None:
+        check(False, "sampling run: " + err)
+        return
+    compared = 0
+    for i, seq in enumerate(out["sequences"]):
+        g = Xoshiro(seed, i)
+        ids = list(PROMPT)
+        for k, got in enumerate(seq["ids"]):
+            x = ref.logits(ids) / 0.8
+            kth = np.sort(x)[::-1][19]
+            x = np.where(x < kth, -np.inf, x)
+            p = np.exp(x - x.max())
+            p /= p.sum()
+            cdf = np.cumsum(p)
+            u = g.uniform()
+            if np.min(np.abs(cdf - u)) < 1e-6:
+                break
+            want = min(int(np.searchsorted(cdf, u, side="right")), len(cdf) - 1)
+            check(got == want, f"sampling seq {i} step {k}: {got} != documented draw {want}")
+            compared += 1
+            ids.append(got)
+    check(compared >= 20, f"sampling: only {compared} steps compared")
+    # the three sequences differ (they use three streams)
+    texts = {tuple(s["ids"]) for s in out["sequences"]}
+    check(len(texts) > 1, "sampling: the sequences are not all the same")
+    return out
+
+
+def test_determinism(path, together):
+    """Decoded apart (first_stream = i, one sequence) or with 2 threads:
+    the same tokens as decoded together."""
+    base = ["--ids", ",".join(map(str, PROMPT)), "-n", "10", "--sample", "--temp", "0.8",
+            "--top-k", "20", "--seed", "1234", "--ignore-eos"]
+    for i in range(3):
+        out, err = run(path, base + ["--first-stream", str(i)])
+        check(out is not None and out["sequences"][0]["ids"] == together["sequences"][i]["ids"],
+              f"sequence {i} decoded apart differs from decoded together {err}")
+    out, err = run(path, base + ["--nrs", "3", "--threads", "2"])
+    check(out is not None and [s["ids"] for s in out["sequences"]] ==
+          [s["ids"] for s in together["sequences"]], "2 threads differ from 1 " + err)
+    out, _ = run(path, base + ["--nrs", "3"])
+    check(out is not None and out == together, "a second run differs from the first")
+
+
+def beam_ref(ref, prompt, B, max_new, lpen, early, eos, n_ctx):
+    """transformers' vectorised beam search, transcribed (float64)."""
+    K = max(2, 1 + len(eos)) * B
+    cap = min(max_new, n_ctx - len(prompt))
+    running = [([], 0.0 if b == 0 else -1e9) for b in range(B)]
+    finished = []  # [score, ids]
+    for step in range(cap):
+        gen_len = step + 1
+        acc = np.stack([ref.logprobs(list(prompt) + ids) + sc for ids, sc in running])
+        flat = acc.ravel()
+        order = np.argsort(-flat, kind="stable")[:K]
+        full_early = len(finished) == B and early == "true"
+        new_running, n_hits = [], 0
+        for k, idx in enumerate(order):
+            b, t = divmod(int(idx), acc.shape[1])
+            ids = running[b][0] + [t]
+            if t in eos or gen_len == max_new or gen_len == cap:
+                n_hits += 1
+                if k < B and not full_early:
+                    score = flat[idx] / gen_len ** lpen
+                    if len(finished) < B:
+                        finished.append([score, ids])
+                    else:
+                        w = min(range(B), key=lambda j: finished[j][0])
+                        if score > finished[w][0]:
+                            finished[w] = [score, ids]
+                continue
+            if len(new_running) < B:
+                new_running.append((ids, flat[idx]))
+        full = len(finished) == B
+        worst = min(f[0] for f in finished) if full else -1e9
+        best_len = cap if early == "never" and lpen > 0 else gen_len
+        best = new_running[0][1] / best_len ** lpen if new_running else -math.inf
+        if not (best > worst and not (full and early == "true") and n_hits < len(order)
+                and len(new_running) == B):
+            break
+        running = new_running
+    return sorted(finished, key=lambda f: -f[0])
+
+
+def test_beams(path, ref):
+    # an EOS the model likes: the greedy token of step 3, so that hypotheses end early
+    greedy, _ = greedy_ref(ref, PROMPT, 6)
+    eos = greedy[3]
+    cases = [
+        (3, 8, 1.0, "false", []),
+        (3, 8, 1.0, "false", [eos]),
+        (4, 8, 0.5, "true", [eos]),
+        (4, 8, 2.0, "never", [eos]),
+        (2, 6, -1.0, "false", [eos, greedy[1]]),
+    ]
+    es = {"false": "0", "true": "1", "never": "2"}
+    for B, n, lpen, early, eos_ids in cases:
+        args = ["--ids", ",".join(map(str, PROMPT)), "-n", str(n), "--beams", str(B),
+                "--nrs", str(B), "--length-penalty", str(lpen), "--early-stopping", es[early]]
+        if eos_ids:
+            for e in eos_ids:
+                args += ["--eos", str(e)]
+        else:
+            args += ["--ignore-eos"]
+        out, err = run(path, args)
+        label = f"beams B={B} n={n} lp={lpen} early={early} eos={eos_ids}"
+        if out is None:
+            check(False, label + ": " + err)
+            continue
+        want = beam_ref(ref, PROMPT, B, n, lpen, early, eos_ids, 64)
+        got = out["sequences"]
+        check([s["ids"] for s in got] == [w[1] for w in want],
+              f"{label}: sequences\n  got  {[s['ids'] for s in got]}\n"
+              f"  want {[w[1] for w in want]}")
+        if len(got) == len(want):
+            err_s = max(abs(s["score"] - w[0]) for s, w in zip(got, want))
+            check(err_s < 1e-3, f"{label}: scores differ by {err_s:.2e}")
+            # the score is the sum of the processed log-probs / len^lp
+            rec = max(abs(sum(s["logprob_processed"]) / len(s["ids"]) ** lpen - s["score"])
+                      for s in got)
+            check(rec < 1e-4, f"{label}: score != sum(logprob_processed) / len^lp ({rec:.2e})")
+    out, err = run(path, ["--ids", "1,2", "--beams", "2", "--nrs", "3"])
+    check(out is None and "num_return_sequences" in err, "nrs > beams rejected: " + err)
+
+
+def test_stopping(path, ref):
+    greedy, _ = greedy_ref(ref, PROMPT, 8)
+    p = ",".join(map(str, PROMPT))
+    # EOS: the first greedy token that did not occur before it
+    k = next(i for i in range(1, 8) if greedy[i] not in greedy[:i])
+    out, _ = run(path, ["--ids", p, "-n", "8", "--eos", str(greedy[k])])
+    s = out["sequences"][0]
+    check(s["ids"] == greedy[:k + 1] and s["finish"] == 1,
+          f"EOS stop: {s['ids']} {s['finish']} (greedy {greedy}, eos at {k})")
+    # min_new_tokens bans that EOS for k + 2 tokens: the greedy path changes at step k
+    out, _ = run(path, ["--ids", p, "-n", "8", "--eos", str(greedy[k]), "--min-new", str(k + 2)])
+    s = out["sequences"][0]
+    check(s["ids"][:k] == greedy[:k] and s["ids"][k] != greedy[k] and len(s["ids"]) >= k + 2,
+          f"min_new_tokens: {s['ids']}")
+    # context window: n_ctx 8 leaves 3 new tokens
+    out, _ = run(path, ["--ids", p, "-n", "8", "--ignore-eos", "--n-ctx", "8"])
+    s = out["sequences"][0]
+    check(len(s["ids"]) == 3 and s["finish"] == 4, f"context stop: {len(s['ids'])} {s['finish']}")
+    # a stop string: the text of the greedy token 2 (decoded by the model's
+    # tokenizer, read here from vocab.json's byte-level form)
+    with open(os.path.join(path, "vocab.json")) as f:
+        vocab = {v: k for k, v in json.load(f).items()}
+    piece = vocab[greedy[2]].replace("\u0120", " ").strip()
+    if piece and all(piece not in vocab[t].replace("\u0120", " ") for t in greedy[:2]):
+        out, err = run(path, ["--ids", p, "-n", "8", "--ignore-eos", "--stop", piece])
+        s = out["sequences"][0] if out else {"ids": [], "finish": -1}
+        check(s["ids"] == greedy[:3] and s["finish"] == 3, f"stop string {piece!r}: {s} {err}")
+    out, err = run(path, ["--ids", p, "-n", "0"])
+    check(out is not None and out["sequences"][0]["ids"] == [], "max_new_tokens 0")
+
+
+def main():
+    if not os.access(TOOL, os.X_OK):
+        print(f"{TOOL} not built", file=sys.stderr)
+        print("0 passed, 1 failed")
+        return 1
+    path = model_dir()
+    ref = Ref(path)
+    test_greedy(path, ref)
+    together = test_sampling(path, ref)
+    if together:
+        test_determinism(path, together)
+    test_beams(path, ref)
+    test_stopping(path, ref)
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,498 @@
+#!/usr/bin/python3
+"""make_model.py - small random-weight models in the Hugging Face folder format.
+
+    /usr/bin/python3 tests/ref/make_model.py OUTDIR --arch gpt2 --n-layer 2 \\
+        --n-head 4 --n-embd 64 --n-ctx 128 --dtype f32 --seed 0
+    /usr/bin/python3 tests/ref/make_model.py OUTDIR --preset gpt2-124m --dtype f16
+    /usr/bin/python3 tests/ref/make_model.py OUTDIR --arch llama --n-layer 2 \
+        --n-head 4 --n-kv-head 2 --n-embd 64 --n-ctx 256 --format sharded
+
+Architectures: gpt2 (GPT2LMHeadModel), opt (OPTForCausalLM: --post-ln,
+--word-embed-proj-dim, --no-bias), llama (LlamaForCausalLM: --n-kv-head,
+--head-dim, --rms-norm-eps, --rope-theta, --attention-bias, --tied-lm-head).
+Weight files (--format): model.safetensors, sharded safetensors with
+model.safetensors.index.json, or pytorch_model.bin (torch.save's zip
+format, written by tests/ref/pytorch_io.py without torch).
+
+Writes OUTDIR/config.json (as transformers' config class saves it),
+generation_config.json, model.safetensors (HF tensor names and layouts) and
+the real tokenizer files copied from --tokenizer-from, so token ids are real.
+The last file written is make_model.json (the generator's arguments and
+version): a folder without it is incomplete.
+
+Weights are random normal, scaled by fan-in so that activations stay O(1)
+at any width and the model is far from trivial: attention scores have a
+standard deviation around 2 (peaked attention, so a wrong mask or position
+shows), and the logits one around 2.5 (a peaked next-token distribution,
+so a wrong logit shows in the top ranks). --scale multiplies every matrix.
+Each tensor has its own random stream seeded by (seed, its role), so the
+same --seed gives the same values whatever the name prefix or file order.
+"""
+import argparse
+import json
+import os
+import shutil
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import safetensors_io as st  # noqa: E402
+
+# Bump when the produced files change, so cached test models are remade.
+GENERATOR_VERSION = 1
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TOKENIZER_FILES = ["tokenizer.json", "vocab.json", "merges.txt", "tokenizer_config.json",
+                   "special_tokens_map.json", "tokenizer.model"]
+
+PRESETS = {
+    # name: real checkpoint shapes (random weights): make_model arguments
+    "gpt2-124m": "--arch gpt2 --n-layer 12 --n-head 12 --n-embd 768 --n-ctx 1024",
+    "distilgpt2": "--arch gpt2 --n-layer 6 --n-head 12 --n-embd 768 --n-ctx 1024",
+    "gpt2-medium": "--arch gpt2 --n-layer 24 --n-head 16 --n-embd 1024 --n-ctx 1024",
+    "opt-125m": "--arch opt --n-layer 12 --n-head 12 --n-embd 768 --n-ctx 2048",
+    "opt-350m": "--arch opt --n-layer 24 --n-head 16 --n-embd 1024 --n-ctx 2048 --post-ln "
+                "--word-embed-proj-dim 512",
+    "smollm-135m": "--arch llama --n-layer 30 --n-head 9 --n-kv-head 3 --n-embd 576 --n-inner 1536 "
+                   "--n-ctx 2048 --vocab-size 49152 --tied-lm-head",
+    "tiny": "--arch gpt2 --n-layer 2 --n-head 4 --n-embd 64 --n-ctx 128",
+}
+
+TORCH_DTYPE = {"f32": "float32", "f16": "float16", "bf16": "bfloat16"}
+ST_DTYPE = {"f32": "F32", "f16": "F16", "bf16": "BF16"}
+
+
+def default_fixtures():
+    return os.environ.get("TEMPER_FIXTURES") or os.path.join(REPO, "..", "shared", "fixtures")
+
+
+# --------------------------------------------------------------------------
+# Random values
+# --------------------------------------------------------------------------
+
+class Init:
+    """How a tensor is filled: 'normal' (mean, std) or a fixed function."""
+
+    def __init__(self, shape, std=0.0, mean=0.0, fn=None):
+        self.shape = tuple(int(d) for d in shape)
+        self.std, self.mean, self.fn = std, mean, fn
+
+    def make(self, seed, role):
+        if self.fn is not None:
+            return self.fn()
+        # One stream per tensor role: independent of order and prefix.
+        key = [seed] + [ord(c) for c in role]
+        rng = np.random.default_rng(key)
+        x = rng.standard_normal(self.shape, dtype=np.float32)
+        x *= np.float32(self.std)
+        if self.mean:
+            x += np.float32(self.mean)
+        return x
+
+
+def norm_weight(n):
+    return Init((n,), std=0.2, mean=1.0)
+
+
+def bias(n):
+    return Init((n,), std=0.1)
+
+
+def mat(rows, cols, fan_in, gain, scale):
+    return Init((rows, cols), std=gain * scale / np.sqrt(fan_in))
+
+
+# --------------------------------------------------------------------------
+# GPT-2
+# --------------------------------------------------------------------------
+
+def gpt2_model(a):
+    """Returns (config dict, [(role, file name, Init, dtype)])."""
+    C, V, P, L = a.n_embd, a.vocab_size, a.n_ctx, a.n_layer
+    F = a.n_inner or 4 * C
+    if C % a.n_head:
+        sys.exit("make_model: n_embd %d is not a multiple of n_head %d" % (C, a.n_head))
+    pre = "" if a.prefix == "none" else a.prefix
+    dt = ST_DTYPE[a.dtype]
+    s = a.scale
+    t = []
+
+    def add(role, shape_init, name=None, dtype=None):
+        t.append((role, name or pre + role, shape_init, dtype or dt))
+
+    add("wte.weight", mat(V, C, C, 2.5, s))
+    add("wpe.weight", mat(P, C, C, 1.0, s))
+    for i in range(L):
+        h = "h.%d." % i
+        add(h + "ln_1.weight", norm_weight(C))
+        add(h + "ln_1.bias", bias(C))
+        if a.attn_buffers != "none":
+            mask = lambda: np.tril(np.ones((P, P), dtype=np.float32)).reshape(1, 1, P, P)
+            if a.attn_buffers in ("u8", "bool"):  # transformers 4.x: uint8, later bool
+                kind = {"u8": ("U8", np.uint8), "bool": ("BOOL", bool)}[a.attn_buffers]
+                add(h + "attn.bias", Init((1, 1, P, P), fn=lambda k=kind: mask().astype(k[1])),
+                    dtype=kind[0])
+            else:
+                add(h + "attn.bias", Init((1, 1, P, P), fn=mask))
+            add(h + "attn.masked_bias", Init((), fn=lambda: np.array(-1e4, dtype=np.float32)))
+        add(h + "attn.c_attn.weight", mat(C, 3 * C, C, 1.5, s))   # Conv1D (in, out)
+        add(h + "attn.c_attn.bias", bias(3 * C))
+        add(h + "attn.c_proj.weight", mat(C, C, C, 1.0, s))
+        add(h + "attn.c_proj.bias", bias(C))
+        add(h + "ln_2.weight", norm_weight(C))
+        add(h + "ln_2.bias", bias(C))
+        add(h + "mlp.c_fc.weight", mat(C, F, C, 1.0, s))
+        add(h + "mlp.c_fc.bias", bias(F))
+        add(h + "mlp.c_proj.weight", mat(F, C, F, 1.0, s))
+        add(h + "mlp.c_proj.bias", bias(C))
+    add("ln_f.weight", norm_weight(C))
+    add("ln_f.bias", bias(C))
+    if a.untied_lm_head:
+        add("lm_head.weight", mat(V, C, C, 2.5, s), name="lm_head.weight")
+
+    config = {
+        "activation_function": "gelu_new",
+        "architectures": ["GPT2LMHeadModel"],
+        "attn_pdrop": 0.1,
+        "bos_token_id": 50256,
+        "embd_pdrop": 0.1,
+        "eos_token_id": 50256,
+        "initializer_range": 0.02,
+        "layer_norm_epsilon": 1e-05,
+        "model_type": "gpt2",
+        "n_ctx": P,
+        "n_embd": C,
+        "n_head": a.n_head,
+        "n_inner": a.n_inner,
+        "n_layer": L,
+        "n_positions": P,
+        "reorder_and_upcast_attn": False,
+        "resid_pdrop": 0.1,
+        "scale_attn_by_inverse_layer_idx": False,
+        "scale_attn_weights": True,
+        "summary_activation": None,
+        "summary_first_dropout": 0.1,
+        "summary_proj_to_labels": True,
+        "summary_type": "cls_index",
+        "summary_use_proj": True,
+        "task_specific_params": {"text-generation": {"do_sample": True, "max_length": 50}},
+        "torch_dtype": TORCH_DTYPE[a.dtype],
+        "transformers_version": "4.51.1",
+        "use_cache": True,
+        "vocab_size": V,
+    }
+    if a.untied_lm_head:
+        config["tie_word_embeddings"] = False
+    gen = {"bos_token_id": 50256, "eos_token_id": 50256,
+           "transformers_version": "4.51.1", "_from_model_config": True}
+    return config, gen, t
+
+
+# --------------------------------------------------------------------------
+# OPT (OPTForCausalLM)
+# --------------------------------------------------------------------------
+
+def opt_model(a):
+    """facebook/opt-* layout: nn.Linear weights (out, in), learned positions
+    with 2 extra rows (row p + 2 is position p), ReLU MLP, pre-LN
+    (do_layer_norm_before) or post-LN (--post-ln, as opt-350m), optional
+    project_in/project_out when word_embed_proj_dim differs from
+    hidden_size, optional biases (enable_bias)."""
+    C, V, P, L = a.n_embd, a.vocab_size, a.n_ctx, a.n_layer
+    F = a.n_inner or 4 * C
+    E = a.word_embed_proj_dim or C
+    if C % a.n_head:
+        sys.exit("make_model: n_embd %d is not a multiple of n_head %d" % (C, a.n_head))
+    pre = ("" if a.prefix == "none" else a.prefix) + "decoder."
+    dt = ST_DTYPE[a.dtype]
+    s = a.scale
+    t = []
+
+    def add(role, init, name=None):
+        t.append((role, name or pre + role, init, dt))
+
+    add("embed_tokens.weight", mat(V, E, E, 2.5, s))
+    add("embed_positions.weight", mat(P + 2, C, C, 1.0, s))
+    if E != C:
+        add("project_in.weight", mat(C, E, E, 1.0, s))      # (out, in), no bias
+        add("project_out.weight", mat(E, C, C, 1.0, s))
+    for i in range(L):
+        h = "layers.%d." % i
+        for proj, gain in (("q_proj", 1.5), ("k_proj", 1.5), ("v_proj", 1.0), ("out_proj", 1.0)):
+            add(h + "self_attn.%s.weight" % proj, mat(C, C, C, gain, s))
+            if not a.no_bias:
+                add(h + "self_attn.%s.bias" % proj, bias(C))
+        add(h + "self_attn_layer_norm.weight", norm_weight(C))
+        add(h + "self_attn_layer_norm.bias", bias(C))
+        add(h + "fc1.weight", mat(F, C, C, 1.0, s))
+        add(h + "fc2.weight", mat(C, F, F, 1.0, s))
+        if not a.no_bias:
+            add(h + "fc1.bias", bias(F))
+            add(h + "fc2.bias", bias(C))
+        add(h + "final_layer_norm.weight", norm_weight(C))
+        add(h + "final_layer_norm.bias", bias(C))
+    if not a.post_ln:  # the decoder's final norm exists only in pre-LN models
+        add("final_layer_norm.weight", norm_weight(C))
+        add("final_layer_norm.bias", bias(C))
+    if a.untied_lm_head:
+        add("lm_head.weight", mat(V, E, E, 2.5, s), name="lm_head.weight")
+    config = {
+        "_remove_final_layer_norm": False,
+        "activation_dropout": 0.0,
+        "activation_function": "relu",
+        "architectures": ["OPTForCausalLM"],
+        "attention_dropout": 0.0,
+        "bos_token_id": 2,
+        "do_layer_norm_before": not a.post_ln,
+        "dropout": 0.1,
+        "enable_bias": not a.no_bias,
+        "eos_token_id": 2,
+        "ffn_dim": F,
+        "hidden_size": C,
+        "init_std": 0.02,
+        "layer_norm_elementwise_affine": True,
+        "layerdrop": 0.0,
+        "max_position_embeddings": P,
+        "model_type": "opt",
+        "num_attention_heads": a.n_head,
+        "num_hidden_layers": L,
+        "pad_token_id": 1,
+        "prefix": "</s>",
+        "torch_dtype": TORCH_DTYPE[a.dtype],
+        "transformers_version": "4.51.1",
+        "use_cache": True,
+        "vocab_size": V,
+        "word_embed_proj_dim": E,
+    }
+    if a.untied_lm_head:
+        config["tie_word_embeddings"] = False
+    gen = {"bos_token_id": 2, "eos_token_id": 2, "pad_token_id": 1,
+           "transformers_version": "4.51.1", "_from_model_config": True}
+    return config, gen, t
+
+
+# --------------------------------------------------------------------------
+# Llama (LlamaForCausalLM)
+# --------------------------------------------------------------------------
+
+def llama_model(a):
+    """transformers' Llama layout: RMSNorm (weight only), RoPE in the
+    rotate-half layout, grouped-query attention (num_key_value_heads), SwiGLU
+    MLP, no biases (unless --attention-bias), untied lm_head unless
+    --tied-lm-head."""
+    C, V, P, L, H = a.n_embd, a.vocab_size, a.n_ctx, a.n_layer, a.n_head
+    Hkv = a.n_kv_head or H
+    hd = a.head_dim or C // H
+    F = a.n_inner or 4 * C
+    if H % Hkv or (not a.head_dim and C % H) or hd % 2:
+        sys.exit("make_model: bad heads: n_head %d, n_kv_head %d, head_dim %d" % (H, Hkv, hd))
+    pre = "" if a.prefix == "none" else a.prefix
+    dt = ST_DTYPE[a.dtype]
+    s = a.scale
+    t = []
+
+    def add(role, init, name=None):
+        t.append((role, name or pre + role, init, dt))
+
+    add("embed_tokens.weight", mat(V, C, C, 2.5, s))
+    for i in range(L):
+        h = "layers.%d." % i
+        add(h + "input_layernorm.weight", norm_weight(C))
+        add(h + "self_attn.q_proj.weight", mat(H * hd, C, C, 1.5, s))
+        add(h + "self_attn.k_proj.weight", mat(Hkv * hd, C, C, 1.5, s))
+        add(h + "self_attn.v_proj.weight", mat(Hkv * hd, C, C, 1.0, s))
+        add(h + "self_attn.o_proj.weight", mat(C, H * hd, H * hd, 1.0, s))
+        if a.attention_bias:
+            add(h + "self_attn.q_proj.bias", bias(H * hd))
+            add(h + "self_attn.k_proj.bias", bias(Hkv * hd))
+            add(h + "self_attn.v_proj.bias", bias(Hkv * hd))
+            add(h + "self_attn.o_proj.bias", bias(C))
+        add(h + "post_attention_layernorm.weight", norm_weight(C))
+        add(h + "mlp.gate_proj.weight", mat(F, C, C, 1.0, s))
+        add(h + "mlp.up_proj.weight", mat(F, C, C, 1.0, s))
+        add(h + "mlp.down_proj.weight", mat(C, F, F, 1.0, s))
+    add("norm.weight", norm_weight(C))
+    if not a.tied_lm_head:
+        add("lm_head.weight", mat(V, C, C, 2.5, s), name="lm_head.weight")
+    config = {
+        "architectures": ["LlamaForCausalLM"],
+        "attention_bias": bool(a.attention_bias),
+        "attention_dropout": 0.0,
+        "bos_token_id": 1,
+        "eos_token_id": 2,
+        "head_dim": hd,
+        "hidden_act": "silu",
+        "hidden_size": C,
+        "initializer_range": 0.02,
+        "intermediate_size": F,
+        "max_position_embeddings": P,
+        "mlp_bias": False,
+        "model_type": "llama",
+        "num_attention_heads": H,
+        "num_hidden_layers": L,
+        "num_key_value_heads": Hkv,
+        "pretraining_tp": 1,
+        "rms_norm_eps": a.rms_norm_eps,
+        "rope_scaling": None,
+        "rope_theta": a.rope_theta,
+        "tie_word_embeddings": bool(a.tied_lm_head),
+        "torch_dtype": TORCH_DTYPE[a.dtype],
+        "transformers_version": "4.51.1",
+        "use_cache": True,
+        "vocab_size": V,
+    }
+    gen = {"bos_token_id": 1, "eos_token_id": 2, "transformers_version": "4.51.1",
+           "_from_model_config": True}
+    return config, gen, t
+
+
+ARCHS = {"gpt2": gpt2_model, "opt": opt_model, "llama": llama_model}
+DEFAULT_VOCAB = {"gpt2": 50257, "opt": 50272, "llama": 32000}
+DEFAULT_PREFIX = {"gpt2": "transformer.", "opt": "model.", "llama": "model."}
+# No OPT or Llama tokenizer among the fixtures: those models get GPT-2's
+# (a model may use any tokenizer; ids stay real GPT-2 ids below 50257).
+DEFAULT_TOKENIZER = {"gpt2": "gpt2", "opt": "gpt2", "llama": "gpt2"}
+
+
+# --------------------------------------------------------------------------
+# Main
+# --------------------------------------------------------------------------
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("outdir")
+    p.add_argument("--preset", choices=sorted(PRESETS))
+    p.add_argument("--arch", default=None, choices=sorted(ARCHS))
+    p.add_argument("--n-layer", type=int)
+    p.add_argument("--n-head", type=int)
+    p.add_argument("--n-embd", type=int)
+    p.add_argument("--n-ctx", type=int)
+    p.add_argument("--n-inner", type=int, default=None, help="MLP width (default 4 * n_embd)")
+    p.add_argument("--dtype", default="f32", choices=sorted(ST_DTYPE))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--vocab-size", type=int, default=None)
+    p.add_argument("--tokenizer-from", default=None,
+                   help="folder with the tokenizer files (default: the fixtures of the arch)")
+    p.add_argument("--prefix", default=None,
+                   help="name prefix of the base model's tensors, or 'none' (default: "
+                        "transformer. for gpt2, model. for opt and llama)")
+    p.add_argument("--untied-lm-head", action="store_true", help="gpt2, opt: write lm_head.weight")
+    p.add_argument("--tied-lm-head", action="store_true", help="llama: no lm_head.weight")
+    p.add_argument("--format", default="safetensors", choices=["safetensors", "sharded", "bin"],
+                   help="model.safetensors, model-0000i-of-0000n.safetensors + index, "
+                        "or pytorch_model.bin (torch.save zip format)")
+    p.add_argument("--shards", type=int, default=2, help="with --format sharded")
+    # OPT
+    p.add_argument("--word-embed-proj-dim", type=int, default=None, help="opt: embedding width")
+    p.add_argument("--post-ln", action="store_true", help="opt: do_layer_norm_before false")
+    p.add_argument("--no-bias", action="store_true", help="opt: enable_bias false")
+    # Llama
+    p.add_argument("--n-kv-head", type=int, default=None, help="llama: num_key_value_heads")
+    p.add_argument("--head-dim", type=int, default=None, help="llama: head_dim")
+    p.add_argument("--rms-norm-eps", type=float, default=1e-5)
+    p.add_argument("--rope-theta", type=float, default=10000.0)
+    p.add_argument("--attention-bias", action="store_true", help="llama: q/k/v/o biases")
+    p.add_argument("--attn-buffers", default="none", choices=["none", "float", "u8", "bool"],
+                   help="also write the old attn.bias / attn.masked_bias buffers")
+    p.add_argument("--scale", type=float, default=1.0)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    a = p.parse_args(argv)
+    if a.preset:  # the preset's arguments, then the given ones (which win)
+        a = p.parse_args(PRESETS[a.preset].split() + argv)
+    a.arch = a.arch or "gpt2"
+    for k in ("n_layer", "n_head", "n_embd", "n_ctx"):
+        if getattr(a, k) is None:
+            p.error("--%s is required (or --preset)" % k.replace("_", "-"))
+    a.vocab_size = a.vocab_size or DEFAULT_VOCAB[a.arch]
+    if a.prefix is None:
+        a.prefix = DEFAULT_PREFIX[a.arch]
+    if a.tokenizer_from is None:
+        a.tokenizer_from = os.path.join(default_fixtures(), DEFAULT_TOKENIZER[a.arch])
+    return a
+
+
+def generator_record(a):
+    rec = {k: v for k, v in sorted(vars(a).items()) if k not in ("outdir", "tokenizer_from", "preset")}
+    rec["generator_version"] = GENERATOR_VERSION
+    return rec
+
+
+def _lazy(a, init, role):
+    return st.Lazy(init.shape, lambda: init.make(a.seed, role))
+
+
+def write_weights(a, entries):
+    """entries: [(role, name, Init, dtype)] in file order."""
+    out = a.outdir
+    for old in os.listdir(out):  # weights of an earlier run in another format
+        if old in ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin") or \
+                (old.startswith("model-") and old.endswith(".safetensors")):
+            os.remove(os.path.join(out, old))
+    if a.format == "safetensors":
+        st.write(os.path.join(out, "model.safetensors"),
+                 [(name, _lazy(a, init, role), dt) for role, name, init, dt in entries],
+                 metadata={"format": "pt"})
+    elif a.format == "sharded":
+        # As transformers' save_pretrained(max_shard_size=total / shards):
+        # a new shard starts when the next tensor would overflow this one.
+        sizes = [st.DTYPE_SIZE[dt] * int(np.prod(init.shape)) for _, _, init, dt in entries]
+        total = sum(sizes)
+        limit = -(-total // max(1, a.shards))
+        groups, cur = [[]], 0
+        for e, size in zip(entries, sizes):
+            if groups[-1] and cur + size > limit:
+                groups.append([])
+                cur = 0
+            groups[-1].append(e)
+            cur += size
+        weight_map = {}
+        for i, g in enumerate(groups):
+            fn = "model-%05d-of-%05d.safetensors" % (i + 1, len(groups))
+            st.write(os.path.join(out, fn), [(name, _lazy(a, init, role), dt) for role, name, init, dt in g],
+                     metadata={"format": "pt"})
+            for _, name, _, _ in g:
+                weight_map[name] = fn
+        with open(os.path.join(out, "model.safetensors.index.json"), "w") as f:
+            json.dump({"metadata": {"total_size": total}, "weight_map": weight_map}, f, indent=2)
+            f.write("\n")
+    else:
+        import pytorch_io as pt  # torch.save's zip layout, written without torch
+        items = [(name, pt.tensor(init.make(a.seed, role), dt)) for role, name, init, dt in entries]
+        pt.save(os.path.join(out, "pytorch_model.bin"), items)
+
+
+def make(a):
+    os.makedirs(a.outdir, exist_ok=True)
+    done = os.path.join(a.outdir, "make_model.json")
+    if os.path.exists(done):
+        os.remove(done)
+    config, gen, tensors = ARCHS[a.arch](a)
+    with open(os.path.join(a.outdir, "config.json"), "w") as f:
+        json.dump(config, f, indent=2, sort_keys=True)
+        f.write("\n")
+    with open(os.path.join(a.outdir, "generation_config.json"), "w") as f:
+        json.dump(gen, f, indent=2)
+        f.write("\n")
+    # File order as the HF writer sorts: by name.
+    entries = sorted(tensors, key=lambda e: e[1])
+    write_weights(a, entries)
+    copied = 0
+    for fn in TOKENIZER_FILES:
+        src = os.path.join(a.tokenizer_from, fn)
+        if os.path.isfile(src):
+            shutil.copyfile(src, os.path.join(a.outdir, fn))
+            copied += 1
+    if not copied:
+        print("make_model: warning: no tokenizer files in %s" % a.tokenizer_from, file=sys.stderr)
+    with open(done, "w") as f:
+        json.dump(generator_record(a), f, indent=2, sort_keys=True)
+        f.write("\n")
+
+
+def main(argv=None):
+    make(parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()

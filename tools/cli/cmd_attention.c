@@ -1,0 +1,301 @@
+/*
+ * cmd_attention.c - `temper attention -m MODEL [--layer L] [--head H]
+ * [--json|--csv] TEXT`: the attention probabilities of every layer and
+ * head (temper_eval_capture, as transformers' output_attentions gives
+ * them). Without --json/--csv: a heatmap in the terminal, one head with
+ * token labels on both axes, or the grid of a layer's heads (seed 004's
+ * multi-head view). Row i is query token i; column j key token j; each
+ * row sums to 1 and the causal mask shows as "·" above the diagonal.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <utf8proc.h>
+
+#include "cli.h"
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: temper attention -m MODEL [--layer L] [--head H] [--json|--csv] TEXT\n\n"
+               "Attention probabilities per layer and head: row = query token, column = key\n"
+               "token, each row sums to 1, zeros above the diagonal (causal mask).\n"
+               "The heatmap shows layer L (default 0): every head side by side, or one head\n"
+               "with --head. --json and --csv give every layer and head unless --layer or\n"
+               "--head select some. Negative L or H count from the end (-1: the last).\n\n"
+               "options:\n"
+               "      --layer L          layer (0 .. n_layer - 1)\n"
+               "      --head H           head (0 .. n_head - 1)\n"
+               "      --csv              layer,head,query,key,query_token,key_token,weight rows\n%s",
+            cli_common_help);
+}
+
+/* Shade of a probability: 5 levels, "·" for a masked (future) key. */
+static const char *shade(float p, bool masked) {
+    if (masked) return "\xC2\xB7";                   /* · */
+    if (p < 0.05f) return " ";
+    if (p < 0.25f) return "\xE2\x96\x91";            /* ░ */
+    if (p < 0.50f) return "\xE2\x96\x92";            /* ▒ */
+    if (p < 0.75f) return "\xE2\x96\x93";            /* ▓ */
+    return "\xE2\x96\x88";                           /* █ */
+}
+
+static void print_legend(void) {
+    printf("legend: ' ' <5%%  \xE2\x96\x91 <25%%  \xE2\x96\x92 <50%%  \xE2\x96\x93 <75%%  "
+           "\xE2\x96\x88 >=75%%  \xC2\xB7 masked (a token never sees later ones)\n");
+}
+
+/* One character (and its width) of a label, for the vertical axis. */
+static int label_char(const char *s, int index, char *out) {
+    size_t n = strlen(s), i = 0;
+    for (int k = 0; i < n; k++) {
+        int32_t cp;
+        int len = cli_utf8_next(s + i, n - i, &cp);
+        if (k == index) {
+            memcpy(out, s + i, (size_t)len);
+            out[len] = '\0';
+            int w = cp < 0 ? 1 : utf8proc_charwidth(cp);
+            return w > 0 ? w : 1;
+        }
+        i += (size_t)len;
+    }
+    out[0] = ' ', out[1] = '\0';
+    return 1;
+}
+
+#define LABEL_W 14 /* columns of a row label */
+#define TOP_ROWS 6 /* characters of a column label, written downwards */
+
+/* p: (n, n) one head. cell: 1 or 2 columns per key. */
+static void print_head(const float *p, int n, char labels[][64], int cell) {
+    char ch[8];
+    for (int r = 0; r < TOP_ROWS; r++) { /* column labels, top to bottom */
+        printf("%*s", 5 + LABEL_W + 1, "");
+        for (int j = 0; j < n; j++) {
+            int w = label_char(labels[j], r, ch);
+            printf("%s%*s", ch, cell - w > 0 ? cell - w : 0, "");
+        }
+        putchar('\n');
+    }
+    printf("%*s", 5 + LABEL_W + 1, "");
+    for (int j = 0; j < n; j++) printf("%d%*s", j % 10, cell - 1, "");
+    putchar('\n');
+    for (int i = 0; i < n; i++) {
+        int pad = LABEL_W - cli_display_width(labels[i]);
+        printf("%4d %s%*s ", i, labels[i], pad > 0 ? pad : 0, "");
+        int best = 0;
+        for (int j = 0; j < n; j++) {
+            const char *s = shade(p[(size_t)i * n + j], j > i);
+            for (int k = 0; k < cell; k++) fputs(k > 0 && j > i ? " " : s, stdout); /* "██", "· " */
+            if (p[(size_t)i * n + j] > p[(size_t)i * n + best]) best = j;
+        }
+        printf("  \xE2\x86\x92 %d %s %.2f\n", best, labels[best], p[(size_t)i * n + best]);
+    }
+}
+
+/* Heads h0..h1 of one layer side by side, one column per key.
+ * a: (H, n, n) the layer. */
+static void print_grid(const float *a, int n, int H, char labels[][64], int width) {
+    int per_row = (width - (5 + LABEL_W + 1)) / (n + 3);
+    if (per_row < 1) per_row = 1;
+    for (int h0 = 0; h0 < H; h0 += per_row) {
+        int h1 = h0 + per_row < H ? h0 + per_row : H;
+        printf("%*s", 5 + LABEL_W + 1, "");
+        for (int h = h0; h < h1; h++) {
+            char name[16];
+            snprintf(name, sizeof name, "head %d", h);
+            printf("%-*s", n + 3, name);
+        }
+        putchar('\n');
+        for (int i = 0; i < n; i++) {
+            int pad = LABEL_W - cli_display_width(labels[i]);
+            printf("%4d %s%*s ", i, labels[i], pad > 0 ? pad : 0, "");
+            for (int h = h0; h < h1; h++) {
+                const float *p = a + ((size_t)h * n + i) * n;
+                for (int j = 0; j < n; j++) fputs(shade(p[j], j > i), stdout);
+                printf("   ");
+            }
+            putchar('\n');
+        }
+        putchar('\n');
+    }
+}
+
+/* RFC 4180 field: quoted, with quotes doubled. */
+static void csv_field(const char *s) {
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"') putchar('"');
+        putchar(*s);
+    }
+    putchar('"');
+}
+
+/* Resolve a possibly negative index against count; -1 if out of range. */
+static int resolve(long v, int count) {
+    if (v < 0) v += count;
+    return v >= 0 && v < count ? (int)v : -1;
+}
+
+int cmd_attention(int argc, char **argv) {
+    cli_common c = {0};
+    long layer_arg = 0, head_arg = 0;
+    bool has_layer = false, has_head = false, csv = false;
+    for (int i = 1; i < argc;) {
+        const char *v;
+        if (cli_flag(argv, &i, "-h", "--help")) {
+            usage(stdout);
+            return 0;
+        }
+        int r = cli_parse_common(&c, &i, argc, argv);
+        if (r < 0) return 2;
+        if (r > 0) continue;
+        if ((r = cli_opt(argv, argc, &i, "-l", "--layer", &v)) != 0) {
+            if (r < 0 || cli_parse_int_opt("--layer", v, -4096, 4095, &layer_arg) < 0) return 2;
+            has_layer = true;
+            continue;
+        }
+        if ((r = cli_opt(argv, argc, &i, NULL, "--head", &v)) != 0) {
+            if (r < 0 || cli_parse_int_opt("--head", v, -4096, 4095, &head_arg) < 0) return 2;
+            has_head = true;
+            continue;
+        }
+        if (cli_flag(argv, &i, NULL, "--csv")) {
+            csv = true;
+            continue;
+        }
+        if (strcmp(argv[i], "--") == 0) {
+            for (i++; i < argc; i++)
+                if (cli_set_prompt(&c, argv[i]) != 0) return 2;
+            break;
+        }
+        if (argv[i][0] == '-' && argv[i][1]) return cli_unknown_option("attention", argv[i]);
+        if (cli_set_prompt(&c, argv[i++]) != 0) return 2;
+    }
+    if (csv && c.json) {
+        cli_error("--csv and --json: choose one output format");
+        return 2;
+    }
+
+    temper_model *model = NULL;
+    temper_context *ctx = NULL;
+    temper_token *ids = NULL; /* (n) */
+    float *attn = NULL;       /* (L, H, n, n) */
+    char (*labels)[64] = NULL;/* (n) row/column labels */
+    int n = 0, rc = cli_load_model(&c, &model);
+    if (rc != 0) return rc;
+    const temper_tokenizer *tok = temper_model_tokenizer(model);
+    temper_model_info mi;
+    temper_model_get_info(model, &mi);
+    const int L = mi.n_layer, H = mi.n_head;
+    int layer = resolve(layer_arg, L), head = resolve(head_arg, H);
+    if (layer < 0 || head < 0) {
+        if (layer < 0) cli_error("--layer %ld: the model has %d layers: give 0 to %d (or -1 for the last)",
+                                 layer_arg, L, L - 1);
+        else cli_error("--head %ld: the model has %d heads per layer: give 0 to %d (or -1 for the last)",
+                       head_arg, H, H - 1);
+        rc = 2;
+        goto done;
+    }
+    if ((rc = cli_prompt_ids(&c, tok, &ids, &n)) != 0) goto done;
+    if ((rc = cli_fit_context(&c, ids, &n, 0, mi.n_ctx)) != 0) goto done;
+    size_t count = (size_t)L * H * n * n;
+    if (count > ((size_t)1 << 29)) { /* 2 GiB of floats */
+        cli_error("%d tokens: the attention of %d layers x %d heads would take %.1f GB: use a "
+                  "shorter text", n, L, H, count * 4.0 / 1e9);
+        rc = 1;
+        goto done;
+    }
+    attn = malloc(count * sizeof *attn);
+    labels = malloc((size_t)n * sizeof *labels);
+    if (!attn || !labels) {
+        cli_error("out of memory");
+        rc = 1;
+        goto done;
+    }
+    if ((rc = cli_context_init(&c, model, n, &ctx)) != 0) goto done;
+    int err = temper_eval_capture(ctx, 0, ids, n, NULL, 0, attn, NULL);
+    if (err < 0) {
+        rc = cli_lib_error("attention", err);
+        goto done;
+    }
+    int l0 = has_layer ? layer : 0, l1 = has_layer ? layer + 1 : L;
+    int h0 = has_head ? head : 0, h1 = has_head ? head + 1 : H;
+    if (c.json) {
+        char buf[1024];
+        cli_json j;
+        cj_init(&j, stdout);
+        cj_obj_begin(&j);
+        cj_key(&j, "model"), cj_str(&j, c.model);
+        cj_key(&j, "n_layer"), cj_int(&j, L);
+        cj_key(&j, "n_head"), cj_int(&j, H);
+        cj_key(&j, "ids"), cj_arr_begin(&j);
+        for (int k = 0; k < n; k++) cj_int(&j, ids[k]);
+        cj_arr_end(&j);
+        cj_key(&j, "tokens"), cj_arr_begin(&j);
+        for (int k = 0; k < n; k++) cli_an_token_text(tok, ids[k], buf, sizeof buf), cj_str(&j, buf);
+        cj_arr_end(&j);
+        cj_key(&j, "layers"), cj_arr_begin(&j);
+        for (int l = l0; l < l1; l++) {
+            cj_obj_begin(&j);
+            cj_key(&j, "layer"), cj_int(&j, l);
+            cj_key(&j, "heads"), cj_arr_begin(&j);
+            for (int h = h0; h < h1; h++) {
+                const float *p = attn + ((size_t)l * H + h) * n * n;
+                cj_obj_begin(&j);
+                cj_key(&j, "head"), cj_int(&j, h);
+                cj_key(&j, "weights"), cj_arr_begin(&j);
+                for (int i = 0; i < n; i++) {
+                    cj_arr_begin(&j);
+                    for (int k = 0; k < n; k++) cj_float(&j, p[(size_t)i * n + k]);
+                    cj_arr_end(&j);
+                }
+                cj_arr_end(&j);
+                cj_obj_end(&j);
+            }
+            cj_arr_end(&j);
+            cj_obj_end(&j);
+        }
+        cj_arr_end(&j);
+        cj_obj_end(&j);
+        cj_finish(&j);
+        goto done;
+    }
+    for (int k = 0; k < n; k++) cli_an_token_label(tok, ids[k], LABEL_W, labels[k], sizeof labels[k]);
+    if (csv) {
+        char qt[1024], kt[1024];
+        printf("layer,head,query,key,query_token,key_token,weight\n");
+        for (int l = l0; l < l1; l++)
+            for (int h = h0; h < h1; h++)
+                for (int i = 0; i < n; i++)
+                    for (int k = 0; k < n; k++) {
+                        cli_an_token_text(tok, ids[i], qt, sizeof qt);
+                        cli_an_token_text(tok, ids[k], kt, sizeof kt);
+                        printf("%d,%d,%d,%d,", l, h, i, k);
+                        csv_field(qt), putchar(','), csv_field(kt);
+                        char num[32];
+                        snprintf(num, sizeof num, "%.9g", attn[(((size_t)l * H + h) * n + i) * n + k]);
+                        printf(",%s\n", num);
+                    }
+        goto done;
+    }
+    int width = cli_an_term_width();
+    if (has_head) {
+        int cell = 5 + LABEL_W + 1 + 2 * n + 24 <= width ? 2 : 1;
+        printf("attention of layer %d, head %d (%d layers x %d heads); rows: query tokens, "
+               "columns: key tokens; each row sums to 1\n\n", layer, head, L, H);
+        print_head(attn + ((size_t)layer * H + head) * n * n, n, labels, cell);
+    } else {
+        printf("attention of layer %d, all %d heads (%d layers); rows: query tokens, columns: "
+               "the same tokens as keys, left to right; each row sums to 1\n\n", l0, H, L);
+        print_grid(attn + (size_t)l0 * H * n * n, n, H, labels, width);
+    }
+    putchar('\n');
+    print_legend();
+done:
+    free(labels);
+    free(attn);
+    free(ids);
+    temper_context_free(ctx);
+    temper_model_free(model);
+    return rc;
+}

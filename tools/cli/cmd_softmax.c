@@ -1,0 +1,519 @@
+/*
+ * cmd_softmax.c - `temper softmax --logits 1.1,0.5,0.85 [--temps 0.2,1]`:
+ * seeds 002/003's tables for a list of toy logits: token, logit, logit
+ * scaled by the temperature, its softmax, and the probability after the
+ * filters (top-k, top-p, min-p...), with a bar per row; several
+ * temperatures side by side. The numbers come from the library's sampler,
+ * the same code as generation: "scaled" and "prob" from a sampler with the
+ * temperature alone, "processed" from one with every option given.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+#define MAX_TEMPS 16
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: temper softmax --logits L1,L2,... [--tokens T1,T2,...]\n"
+            "                      [--temp T | --temps T1,T2,...] [filters] [--json]\n\n"
+            "The softmax of a list of logits at one or several temperatures:\n"
+            "token, logit, logit / T, probability, and the probability after the\n"
+            "filters, with a bar. A logit may be -inf (a banned token).\n"
+            "Temperature 0 means greedy: all the mass on the largest logit.\n"
+            "Unlike generate, top-k is off unless --top-k is given.\n\n"
+            "options:\n"
+            "  --logits LIST             the logits: 1.1,0.5,0.85 (or spaces)\n"
+            "  --tokens LIST             their names: the,quick,brown (default: 0,1,...)\n"
+            "  --temps LIST              several temperatures side by side: 0.2,1,1.95\n"
+            "  --sample N                draw N tokens from the processed distribution\n"
+            "  -s, --seed S              seed of the draws (default 0); the draws use\n"
+            "                            stream 0 of the seed, as the first sequence\n"
+            "                            of `temper generate`\n"
+            "  --bar N                   bar width in columns (default 20; 0: none)\n"
+            "  --json                    one JSON object on stdout\n"
+            "  -h, --help                this help\n\n"
+            "filters and order (as in generate):\n%s",
+            cli_sampling_help);
+}
+
+typedef struct sm_args {
+    float *logits;       /* (n) owned */
+    char **names;        /* (n) owned strings */
+    char *names_buf;     /* owned: the --tokens text, split in place */
+    char **logit_text;   /* (n) owned: the logits as given */
+    int n;
+    double temps[MAX_TEMPS];
+    int n_temps;
+    cli_sampling samp;
+    long n_sample;
+    unsigned long long seed;
+    long bar;
+    bool json;
+} sm_args;
+
+/* One temperature's columns, all (n). */
+typedef struct sm_table {
+    double t;
+    double *scaled, *prob, *proc; /* NAN scaled: undefined (T = 0) */
+    char samplers[256];
+    long *counts;                 /* (n) draws per token, with --sample */
+    temper_token *draws;          /* (n_sample) */
+} sm_table;
+
+/* Split s at commas (and whitespace) into a malloc'd array of pointers into
+ * s, which is modified. Returns the count or -1 (OOM). */
+static int split_list(char *s, char ***out) {
+    int cap = 8, n = 0;
+    char **v = malloc(sizeof *v * (size_t)cap);
+    if (!v) return -1;
+    char *save = NULL;
+    for (char *t = strtok_r(s, ", \t\n", &save); t; t = strtok_r(NULL, ", \t\n", &save)) {
+        if (n == cap) {
+            char **nv = realloc(v, sizeof *v * (size_t)(cap *= 2));
+            if (!nv) {
+                free(v);
+                return -1;
+            }
+            v = nv;
+        }
+        v[n++] = t;
+    }
+    *out = v;
+    return n;
+}
+
+static int parse_logits(sm_args *a, const char *text) {
+    char *copy = strdup(text);
+    char **parts = NULL;
+    int n = copy ? split_list(copy, &parts) : -1;
+    if (n <= 0) {
+        free(copy);
+        free(parts);
+        cli_error("--logits \"%s\": give a list of numbers, e.g. --logits 1.1,0.5,0.85", text);
+        return -1;
+    }
+    a->logits = malloc(sizeof(float) * (size_t)n);
+    a->logit_text = malloc(sizeof(char *) * (size_t)n);
+    if (!a->logits || !a->logit_text) {
+        cli_error("out of memory");
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        double v;
+        if (cli_parse_double(parts[i], &v, true) < 0 || v == INFINITY) {
+            cli_error("--logits: \"%s\" is not a number (finite, or -inf for a banned "
+                      "token)",
+                      parts[i]);
+            free(parts);
+            free(copy);
+            return -1;
+        }
+        a->logits[i] = (float)v;
+        a->logit_text[i] = strdup(parts[i]);
+    }
+    a->n = n;
+    free(parts);
+    free(copy);
+    return 0;
+}
+
+static int parse_temps(sm_args *a, const char *text) {
+    char *copy = strdup(text);
+    char **parts = NULL;
+    int n = copy ? split_list(copy, &parts) : -1;
+    int rc = 0;
+    if (n <= 0 || n > MAX_TEMPS) {
+        cli_error("--temps \"%s\": give 1 to %d temperatures, e.g. --temps 0.2,1,1.95",
+                  text, MAX_TEMPS);
+        rc = -1;
+    }
+    for (int i = 0; rc == 0 && i < n; i++) {
+        double t;
+        if (cli_parse_double(parts[i], &t, false) < 0 || t < 0) {
+            cli_error("--temps: \"%s\" is not a temperature: give a number >= 0 (0: greedy)",
+                      parts[i]);
+            rc = -1;
+        }
+        a->temps[i] = t;
+    }
+    if (rc == 0) a->n_temps = n;
+    free(parts);
+    free(copy);
+    return rc;
+}
+
+/* Fill tb for temperature tb->t. Returns 0 or 1 (error printed). */
+static int compute(const sm_args *a, sm_table *tb) {
+    int n = a->n;
+    temper_sampler *plain = NULL, *full = NULL;
+    float *scores = malloc(sizeof(float) * (size_t)n);
+    int rc = 1;
+    if (!scores) return cli_lib_error("softmax", TEMPER_ENOMEM);
+
+    /* "scaled" and "prob": the temperature alone */
+    temper_sampling_params pp = temper_sampling_default_params();
+    pp.do_sample = 1;
+    pp.top_k = 0;
+    pp.temperature = (float)tb->t;
+    int r = temper_sampler_init(&pp, n, &plain);
+    if (r < 0) {
+        cli_lib_error("softmax", r);
+        rc = r == TEMPER_EINVAL ? 2 : 1; /* a bad option value */
+        goto done;
+    }
+    if ((r = temper_sampler_apply(plain, a->logits, NULL, 0, 0)) < 0) {
+        cli_lib_error("softmax", r);
+        goto done;
+    }
+    if (tb->t == 0) {
+        /* the limit of softmax(x / T) as T -> 0: the largest logit(s) */
+        float m = -INFINITY;
+        int ties = 0;
+        for (int i = 0; i < n; i++) m = a->logits[i] > m ? a->logits[i] : m;
+        for (int i = 0; i < n; i++) ties += a->logits[i] == m;
+        for (int i = 0; i < n; i++) {
+            tb->scaled[i] = NAN;
+            tb->prob[i] = a->logits[i] == m ? 1.0 / ties : 0.0;
+        }
+    } else {
+        temper_sampler_scores(plain, scores);
+        for (int i = 0; i < n; i++) {
+            tb->scaled[i] = scores[i];
+            tb->prob[i] = exp((double)temper_sampler_logprob(plain, i, TEMPER_LOGPROB_PROCESSED));
+        }
+    }
+
+    /* "processed": every option, sampling at this temperature */
+    temper_sampling_params fp = a->samp.p;
+    fp.do_sample = 1;
+    fp.temperature = (float)tb->t;
+    if ((r = temper_sampler_init(&fp, n, &full)) < 0) {
+        cli_lib_error("softmax", r);
+        rc = r == TEMPER_EINVAL ? 2 : 1; /* a bad option value */
+        goto done;
+    }
+    if ((r = temper_sampler_apply(full, a->logits, NULL, 0, 0)) < 0) {
+        cli_lib_error("softmax", r);
+        goto done;
+    }
+    temper_sampler_describe(full, tb->samplers, sizeof tb->samplers);
+    if (temper_sampler_is_greedy(full)) {
+        temper_token g = 0;
+        temper_sampler_sample(full, NULL, &g);
+        for (int i = 0; i < n; i++) tb->proc[i] = i == g ? 1.0 : 0.0;
+    } else {
+        for (int i = 0; i < n; i++)
+            tb->proc[i] = exp((double)temper_sampler_logprob(full, i, TEMPER_LOGPROB_PROCESSED));
+    }
+    if (a->n_sample > 0) {
+        temper_rng rng;
+        temper_rng_seed(&rng, a->seed, 0);
+        for (long k = 0; k < a->n_sample; k++) {
+            temper_token t = 0;
+            if ((r = temper_sampler_sample(full, &rng, &t)) < 0) {
+                cli_lib_error("softmax: sample", r);
+                goto done;
+            }
+            tb->draws[k] = t;
+            tb->counts[t]++;
+        }
+    }
+    rc = 0;
+done:
+    temper_sampler_free(plain);
+    temper_sampler_free(full);
+    free(scores);
+    return rc;
+}
+
+/* A bar of p * width columns with eighth blocks (U+2589..U+258F). */
+static void print_bar(double p, int width) {
+    static const char *const eighths[8] = {"", "\u258F", "\u258E", "\u258D",
+                                           "\u258C", "\u258B", "\u258A", "\u2589"};
+    long units = lround(p * width * 8);
+    int cols = 0;
+    for (; units >= 8; units -= 8, cols++) fputs("\u2588", stdout);
+    if (units > 0) {
+        fputs(eighths[units], stdout);
+        cols++;
+    }
+    for (; cols < width; cols++) putchar(' ');
+}
+
+/* Number cell: "-inf", "—" for undefined, else %.*f right-aligned in w. */
+static void print_num(double v, int w, int prec) {
+    if (isnan(v)) printf("%*s\u2014", w - 1, "");
+    else if (v == -INFINITY) printf("%*s", w, "-inf");
+    else printf("%*.*f", w, prec, v);
+}
+
+static void print_padded(const char *s, int w) {
+    fputs(s, stdout);
+    for (int k = cli_display_width(s); k < w; k++) putchar(' ');
+}
+
+static bool filters_active(const sm_table *tb, int n) {
+    for (int i = 0; i < n; i++)
+        if (fabs(tb->proc[i] - tb->prob[i]) > 1e-12) return true;
+    return tb->samplers[0] && strcmp(tb->samplers, "temperature") != 0;
+}
+
+static void print_text(const sm_args *a, sm_table *tabs) {
+    int n = a->n, wtok = 5, wlog = 5;
+    bool color = cli_use_color(stdout);
+    for (int i = 0; i < n; i++) {
+        int w = cli_display_width(a->names[i]);
+        wtok = w > wtok ? w : wtok;
+        w = (int)strlen(a->logit_text[i]);
+        wlog = w > wlog ? w : wlog;
+    }
+    bool show_proc = false;
+    for (int k = 0; k < a->n_temps; k++) show_proc |= filters_active(&tabs[k], n);
+    int bar = (int)a->bar;
+    if (a->n_temps > 1 && bar > 12) bar = 12;
+    int wblock = 8 + 8 + (show_proc ? 10 : 0) + (bar > 0 ? bar + 1 : 0);
+
+    /* first header line: the temperatures (and stages) over their blocks */
+    printf("%*s", wtok + 2 + wlog, "");
+    for (int k = 0; k < a->n_temps; k++) {
+        char head[64];
+        snprintf(head, sizeof head, "T=%g%s", tabs[k].t,
+                 tabs[k].t == 0 ? " (greedy)" : "");
+        printf(" \u2502 ");
+        print_padded(head, wblock);
+    }
+    putchar('\n');
+    print_padded("token", wtok);
+    printf("  %*s", wlog, "logit");
+    for (int k = 0; k < a->n_temps; k++) {
+        printf(" \u2502 %8s%8s", "scaled", "prob");
+        if (show_proc) printf("%10s", "processed");
+        if (bar > 0) printf(" %*s", bar, "");
+    }
+    putchar('\n');
+    for (int i = 0; i < n; i++) {
+        print_padded(a->names[i], wtok);
+        printf("  %*s", wlog, a->logit_text[i]);
+        for (int k = 0; k < a->n_temps; k++) {
+            const sm_table *tb = &tabs[k];
+            bool removed = show_proc && tb->proc[i] == 0 && tb->prob[i] > 0;
+            printf(" \u2502 ");
+            if (removed && color) fputs("\x1b[2m", stdout);
+            print_num(tb->scaled[i], 8, 3);
+            print_num(tb->prob[i], 8, 4);
+            if (show_proc) print_num(tb->proc[i], 10, 4);
+            if (bar > 0) {
+                putchar(' ');
+                print_bar(show_proc ? tb->proc[i] : tb->prob[i], bar);
+            }
+            if (removed && color) fputs("\x1b[0m", stdout);
+        }
+        putchar('\n');
+    }
+    for (int k = 0; k < a->n_temps; k++) {
+        const sm_table *tb = &tabs[k];
+        if (tb->t == 0)
+            printf("T=0: greedy, all the mass on the largest logit (ties: lowest id)\n");
+        else
+            printf("T=%g: stages %s\n", tb->t, tb->samplers[0] ? tb->samplers : "(none)");
+        if (a->n_sample <= 0) continue;
+        printf("  %ld draws (seed %llu, stream 0):", a->n_sample, a->seed);
+        for (int i = 0; i < n; i++)
+            if (tb->counts[i])
+                printf(" %s %.4f", a->names[i], (double)tb->counts[i] / (double)a->n_sample);
+        putchar('\n');
+    }
+}
+
+static void json_table(cli_json *j, const sm_args *a, const sm_table *tb) {
+    cj_obj_begin(j);
+    cj_key(j, "temperature");
+    cj_double(j, tb->t);
+    cj_key(j, "samplers");
+    cj_str(j, tb->samplers);
+    cj_key(j, "rows");
+    cj_arr_begin(j);
+    for (int i = 0; i < a->n; i++) {
+        cj_obj_begin(j);
+        cj_key(j, "token");
+        cj_str(j, a->names[i]);
+        cj_key(j, "logit");
+        cj_float(j, a->logits[i]); /* -inf -> null */
+        cj_key(j, "scaled_logit");
+        cj_double(j, tb->scaled[i]);
+        cj_key(j, "prob");
+        cj_double(j, tb->prob[i]);
+        cj_key(j, "prob_processed");
+        cj_double(j, tb->proc[i]);
+        cj_obj_end(j);
+    }
+    cj_arr_end(j);
+    if (a->n_sample > 0) {
+        cj_key(j, "seed");
+        cj_int(j, (long long)a->seed);
+        cj_key(j, "samples");
+        cj_arr_begin(j);
+        for (long k = 0; k < a->n_sample; k++) cj_int(j, tb->draws[k]);
+        cj_arr_end(j);
+    }
+    cj_obj_end(j);
+}
+
+static void free_args(sm_args *a) {
+    for (int i = 0; a->logit_text && i < a->n; i++) free(a->logit_text[i]);
+    free(a->logit_text);
+    free(a->logits);
+    free(a->names_buf);
+    free(a->names);
+    cli_sampling_free(&a->samp);
+}
+
+int cmd_softmax(int argc, char **argv) {
+    sm_args a;
+    memset(&a, 0, sizeof a);
+    cli_sampling_init(&a.samp);
+    a.samp.p.top_k = 0; /* a toy table: no implicit top-k 50 */
+    a.bar = 20;
+    const char *tokens = NULL;
+    int rc = 2;
+    for (int i = 1; i < argc;) {
+        const char *v;
+        int r;
+        if (cli_flag(argv, &i, "-h", "--help")) {
+            usage(stdout);
+            rc = 0;
+            goto out;
+        }
+        if (cli_flag(argv, &i, NULL, "--json")) {
+            a.json = true;
+            continue;
+        }
+        if ((r = cli_sampling_opt(&a.samp, &i, argc, argv)) != 0) {
+            if (r < 0) goto out;
+            if (a.samp.set.temperature) {
+                a.temps[0] = a.samp.p.temperature;
+                a.n_temps = 1;
+                a.samp.set.temperature = false;
+            }
+            continue;
+        }
+        if ((r = cli_opt(argv, argc, &i, NULL, "--logits", &v)) != 0) {
+            if (r < 0 || parse_logits(&a, v) < 0) goto out;
+            continue;
+        }
+        if ((r = cli_opt(argv, argc, &i, NULL, "--tokens", &v)) != 0) {
+            if (r < 0) goto out;
+            tokens = v;
+            continue;
+        }
+        if ((r = cli_opt(argv, argc, &i, NULL, "--temps", &v)) != 0) {
+            if (r < 0 || parse_temps(&a, v) < 0) goto out;
+            continue;
+        }
+        if ((r = cli_opt(argv, argc, &i, NULL, "--sample", &v)) != 0) {
+            if (r < 0 || cli_parse_int_opt("--sample", v, 0, 10000000, &a.n_sample) < 0)
+                goto out;
+            continue;
+        }
+        if ((r = cli_opt(argv, argc, &i, "-s", "--seed", &v)) != 0) {
+            long s;
+            if (r < 0 || cli_parse_int(v, &s) < 0 || s < 0) {
+                if (r >= 0) cli_error("--seed \"%s\": give a whole number >= 0", v);
+                goto out;
+            }
+            a.seed = (unsigned long long)s;
+            continue;
+        }
+        if ((r = cli_opt(argv, argc, &i, NULL, "--bar", &v)) != 0) {
+            if (r < 0 || cli_parse_int_opt("--bar", v, 0, 200, &a.bar) < 0) goto out;
+            continue;
+        }
+        rc = cli_unknown_option("softmax", argv[i]);
+        goto out;
+    }
+    if (!a.logits) {
+        cli_error("softmax needs --logits: e.g. temper softmax --logits 1.1,0.5,0.85");
+        goto out;
+    }
+    a.names = malloc(sizeof(char *) * (size_t)a.n);
+    if (!a.names) goto oom;
+    if (tokens) {
+        char **parts = NULL;
+        a.names_buf = strdup(tokens);
+        int k = a.names_buf ? split_list(a.names_buf, &parts) : -1;
+        if (k != a.n) {
+            free(parts);
+            cli_error("--tokens has %d names for %d logits: give one name per logit", k, a.n);
+            goto out;
+        }
+        memcpy(a.names, parts, sizeof(char *) * (size_t)a.n);
+        free(parts);
+    } else {
+        /* "0", "1", ...: kept in names_buf, 12 bytes each */
+        a.names_buf = malloc((size_t)a.n * 12);
+        if (!a.names_buf) goto oom;
+        for (int i = 0; i < a.n; i++) {
+            a.names[i] = a.names_buf + (size_t)i * 12;
+            snprintf(a.names[i], 12, "%d", i);
+        }
+    }
+    if (a.n_temps == 0) {
+        a.temps[0] = 1.0;
+        a.n_temps = 1;
+    }
+
+    sm_table tabs[MAX_TEMPS];
+    memset(tabs, 0, sizeof tabs);
+    rc = 0;
+    for (int k = 0; k < a.n_temps && rc == 0; k++) {
+        sm_table *tb = &tabs[k];
+        tb->t = a.temps[k];
+        tb->scaled = calloc((size_t)a.n, sizeof(double));
+        tb->prob = calloc((size_t)a.n, sizeof(double));
+        tb->proc = calloc((size_t)a.n, sizeof(double));
+        tb->counts = calloc((size_t)a.n, sizeof(long));
+        tb->draws = calloc((size_t)(a.n_sample > 0 ? a.n_sample : 1), sizeof(temper_token));
+        if (!tb->scaled || !tb->prob || !tb->proc || !tb->counts || !tb->draws) {
+            cli_error("out of memory");
+            rc = 1;
+            break;
+        }
+        rc = compute(&a, tb);
+    }
+    if (rc == 0) {
+        if (a.json) {
+            cli_json j;
+            cj_init(&j, stdout);
+            if (a.n_temps == 1) {
+                json_table(&j, &a, &tabs[0]);
+            } else {
+                cj_obj_begin(&j);
+                cj_key(&j, "temperatures");
+                cj_arr_begin(&j);
+                for (int k = 0; k < a.n_temps; k++) json_table(&j, &a, &tabs[k]);
+                cj_arr_end(&j);
+                cj_obj_end(&j);
+            }
+            cj_finish(&j);
+        } else {
+            print_text(&a, tabs);
+        }
+    }
+    for (int k = 0; k < a.n_temps; k++) {
+        free(tabs[k].scaled);
+        free(tabs[k].prob);
+        free(tabs[k].proc);
+        free(tabs[k].counts);
+        free(tabs[k].draws);
+    }
+    goto out;
+oom:
+    cli_error("out of memory");
+    rc = 1;
+out:
+    free_args(&a);
+    return rc;
+}

@@ -1,0 +1,316 @@
+/*
+ * cmd_trace.c - `temper trace -m MODEL PROMPT`: seed 004's "complete
+ * pipeline" (section 10) as one report: the text, its tokens and ids, the
+ * embeddings, the layers and heads, the logits of the last position, the
+ * softmax and its top 5, then the decoding step and a continuation with
+ * the settings used (greedy unless --temp / --sample ask for sampling).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: temper trace -m MODEL [-n N] [--temp T] [--top-k K] [--top-p P] [-s SEED] PROMPT\n\n"
+               "Follow PROMPT through the model: text -> tokens -> embeddings -> layers ->\n"
+               "logits -> softmax -> next token -> continuation.\n\n"
+               "options:\n"
+               "  -n, --max-new-tokens N tokens of the continuation (default 15)\n"
+               "      --sample           sample instead of greedy decoding (default T 1.0)\n"
+               "      --temp T           sampling temperature (> 0 implies --sample; 0: greedy)\n"
+               "      --top-k K          keep the K most probable tokens (sampling; default 50,\n"
+               "                         as transformers; 0: off)\n"
+               "      --top-p P          nucleus sampling (default 1.0: off)\n"
+               "  -s, --seed SEED        random seed (default 42)\n%s",
+            cli_common_help);
+}
+
+static void rule(const char *title) {
+    printf("\n%s\n", title);
+}
+
+/* Number of Unicode characters of s (Python's len). */
+static int char_count(const char *s) {
+    size_t n = strlen(s), i = 0;
+    int count = 0;
+    while (i < n) {
+        int32_t cp;
+        i += (size_t)cli_utf8_next(s + i, n - i, &cp);
+        count++;
+    }
+    return count;
+}
+
+typedef struct trace_opts {
+    long n_new, top_k, seed;
+    double temp, top_p;
+    bool sample;
+} trace_opts;
+
+int cmd_trace(int argc, char **argv) {
+    cli_common c = {0};
+    trace_opts o = {.n_new = 15, .top_k = 50, .seed = 42, .temp = 1.0, .top_p = 1.0};
+    for (int i = 1; i < argc;) {
+        const char *v;
+        if (cli_flag(argv, &i, "-h", "--help")) {
+            usage(stdout);
+            return 0;
+        }
+        int r = cli_parse_common(&c, &i, argc, argv);
+        if (r < 0) return 2;
+        if (r > 0) continue;
+        if ((r = cli_opt(argv, argc, &i, "-n", "--max-new-tokens", &v)) != 0) {
+            if (r < 0 || cli_parse_int_opt("-n", v, 0, 100000, &o.n_new) < 0) return 2;
+            continue;
+        }
+        if ((r = cli_opt(argv, argc, &i, NULL, "--temp", &v)) != 0) {
+            if (r < 0 || cli_parse_double(v, &o.temp, false) < 0 || o.temp < 0) {
+                if (r > 0) cli_error("--temp \"%s\": give a number >= 0, e.g. --temp 0.7", v);
+                return 2;
+            }
+            o.sample = o.temp > 0;
+            continue;
+        }
+        if ((r = cli_opt(argv, argc, &i, NULL, "--top-k", &v)) != 0) {
+            if (r < 0 || cli_parse_int_opt("--top-k", v, 0, INT32_MAX, &o.top_k) < 0) return 2;
+            continue;
+        }
+        if ((r = cli_opt(argv, argc, &i, NULL, "--top-p", &v)) != 0) {
+            if (r < 0 || cli_parse_double(v, &o.top_p, false) < 0 || o.top_p < 0 || o.top_p > 1) {
+                if (r > 0) cli_error("--top-p \"%s\": give a number in [0, 1], e.g. --top-p 0.9", v);
+                return 2;
+            }
+            continue;
+        }
+        if ((r = cli_opt(argv, argc, &i, "-s", "--seed", &v)) != 0) {
+            if (r < 0 || cli_parse_int_opt("--seed", v, 0, INT64_MAX, &o.seed) < 0) return 2;
+            continue;
+        }
+        if (cli_flag(argv, &i, NULL, "--sample")) {
+            o.sample = true;
+            continue;
+        }
+        if (strcmp(argv[i], "--") == 0) {
+            for (i++; i < argc; i++)
+                if (cli_set_prompt(&c, argv[i]) != 0) return 2;
+            break;
+        }
+        if (argv[i][0] == '-' && argv[i][1]) return cli_unknown_option("trace", argv[i]);
+        if (cli_set_prompt(&c, argv[i++]) != 0) return 2;
+    }
+
+    temper_model *model = NULL;
+    temper_context *ctx = NULL;
+    temper_sampler *sampler = NULL;
+    temper_token *ids = NULL; /* (n + n_new): the prompt, then the continuation */
+    float *hidden = NULL;     /* (L + 1, n, C) */
+    float *logits = NULL;     /* (V) */
+    int n = 0, rc = cli_load_model(&c, &model);
+    if (rc != 0) return rc;
+    const temper_tokenizer *tok = temper_model_tokenizer(model);
+    temper_model_info mi;
+    temper_model_get_info(model, &mi);
+    const int L = mi.n_layer, C = mi.n_embd, V = mi.n_vocab;
+    if ((rc = cli_prompt_ids(&c, tok, &ids, &n)) != 0) goto done;
+    if ((rc = cli_fit_context(&c, ids, &n, (int)o.n_new, mi.n_ctx)) != 0) goto done;
+    temper_token *grown = realloc(ids, (size_t)(n + o.n_new) * sizeof *ids);
+    if (grown) ids = grown;
+    hidden = malloc((size_t)(L + 1) * n * C * sizeof *hidden);
+    logits = malloc((size_t)V * sizeof *logits);
+    if (!grown || !hidden || !logits) {
+        cli_error("out of memory");
+        rc = 1;
+        goto done;
+    }
+    temper_sampling_params sp = temper_sampling_default_params();
+    sp.do_sample = o.sample;
+    sp.temperature = (float)o.temp;
+    sp.top_k = (int)o.top_k;
+    sp.top_p = (float)o.top_p;
+    if (mi.eos_id >= 0) sp.eos_ids = &mi.eos_id, sp.n_eos = 1;
+    int err = temper_sampler_init(&sp, V, &sampler);
+    if (err < 0) {
+        rc = cli_lib_error("decoding settings", err);
+        goto done;
+    }
+    if ((rc = cli_context_init(&c, model, n + (int)o.n_new, &ctx)) != 0) goto done;
+    if ((err = temper_eval_capture(ctx, 0, ids, n, logits, 0, NULL, hidden)) < 0) {
+        rc = cli_lib_error("evaluating the prompt", err);
+        goto done;
+    }
+
+    /* Logit statistics and the softmax of the last position, in double. */
+    double lmin = INFINITY, lmax = -INFINITY, lsum = 0, esum = 0, psum = 0;
+    for (int v = 0; v < V; v++) lmin = fmin(lmin, logits[v]), lmax = fmax(lmax, logits[v]), lsum += logits[v];
+    for (int v = 0; v < V; v++) esum += exp(logits[v] - lmax);
+    for (int v = 0; v < V; v++) psum += exp(logits[v] - lmax) / esum;
+    int top[5], n_top = V < 5 ? V : 5;
+    double top_p[5];
+    for (int k = 0; k < n_top; k++) { /* the 5 largest, ties to the lowest id */
+        int best = -1;
+        for (int v = 0; v < V; v++) {
+            bool taken = false;
+            for (int q = 0; q < k; q++) taken = taken || top[q] == v;
+            if (!taken && (best < 0 || logits[v] > logits[best])) best = v;
+        }
+        top[k] = best;
+        top_p[k] = exp(logits[best] - lmax) / esum; /* logits is overwritten by decoding */
+    }
+
+    /* The continuation: apply the sampler, pick, evaluate, repeat. */
+    temper_rng rng;
+    temper_rng_seed(&rng, (uint64_t)o.seed, 0);
+    int n_out = 0;
+    temper_token first = -1;
+    const char *stop = "length";
+    for (int step = 0; step < o.n_new; step++) {
+        temper_token next;
+        if ((err = temper_sampler_apply(sampler, logits, ids, n + n_out, n)) < 0 ||
+            (err = temper_sampler_sample(sampler, &rng, &next)) < 0)
+            break;
+        if (step == 0) first = next;
+        if (next == mi.eos_id) {
+            stop = "eos";
+            break;
+        }
+        ids[n + n_out++] = next;
+        if (step + 1 < o.n_new && (err = temper_eval(ctx, 0, &next, 1, logits, 0)) < 0) break;
+    }
+    if (err < 0) {
+        rc = cli_lib_error("decoding", err);
+        goto done;
+    }
+    char settings[256];
+    if (temper_sampler_is_greedy(sampler))
+        snprintf(settings, sizeof settings, "greedy (do_sample=False): the most probable token each step");
+    else
+        snprintf(settings, sizeof settings, "sampling: temperature %g, top_k %ld, top_p %g, seed %ld",
+                 o.temp, o.top_k, o.top_p, o.seed);
+    char *cont = NULL;
+    char probe;
+    int len = tok ? temper_detokenize(tok, ids + n, n_out, TEMPER_DETOKENIZE_SKIP_SPECIAL, &probe, 0) : -1;
+    if (len >= 0 && (cont = malloc((size_t)len + 1)) != NULL)
+        temper_detokenize(tok, ids + n, n_out, TEMPER_DETOKENIZE_SKIP_SPECIAL, cont, (size_t)len + 1);
+    char buf[1024];
+    const float *emb = hidden; /* layer 0: (n, C) */
+
+    if (c.json) {
+        cli_json j;
+        cj_init(&j, stdout);
+        cj_obj_begin(&j);
+        cj_key(&j, "model"), cj_str(&j, c.model);
+        cj_key(&j, "text");
+        if (c.prompt) cj_str(&j, c.prompt);
+        else cj_null(&j);
+        cj_key(&j, "ids"), cj_arr_begin(&j);
+        for (int k = 0; k < n; k++) cj_int(&j, ids[k]);
+        cj_arr_end(&j);
+        cj_key(&j, "tokens"), cj_arr_begin(&j);
+        for (int k = 0; k < n; k++) cj_str(&j, tok ? temper_token_text(tok, ids[k]) : NULL);
+        cj_arr_end(&j);
+        cj_key(&j, "embedding_shape"), cj_arr_begin(&j), cj_int(&j, n), cj_int(&j, C), cj_arr_end(&j);
+        cj_key(&j, "n_layer"), cj_int(&j, L);
+        cj_key(&j, "n_head"), cj_int(&j, mi.n_head);
+        cj_key(&j, "n_vocab"), cj_int(&j, V);
+        cj_key(&j, "logits"), cj_obj_begin(&j);
+        cj_key(&j, "min"), cj_double(&j, lmin);
+        cj_key(&j, "max"), cj_double(&j, lmax);
+        cj_key(&j, "mean"), cj_double(&j, lsum / V);
+        cj_obj_end(&j);
+        cj_key(&j, "softmax_sum"), cj_double(&j, psum);
+        cj_key(&j, "top"), cj_arr_begin(&j);
+        for (int k = 0; k < n_top; k++) {
+            cj_obj_begin(&j);
+            cj_key(&j, "id"), cj_int(&j, top[k]);
+            cli_an_token_text(tok, top[k], buf, sizeof buf);
+            cj_key(&j, "token"), cj_str(&j, buf);
+            cj_key(&j, "prob"), cj_double(&j, top_p[k]);
+            cj_obj_end(&j);
+        }
+        cj_arr_end(&j);
+        cj_key(&j, "settings"), cj_obj_begin(&j);
+        cj_key(&j, "do_sample"), cj_bool(&j, !temper_sampler_is_greedy(sampler));
+        cj_key(&j, "temperature"), cj_double(&j, o.temp);
+        cj_key(&j, "top_k"), cj_int(&j, o.top_k);
+        cj_key(&j, "top_p"), cj_double(&j, o.top_p);
+        cj_key(&j, "seed"), cj_int(&j, o.seed);
+        cj_key(&j, "max_new_tokens"), cj_int(&j, o.n_new);
+        cj_obj_end(&j);
+        cj_key(&j, "continuation_ids"), cj_arr_begin(&j);
+        for (int k = 0; k < n_out; k++) cj_int(&j, ids[n + k]);
+        cj_arr_end(&j);
+        cj_key(&j, "continuation");
+        if (cont) cj_strn(&j, cont, (size_t)len);
+        else cj_null(&j);
+        cj_key(&j, "stop"), cj_str(&j, stop);
+        cj_obj_end(&j);
+        cj_finish(&j);
+        free(cont);
+        goto done;
+    }
+
+    printf("PIPELINE: TEXT -> GENERATION (%s)\n", c.model);
+    rule("1. text");
+    if (c.prompt) {
+        char quoted[4096];
+        cli_an_quote(c.prompt, 0, quoted, sizeof quoted);
+        printf("   input   \"%s\"\n   length  %d characters, %zu bytes\n", quoted,
+               char_count(c.prompt), strlen(c.prompt));
+    } else {
+        printf("   input   given as %s\n", c.file ? c.file : "token ids");
+    }
+    rule("2. tokenization");
+    printf("   tokens  [");
+    for (int k = 0; k < n; k++) {
+        const char *piece = tok ? temper_token_text(tok, ids[k]) : NULL;
+        printf("%s'%s'", k ? ", " : "", piece ? piece : "?");
+    }
+    printf("]\n   ids     [");
+    for (int k = 0; k < n; k++) printf("%s%d", k ? ", " : "", ids[k]);
+    printf("]\n   count   %d tokens\n", n);
+    rule("3. embeddings (token + position)");
+    double emin = INFINITY, emax = -INFINITY;
+    for (size_t k = 0; k < (size_t)n * C; k++) emin = fmin(emin, emb[k]), emax = fmax(emax, emb[k]);
+    printf("   shape   (%d, %d): %d tokens x %d dimensions; values %.3f .. %.3f\n", n, C, n, C, emin, emax);
+    rule("4. transformer");
+    printf("   %d layers, each with %d attention heads%s; hidden state per layer (%d, %d)\n", L,
+           mi.n_head, mi.n_kv_head != mi.n_head ? " (grouped keys/values)" : "", n, C);
+    printf("   (temper attention / temper hidden show them)\n");
+    rule("5. logits of the last position (raw scores)");
+    printf("   shape   (%d): one score per vocabulary token\n", V);
+    printf("   min %.2f, max %.2f, mean %.2f\n", lmin, lmax, lsum / V);
+    rule("6. softmax -> probabilities");
+    printf("   sum of the probabilities: %.6f\n   top 5:\n", psum);
+    for (int k = 0; k < n_top; k++) {
+        cli_an_token_label(tok, top[k], 24, buf, sizeof buf);
+        printf("     %d. %-*s %6d  %6.2f%%\n", k + 1, 24 + (int)strlen(buf) - cli_display_width(buf), buf,
+               top[k], 100 * top_p[k]);
+    }
+    rule("7. decoding");
+    printf("   %s\n", settings);
+    if (first >= 0) {
+        cli_an_token_label(tok, first, 24, buf, sizeof buf);
+        printf("   next token: %s (%d)\n", buf, first);
+    }
+    rule("8. generated text");
+    printf("   %d new token%s (stop: %s)\n   \"", n_out, n_out == 1 ? "" : "s", stop);
+    char *all = malloc(strlen(c.prompt ? c.prompt : "") + (cont ? (size_t)len : 0) + 1);
+    if (all) {
+        sprintf(all, "%s%s", c.prompt ? c.prompt : "", cont ? cont : "");
+        char quoted[8192];
+        cli_an_quote(all, 0, quoted, sizeof quoted);
+        fputs(quoted, stdout);
+    }
+    free(all);
+    printf("\"\n");
+    free(cont);
+done:
+    free(logits);
+    free(hidden);
+    free(ids);
+    temper_sampler_free(sampler);
+    temper_context_free(ctx);
+    temper_model_free(model);
+    return rc;
+}
