@@ -72,7 +72,7 @@ test: all
 	tests/run
 
 bench: all
-	bench/run
+	BUILD=$(BUILD) bench/run
 
 clean:
 	rm -rf build build-san

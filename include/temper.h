@@ -109,9 +109,13 @@ typedef struct temper_tokenizer temper_tokenizer;
  * tokenizer.json path. Supported: the BPE model (byte-level, as GPT-2 and
  * OPT use), the ByteLevel pre-tokenizer and decoder, added tokens, and the
  * ByteLevel / TemplateProcessing / RobertaProcessing / Sequence
- * post-processors. Any other component is refused with TEMPER_EUNSUPPORTED
- * and a message naming it (never approximated). On success *out is owned by
- * the caller: free it with temper_tokenizer_free(). */
+ * post-processors; SentencePiece-style BPE with byte fallback (Llama 2,
+ * TinyLlama, Mistral: Prepend/Replace normalizer or Metaspace, decoder
+ * Replace + ByteFallback + Fuse + Strip or Metaspace); llama2.c's
+ * tokenizer.bin (a .bin path, or a folder holding tokenizer.bin or
+ * tok*.bin), encoded as its run.c does. Any other component is refused with
+ * TEMPER_EUNSUPPORTED and a message naming it (never approximated). On
+ * success *out is owned by the caller: free it with temper_tokenizer_free(). */
 TEMPER_API int temper_tokenizer_load(const char *path, temper_tokenizer **out);
 TEMPER_API void temper_tokenizer_free(temper_tokenizer *tok);
 
@@ -179,7 +183,9 @@ enum temper_detokenize_flags {
  * text (without NUL), or a negative error (TEMPER_EINVAL for an id outside
  * the vocabulary). Byte sequences that are not valid UTF-8 in the result
  * are replaced by U+FFFD, one per maximal invalid subpart, as Hugging
- * Face's decoder (Rust String::from_utf8_lossy) does. */
+ * Face's decoder (Rust String::from_utf8_lossy) does; SentencePiece-style
+ * tokenizers: one per <0xHH> token of a run of them that is not valid
+ * UTF-8, as HF's ByteFallback decoder does. */
 TEMPER_API int temper_detokenize(const temper_tokenizer *tok,
                                  const temper_token *ids, int n, int flags,
                                  char *buf, size_t cap);
@@ -209,6 +215,7 @@ TEMPER_API int temper_token_is_special(const temper_tokenizer *tok,
 typedef struct temper_utf8_stream {
     unsigned char pending[8]; /* bytes of an incomplete UTF-8 sequence */
     int n_pending;
+    unsigned state;           /* decoder state bits (SentencePiece-style tokenizers) */
 } temper_utf8_stream;
 
 TEMPER_API void temper_utf8_stream_reset(temper_utf8_stream *s);
@@ -216,7 +223,11 @@ TEMPER_API void temper_utf8_stream_reset(temper_utf8_stream *s);
  * that when the text does not fit nothing is consumed (s is unchanged):
  * call again with the returned size. 16 + 3 x the longest token's bytes is
  * always enough. Concatenating every output and the final flush gives
- * exactly temper_detokenize() of the same ids. Returns the byte count. */
+ * exactly temper_detokenize() of the same ids (one exception with
+ * SentencePiece-style tokenizers: a run of <0xHH> tokens holding a whole
+ * character and then an invalid byte, which temper_detokenize turns into
+ * U+FFFD as a whole, while the stream has already written the character).
+ * Returns the byte count. */
 TEMPER_API int temper_detokenize_stream(const temper_tokenizer *tok,
                                         temper_utf8_stream *s,
                                         temper_token id, char *buf,
@@ -237,6 +248,12 @@ typedef struct temper_model_params {
     /* Never use the network: a Hub id missing from the local cache is an
      * error instead of a download (HF_HUB_OFFLINE=1 does the same). */
     int offline;
+    /* NULL: keep the weights in the precision of the file (f32, f16, bf16).
+     * "q8": quantize the weight matrices at load time to 8 bits in blocks
+     * of 32 with one f16 scale each (llama.cpp's q8_0): about a quarter of
+     * the f32 memory traffic, at a small accuracy cost (docs/performance.md).
+     * Embeddings, norms and biases stay in the file's precision. */
+    const char *quantize;
 } temper_model_params;
 
 TEMPER_API temper_model_params temper_model_default_params(void);
@@ -261,7 +278,7 @@ TEMPER_API const temper_tokenizer *temper_model_tokenizer(
 typedef struct temper_model_info {
     const char *arch;       /* "gpt2"; borrowed from the model */
     const char *path;       /* resolved folder; borrowed from the model */
-    const char *dtype;      /* weight precision of the file: "f32", "f16", "bf16" */
+    const char *dtype;      /* weight precision: the file's ("f32", "f16", "bf16") or "q8" */
     int n_layer, n_head, n_kv_head, n_embd, n_ff, n_ctx, n_vocab;
     int64_t n_params;       /* parameters, tied matrices counted once */
     uint64_t file_bytes;    /* total size of the weight files */

@@ -236,6 +236,8 @@ int temper__beam_search(temper__gen *g) {
     if (rc < 0) goto done;
 
     double t0 = temper__now();
+    /* Every slot is overwritten: start from an empty slot 0. */
+    if ((rc = temper_seq_truncate(ctx, 0, 0)) < 0) goto done;
     if ((rc = temper_eval(ctx, 0, g->prompt, g->n_prompt, st.logits, 0)) < 0) goto done;
     g->out->n_forward += g->n_prompt;
     for (int b = 0; b < B; b++) {

@@ -112,6 +112,8 @@ static int sample_loop(temper__gen *g) {
         goto done;
     }
     double t0 = temper__now();
+    /* Every slot is overwritten: start from an empty slot 0. */
+    if ((rc = temper_seq_truncate(ctx, 0, 0)) < 0) goto done;
     if ((rc = temper_eval(ctx, 0, g->prompt, g->n_prompt, logits, 0)) < 0) goto done;
     g->out->n_forward += g->n_prompt;
     for (int i = 1; i < N; i++) {

@@ -103,8 +103,7 @@ static int temper__gpt2_init(temper_model *m, const cJSON *cfg) {
         if ((rc = temper__model_mat(m, none, TEMPER__NK, C, hp->n_vocab, &g->head, "lm_head.weight")) < 0)
             return rc;
     } else {
-        g->head = (temper__mat){g->wte->dtype, TEMPER__NK, C, hp->n_vocab, g->wte->data};
-        m->matrix_bytes += g->wte->nbytes;
+        if ((rc = temper__model_tied_head(m, g->wte, C, hp->n_vocab, &g->head)) < 0) return rc;
     }
     return 0;
 }
@@ -163,8 +162,7 @@ static int temper__gpt2_forward(temper_context *ctx, const temper__batch *b) {
         temper__attention(ctx->pool, &a);
         temper__matmul(ctx->pool, x, C, att, T, &ly->c_proj, ly->c_proj_b, 1);
         temper__layernorm(h, x, T, C, ly->ln2_g, ly->ln2_b, hp->norm_eps);
-        temper__matmul(ctx->pool, ff, F, h, T, &ly->c_fc, ly->c_fc_b, 0);
-        temper__gelu_tanh(ff, (long)T * F);
+        temper__matmul_ep(ctx->pool, ff, F, h, T, &ly->c_fc, ly->c_fc_b, TEMPER__EP_GELU); /* GELU fused */
         temper__matmul(ctx->pool, x, C, ff, T, &ly->mlp_proj, ly->mlp_proj_b, 1);
         if (l + 1 < hp->n_layer) temper__capture_hidden(ctx, l + 1, x, T, C);
     }

@@ -115,8 +115,7 @@ static int temper__llama_init(temper_model *m, const cJSON *cfg) {
     }
     static const char *const none[] = {"", NULL};
     if (temper__cfg_bool(cfg, "tie_word_embeddings", 0) || !temper__model_find(m, none, "lm_head.weight")) {
-        g->head = (temper__mat){g->embed->dtype, TEMPER__NK, C, hp->n_vocab, g->embed->data};
-        m->matrix_bytes += g->embed->nbytes;
+        if ((rc = temper__model_tied_head(m, g->embed, C, hp->n_vocab, &g->head)) < 0) return rc;
     } else if ((rc = temper__model_mat(m, none, TEMPER__NK, C, hp->n_vocab, &g->head, "lm_head.weight")) < 0) {
         return rc;
     }

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include <dirent.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "formats/llama2c.h"
 #include "hub/hub.h"
@@ -91,6 +93,41 @@ static int temper__lookup(temper_model *m, const char *const *prefixes, const ch
     return 0;
 }
 
+/* Give back to the kernel the pages of [data, data + n) when they belong
+ * to a file map (they are read again from the file if ever touched), so
+ * that quantized weights are not resident twice. Owned buffers are kept. */
+static void temper__model_release(temper_model *m, const void *data, size_t n) {
+    const uint8_t *p = data;
+    for (int i = 0; i < m->weights.n_maps; i++) {
+        const temper__mmap *map = &m->weights.maps[i];
+        if (p < map->data || p + n > map->data + map->size) continue;
+        uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+        uintptr_t b = ((uintptr_t)p + page - 1) & ~(page - 1), e = ((uintptr_t)p + n) & ~(page - 1);
+        if (b < e) madvise((void *)b, e - b, MADV_DONTNEED);
+        return;
+    }
+}
+
+/* With quantize "q8", replace the view *w by a q8 copy kept by the weight
+ * table (matrices whose K is not a multiple of 32 stay as they are); count
+ * the bytes a decode step reads. */
+static int temper__model_q8(temper_model *m, temper__mat *w, size_t file_bytes) {
+    temper__mat q = {0};
+    if (!m->quantize_q8 || w->K % 32 != 0) {
+        m->matrix_bytes += file_bytes;
+        return 0;
+    }
+    if (temper__quantize_q8(w, &q) < 0 || temper__weights_keep_buffer(&m->weights, (void *)q.data) < 0) {
+        free((void *)q.data);
+        return temper__error(TEMPER_ENOMEM, "out of memory quantizing the weights to q8");
+    }
+    temper__model_release(m, w->data, file_bytes);
+    *w = q;
+    m->matrix_bytes += temper__q8_bytes(q.K, q.N);
+    m->dtype = TEMPER__Q8;
+    return 0;
+}
+
 int temper__model_mat(temper_model *m, const char *const *prefixes, temper__layout layout, int K, int N,
                       temper__mat *out, const char *fmt, ...) {
     char name[256];
@@ -102,15 +139,15 @@ int temper__model_mat(temper_model *m, const char *const *prefixes, temper__layo
     int rc = layout == TEMPER__KN ? temper__lookup(m, prefixes, name, 2, K, N, &t)
                                   : temper__lookup(m, prefixes, name, 2, N, K, &t);
     if (rc < 0) return rc;
-    out->dtype = t->dtype;
-    out->layout = layout;
-    out->K = K;
-    out->N = N;
-    out->data = t->data;
+    *out = (temper__mat){t->dtype, layout, K, N, t->data};
     m->n_params += (int64_t)K * N;
-    m->matrix_bytes += (uint64_t)t->nbytes;
     m->dtype = t->dtype;
-    return 0;
+    return temper__model_q8(m, out, t->nbytes);
+}
+
+int temper__model_tied_head(temper_model *m, const temper__tensor *table, int K, int N, temper__mat *out) {
+    *out = (temper__mat){table->dtype, TEMPER__NK, K, N, table->data};
+    return temper__model_q8(m, out, table->nbytes);
 }
 
 int temper__model_table(temper_model *m, const char *const *prefixes, int rows, int cols,
@@ -234,9 +271,13 @@ int temper_model_load(const char *path_or_id, const temper_model_params *params,
         return temper__error(TEMPER_EINVAL, "no model given: pass a model folder or a Hub id such as gpt2");
     temper_model_params defaults = temper_model_default_params();
     if (!params) params = &defaults;
+    if (params->quantize && strcmp(params->quantize, "q8") != 0)
+        return temper__error(TEMPER_EINVAL, "unknown weight quantization \"%s\": the one available is \"q8\"",
+                             params->quantize);
     double t0 = temper__now();
     temper_model *m = calloc(1, sizeof *m);
     if (!m) return temper__error(TEMPER_ENOMEM, "out of memory");
+    m->quantize_q8 = params->quantize != NULL;
     m->bos_id = m->eos_id = -1;
     cJSON *cfg = NULL;
     char *l2c = NULL, *tok_path = NULL;

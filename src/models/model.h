@@ -56,6 +56,7 @@ struct temper_model {
     void *arch_data;            /* owned by arch->free */
     int64_t n_params;
     uint64_t matrix_bytes;      /* weight matrices read per decoded token */
+    int quantize_q8;            /* temper_model_params.quantize == "q8" */
     double load_seconds;
     temper_token bos_id, eos_id;
     char *generation_config;    /* generation_config.json text or NULL (owned) */
@@ -120,6 +121,9 @@ int temper__model_vec(temper_model *m, const char *const *prefixes, int n, const
 int temper__model_table(temper_model *m, const char *const *prefixes, int rows, int cols,
                         const temper__tensor **out, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
+/* The NK matrix view of a table used as the output head (tied embeddings),
+ * quantized when the model is loaded with quantize "q8". */
+int temper__model_tied_head(temper_model *m, const temper__tensor *table, int K, int N, temper__mat *out);
 /* Like the above but returns NULL (not an error) when absent. */
 const temper__tensor *temper__model_find(const temper_model *m, const char *const *prefixes,
                                          const char *name);

@@ -117,8 +117,7 @@ static int temper__opt_init(temper_model *m, const cJSON *cfg) {
     if (!temper__cfg_bool(cfg, "tie_word_embeddings", 1)) {
         if ((rc = temper__model_mat(m, none, TEMPER__NK, E, V, &g->head, "lm_head.weight")) < 0) return rc;
     } else {
-        g->head = (temper__mat){g->embed->dtype, TEMPER__NK, E, V, g->embed->data};
-        m->matrix_bytes += g->embed->nbytes;
+        if ((rc = temper__model_tied_head(m, g->embed, E, V, &g->head)) < 0) return rc;
     }
     return 0;
 }
@@ -188,8 +187,7 @@ static int temper__opt_forward(temper_context *ctx, const temper__batch *b) {
             temper__layernorm(h, x, T, C, ly->ln2_g, ly->ln2_b, hp->norm_eps);
             in = h;
         }
-        temper__matmul(ctx->pool, ff, F, in, T, &ly->fc1, ly->b1, 0);
-        temper__relu(ff, (long)T * F);
+        temper__matmul_ep(ctx->pool, ff, F, in, T, &ly->fc1, ly->b1, TEMPER__EP_RELU); /* ReLU fused */
         temper__matmul(ctx->pool, x, C, ff, T, &ly->fc2, ly->b2, 1);
         if (!g->pre_ln) temper__layernorm(x, x, T, C, ly->ln2_g, ly->ln2_b, hp->norm_eps);
         temper__capture_hidden(ctx, l + 1, x, T, C);

@@ -75,13 +75,13 @@ TEMPER__AVX512 static TEMPER__INLINE __m512 temper__act16(__m512 v, int ep) {
  * permutation puts back. */
 TEMPER__AVX512 static TEMPER__INLINE __m512 temper__hsum16x16(__m512 a[16]) {
     __m512 b[8], c[4], d[2];
-    for (int i = 0; i < 8; i++)
+    _Pragma("GCC unroll 16") for (int i = 0; i < 8; i++)
         b[i] = _mm512_add_ps(_mm512_shuffle_f32x4(a[2 * i], a[2 * i + 1], _MM_SHUFFLE(1, 0, 1, 0)),
                              _mm512_shuffle_f32x4(a[2 * i], a[2 * i + 1], _MM_SHUFFLE(3, 2, 3, 2)));
-    for (int i = 0; i < 4; i++)
+    _Pragma("GCC unroll 16") for (int i = 0; i < 4; i++)
         c[i] = _mm512_add_ps(_mm512_shuffle_f32x4(b[2 * i], b[2 * i + 1], _MM_SHUFFLE(2, 0, 2, 0)),
                              _mm512_shuffle_f32x4(b[2 * i], b[2 * i + 1], _MM_SHUFFLE(3, 1, 3, 1)));
-    for (int i = 0; i < 2; i++)
+    _Pragma("GCC unroll 16") for (int i = 0; i < 2; i++)
         d[i] = _mm512_add_ps(_mm512_unpacklo_ps(c[2 * i], c[2 * i + 1]), _mm512_unpackhi_ps(c[2 * i], c[2 * i + 1]));
     __m512 e = _mm512_add_ps(_mm512_unpacklo_ps(d[0], d[1]), _mm512_unpackhi_ps(d[0], d[1]));
     const __m512i idx = _mm512_setr_epi32(0, 4, 8, 12, 2, 6, 10, 14, 1, 5, 9, 13, 3, 7, 11, 15);

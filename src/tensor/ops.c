@@ -95,10 +95,12 @@ int temper__simd_enabled(void) {
 
 void temper__act_ref(float *x, long n, int ep) {
     if (ep & TEMPER__EP_GELU) {
+        /* 0.5 v (1 + tanh(u)) = v / (1 + exp(-2u)): the same function, without
+         * the cancellation of 1 + tanh(u) for negative v. */
         const float c = 0.7978845608028654f; /* sqrt(2/pi) */
         for (long i = 0; i < n; i++) {
             float v = x[i];
-            x[i] = 0.5f * v * (1.0f + tanhf(c * (v + 0.044715f * v * v * v)));
+            x[i] = v / (1.0f + expf(-2.0f * c * (v + 0.044715f * v * v * v)));
         }
     }
     if (ep & TEMPER__EP_RELU)
@@ -174,7 +176,7 @@ typedef struct {
     const temper__mat *w;
     const float *bias;
     int ep;
-    float *partial;      /* (nth - 1, T, N) partial sums when K is split */
+    float *partial;      /* (TEMPER__KCHUNKS - 1, T, N) partial sums when K is split */
     const uint8_t *xq;   /* q8 activations (see simd.h) */
     const uint64_t *xneg;
     const float *xd;
@@ -220,23 +222,32 @@ static void temper__mm_kn_split_n(void *arg, int ith, int nth) {
     temper__mm_act(j, (int)b, (int)e);
 }
 
-/* KN, few rows, narrow N: each thread streams a contiguous range of whole
- * weight rows into its own partial sums (thread 0: out itself), then after
- * a barrier the threads add the partials up, each over a range of columns. */
+/* KN, few rows, narrow N: the weight rows are cut into TEMPER__KCHUNKS
+ * contiguous ranges whose partial sums go to out (chunk 0) and to scratch
+ * (the others); threads take whole chunks, so each streams long contiguous
+ * runs of memory, and after a barrier they add the partials up in a fixed
+ * order, each over a range of columns. The cut does not depend on the
+ * number of threads: results are the same bits with 1 or 2 threads. */
+#define TEMPER__KCHUNKS 4
+
 static void temper__mm_kn_split_k(void *arg, int ith, int nth) {
     const temper__mm_job *j = arg;
     const int T = j->T, N = j->w->N;
-    long k0, k1, n0, n1;
-    temper__split(j->w->K, 4, ith, nth, &k0, &k1);
-    float *acc = ith == 0 ? j->out : j->partial + (size_t)(ith - 1) * T * N;
-    if (ith == 0) temper__mm_init(j, 0, N);
-    else memset(acc, 0, (size_t)T * N * sizeof(float));
-    if (k0 < k1) temper__gemv_kn_avx512(acc, ith == 0 ? j->ldo : N, j->x, T, j->w, (int)k0, (int)k1, 0, N);
+    long c0, c1, n0, n1;
+    temper__split(TEMPER__KCHUNKS, 1, ith, nth, &c0, &c1);
+    for (long c = c0; c < c1; c++) {
+        long k0, k1;
+        temper__split(j->w->K, 4, (int)c, TEMPER__KCHUNKS, &k0, &k1);
+        float *acc = c == 0 ? j->out : j->partial + (size_t)(c - 1) * T * N;
+        if (c == 0) temper__mm_init(j, 0, N);
+        else memset(acc, 0, (size_t)T * N * sizeof(float));
+        if (k0 < k1) temper__gemv_kn_avx512(acc, c == 0 ? j->ldo : N, j->x, T, j->w, (int)k0, (int)k1, 0, N);
+    }
     temper__pool_barrier(j->pool);
     temper__split(N, 16, ith, nth, &n0, &n1);
     for (int t = 0; t < T; t++) {
         float *o = j->out + (size_t)t * j->ldo;
-        for (int p = 0; p < nth - 1; p++) {
+        for (int p = 0; p < TEMPER__KCHUNKS - 1; p++) {
             const float *src = j->partial + ((size_t)p * T + t) * N;
             for (long n = n0; n < n1; n++) o[n] += src[n];
         }
@@ -267,12 +278,12 @@ static void temper__mm_gemm_worker(void *arg, int ith, int nth) {
     if (b < e) temper__gemm_avx512(j->out, j->ldo, j->x, j->T, j->w, j->bias, j->ep, (int)b, (int)e);
 }
 
-/* Weight rows at most this wide (floats per thread) are split by K. */
+/* KN matrices at most this wide are split by K (see above). */
 #define TEMPER__SPLIT_K_MAX_N 1024
 
 static void temper__matmul_simd(temper__mm_job *j) {
     const temper__mat *w = j->w;
-    const int T = j->T, K = w->K, N = w->N, nth = temper__pool_size(j->pool);
+    const int T = j->T, K = w->K, N = w->N;
     if (w->dtype == TEMPER__Q8 && T <= TEMPER__GEMV_MAX_T && temper__cpu_has_vnni()) {
         /* Activations quantized once here: |x| (T, K64) u8, signs (T, K64/64)
          * u64, scales (T, K64/4) f32 (K64: K rounded up to 64), carved from
@@ -296,8 +307,8 @@ static void temper__matmul_simd(temper__mm_job *j) {
         temper__pool_run(j->pool, temper__mm_gemm_worker, j);
     } else if (w->layout == TEMPER__NK) {
         temper__pool_run(j->pool, temper__mm_nk_worker, j);
-    } else if (nth > 1 && N / nth <= TEMPER__SPLIT_K_MAX_N &&
-               (j->partial = temper__pool_scratch(j->pool, (size_t)(nth - 1) * T * N))) {
+    } else if (N <= TEMPER__SPLIT_K_MAX_N &&
+               (j->partial = temper__pool_scratch(j->pool, (size_t)(TEMPER__KCHUNKS - 1) * T * N))) {
         temper__pool_run(j->pool, temper__mm_kn_split_k, j);
     } else {
         temper__pool_run(j->pool, temper__mm_kn_split_n, j);
@@ -400,55 +411,95 @@ void temper__softmax(float *x, int n) {
 
 /* ---- attention ------------------------------------------------------- */
 
+/* Probabilities of row r, head h (sc, npos values) to probs_out if asked. */
+static void temper__attn_probs(const temper__attn_args *a, int r, int h, const float *sc, int npos) {
+    if (!a->probs_out) return;
+    float *po = a->probs_out + (size_t)r * a->probs_row + (size_t)h * a->probs_head;
+    int n = npos < a->probs_len ? npos : a->probs_len;
+    memcpy(po, sc, (size_t)n * sizeof(float));
+    memset(po + n, 0, (size_t)(a->probs_len - n) * sizeof(float));
+}
+
+/* One (row, head): scores, softmax, weighted sum of values. sc: (n_ctx). */
+static void temper__attn_one(const temper__attn_args *a, int r, int h, float *sc, int simd) {
+    const int hd = a->hd, qdim = a->H * hd, kvdim = a->Hkv * hd, kh = h / (a->H / a->Hkv);
+    const int npos = a->pos[r] + 1;
+    const float *q = a->q + (size_t)r * qdim + (size_t)h * hd;
+    const float *kbase = a->kc + (size_t)a->seq[r] * a->n_ctx * kvdim + (size_t)kh * hd;
+    const float *vbase = a->vc + (size_t)a->seq[r] * a->n_ctx * kvdim + (size_t)kh * hd;
+    float *o = a->out + (size_t)r * qdim + (size_t)h * hd;
+#ifdef TEMPER__HAVE_AVX512
+    if (simd) {
+        temper__attn_row_avx512(o, q, kbase, vbase, npos, hd, kvdim, a->scale, sc);
+        temper__attn_probs(a, r, h, sc, npos);
+        return;
+    }
+#endif
+    (void)simd;
+    for (int j = 0; j < npos; j++) {
+        const float *k = kbase + (size_t)j * kvdim;
+        float s = 0.0f;
+        for (int i = 0; i < hd; i++) s += q[i] * k[i];
+        sc[j] = s * a->scale;
+    }
+    temper__softmax(sc, npos);
+    for (int i = 0; i < hd; i++) o[i] = 0.0f;
+    for (int j = 0; j < npos; j++) {
+        const float *v = vbase + (size_t)j * kvdim;
+        float p = sc[j];
+        for (int i = 0; i < hd; i++) o[i] += p * v[i];
+    }
+    temper__attn_probs(a, r, h, sc, npos);
+}
+
+typedef struct {
+    const temper__attn_args *a;
+    float *S; /* (nth, 4, n_ctx) scores for the blocked kernel, or NULL */
+} temper__attn_job;
+
+/* Portable: (row, head) jobs dealt round-robin (later rows attend to more
+ * positions, so contiguous ranges would leave the last thread the most).
+ * SIMD: jobs are (head, block of 4 rows); a block of rows of the same
+ * sequence (prefill) shares each key and value row between its 4 rows, and
+ * one head's cache rows stay in L2 across its blocks. */
 static void temper__attn_worker(void *arg, int ith, int nth) {
-    const temper__attn_args *a = arg;
-    const int hd = a->hd, group = a->H / a->Hkv, qdim = a->H * hd, kvdim = a->Hkv * hd;
-    float *sc = a->scratch + (size_t)ith * a->n_ctx;
-#ifdef TEMPER__HAVE_AVX512
-    const int simd = temper__simd_enabled() && hd <= TEMPER__ATTN_MAX_HD;
-#endif
-    /* (row, head) jobs dealt round-robin: later rows attend to more
-     * positions, so contiguous ranges would leave the last thread the most. */
-    for (long job = ith; job < (long)a->T * a->H; job += nth) {
-        int r = (int)(job / a->H), h = (int)(job % a->H), kh = h / group;
-        int npos = a->pos[r] + 1;
-        const float *q = a->q + (size_t)r * qdim + (size_t)h * hd;
-        const float *kbase = a->kc + (size_t)a->seq[r] * a->n_ctx * kvdim + (size_t)kh * hd;
-        const float *vbase = a->vc + (size_t)a->seq[r] * a->n_ctx * kvdim + (size_t)kh * hd;
-        float *o = a->out + (size_t)r * qdim + (size_t)h * hd;
-#ifdef TEMPER__HAVE_AVX512
-        if (simd) {
-            temper__attn_row_avx512(o, q, kbase, vbase, npos, hd, kvdim, a->scale, sc);
-            goto probs;
-        }
-#endif
-        for (int j = 0; j < npos; j++) {
-            const float *k = kbase + (size_t)j * kvdim;
-            float s = 0.0f;
-            for (int i = 0; i < hd; i++) s += q[i] * k[i];
-            sc[j] = s * a->scale;
-        }
-        temper__softmax(sc, npos);
-        for (int i = 0; i < hd; i++) o[i] = 0.0f;
-        for (int j = 0; j < npos; j++) {
-            const float *v = vbase + (size_t)j * kvdim;
-            float p = sc[j];
-            for (int i = 0; i < hd; i++) o[i] += p * v[i];
+    const temper__attn_job *j = arg;
+    const temper__attn_args *a = j->a;
+    const int simd = temper__simd_enabled() && a->hd <= TEMPER__ATTN_MAX_HD;
+    if (!j->S) {
+        float *sc = a->scratch + (size_t)ith * a->n_ctx;
+        for (long job = ith; job < (long)a->T * a->H; job += nth)
+            temper__attn_one(a, (int)(job / a->H), (int)(job % a->H), sc, simd);
+        return;
+    }
+    const int G = (a->T + 3) / 4, qdim = a->H * a->hd, kvdim = a->Hkv * a->hd;
+    float *S = j->S + (size_t)ith * 4 * a->n_ctx;
+    long b, e;
+    temper__split((long)a->H * G, 1, ith, nth, &b, &e);
+    for (long job = b; job < e; job++) {
+        int h = (int)(job / G), r0 = 4 * (int)(job % G), R = a->T - r0 < 4 ? a->T - r0 : 4, same = 1;
+        for (int r = r0 + 1; r < r0 + R; r++) same &= a->seq[r] == a->seq[r0];
+        if (R == 1 || !same) {
+            for (int r = r0; r < r0 + R; r++) temper__attn_one(a, r, h, S, simd);
+            continue;
         }
 #ifdef TEMPER__HAVE_AVX512
-    probs:
+        int npos[4], kh = h / (a->H / a->Hkv);
+        for (int r = 0; r < R; r++) npos[r] = a->pos[r0 + r] + 1;
+        size_t cache = (size_t)a->seq[r0] * a->n_ctx * kvdim + (size_t)kh * a->hd;
+        temper__attn_rows4_avx512(a->out + (size_t)r0 * qdim + (size_t)h * a->hd, qdim,
+                                  a->q + (size_t)r0 * qdim + (size_t)h * a->hd, qdim, R, a->kc + cache,
+                                  a->vc + cache, npos, a->hd, kvdim, a->scale, S, a->n_ctx);
+        for (int r = 0; r < R; r++) temper__attn_probs(a, r0 + r, h, S + (size_t)r * a->n_ctx, npos[r]);
 #endif
-        if (a->probs_out) {
-            float *po = a->probs_out + (size_t)r * a->probs_row + (size_t)h * a->probs_head;
-            int n = npos < a->probs_len ? npos : a->probs_len;
-            memcpy(po, sc, (size_t)n * sizeof(float));
-            memset(po + n, 0, (size_t)(a->probs_len - n) * sizeof(float));
-        }
     }
 }
 
 void temper__attention(temper__pool *pool, const temper__attn_args *a) {
-    temper__pool_run(pool, temper__attn_worker, (void *)a);
+    temper__attn_job j = {a, NULL};
+    if (temper__simd_enabled() && a->hd <= TEMPER__ATTN_MAX_HD)
+        j.S = temper__pool_scratch(pool, (size_t)temper__pool_size(pool) * 4 * a->n_ctx);
+    temper__pool_run(pool, temper__attn_worker, &j);
 }
 
 /* ---- rotary embeddings ------------------------------------------------ */

@@ -17,7 +17,9 @@
 #include "tensor/avx512.h"
 
 /* Rows ahead of the current group of four that the KN kernel prefetches. */
+#ifndef TEMPER__KN_PREFETCH
 #define TEMPER__KN_PREFETCH 8
+#endif
 
 /* acc rows [0, TB) of 4 weight rows k..k+3 (or 1 when ONE), columns [n0, n1). */
 TEMPER__AVX512 static TEMPER__INLINE void temper__kn_step(float *acc, int lda, const float *x, int K, int TB,
@@ -25,20 +27,20 @@ TEMPER__AVX512 static TEMPER__INLINE void temper__kn_step(float *acc, int lda, c
                                                           int n0, int n1, int prefetch) {
     __m512 xb[4][4];
     const int R = ONE ? 1 : 4;
-    for (int t = 0; t < TB; t++)
-        for (int r = 0; r < R; r++) xb[t][r] = _mm512_set1_ps(x[(size_t)t * K + k + r]);
+    _Pragma("GCC unroll 16") for (int t = 0; t < TB; t++)
+        _Pragma("GCC unroll 16") for (int r = 0; r < R; r++) xb[t][r] = _mm512_set1_ps(x[(size_t)t * K + k + r]);
     const size_t esz = dt == TEMPER__F32 ? 4 : 2;
     const char *pf = (const char *)W + ((size_t)k + TEMPER__KN_PREFETCH) * N * esz;
     for (int j = n0; j < n1; j += 16) {
         __mmask16 m = temper__m16(n1 - j);
         __m512 w[4];
-        for (int r = 0; r < R; r++) w[r] = temper__w16(W, dt, (size_t)(k + r) * N + j, m);
+        _Pragma("GCC unroll 16") for (int r = 0; r < R; r++) w[r] = temper__w16(W, dt, (size_t)(k + r) * N + j, m);
         if (prefetch && (esz == 4 || ((j - n0) & 31) == 0))
-            for (int r = 0; r < R; r++) _mm_prefetch(pf + ((size_t)r * N + j) * esz, _MM_HINT_T0);
-        for (int t = 0; t < TB; t++) {
+            _Pragma("GCC unroll 16") for (int r = 0; r < R; r++) _mm_prefetch(pf + ((size_t)r * N + j) * esz, _MM_HINT_T0);
+        _Pragma("GCC unroll 16") for (int t = 0; t < TB; t++) {
             float *a = acc + (size_t)t * lda + j;
             __m512 v = _mm512_maskz_loadu_ps(m, a);
-            for (int r = 0; r < R; r++) v = _mm512_fmadd_ps(xb[t][r], w[r], v);
+            _Pragma("GCC unroll 16") for (int r = 0; r < R; r++) v = _mm512_fmadd_ps(xb[t][r], w[r], v);
             _mm512_mask_storeu_ps(a, m, v);
         }
     }
@@ -82,48 +84,59 @@ TEMPER__AVX512 void temper__gemv_kn_avx512(float *acc, int lda, const float *x, 
 
 /* ---- NK -------------------------------------------------------------- */
 
-/* Write a tile of sums (lane 4 t + c: activation row t, weight row n + c)
+/* Write a tile of sums (lane CB t + c: activation row t, weight row n + c)
  * to out with the epilogue, for t < tb and c < cb. */
-TEMPER__AVX512 static TEMPER__INLINE void temper__nk_store(float *out, int ldo, __m512 s, int tb, int cb, int n,
-                                                           const float *bias, int ep) {
+TEMPER__AVX512 static TEMPER__INLINE void temper__nk_store(float *out, int ldo, __m512 s, int CB, int tb, int cb,
+                                                           int n, const float *bias, int ep) {
     for (int t = 0; t < tb; t++) {
-        /* Lanes 4t..4t+cb-1 of s go to out[t][n..n+cb): address shifted by -4t. */
-        __mmask16 m = (__mmask16)(((1u << cb) - 1) << (4 * t));
-        float *o = out + (size_t)t * ldo + n - 4 * t;
+        /* Lanes CB t .. CB t + cb - 1 of s go to out[t][n..n+cb): address shifted by -CB t. */
+        __mmask16 m = (__mmask16)(((1u << cb) - 1) << (CB * t));
+        float *o = out + (size_t)t * ldo + n - CB * t;
         __m512 v = s;
-        if (bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, bias + n - 4 * t));
+        if (bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, bias + n - CB * t));
         if (ep & TEMPER__EP_ACC) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, o));
         _mm512_mask_storeu_ps(o, m, temper__act16(v, ep));
+    }
+}
+
+/* Tiles of TB activation rows x CB weight rows (TB CB = 16 accumulators,
+ * reduced together): 1 x 16 for decode, 2 x 8, 4 x 4 for batches (rows
+ * beyond T repeat the last one and are not stored). */
+TEMPER__AVX512 static TEMPER__INLINE void temper__nk_tiles(float *out, int ldo, const float *x, int T,
+                                                           const temper__mat *w, temper__dtype dt, const float *bias,
+                                                           int ep, int n0, int n1, const int TB) {
+    const int K = w->K, CB = 16 / TB;
+    for (int n = n0; n < n1; n += CB) {
+        int cb = n1 - n < CB ? n1 - n : CB;
+        size_t wr[16];
+        _Pragma("GCC unroll 16") for (int c = 0; c < CB; c++) wr[c] = (size_t)(n + (c < cb ? c : cb - 1)) * K;
+        for (int t0 = 0; t0 < T; t0 += TB) {
+            int tb = T - t0 < TB ? T - t0 : TB;
+            const float *xr[4];
+            _Pragma("GCC unroll 4") for (int t = 0; t < TB; t++) xr[t] = x + (size_t)(t0 + (t < tb ? t : tb - 1)) * K;
+            __m512 acc[16];
+            _Pragma("GCC unroll 16") for (int i = 0; i < 16; i++) acc[i] = _mm512_setzero_ps();
+            for (int k = 0; k < K; k += 16) {
+                __mmask16 m = temper__m16(K - k);
+                __m512 wv[16];
+                _Pragma("GCC unroll 16") for (int c = 0; c < CB; c++) wv[c] = temper__w16(w->data, dt, wr[c] + k, m);
+                _Pragma("GCC unroll 4") for (int t = 0; t < TB; t++) {
+                    __m512 xv = _mm512_maskz_loadu_ps(m, xr[t] + k);
+                    _Pragma("GCC unroll 16") for (int c = 0; c < CB; c++)
+                        acc[CB * t + c] = _mm512_fmadd_ps(xv, wv[c], acc[CB * t + c]);
+                }
+            }
+            temper__nk_store(out + (size_t)t0 * ldo, ldo, temper__hsum16x16(acc), CB, tb, cb, n, bias, ep);
+        }
     }
 }
 
 TEMPER__AVX512 static TEMPER__INLINE void temper__nk_dt(float *out, int ldo, const float *x, int T,
                                                         const temper__mat *w, temper__dtype dt, const float *bias,
                                                         int ep, int n0, int n1) {
-    const int K = w->K;
-    for (int n = n0; n < n1; n += 4) {
-        int cb = n1 - n < 4 ? n1 - n : 4;
-        size_t wr[4];
-        for (int c = 0; c < 4; c++) wr[c] = (size_t)(n + (c < cb ? c : cb - 1)) * K;
-        for (int t0 = 0; t0 < T; t0 += 4) {
-            int tb = T - t0 < 4 ? T - t0 : 4;
-            const float *xr[4];
-            for (int t = 0; t < 4; t++) xr[t] = x + (size_t)(t0 + (t < tb ? t : tb - 1)) * K;
-            __m512 acc[16];
-            for (int i = 0; i < 16; i++) acc[i] = _mm512_setzero_ps();
-            for (int k = 0; k < K; k += 16) {
-                __mmask16 m = temper__m16(K - k);
-                __m512 wv[4];
-                for (int c = 0; c < 4; c++) wv[c] = temper__w16(w->data, dt, wr[c] + k, m);
-                for (int t = 0; t < 4; t++) {
-                    if (t >= tb) break;
-                    __m512 xv = _mm512_maskz_loadu_ps(m, xr[t] + k);
-                    for (int c = 0; c < 4; c++) acc[4 * t + c] = _mm512_fmadd_ps(xv, wv[c], acc[4 * t + c]);
-                }
-            }
-            temper__nk_store(out + (size_t)t0 * ldo, ldo, temper__hsum16x16(acc), tb, cb, n, bias, ep);
-        }
-    }
+    if (T == 1) temper__nk_tiles(out, ldo, x, T, w, dt, bias, ep, n0, n1, 1);
+    else if (T == 2) temper__nk_tiles(out, ldo, x, T, w, dt, bias, ep, n0, n1, 2);
+    else temper__nk_tiles(out, ldo, x, T, w, dt, bias, ep, n0, n1, 4);
 }
 
 TEMPER__AVX512 void temper__gemv_nk_avx512(float *out, int ldo, const float *x, int T, const temper__mat *w,

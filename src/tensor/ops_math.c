@@ -89,7 +89,7 @@ TEMPER__AVX512 void temper__attn_row_avx512(float *out, const float *q, const fl
     int j = 0;
     for (; j + 16 <= npos; j += 16) {
         __m512 acc[16];
-        for (int p = 0; p < 16; p++) {
+        _Pragma("GCC unroll 16") for (int p = 0; p < 16; p++) {
             const float *k = kbase + (size_t)(j + p) * kvdim;
             __m512 s = _mm512_mul_ps(qv[0], _mm512_maskz_loadu_ps(nv == 1 ? last : 0xffff, k));
             for (int v = 1; v < nv; v++)
@@ -128,6 +128,68 @@ TEMPER__AVX512 void temper__attn_row_avx512(float *out, const float *q, const fl
     }
     for (int v = 0; v < nv; v++)
         _mm512_mask_storeu_ps(out + 16 * v, v == nv - 1 ? last : 0xffff, _mm512_add_ps(o0[v], o1[v]));
+}
+
+/* Attention of up to 4 rows of the same sequence and head (prefill): the
+ * scores are 4 x 4 tiles of dot products (each key loaded once for the 4
+ * rows), the output 4 rows x 64 values per pass over the value rows (each
+ * value row loaded once for the 4 rows). S: (4, lds) scratch, left holding
+ * each row's probabilities (zero beyond its npos). */
+TEMPER__AVX512 void temper__attn_rows4_avx512(float *out, int ldo, const float *q, int ldq, int R,
+                                              const float *kbase, const float *vbase, const int *npos, int hd,
+                                              int kvdim, float scale, float *S, int lds) {
+    const int nv = (hd + 15) / 16;
+    const __mmask16 last = temper__m16(hd - 16 * (nv - 1));
+    const __m512 sc = _mm512_set1_ps(scale);
+    int nmax = 0;
+    for (int r = 0; r < R; r++) nmax = npos[r] > nmax ? npos[r] : nmax;
+    const float *qr[4];
+    for (int r = 0; r < 4; r++) qr[r] = q + (size_t)(r < R ? r : R - 1) * ldq;
+    for (int j = 0; j < nmax; j += 4) {
+        int cb = nmax - j < 4 ? nmax - j : 4;
+        const float *kr[4];
+        _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) kr[c] = kbase + (size_t)(j + (c < cb ? c : cb - 1)) * kvdim;
+        __m512 acc[16];
+        _Pragma("GCC unroll 16") for (int i = 0; i < 16; i++) acc[i] = _mm512_setzero_ps();
+        for (int v = 0; v < nv; v++) {
+            __mmask16 m = v == nv - 1 ? last : 0xffff;
+            __m512 kv[4];
+            _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) kv[c] = _mm512_maskz_loadu_ps(m, kr[c] + 16 * v);
+            _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++) {
+                __m512 qv = _mm512_maskz_loadu_ps(m, qr[r] + 16 * v);
+                _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) acc[4 * r + c] = _mm512_fmadd_ps(qv, kv[c], acc[4 * r + c]);
+            }
+        }
+        __m512 s = _mm512_mul_ps(temper__hsum16x16(acc), sc);
+        for (int r = 0; r < R; r++) /* lanes 4r..4r+cb-1 -> S[r][j..j+cb) */
+            _mm512_mask_storeu_ps(S + (size_t)r * lds + j - 4 * r, (__mmask16)(((1u << cb) - 1) << (4 * r)), s);
+    }
+    for (int r = 0; r < R; r++) {
+        float *sr = S + (size_t)r * lds;
+        temper__softmax_avx512(sr, npos[r]);
+        for (int j = npos[r]; j < nmax; j++) sr[j] = 0.0f;
+    }
+    for (int v0 = 0; v0 < nv; v0 += 4) {
+        int vb = nv - v0 < 4 ? nv - v0 : 4;
+        __m512 acc[4][4];
+        _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++)
+            _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) acc[r][c] = _mm512_setzero_ps();
+        const float *sr[4];
+        for (int r = 0; r < 4; r++) sr[r] = S + (size_t)(r < R ? r : 0) * lds;
+        for (int j = 0; j < nmax; j++) {
+            const float *vr = vbase + (size_t)j * kvdim + 16 * v0;
+            __m512 vv[4];
+            _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++)
+                vv[c] = c < vb ? _mm512_maskz_loadu_ps(v0 + c == nv - 1 ? last : 0xffff, vr + 16 * c) : _mm512_setzero_ps();
+            _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++) {
+                __m512 p = _mm512_set1_ps(sr[r][j]);
+                _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) acc[r][c] = _mm512_fmadd_ps(p, vv[c], acc[r][c]);
+            }
+        }
+        for (int r = 0; r < R; r++)
+            for (int c = 0; c < vb; c++)
+                _mm512_mask_storeu_ps(out + (size_t)r * ldo + 16 * (v0 + c), v0 + c == nv - 1 ? last : 0xffff, acc[r][c]);
+    }
 }
 
 #endif

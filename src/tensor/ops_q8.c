@@ -150,7 +150,7 @@ TEMPER__VNNI void temper__gemv_q8_avx512(float *out, int ldo, const uint8_t *xq,
         int cb = n1 - n < 4 ? n1 - n : 4;
         const int8_t *qr[4];
         const uint16_t *dr[4];
-        for (int c = 0; c < 4; c++) {
+        _Pragma("GCC unroll 16") for (int c = 0; c < 4; c++) {
             int nc = n + (c < cb ? c : cb - 1);
             qr[c] = qbase + (size_t)nc * K;
             dr[c] = dbase + (size_t)nc * nb;
@@ -158,25 +158,25 @@ TEMPER__VNNI void temper__gemv_q8_avx512(float *out, int ldo, const uint8_t *xq,
         for (int t0 = 0; t0 < T; t0 += 4) {
             int tb = T - t0 < 4 ? T - t0 : 4;
             __m512 acc[16];
-            for (int i = 0; i < 16; i++) acc[i] = _mm512_setzero_ps();
+            _Pragma("GCC unroll 16") for (int i = 0; i < 16; i++) acc[i] = _mm512_setzero_ps();
             for (int ch = 0; ch < nch; ch++) {
                 int k = 64 * ch, two = 2 * ch + 1 < nb;
                 __mmask64 mk = two ? ~(__mmask64)0 : (__mmask64)0xffffffffu;
                 __m512i wv[4];
                 __m512 ws[4];
-                for (int c = 0; c < 4; c++) {
+                _Pragma("GCC unroll 16") for (int c = 0; c < 4; c++) {
                     wv[c] = _mm512_maskz_loadu_epi8(mk, qr[c] + k);
                     uint32_t s2 = dr[c][2 * ch];
                     if (two) s2 |= (uint32_t)dr[c][2 * ch + 1] << 16;
                     __m128 d2 = _mm_cvtph_ps(_mm_cvtsi32_si128((int)s2));
                     ws[c] = _mm512_permutexvar_ps(half, _mm512_castps128_ps512(d2));
                 }
-                for (int t = 0; t < tb; t++) {
+                _Pragma("GCC unroll 16") for (int t = 0; t < tb; t++) {
                     size_t row = (size_t)(t0 + t);
                     __m512i xa = _mm512_loadu_si512(xq + row * K64 + k);
                     __mmask64 neg = xneg[row * nch + ch];
                     __m512 xs = _mm512_loadu_ps(xd + (row * nch + ch) * 16);
-                    for (int c = 0; c < 4; c++) {
+                    _Pragma("GCC unroll 16") for (int c = 0; c < 4; c++) {
                         __m512i ws8 = _mm512_mask_sub_epi8(wv[c], neg, zero, wv[c]);
                         __m512i dot = _mm512_dpbusd_epi32(zero, xa, ws8);
                         acc[4 * t + c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(ws[c], xs),
@@ -186,7 +186,7 @@ TEMPER__VNNI void temper__gemv_q8_avx512(float *out, int ldo, const uint8_t *xq,
             }
             __m512 s = temper__hsum16x16(acc);
             float *ob = out + (size_t)t0 * ldo;
-            for (int t = 0; t < tb; t++) {
+            _Pragma("GCC unroll 16") for (int t = 0; t < tb; t++) {
                 __mmask16 m = (__mmask16)(((1u << cb) - 1) << (4 * t));
                 float *o = ob + (size_t)t * ldo + n - 4 * t; /* lanes 4t.. land on o[n..] */
                 __m512 v = s;

@@ -63,6 +63,12 @@ void temper__layernorm_avx512(float *out, const float *x, int C, const float *g,
 #define TEMPER__ATTN_MAX_HD 128
 void temper__attn_row_avx512(float *out, const float *q, const float *kbase, const float *vbase,
                              int npos, int hd, int kvdim, float scale, float *scores);
+/* The same for R <= 4 rows of one sequence and head: q rows ldq apart, out
+ * rows ldo apart, npos (R); S: (R, lds) scratch, left holding the
+ * probabilities. */
+void temper__attn_rows4_avx512(float *out, int ldo, const float *q, int ldq, int R, const float *kbase,
+                               const float *vbase, const int *npos, int hd, int kvdim, float scale, float *S,
+                               int lds);
 #endif
 
 #endif

@@ -222,6 +222,11 @@ int temper__bpe_word(temper__enc *e, const uint8_t *w, size_t n, temper_token *i
     return temper__bpe_heap(e, ids_out, (int)n);
 }
 
+int temper__bpe_merge(temper__enc *e, temper_token *sym, int n) {
+    if (n <= TEMPER__BPE_SMALL) return temper__bpe_scan(e->tok, sym, n);
+    return temper__bpe_heap(e, sym, n);
+}
+
 int temper__bpe_word_naive(const temper_tokenizer *tok, const uint8_t *w, size_t n,
                            temper_token *ids_out) {
     int m = (int)n;

@@ -90,6 +90,7 @@ int temper_detokenize(const temper_tokenizer *tok, const temper_token *ids, int 
                       char *buf, size_t cap) {
     if (!tok || (n > 0 && !ids) || n < 0)
         return temper__error(TEMPER_EINVAL, "temper_detokenize: tok or ids is NULL, or n < 0");
+    if (tok->model == TEMPER__MODEL_SPM) return temper__spm_detokenize(tok, ids, n, flags, buf, cap);
     size_t total = 0;
     for (int k = 0; k < n; k++) {
         int rc = temper__check_id(tok, ids[k]);
@@ -122,6 +123,7 @@ int temper_detokenize_stream(const temper_tokenizer *tok, temper_utf8_stream *s,
     if (!tok || !s || s->n_pending < 0 || s->n_pending > 3)
         return temper__error(TEMPER_EINVAL, "temper_detokenize_stream: tok or s is NULL, or s "
                              "was not reset before use");
+    if (tok->model == TEMPER__MODEL_SPM) return temper__spm_detokenize_stream(tok, s, id, buf, cap);
     int rc = temper__check_id(tok, id);
     if (rc < 0) return rc;
     size_t b = tok->bytes_off[id + 1] - tok->bytes_off[id];
@@ -143,6 +145,7 @@ int temper_detokenize_stream(const temper_tokenizer *tok, temper_utf8_stream *s,
 int temper_utf8_stream_flush(temper_utf8_stream *s, char *buf, size_t cap) {
     if (!s || s->n_pending < 0 || s->n_pending > 3)
         return temper__error(TEMPER_EINVAL, "temper_utf8_stream_flush: s is NULL or corrupt");
+    if (s->state & TEMPER__STREAM_SPM) return temper__spm_stream_flush(s, buf, cap);
     temper__sink w = {buf, buf ? cap : 0, 0};
     temper__lossy(s->pending, (size_t)s->n_pending, false, &w);
     if (w.n <= w.cap) s->n_pending = 0;

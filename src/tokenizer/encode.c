@@ -156,6 +156,7 @@ int temper__encode_segment(temper__enc *e, const uint8_t *text, size_t a, size_t
                            bool prefix_space, temper__ids *out) {
     const temper_tokenizer *tok = e->tok;
     if (a >= b) return 0;
+    if (tok->model == TEMPER__MODEL_SPM) return temper__spm_encode_segment(e, text, a, b, out);
     const uint8_t *s = text + a; /* (n) what the pre-tokenizer sees */
     size_t n = b - a;
     /* HF's ByteLevel add_prefix_space: " " before a segment that does not

@@ -92,22 +92,26 @@ int temper_tokenizer_load(const char *path, temper_tokenizer **out) {
     *out = NULL;
     if (!path) return temper__error(TEMPER_EINVAL, "temper_tokenizer_load: path is NULL");
     temper_tokenizer *tok = calloc(1, sizeof *tok);
-    char *folder = NULL, *json = NULL, *text = NULL;
+    char *folder = NULL, *json = NULL, *text = NULL, *bin = NULL; /* bin: llama2.c's */
     if (!tok) return temper__error(TEMPER_ENOMEM, "out of memory");
     tok->bos_id = tok->eos_id = tok->unk_id = tok->pad_id = -1;
     int rc;
     if (temper__is_dir(path)) {
         folder = temper__strdup(path);
         json = temper__strfmt("%s/tokenizer.json", path);
+        bin = temper__llama2c_tokenizer_in(path);
     } else if (temper__is_file(path)) {
         folder = temper__dirname(path);
-        if (temper__ends_with(path, ".json") && !temper__ends_with(path, "vocab.json")) {
+        if (temper__ends_with(path, ".bin")) {
+            bin = temper__strdup(path);
+        } else if (temper__ends_with(path, ".json") && !temper__ends_with(path, "vocab.json")) {
             json = temper__strdup(path);
         } else if (!temper__ends_with(path, "vocab.json") && !temper__ends_with(path, "merges.txt")) {
             rc = temper__error(TEMPER_EUNSUPPORTED,
                                "%s: unsupported tokenizer file: give a folder with tokenizer.json "
-                               "or vocab.json + merges.txt, or a tokenizer.json path "
-                               "(SentencePiece and llama2.c tokenizers are not supported yet)",
+                               "or vocab.json + merges.txt, a tokenizer.json path, or a llama2.c "
+                               "tokenizer.bin (SentencePiece .model files are not supported: "
+                               "use the model's tokenizer.json)",
                                path);
             goto fail;
         }
@@ -119,7 +123,9 @@ int temper_tokenizer_load(const char *path, temper_tokenizer **out) {
         rc = temper__error(TEMPER_ENOMEM, "out of memory");
         goto fail;
     }
-    if (json && temper__is_file(json)) {
+    if (bin) {
+        if ((rc = temper__load_llama2c_tokenizer(tok, bin)) < 0) goto fail;
+    } else if (json && temper__is_file(json)) {
         if ((rc = temper__read_file(json, &text, NULL)) < 0) goto fail;
         if ((rc = temper__check_not_placeholder(json, (const uint8_t *)text, strlen(text))) < 0)
             goto fail;
@@ -139,17 +145,19 @@ int temper_tokenizer_load(const char *path, temper_tokenizer **out) {
         if ((rc = temper__load_vocab_merges(tok, folder)) < 0) goto fail;
         tok->source = "vocab.json+merges.txt";
     }
-    if ((rc = temper__load_special_names(tok, folder)) < 0) goto fail;
+    if (!bin && (rc = temper__load_special_names(tok, folder)) < 0) goto fail;
     if ((rc = temper__finish_load(tok)) < 0) goto fail;
     free(folder);
     free(json);
     free(text);
+    free(bin);
     *out = tok; /* ownership to the caller */
     return 0;
 fail:
     free(folder);
     free(json);
     free(text);
+    free(bin);
     temper_tokenizer_free(tok);
     return rc;
 }

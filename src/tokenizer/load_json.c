@@ -18,6 +18,9 @@
  *              "continuing_subword_prefix": "", "end_of_word_suffix": "",
  *              "byte_fallback": false, "ignore_merges"}}
  * "truncation" and "padding" are ignored, as transformers does.
+ * SentencePiece-style files (model.byte_fallback, a Metaspace pre-tokenizer
+ * or decoder, a decoder Sequence) take their normalizer, pre_tokenizer and
+ * decoder from spm_json.c instead.
  */
 #include <cJSON.h>
 #include <stdlib.h>
@@ -162,9 +165,6 @@ static int temper__check_model(const char *path, const cJSON *model) {
             return temper__error(TEMPER_EUNSUPPORTED, "%s: BPE %s \"%s\" is not supported", path,
                                  empty_keys[k], v->valuestring);
     }
-    if (temper__json_bool(model, "byte_fallback", false))
-        return temper__error(TEMPER_EUNSUPPORTED, "%s: BPE byte_fallback (SentencePiece-style, "
-                             "Llama) is not supported yet", path);
     return 0;
 }
 
@@ -237,26 +237,28 @@ int temper__load_tokenizer_json(temper_tokenizer *tok, const char *path, char *t
     }
     temper__vocab_builder vb = {0};
     int rc;
-    tok->model = TEMPER__MODEL_BPE;
+    bool spm = temper__spm_is_json(root); /* SentencePiece-style: spm_json.c */
+    tok->model = spm ? TEMPER__MODEL_SPM : TEMPER__MODEL_BPE;
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
     if ((rc = temper__check_model(path, model)) < 0) goto done;
+    if (spm && (rc = temper__spm_read_json(tok, path, root)) < 0) goto done;
     tok->ignore_merges = temper__json_bool(model, "ignore_merges", false);
 
     const cJSON *norm = cJSON_GetObjectItemCaseSensitive(root, "normalizer");
-    if (norm && !cJSON_IsNull(norm)) {
+    if (!spm && norm && !cJSON_IsNull(norm)) {
         rc = temper__error(TEMPER_EUNSUPPORTED, "%s: normalizer type \"%s\" is not supported "
                            "(only none)", path, temper__json_type(norm));
         goto done;
     }
     const cJSON *pt = cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer");
-    if (!pt || cJSON_IsNull(pt)) {
+    if (!spm && (!pt || cJSON_IsNull(pt))) {
         rc = temper__error(TEMPER_EUNSUPPORTED, "%s: a BPE model without the ByteLevel "
                            "pre-tokenizer is not supported", path);
         goto done;
     }
-    if ((rc = temper__read_pre_tokenizer(tok, path, pt)) < 0) goto done;
+    if (!spm && (rc = temper__read_pre_tokenizer(tok, path, pt)) < 0) goto done;
     const cJSON *dec = cJSON_GetObjectItemCaseSensitive(root, "decoder");
-    if (!dec || strcmp(temper__json_type(dec), "ByteLevel") != 0) {
+    if (!spm && (!dec || strcmp(temper__json_type(dec), "ByteLevel") != 0)) {
         rc = temper__error(TEMPER_EUNSUPPORTED, "%s: decoder type \"%s\" is not supported (only "
                            "ByteLevel)", path, dec && !cJSON_IsNull(dec) ? temper__json_type(dec) : "null");
         goto done;
@@ -327,7 +329,7 @@ int temper__load_tokenizer_json(temper_tokenizer *tok, const char *path, char *t
     }
     if ((rc = temper__read_merges(tok, path, cJSON_GetObjectItemCaseSensitive(model, "merges"))) < 0)
         goto done;
-    rc = temper__bpe_prepare(tok, path);
+    rc = spm ? temper__spm_prepare(tok, path, root) : temper__bpe_prepare(tok, path);
 done:
     temper__vb_free(&vb);
     cJSON_Delete(root);

@@ -15,8 +15,10 @@
  *
  * A tokenizer is read-only after load; every encode call keeps its scratch
  * memory in its own temper__enc, so calls may run on many threads at once.
- * A new model type (Llama's SentencePiece BPE with byte fallback) becomes
- * another value of temper__model_type with its own encode_word function.
+ * SentencePiece-style BPE with byte fallback (Llama 2's tokenizer.json,
+ * llama2.c's tokenizer.bin) is TEMPER__MODEL_SPM: spm.c (encode), spm_json.c,
+ * llama2c_tok.c (loading), spm_decode.c (decode), dispatched from encode.c,
+ * decode.c, load.c and load_json.c.
  */
 #ifndef TEMPER_TOKENIZER_PRIV_H
 #define TEMPER_TOKENIZER_PRIV_H
@@ -54,6 +56,7 @@ enum {
     TEMPER__TOK_PRESENT = 1 << 0, /* the id has a token */
     TEMPER__TOK_ADDED = 1 << 1,   /* listed in added_tokens */
     TEMPER__TOK_SPECIAL = 1 << 2, /* added with special = true */
+    TEMPER__TOK_BYTE = 1 << 3,    /* "<0xHH>" that a ByteFallback decoder turns into byte HH */
 };
 
 /* One added token with its matching flags (HF AddedToken). */
@@ -74,7 +77,32 @@ typedef struct temper__post {
 
 typedef enum temper__model_type {
     TEMPER__MODEL_BPE = 1, /* byte-level BPE (GPT-2, OPT, RoBERTa...) */
+    TEMPER__MODEL_SPM = 2, /* SentencePiece-style BPE on characters with byte
+                              fallback (Llama 2, llama2.c): spm.c */
 } temper__model_type;
+
+/* When a SentencePiece-style tokenizer puts "\u2581" before a text segment. */
+enum {
+    TEMPER__SPM_PREPEND_NEVER = 0,
+    TEMPER__SPM_PREPEND_ALWAYS,  /* Prepend normalizer, add_dummy_prefix: if not empty */
+    TEMPER__SPM_PREPEND_MISSING, /* Metaspace "always": unless it starts with one */
+    TEMPER__SPM_PREPEND_FIRST,   /* Metaspace "first": that, and only at offset 0 */
+};
+
+/* The SentencePiece-style pipeline (spm.c, spm_json.c, llama2c_tok.c). */
+typedef struct temper__spm {
+    uint8_t prepend;        /* TEMPER__SPM_PREPEND_* */
+    bool split;             /* Metaspace split: each "\u2581" starts a word */
+    bool replace_space;     /* " " -> "\u2581" (Replace normalizer, Metaspace) */
+    bool byte_fallback;     /* an unknown character -> its <0xHH> tokens (byte_id) */
+    bool fuse_unk;          /* a run of unknown characters gives one unk */
+    temper_token unk_id;    /* the model's unk token, -1: none (the character is dropped) */
+    bool metaspace_is_byte; /* llama2.c: an input "\u2581" is no space (byte fallback) */
+    bool dec_replace;       /* decoder: "\u2581" -> " " */
+    bool dec_byte_fallback; /* decoder: runs of <0xHH> -> bytes (HF ByteFallback) */
+    bool dec_strip;         /* decoder: Fuse + Strip: one leading " " of the text goes */
+    bool dec_metaspace;     /* Metaspace decoder: the first token loses every "\u2581" */
+} temper__spm;
 
 /* Open-addressing map from a pair of ids to its merge (bpe.c). */
 typedef struct temper__merge_slot {
@@ -103,8 +131,9 @@ struct temper_tokenizer {
     temper__merge_slot *merges; /* (merge_mask + 1) */
     uint32_t merge_mask;
     int n_merges;
-    temper_token byte_id[256];  /* id of each single-byte token */
+    temper_token byte_id[256];  /* id of each single-byte token (SPM: <0xHH>, -1: none) */
     bool ignore_merges;         /* a word found whole in the vocab is one id */
+    temper__spm spm;            /* TEMPER__MODEL_SPM only */
 
     /* ByteLevel pre-tokenizer. */
     bool add_prefix_space, use_regex;
@@ -217,5 +246,39 @@ int temper__split_added(const temper_tokenizer *tok, const uint8_t *text,
 
 /* Apply the post-processor's offset trimming to out (in place). */
 void temper__post_trim(const temper_tokenizer *tok, temper__ids *out);
+
+/* ---- SentencePiece-style BPE (spm.c, spm_json.c, llama2c_tok.c) -------- */
+
+struct cJSON;
+
+/* The merge loop alone on symbols already set (n of them): applies the
+ * merges of tok in rank order, ties leftmost (bpe.c). Returns the count. */
+int temper__bpe_merge(temper__enc *e, temper_token *sym, int n);
+/* 1 if a tokenizer.json is SentencePiece-style: model.byte_fallback, or a
+ * Metaspace pre-tokenizer or decoder. */
+bool temper__spm_is_json(const struct cJSON *root);
+/* Read its normalizer, pre_tokenizer, decoder and the model's unk and
+ * fuse_unk into tok->spm (TEMPER_EUNSUPPORTED naming any other component). */
+int temper__spm_read_json(temper_tokenizer *tok, const char *path, const struct cJSON *root);
+/* After the vocabulary, added tokens and merges are loaded: <0xHH> ids,
+ * the unk id (the model's "unk_token" of root; root NULL: none), token
+ * bytes as the decoder gives them, byte flags. */
+int temper__spm_prepare(temper_tokenizer *tok, const char *path, const struct cJSON *root);
+/* Encode the plain text segment text[a..b) (offsets are positions in text). */
+int temper__spm_encode_segment(temper__enc *e, const uint8_t *text, size_t a, size_t b,
+                               temper__ids *out);
+int temper__spm_detokenize(const temper_tokenizer *tok, const temper_token *ids, int n,
+                           int flags, char *buf, size_t cap);
+int temper__spm_detokenize_stream(const temper_tokenizer *tok, temper_utf8_stream *s,
+                                  temper_token id, char *buf, size_t cap);
+/* temper_utf8_stream.state bits of SPM streams (spm_decode.c). */
+#define TEMPER__STREAM_SPM 1u /* fed by an SPM tokenizer: the flush is spm's */
+/* Flush of a stream fed by an SPM tokenizer (s->state says so). */
+int temper__spm_stream_flush(temper_utf8_stream *s, char *buf, size_t cap);
+/* llama2.c's tokenizer.bin (llama2c_tok.c). */
+int temper__load_llama2c_tokenizer(temper_tokenizer *tok, const char *path);
+/* tokenizer.bin or tok*.bin in folder when it has no tokenizer.json and no
+ * vocab.json, else NULL. Owned by the caller. */
+char *temper__llama2c_tokenizer_in(const char *folder);
 
 #endif

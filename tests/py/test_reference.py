@@ -284,11 +284,13 @@ ALL_MODES = ("kv", "chunks", "rewind", "slots")
 
 
 def test_model(label, path, runs):
-    """runs: list of (name, ids, modes): each is evaluated in one call
-    (2 threads) and compared with the reference, then in each of `modes`
-    and compared with the one-call result ("MODE@1": with 1 thread);
-    "threads" in modes compares 1 thread with 2. One dump_logits process
-    per thread count."""
+    """runs: list of (name, ids, modes). Each prompt is evaluated in one
+    call with 2 threads and compared with the reference, then in each of
+    `modes` and compared with that one-call result. A mode runs with 2
+    threads for prompts of up to 16 tokens, else 1 ("MODE@N" says N): with
+    2 threads, every eval call wakes the pool, which is slow when other
+    jobs hold the cores. "threads" compares 1 thread with 2 on the one-call
+    prefill. One dump_logits process per thread count."""
     ref = reference(path)
     for k, (name, ids, modes) in enumerate(runs):
         if QUICK:  # under ASan: the first two prompts if short, and one long
@@ -296,23 +298,29 @@ def test_model(label, path, runs):
                 continue
             modes = tuple(m for m in modes if m != "threads")
         want = ref.forward(ids)["logits"]
-        two = ["full"] + [m for m in modes if "@" not in m and m != "threads"]
-        one = [m.split("@")[0] for m in modes if m.endswith("@1")] + (["full"] if "threads" in modes else [])
-        got2, err2 = temper(path, ids, ",".join(two), threads=2)
-        got2 = {"full": got2} if len(two) == 1 and got2 is not None else got2
-        got1, err1 = (temper(path, ids, ",".join(one), threads=1) if one else ({}, ""))
-        got1 = {one[0]: got1} if len(one) == 1 and got1 is not None else got1
-        compare("%s %s full vs reference" % (label, name), got2 and got2["full"], err2, want, TOL)
-        if got2 is None:
+        plan = {1: [], 2: ["full"]}  # threads -> modes, in one process each
+        for m in modes:
+            mode, _, n = ("full@1" if m == "threads" else m).partition("@")
+            plan[int(n) if n else (2 if len(ids) <= 16 else 1)].append(mode)
+        got = {}
+        for n, ms in plan.items():
+            if ms:
+                r, err = temper(path, ids, ",".join(ms), threads=n)
+                for mode in ms:
+                    got[mode, n] = (r if len(ms) == 1 else r and r[mode]), err
+        full = got["full", 2][0]
+        compare("%s %s full vs reference" % (label, name), full, got["full", 2][1], want, TOL)
+        if full is None:
             continue
-        full = got2["full"].astype(np.float64)
-        for mode in modes:
-            if mode == "threads":
-                compare("%s %s 1 vs 2 threads" % (label, name), got1 and got1["full"], err1, full, TOL_THREADS)
-            elif mode.endswith("@1"):
-                compare("%s %s %s vs full" % (label, name, mode), got1 and got1[mode[:-2]], err1, full, TOL)
-            else:
-                compare("%s %s %s vs full" % (label, name, mode), got2[mode], err2, full, TOL)
+        for m in modes:
+            if m == "threads":
+                compare("%s %s 1 vs 2 threads" % (label, name), *got["full", 1], full.astype(np.float64),
+                        TOL_THREADS)
+                continue
+            mode, _, n = m.partition("@")
+            n = int(n) if n else (2 if len(ids) <= 16 else 1)
+            compare("%s %s %s (%d thread%s) vs full" % (label, name, mode, n, "s" if n > 1 else ""),
+                    *got[mode, n], full.astype(np.float64), TOL)
 
 
 def test_discrimination(path):
@@ -467,13 +475,17 @@ def test_formats():
     pb = model("gpt2-bin", args + ["--format", "bin", "--seed", "31", "--dtype", "bf16", "--attn-buffers", "u8"])
     test_model("GPT-2 .bin bf16 (u8 attn.bias)", pb, [("len20", random_ids(20, 2000, 20), ("kv",))])
     sf = model("gpt2-st", args + ["--seed", "32", "--dtype", "f32"])
-    both = os.path.join(MODELS, "gpt2-both-formats")
-    shutil.rmtree(both, ignore_errors=True)
-    shutil.copytree(sf, both)
-    shutil.copyfile(os.path.join(pb, "pytorch_model.bin"), os.path.join(both, "pytorch_model.bin"))
-    ids = random_ids(20, 2000, 21)
-    got, err = temper(both, ids)
-    compare("safetensors preferred over pytorch_model.bin", got, err, reference(sf).forward(ids)["logits"], TOL)
+    tmp = tempfile.mkdtemp(prefix=".both-formats-", dir=MODELS)
+    try:
+        both = os.path.join(tmp, "model")
+        shutil.copytree(sf, both)
+        shutil.copyfile(os.path.join(pb, "pytorch_model.bin"), os.path.join(both, "pytorch_model.bin"))
+        ids = random_ids(20, 2000, 21)
+        got, err = temper(both, ids)
+        compare("safetensors preferred over pytorch_model.bin", got, err,
+                reference(sf).forward(ids)["logits"], TOL)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 MODEL_A = None

@@ -108,7 +108,9 @@ def mat(rows, cols, fan_in, gain, scale):
 # --------------------------------------------------------------------------
 
 def gpt2_model(a):
-    """Returns (config dict, [(role, file name, Init, dtype)])."""
+    """HF GPT2LMHeadModel: Conv1D weights (in, out), learned positions,
+    gelu_new MLP, tied head unless --untied-lm-head. Returns (config.json
+    dict, generation_config.json dict, [(role, file name, Init, dtype)])."""
     C, V, P, L = a.n_embd, a.vocab_size, a.n_ctx, a.n_layer
     F = a.n_inner or 4 * C
     if C % a.n_head:

@@ -176,7 +176,7 @@ class Llama:
         (L + 1, T, C) residual stream, hidden_hf as output_hidden_states."""
         ids = np.asarray(ids, dtype=np.int64)
         T = len(ids)
-        C, H, Hkv, hd, L = self.n_embd, self.n_head, self.n_kv_head, self.head_dim, self.n_layer
+        H, Hkv, hd, L = self.n_head, self.n_kv_head, self.head_dim, self.n_layer
         if T > self.n_ctx:
             raise ValueError("%d tokens > max_position_embeddings %d" % (T, self.n_ctx))
         x = self.t("embed_tokens.weight")[ids]

@@ -186,10 +186,17 @@ static void check_q8(temper__layout layout, int T, int K, int N, int nthreads, i
     check_product(what, out, x, wq, bias, T, K, N, ep, bound, tol);
     temper__matmul_ref(out2, N, x, T, &q, bias, ep); /* portable: f32 activations */
     check_product("q8 (ref)", out2, x, wq, bias, T, K, N, ep, NULL, tol);
-    /* The bound is not vacuous: activation quantization must be small. */
-    double bsum = 0;
+    /* The bound is not vacuous: well under the size of the outputs, so a
+     * wrong scale or sign would break it. */
+    double bsum = 0, ss = 0;
     for (int i = 0; i < T * N; i++) bsum += bound[i];
-    CHECK(bsum / (T * N) < 0.05);
+    for (int t = 0; t < T; t++)
+        for (int n = 0; n < N; n++) {
+            double p = 0;
+            for (int k = 0; k < K; k++) p += (double)x[t * K + k] * wq[(size_t)k * N + n];
+            ss += p * p;
+        }
+    CHECK(bsum / (T * N) < 0.1 * sqrt(ss / (T * N)));
     temper__pool_free(pool);
     free(x); free(bias); free(wd); free(wq); free(data); free((void *)q.data); free(out); free(out2); free(bound);
 }
@@ -227,8 +234,8 @@ static void test_gelu(void) {
         if (fabs(want) < 1e-8) e = fabs(g[i] - want) / 1e-8 * 1e-7; /* tiny tail: absolute */
         worst = e > worst ? e : worst;
     }
-    if (worst > 2e-6) fprintf(stderr, "  [%s] gelu worst relative error %g\n", mode, worst);
-    CHECK(worst <= 2e-6);
+    if (worst > 4e-6) fprintf(stderr, "  [%s] gelu worst relative error %g\n", mode, worst);
+    CHECK(worst <= 4e-6);
     float s[4] = {0.0f, -40.0f, 40.0f, NAN};
     temper__gelu_tanh(s, 4);
     CHECK(s[0] == 0.0f && fabsf(s[1]) < 1e-30f && s[2] == 40.0f && isnan(s[3]));
@@ -300,7 +307,8 @@ static void test_layernorm(void) {
 
 /* ---- attention --------------------------------------------------------- */
 
-static void check_attention(int T, int H, int Hkv, int hd, int P, int nthreads) {
+/* one_seq: every row in sequence 0 (prefill: blocks of rows share keys). */
+static void check_attention(int T, int H, int Hkv, int hd, int P, int nthreads, int one_seq) {
     const int S = 2, qdim = H * hd, kvdim = Hkv * hd;
     float *q = malloc(sizeof(float) * T * qdim), *out = malloc(sizeof(float) * T * qdim);
     float *kc = malloc(sizeof(float) * S * P * kvdim), *vc = malloc(sizeof(float) * S * P * kvdim);
@@ -308,7 +316,7 @@ static void check_attention(int T, int H, int Hkv, int hd, int P, int nthreads) 
     int *seq = malloc(sizeof(int) * T), *pos = malloc(sizeof(int) * T);
     for (int i = 0; i < T * qdim; i++) q[i] = 2.0f * frand();
     for (int i = 0; i < S * P * kvdim; i++) { kc[i] = frand(); vc[i] = frand(); }
-    for (int r = 0; r < T; r++) { seq[r] = r % S; pos[r] = (r * 7 + 3) % P; }
+    for (int r = 0; r < T; r++) { seq[r] = one_seq ? 0 : r % S; pos[r] = (r * 7 + 3) % P; }
     pos[0] = 0;
     pos[T - 1] = P - 1;
     temper__pool *pool;
@@ -351,12 +359,15 @@ static void check_attention(int T, int H, int Hkv, int hd, int P, int nthreads) 
 }
 
 static void test_attention(void) {
-    check_attention(5, 2, 2, 8, 20, 1);
-    check_attention(4, 4, 2, 16, 40, 2);   /* grouped keys/values */
-    check_attention(3, 2, 2, 64, 70, 3);
-    check_attention(6, 3, 3, 80, 33, 2);   /* head size not a multiple of 16 */
-    check_attention(2, 1, 1, 128, 17, 1);
-    check_attention(2, 1, 1, 200, 9, 1);   /* beyond the SIMD head size: portable */
+    check_attention(5, 2, 2, 8, 20, 1, 0);
+    check_attention(4, 4, 2, 16, 40, 2, 0);   /* grouped keys/values */
+    check_attention(3, 2, 2, 64, 70, 3, 0);
+    check_attention(6, 3, 3, 80, 33, 2, 0);   /* head size not a multiple of 16 */
+    check_attention(2, 1, 1, 128, 17, 1, 0);
+    check_attention(2, 1, 1, 200, 9, 1, 0);   /* beyond the SIMD head size: portable */
+    check_attention(7, 2, 2, 64, 40, 2, 1);   /* blocks of rows of one sequence */
+    check_attention(9, 4, 2, 80, 33, 1, 1);
+    check_attention(6, 2, 1, 128, 50, 3, 1);
 }
 
 static void test_split(void) {

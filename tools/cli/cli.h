@@ -41,6 +41,7 @@ int cli_lib_error(const char *what, int rc);
 typedef struct cli_common {
     const char *model;       /* -m/--model: folder or Hub id */
     const char *tokenizer;   /* --tokenizer/-z: tokenizer path (optional) */
+    const char *quantize;    /* --quantize: "q8" or NULL (weights as in the file) */
     const char *file;        /* -f/--file: prompt file */
     const char *prompt_ids;  /* --prompt-ids 1,2,3 */
     const char *prompt;      /* positional text (or -p/--prompt) */

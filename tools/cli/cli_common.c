@@ -41,6 +41,7 @@ const char cli_common_help[] =
     "  -f, --file FILE        read the prompt from FILE, exactly as is ('-': stdin)\n"
     "      --prompt-ids IDS   the prompt as token ids: 15496,995\n"
     "  -t, --threads N        threads (default: all cores)\n"
+    "      --quantize q8      8-bit weights made at load time (faster, small accuracy cost)\n"
     "      --truncate         drop prompt tokens from the left to fit the context\n"
     "      --json             one JSON object on stdout\n"
     "  -h, --help             this help\n";
@@ -99,6 +100,10 @@ int cli_parse_common(cli_common *c, int *i, int argc, char **argv) {
     }
     if ((r = cli_opt(argv, argc, i, "-z", "--tokenizer", &v)) != 0) {
         if (r > 0) c->tokenizer = v;
+        return r;
+    }
+    if ((r = cli_opt(argv, argc, i, NULL, "--quantize", &v)) != 0) {
+        if (r > 0) c->quantize = v;
         return r;
     }
     if ((r = cli_opt(argv, argc, i, "-f", "--file", &v)) != 0) {
@@ -225,6 +230,7 @@ int cli_load_model(const cli_common *c, temper_model **out) {
     if (cli_hub_fetch(c->model) != 0) return 1; /* a Hub id not yet in the cache */
     temper_model_params mp = temper_model_default_params();
     mp.tokenizer_path = c->tokenizer;
+    mp.quantize = c->quantize;
     int rc = temper_model_load(c->model, &mp, out);
     if (rc < 0) return cli_lib_error(NULL, rc);
     return 0;

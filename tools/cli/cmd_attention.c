@@ -68,7 +68,15 @@ static int label_char(const char *s, int index, char *out) {
 /* p: (n, n) one head. cell: 1 or 2 columns per key. */
 static void print_head(const float *p, int n, char labels[][64], int cell) {
     char ch[8];
-    for (int r = 0; r < TOP_ROWS; r++) { /* column labels, top to bottom */
+    int rows = 1; /* the longest label, at most TOP_ROWS characters */
+    for (int j = 0; j < n; j++) {
+        size_t len = strlen(labels[j]), i = 0;
+        int count = 0;
+        for (int32_t cp; i < len; count++) i += (size_t)cli_utf8_next(labels[j] + i, len - i, &cp);
+        rows = count > rows ? count : rows;
+    }
+    if (rows > TOP_ROWS) rows = TOP_ROWS;
+    for (int r = 0; r < rows; r++) { /* column labels, top to bottom */
         printf("%*s", 5 + LABEL_W + 1, "");
         for (int j = 0; j < n; j++) {
             int w = label_char(labels[j], r, ch);

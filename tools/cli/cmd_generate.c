@@ -1,155 +1,234 @@
 /*
- * cmd_generate.c - `temper generate -m MODEL -n N PROMPT`: continue the
- * prompt one token at a time, printing the text as it comes (a token that
- * ends inside a UTF-8 character is held back until the character is whole).
- * Stops at the end-of-sequence token, after N new tokens, or at the context
- * window. Output: the prompt and its continuation as HF's
- * tokenizer.decode(output_ids, skip_special_tokens=True) gives it, then a
- * newline.
+ * cmd_generate.c - `temper generate -m MODEL [options] PROMPT`: continue
+ * the prompt with every decoding control of transformers (greedy,
+ * sampling, beam search, the logits processors), printing the text as it
+ * is produced.
  *
- * The loop is: evaluate the prompt, then repeat { pick the next token from
- * the logits (one call: pick_next), emit it, evaluate it }. Decoding
- * controls (sampling, beams, logit processors) replace pick_next.
+ * Flow: parse the options -> load the model -> fill what the command line
+ * left out from the model's generation_config.json (as transformers does)
+ * -> decide greedy / sampling / beams and check every value (exit 2 with
+ * one line on a bad one) -> print the settings on stderr -> run
+ * temper_generate() once, or once per temperature with --temps -> print
+ * (cli_generate_out.c). The settings are made in cli_generate_opts.c.
+ * `--power` is handed to cmd_generate_power.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "cli_generate.h"
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: temper generate -m MODEL [-n N] PROMPT\n\n"
-               "Continue PROMPT with greedy decoding (the most probable token at each\n"
-               "step), printing the text as it is produced.\n\n"
-               "options:\n"
-               "  -n, --max-new-tokens N new tokens at most (default 50)\n%s",
-            cli_common_help);
+    fprintf(f,
+            "usage: temper generate -m MODEL [options] PROMPT\n\n"
+            "Continue PROMPT and print the text as it is produced. Decoding follows\n"
+            "transformers' generate(): greedy unless sampling is asked for, defaults\n"
+            "from the model's generation_config.json. Temperature 0 means greedy.\n"
+            "The effective settings and the seed are printed on stderr.\n\n"
+            "decoding:\n"
+            "      --do-sample           sample (transformers' do_sample=True); any of\n"
+            "                            --temp T > 0, --top-k, --top-p, --min-p,\n"
+            "                            --typical-p, --epsilon-cutoff, --eta-cutoff,\n"
+            "                            --temps also turns sampling on\n"
+            "      --greedy              the most probable token at each step (default)\n"
+            "  -s, --seed S              random seed (default: a random one, printed);\n"
+            "                            sequence i draws from stream i of the seed\n"
+            "      --num-return-sequences N  N sequences (sampling, or <= --num-beams)\n"
+            "      --num-beams B         beam search with B beams (1: off)\n"
+            "      --length-penalty X    beam score = sum of log-probs / length^X (1)\n"
+            "      --early-stopping W    true, false (default) or never\n"
+            "      --temps T1,T2,...     one run per temperature (same seed) and the\n"
+            "                            number of distinct outputs (seeds 001/004)\n\n"
+            "stopping:\n"
+            "  -n, --max-new-tokens N    new tokens at most (default 50; -1: until the\n"
+            "                            context window is full)\n"
+            "      --min-new-tokens N    ban the end-of-sequence token before N tokens\n"
+            "      --stop STR            stop once the generated text contains STR\n"
+            "                            (repeatable; STR stays in the output)\n"
+            "      --ignore-eos          do not stop at the end-of-sequence token\n\n"
+            "output:\n"
+            "      --n-probs K           after the text, a table of every generated token\n"
+            "                            (step, token, p, logp) with the K most likely\n"
+            "                            alternatives: raw and processed probabilities\n\n"
+            "processors and warpers:\n%s\n"
+            "power sampling: temper generate --power ALPHA --help\n\n"
+            "common options:\n%s",
+            cli_sampling_help, cli_common_help);
 }
 
-/* The decoding step: the next token from the logits (V) of the last
- * position. Greedy: the highest logit, ties to the lowest id (torch.argmax). */
-static temper_token pick_next(const float *logits, int n_vocab) {
-    int best = 0;
-    for (int i = 1; i < n_vocab; i++)
-        if (logits[i] > logits[best]) best = i;
-    return best;
-}
+/* ---- running ----------------------------------------------------------- */
+
+typedef struct stream_state {
+    const temper_tokenizer *tok;
+    temper_utf8_stream u;
+    bool color, colored;
+} stream_state;
 
 /* Print id's text once its UTF-8 is complete; special tokens are skipped. */
-static void emit(const temper_tokenizer *tok, temper_utf8_stream *s, temper_token id) {
+static void emit(stream_state *st, temper_token id, bool generated) {
     char buf[4096];
-    if (!tok || temper_token_is_special(tok, id)) return;
-    int n = temper_detokenize_stream(tok, s, id, buf, sizeof buf);
-    if (n > 0) fwrite(buf, 1, (size_t)n < sizeof buf ? (size_t)n : sizeof buf, stdout);
+    if (!st->tok || temper_token_is_special(st->tok, id)) return;
+    int n = temper_detokenize_stream(st->tok, &st->u, id, buf, sizeof buf);
+    if (n <= 0) return;
+    if (generated && st->color && !st->colored) fputs(GEN_COLOR_GEN, stdout), st->colored = true;
+    fwrite(buf, 1, (size_t)n < sizeof buf ? (size_t)n : sizeof buf, stdout);
     fflush(stdout);
 }
 
-static void print_json(const cli_common *c, const temper_tokenizer *tok,
-                       const temper_token *ids, int n_prompt, int n_out, const char *stop) {
-    cli_json j;
-    cj_init(&j, stdout);
-    cj_obj_begin(&j);
-    cj_key(&j, "model"), cj_str(&j, c->model);
-    cj_key(&j, "prompt_ids"), cj_arr_begin(&j);
-    for (int k = 0; k < n_prompt; k++) cj_int(&j, ids[k]);
-    cj_arr_end(&j);
-    cj_key(&j, "ids"), cj_arr_begin(&j);
-    for (int k = 0; k < n_out; k++) cj_int(&j, ids[n_prompt + k]);
-    cj_arr_end(&j);
-    char probe; /* cap 0: only the size is asked */
-    int len = tok ? temper_detokenize(tok, ids + n_prompt, n_out,
-                                      TEMPER_DETOKENIZE_SKIP_SPECIAL, &probe, 0) : -1;
-    char *text = len >= 0 ? malloc((size_t)len + 1) : NULL;
-    if (text) temper_detokenize(tok, ids + n_prompt, n_out, TEMPER_DETOKENIZE_SKIP_SPECIAL,
-                                text, (size_t)len + 1);
-    cj_key(&j, "text");
-    if (text) cj_strn(&j, text, (size_t)len);
-    else cj_null(&j);
-    free(text);
-    cj_key(&j, "stop"), cj_str(&j, stop);
-    cj_obj_end(&j);
-    cj_finish(&j);
+static void on_token(void *user, int seq, temper_token id) {
+    if (seq == 0) emit(user, id, true);
+}
+
+/* The parameters of one run at run->temperature (NAN: the options' own);
+ * checks the ids and the stage list with a sampler and fills run->stages
+ * and run->greedy. Returns 0, 2 (bad option) or 1. */
+static int prepare_run(const gen_ctx *x, gen_run *run, temper_generate_params *gp) {
+    const gen_args *a = x->a;
+    *gp = a->gp;
+    gp->sampling = a->samp.p;
+    if (!isnan(run->temperature)) {
+        gp->sampling.temperature = (float)run->temperature;
+        if (run->temperature == 0) gp->num_return_sequences = 1; /* greedy: one text */
+    }
+    temper_sampler *s = NULL;
+    temper_sampling_params sp = gp->sampling;
+    if (gp->num_beams > 1) sp.do_sample = 0; /* beams: processors only */
+    int rc = temper_sampler_init(&sp, x->mi.n_vocab, &s);
+    if (rc < 0) {
+        cli_error("invalid decoding option: %s", temper_last_error());
+        return rc == TEMPER_EINVAL ? 2 : 1;
+    }
+    temper_sampler_describe(s, run->stages, sizeof run->stages);
+    run->greedy = temper_sampler_is_greedy(s);
+    temper_sampler_free(s);
+    return 0;
+}
+
+/* Generate with gp (streaming sequence 0 to st when not NULL) and count
+ * the distinct texts, as seed 004's len(set(outputs)). */
+static int run_once(const gen_ctx *x, temper_context *ctx, gen_run *run,
+                    temper_generate_params *gp, stream_state *st) {
+    /* temper_generate evaluates the prompt after what slot 0 holds: empty
+     * the slots a previous run (--temps) filled */
+    int slots = gp->num_beams > gp->num_return_sequences ? gp->num_beams : gp->num_return_sequences;
+    for (int i = 0; i < slots; i++) temper_seq_truncate(ctx, i, 0);
+    if (st) {
+        gp->on_token = on_token;
+        gp->user = st;
+    }
+    int rc = temper_generate(ctx, x->prompt, x->n_prompt, gp, &run->g);
+    if (rc < 0) return cli_lib_error("generate", rc);
+    int n = run->g->n_seqs;
+    char **texts = calloc((size_t)n, sizeof *texts); /* (n) owned */
+    if (!texts) return cli_lib_error("generate", TEMPER_ENOMEM);
+    run->distinct = 0;
+    for (int i = 0; i < n; i++) {
+        texts[i] = gen_detok(x->tok, run->g->seqs[i].ids, run->g->seqs[i].n_ids);
+        int seen = 0;
+        for (int j = 0; j < i && !seen; j++)
+            seen = texts[i] && texts[j] && !strcmp(texts[i], texts[j]);
+        run->distinct += !seen;
+    }
+    for (int i = 0; i < n; i++) free(texts[i]);
+    free(texts);
+    return 0;
 }
 
 int cmd_generate(int argc, char **argv) {
     for (int i = 1; i < argc; i++) /* power sampling has its own loop (cmd_power.c) */
         if (strcmp(argv[i], "--power") == 0 || strncmp(argv[i], "--power=", 8) == 0)
             return cmd_generate_power(argc, argv);
-    cli_common c = {0};
-    long n_new = 50;
-    for (int i = 1; i < argc;) {
-        const char *v;
-        if (cli_flag(argv, &i, "-h", "--help")) {
-            usage(stdout);
-            return 0;
-        }
-        int r = cli_parse_common(&c, &i, argc, argv);
-        if (r < 0) return 2;
-        if (r > 0) continue;
-        if ((r = cli_opt(argv, argc, &i, "-n", "--max-new-tokens", &v)) != 0) {
-            if (r < 0 || cli_parse_int_opt("-n", v, 0, INT32_MAX / 2, &n_new) < 0) return 2;
-            continue;
-        }
-        if (strcmp(argv[i], "--") == 0) {
-            for (i++; i < argc; i++)
-                if (cli_set_prompt(&c, argv[i]) != 0) return 2;
-            break;
-        }
-        if (argv[i][0] == '-' && argv[i][1]) return cli_unknown_option("generate", argv[i]);
-        if (cli_set_prompt(&c, argv[i++]) != 0) return 2;
-    }
-
+    gen_args a;
+    memset(&a, 0, sizeof a);
+    cli_sampling_init(&a.samp);
+    a.gp = temper_generate_default_params();
+    a.max_new = 50;
+    bool help = false;
     temper_model *model = NULL;
     temper_context *ctx = NULL;
-    temper_token *ids = NULL; /* (n_prompt + n_new): the prompt, then the new tokens */
-    float *logits = NULL;     /* (V) */
-    int n_prompt = 0, n_out = 0, rc = cli_load_model(&c, &model);
-    if (rc != 0) return rc;
-    const temper_tokenizer *tok = temper_model_tokenizer(model);
-    temper_model_info mi;
-    temper_model_get_info(model, &mi);
-    if ((rc = cli_prompt_ids(&c, tok, &ids, &n_prompt)) != 0) goto done;
-    if ((rc = cli_fit_context(&c, ids, &n_prompt, (int)n_new, mi.n_ctx)) != 0) goto done;
-    if ((rc = cli_context_init(&c, model, n_prompt + (int)n_new, &ctx)) != 0) goto done;
-    temper_token *grown = realloc(ids, (size_t)(n_prompt + n_new) * sizeof *ids);
-    logits = malloc((size_t)mi.n_vocab * sizeof *logits);
-    if (grown) ids = grown;
-    if (!grown || !logits) {
-        cli_error("out of memory");
-        rc = 1;
+    temper_token *ids = NULL; /* (n_prompt) the prompt */
+    gen_run runs[GEN_MAX_TEMPS];
+    int n_runs = 0, n_prompt = 0;
+    memset(runs, 0, sizeof runs);
+    int rc = gen_parse_args(&a, argc, argv, &help);
+    if (rc != 0 || help) {
+        if (help) usage(stdout);
+        goto done;
+    }
+    /* the values given on the command line, before loading anything */
+    if ((rc = gen_resolve_mode(&a, false)) != 0) goto done;
+    if ((rc = cli_load_model(&a.c, &model)) != 0) goto done;
+    if ((rc = gen_apply_generation_config(&a, temper_model_generation_config(model))) != 0 ||
+        (rc = gen_resolve_mode(&a, true)) != 0)
+        goto done;
+    if (!a.set.seed) a.gp.seed = gen_random_seed();
+
+    gen_ctx x = {.a = &a, .tok = temper_model_tokenizer(model), .color = cli_use_color(stdout)};
+    temper_model_get_info(model, &x.mi);
+    if (a.n_stop && !x.tok) {
+        cli_error("--stop needs the model's tokenizer, which is missing: pass -z TOKENIZER");
+        rc = 2;
+        goto done;
+    }
+    if ((rc = cli_prompt_ids(&a.c, x.tok, &ids, &n_prompt)) != 0) goto done;
+    if (a.max_new < 0) a.max_new = x.mi.n_ctx - n_prompt > 0 ? x.mi.n_ctx - n_prompt : 1;
+    if ((rc = cli_fit_context(&a.c, ids, &n_prompt, (int)a.max_new, x.mi.n_ctx)) != 0) goto done;
+    x.prompt = ids;
+    x.n_prompt = n_prompt;
+    a.gp.max_new_tokens = (int)a.max_new;
+    a.gp.eos_ids = a.eos;
+    a.gp.n_eos = a.n_eos;
+    a.gp.stop = a.stop;
+    a.gp.n_stop = a.n_stop;
+    a.gp.n_top = a.n_probs;
+
+    temper_context_params cp = temper_context_default_params();
+    cp.n_ctx = n_prompt + (int)a.max_new;
+    cp.n_seq = a.gp.num_beams > a.gp.num_return_sequences ? a.gp.num_beams
+                                                          : a.gp.num_return_sequences;
+    cp.n_threads = a.c.threads;
+    if ((rc = temper_context_init(model, &cp, &ctx)) < 0) {
+        rc = cli_lib_error(NULL, rc);
         goto done;
     }
 
-    temper_utf8_stream stream;
-    temper_utf8_stream_reset(&stream);
-    if (!c.json)
-        for (int k = 0; k < n_prompt; k++) emit(tok, &stream, ids[k]);
-    const char *stop = "length";
-    int err = temper_eval(ctx, 0, ids, n_prompt, logits, 0);
-    for (int step = 0; err >= 0 && step < n_new; step++) {
-        temper_token next = pick_next(logits, mi.n_vocab);
-        if (next == mi.eos_id) {
-            stop = "eos";
-            break;
-        }
-        ids[n_prompt + n_out++] = next;
-        if (!c.json) emit(tok, &stream, next);
-        if (step + 1 < n_new) err = temper_eval(ctx, 0, &next, 1, logits, 0);
+    n_runs = a.n_temps ? a.n_temps : 1;
+    for (int k = 0; k < n_runs; k++) runs[k].temperature = a.n_temps ? a.temps[k] : NAN;
+    /* stream one sequence as it comes; several are printed at the end */
+    bool streaming = !a.c.json && !a.n_temps && a.gp.num_beams == 1 &&
+                     a.gp.num_return_sequences == 1;
+    stream_state st = {.tok = x.tok, .color = x.color};
+    temper_utf8_stream_reset(&st.u);
+    temper_generate_params gps[GEN_MAX_TEMPS];
+    for (int k = 0; k < n_runs; k++)
+        if ((rc = prepare_run(&x, &runs[k], &gps[k])) != 0) goto done;
+    gen_print_settings(&x, &runs[0]);
+    for (int k = 0; k < n_runs && rc == 0; k++) {
+        if (streaming)
+            for (int i = 0; i < n_prompt; i++) emit(&st, ids[i], false);
+        rc = run_once(&x, ctx, &runs[k], &gps[k], streaming ? &st : NULL);
+        if (rc == 0 && a.n_temps && !a.c.json) gen_print_temp_block(&x, &runs[k]);
     }
-    if (err < 0) {
-        rc = cli_lib_error("generate", err);
-        goto done;
-    }
-    if (c.json) {
-        print_json(&c, tok, ids, n_prompt, n_out, stop);
-    } else {
+    if (rc != 0) goto done;
+    if (streaming) {
         char tail[16];
-        int n = temper_utf8_stream_flush(&stream, tail, sizeof tail);
+        int n = temper_utf8_stream_flush(&st.u, tail, sizeof tail);
+        if (n > 0 && st.color && !st.colored) fputs(GEN_COLOR_GEN, stdout), st.colored = true;
         if (n > 0) fwrite(tail, 1, (size_t)n < sizeof tail ? (size_t)n : sizeof tail, stdout);
+        if (st.colored) fputs(GEN_COLOR_OFF, stdout);
         putchar('\n');
     }
+    if (a.c.json) gen_print_json(&x, runs, n_runs);
+    else if (a.n_temps) gen_print_temps_summary(&x, runs, n_runs);
+    else if (!streaming) gen_print_sequences(&x, &runs[0]);
+    if (!a.c.json && a.n_probs > 0)
+        for (int k = 0; k < n_runs; k++) gen_print_probs(&x, &runs[k]);
+    gen_print_timings(&x, runs, n_runs);
 done:
-    free(logits);
+    for (int k = 0; k < GEN_MAX_TEMPS; k++) temper_generation_free(runs[k].g);
     free(ids);
+    free(a.eos);
+    cli_sampling_free(&a.samp);
     temper_context_free(ctx);
     temper_model_free(model);
     return rc;

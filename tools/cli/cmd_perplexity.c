@@ -62,7 +62,7 @@ static void print_result(const ppl_item *it, const char *what) {
            r->max_length, r->stride, r->n_windows, r->n_windows == 1 ? "" : "s");
     print_windows(it);
     printf("perplexity  %.4f \xC2\xB1 %.4f   exp(mean NLL %.4f), windows weighted as the guide\n",
-           r->perplexity, r->perplexity_stderr, r->nll);
+           r->perplexity, r->perplexity * r->nll_stderr, r->nll);
     printf("per token   %.4f \xC2\xB1 %.4f   exp(mean NLL %.4f \xC2\xB1 %.4f) over %d scored tokens\n",
            r->token_perplexity, r->perplexity_stderr, r->token_nll, r->nll_stderr, r->n_scored);
 }
@@ -75,7 +75,8 @@ static void print_comparison(const ppl_item *items, int n) {
            "text");
     for (int k = 0; k < n; k++) {
         const temper_perplexity_result *r = &items[k].r;
-        printf("%3d  %6d  %14.3f  %14.3f  ", k + 1, r->n_tokens, r->perplexity, r->perplexity_stderr);
+        printf("%3d  %6d  %14.3f  %14.3f  ", k + 1, r->n_tokens, r->perplexity,
+               r->perplexity * r->nll_stderr);
         int cells = top > 1 ? (int)lround(24 * log(fmax(r->perplexity, 1)) / log(top)) : 0;
         for (int b = 0; b < 24; b++) fputs(b < cells ? "\xE2\x96\x88" : " ", stdout);
         char cut[512];

@@ -3,7 +3,8 @@
  * pipeline" (section 10) as one report: the text, its tokens and ids, the
  * embeddings, the layers and heads, the logits of the last position, the
  * softmax and its top 5, then the decoding step and a continuation with
- * the settings used (greedy unless --temp / --sample ask for sampling).
+ * the settings used (temper_generate; greedy unless --temp / --sample ask
+ * for sampling).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -102,7 +103,7 @@ int cmd_trace(int argc, char **argv) {
 
     temper_model *model = NULL;
     temper_context *ctx = NULL;
-    temper_sampler *sampler = NULL;
+    temper_generation *gen = NULL;
     temper_token *ids = NULL; /* (n + n_new): the prompt, then the continuation */
     float *hidden = NULL;     /* (L + 1, n, C) */
     float *logits = NULL;     /* (V) */
@@ -123,17 +124,15 @@ int cmd_trace(int argc, char **argv) {
         rc = 1;
         goto done;
     }
-    temper_sampling_params sp = temper_sampling_default_params();
-    sp.do_sample = o.sample;
-    sp.temperature = (float)o.temp;
-    sp.top_k = (int)o.top_k;
-    sp.top_p = (float)o.top_p;
-    if (mi.eos_id >= 0) sp.eos_ids = &mi.eos_id, sp.n_eos = 1;
-    int err = temper_sampler_init(&sp, V, &sampler);
-    if (err < 0) {
-        rc = cli_lib_error("decoding settings", err);
-        goto done;
-    }
+    temper_generate_params gp = temper_generate_default_params();
+    gp.sampling.do_sample = o.sample;
+    gp.sampling.temperature = (float)o.temp;
+    gp.sampling.top_k = (int)o.top_k;
+    gp.sampling.top_p = (float)o.top_p;
+    gp.max_new_tokens = (int)o.n_new;
+    gp.seed = (uint64_t)o.seed;
+    bool greedy = !o.sample || o.temp == 0;
+    int err;
     if ((rc = cli_context_init(&c, model, n + (int)o.n_new, &ctx)) != 0) goto done;
     if ((err = temper_eval_capture(ctx, 0, ids, n, logits, 0, NULL, hidden)) < 0) {
         rc = cli_lib_error("evaluating the prompt", err);
@@ -158,31 +157,21 @@ int cmd_trace(int argc, char **argv) {
         top_p[k] = exp(logits[best] - lmax) / esum; /* logits is overwritten by decoding */
     }
 
-    /* The continuation: apply the sampler, pick, evaluate, repeat. */
-    temper_rng rng;
-    temper_rng_seed(&rng, (uint64_t)o.seed, 0);
-    int n_out = 0;
-    temper_token first = -1;
-    const char *stop = "length";
-    for (int step = 0; step < o.n_new; step++) {
-        temper_token next;
-        if ((err = temper_sampler_apply(sampler, logits, ids, n + n_out, n)) < 0 ||
-            (err = temper_sampler_sample(sampler, &rng, &next)) < 0)
-            break;
-        if (step == 0) first = next;
-        if (next == mi.eos_id) {
-            stop = "eos";
-            break;
-        }
-        ids[n + n_out++] = next;
-        if (step + 1 < o.n_new && (err = temper_eval(ctx, 0, &next, 1, logits, 0)) < 0) break;
-    }
-    if (err < 0) {
+    /* The continuation: temper_generate evaluates the prompt again, from an
+     * empty slot 0. */
+    if ((err = temper_seq_truncate(ctx, 0, 0)) < 0 || (err = temper_generate(ctx, ids, n, &gp, &gen)) < 0) {
         rc = cli_lib_error("decoding", err);
         goto done;
     }
+    const temper_sequence *seq = &gen->seqs[0];
+    int n_out = seq->n_ids;
+    memcpy(ids + n, seq->ids, (size_t)n_out * sizeof *ids);
+    temper_token first = n_out > 0 ? seq->ids[0] : -1;
+    const char *stop = seq->finish_reason == TEMPER_FINISH_EOS       ? "eos"
+                       : seq->finish_reason == TEMPER_FINISH_CONTEXT ? "context window"
+                                                                     : "length";
     char settings[256];
-    if (temper_sampler_is_greedy(sampler))
+    if (greedy)
         snprintf(settings, sizeof settings, "greedy (do_sample=False): the most probable token each step");
     else
         snprintf(settings, sizeof settings, "sampling: temperature %g, top_k %ld, top_p %g, seed %ld",
@@ -230,7 +219,7 @@ int cmd_trace(int argc, char **argv) {
         }
         cj_arr_end(&j);
         cj_key(&j, "settings"), cj_obj_begin(&j);
-        cj_key(&j, "do_sample"), cj_bool(&j, !temper_sampler_is_greedy(sampler));
+        cj_key(&j, "do_sample"), cj_bool(&j, !greedy);
         cj_key(&j, "temperature"), cj_double(&j, o.temp);
         cj_key(&j, "top_k"), cj_int(&j, o.top_k);
         cj_key(&j, "top_p"), cj_double(&j, o.top_p);
@@ -309,7 +298,7 @@ done:
     free(logits);
     free(hidden);
     free(ids);
-    temper_sampler_free(sampler);
+    temper_generation_free(gen);
     temper_context_free(ctx);
     temper_model_free(model);
     return rc;

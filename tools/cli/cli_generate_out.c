@@ -1,0 +1,438 @@
+/*
+ * cli_generate_out.c - what `temper generate` prints: the settings line
+ * (stderr), the sequences, seed 001's probability table (--n-probs), the
+ * --temps experiment, the --json document and the timings (stderr).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_generate.h"
+
+#define LABEL_WIDTH 24       /* columns of a token in the table */
+
+char *gen_detok(const temper_tokenizer *tok, const temper_token *ids, int n) {
+    char probe; /* cap 0: only the size is asked */
+    int len = tok && n > 0 ? temper_detokenize(tok, ids, n, TEMPER_DETOKENIZE_SKIP_SPECIAL,
+                                               &probe, 0) : 0;
+    if (len < 0) len = 0;
+    char *s = malloc((size_t)len + 1);
+    if (!s) return NULL;
+    if (len > 0) temper_detokenize(tok, ids, n, TEMPER_DETOKENIZE_SKIP_SPECIAL, s, (size_t)len + 1);
+    s[len] = '\0';
+    return s;
+}
+
+const char *gen_finish_name(int finish_reason) {
+    switch (finish_reason) {
+    case TEMPER_FINISH_EOS: return "eos";
+    case TEMPER_FINISH_STOP: return "stop";
+    default: return "length"; /* max_new_tokens or the context window */
+    }
+}
+
+static const char *mode_name(const gen_ctx *x, const gen_run *run) {
+    if (x->a->gp.num_beams > 1) return "beam_search";
+    if (x->a->n_temps) return "sampling";
+    return run->greedy ? "greedy" : "sampling";
+}
+
+static const char *early_name(int e) {
+    return e == TEMPER_EARLY_STOPPING_TRUE ? "true"
+           : e == TEMPER_EARLY_STOPPING_NEVER ? "never" : "false";
+}
+
+/* The EOS ids in effect: generation_config.json's list, else the model's. */
+static int eos_ids(const gen_ctx *x, const temper_token **ids) {
+    static temper_token one;
+    if (x->a->eos) {
+        *ids = x->a->eos;
+        return x->a->n_eos;
+    }
+    one = x->mi.eos_id;
+    *ids = &one;
+    return x->mi.eos_id >= 0;
+}
+
+/* ---- settings (stderr) ---------------------------------------------------- */
+
+void gen_print_settings(const gen_ctx *x, const gen_run *run) {
+    const gen_args *a = x->a;
+    const temper_sampling_params *p = &a->samp.p;
+    const temper_generate_params *g = &a->gp;
+    bool beams = g->num_beams > 1, sampling = a->n_temps || (!run->greedy && !beams);
+    FILE *f = stderr;
+    fprintf(f, "temper: settings: mode=%s seed=%llu", mode_name(x, run),
+            (unsigned long long)g->seed);
+    if (a->n_temps) {
+        fputs(" temperatures=", f);
+        for (int k = 0; k < a->n_temps; k++) fprintf(f, "%s%g", k ? "," : "", a->temps[k]);
+    } else if (sampling) {
+        fprintf(f, " temperature=%g", (double)p->temperature);
+    }
+    if (sampling) fprintf(f, " top_k=%d top_p=%g", p->top_k, (double)p->top_p);
+    if (sampling && p->min_p != 0) fprintf(f, " min_p=%g", (double)p->min_p);
+    if (sampling && p->typical_p != 1) fprintf(f, " typical_p=%g", (double)p->typical_p);
+    if (sampling && p->epsilon_cutoff != 0)
+        fprintf(f, " epsilon_cutoff=%g", (double)p->epsilon_cutoff);
+    if (sampling && p->eta_cutoff != 0) fprintf(f, " eta_cutoff=%g", (double)p->eta_cutoff);
+    if (sampling && p->min_keep != 1) fprintf(f, " min_keep=%d", p->min_keep);
+    if (p->repetition_penalty != 1)
+        fprintf(f, " repetition_penalty=%g", (double)p->repetition_penalty);
+    if (p->presence_penalty != 0) fprintf(f, " presence_penalty=%g", (double)p->presence_penalty);
+    if (p->frequency_penalty != 0)
+        fprintf(f, " frequency_penalty=%g", (double)p->frequency_penalty);
+    if (p->no_repeat_ngram_size) fprintf(f, " no_repeat_ngram_size=%d", p->no_repeat_ngram_size);
+    if (p->min_new_tokens) fprintf(f, " min_new_tokens=%d", p->min_new_tokens);
+    for (int k = 0; k < p->n_logit_bias; k++)
+        fprintf(f, "%s%d:%g", k ? "," : " logit_bias=", p->logit_bias[k].id,
+                (double)p->logit_bias[k].bias);
+    for (int k = 0; k < p->n_suppress; k++)
+        fprintf(f, "%s%d", k ? "," : " suppress_tokens=", p->suppress_tokens[k]);
+    if (p->samplers) fprintf(f, " samplers=%s", p->samplers);
+    else if (p->order == TEMPER_ORDER_LLAMA_CPP) fputs(" order=llama.cpp", f);
+    fprintf(f, " stages=%s", run->stages[0] ? run->stages : "none");
+    fprintf(f, " max_new_tokens=%d num_return_sequences=%d", g->max_new_tokens,
+            g->num_return_sequences);
+    if (beams)
+        fprintf(f, " num_beams=%d length_penalty=%g early_stopping=%s", g->num_beams,
+                (double)g->length_penalty, early_name(g->early_stopping));
+    const temper_token *eos;
+    int n_eos = eos_ids(x, &eos);
+    if (g->ignore_eos) fputs(" ignore_eos", f);
+    for (int k = 0; !g->ignore_eos && k < n_eos; k++) fprintf(f, "%s%d", k ? "," : " eos=", eos[k]);
+    if (a->n_stop) fprintf(f, " stop=%d string%s", a->n_stop, a->n_stop > 1 ? "s" : "");
+    if (a->from_config[0]) fprintf(f, " (generation_config.json: %s)", a->from_config);
+    if (a->notes[0]) fprintf(f, " (%s)", a->notes);
+    fputc('\n', f);
+}
+
+/* ---- sequences --------------------------------------------------------- */
+
+/* Prompt text then the generated text (coloured on a terminal). The two
+ * are decoded together so that a character split at the boundary is whole. */
+static void print_text(const gen_ctx *x, const temper_sequence *s) {
+    size_t n = (size_t)x->n_prompt + (size_t)s->n_ids;
+    temper_token *all = malloc(sizeof *all * (n ? n : 1)); /* (n) prompt + generated */
+    if (!all) return;
+    memcpy(all, x->prompt, sizeof *all * (size_t)x->n_prompt);
+    memcpy(all + x->n_prompt, s->ids, sizeof *all * (size_t)s->n_ids);
+    char *whole = gen_detok(x->tok, all, (int)n), *head = gen_detok(x->tok, x->prompt, x->n_prompt);
+    size_t cut = 0;
+    while (whole && head && head[cut] && head[cut] == whole[cut]) cut++;
+    if (whole) {
+        fwrite(whole, 1, cut, stdout);
+        if (x->color) fputs(GEN_COLOR_GEN, stdout);
+        fputs(whole + cut, stdout);
+        if (x->color) fputs(GEN_COLOR_OFF, stdout);
+    }
+    free(whole);
+    free(head);
+    free(all);
+}
+
+void gen_print_sequences(const gen_ctx *x, const gen_run *run) {
+    const temper_generation *g = run->g;
+    for (int i = 0; i < g->n_seqs; i++) {
+        const temper_sequence *s = &g->seqs[i];
+        if (x->color) fputs(GEN_COLOR_DIM, stdout);
+        printf("[%d]", i + 1);
+        if (!isnan(s->score)) printf(" score=%.6f", s->score);
+        printf(" (%s)", gen_finish_name(s->finish_reason));
+        if (x->color) fputs(GEN_COLOR_OFF, stdout);
+        putchar(' ');
+        print_text(x, s);
+        putchar('\n');
+    }
+}
+
+/* ---- --n-probs table ------------------------------------------------------ */
+
+static void print_cells(double lp, double lpp) {
+    printf(" %9.6f %10.6f", exp(lp), lp);
+    if (lpp == -INFINITY) printf(" %9.6f %10s", 0.0, "-inf");
+    else printf(" %9.6f %10.6f", exp(lpp), lpp);
+}
+
+static void print_label(const gen_ctx *x, temper_token id, int w) {
+    char label[256];
+    cli_an_token_label(x->tok, id, w, label, sizeof label);
+    fputs(label, stdout);
+    for (int k = cli_display_width(label); k < w; k++) putchar(' ');
+}
+
+void gen_print_probs(const gen_ctx *x, const gen_run *run) {
+    const temper_generation *g = run->g;
+    int K = g->n_top;
+    bool beams = x->a->gp.num_beams > 1;
+    if (!isnan(run->temperature)) printf("\nT=%g", run->temperature);
+    printf("\nraw = softmax of the model's logits; processed = ");
+    if (!run->stages[0]) printf("the same (no processor active)\n");
+    else printf("after %s%s\n", run->stages,
+                beams ? " on log-softmax (beam search scores)"
+                : run->greedy ? " (greedy takes its argmax)" : ": the distribution sampled");
+    for (int i = 0; i < g->n_seqs; i++) {
+        const temper_sequence *s = &g->seqs[i];
+        int w = 5; /* the token column: its widest label, at most LABEL_WIDTH */
+        for (int k = 0; k < s->n_ids; k++)
+            for (int j = -1; j < K; j++) {
+                temper_token id = j < 0 ? s->ids[k] : s->top[(size_t)k * K + j].id;
+                char label[256];
+                if (id < 0) continue;
+                cli_an_token_label(x->tok, id, LABEL_WIDTH, label, sizeof label);
+                int lw = cli_display_width(label);
+                w = lw > w ? lw : w;
+            }
+        if (g->n_seqs > 1) printf("\nsequence %d\n", i + 1);
+        printf("step  %-*s %9s %10s %9s %10s\n", w + (K ? 4 : 0), "token", "p", "logp",
+               "p proc", "logp proc");
+        for (int k = 0; k < s->n_ids; k++) {
+            printf("%4.2d  ", k + 1); /* "  01", as seed 001 numbers the steps */
+            print_label(x, s->ids[k], w + (K ? 4 : 0));
+            print_cells(s->probs[k].logprob, s->probs[k].logprob_processed);
+            putchar('\n');
+            for (int j = 0; j < K; j++) { /* the alternatives, indented under the token */
+                const temper_token_prob *t = &s->top[(size_t)k * K + j];
+                if (t->id < 0) break;
+                if (x->color) fputs(GEN_COLOR_DIM, stdout);
+                printf("      %c%2d ", t->id == s->ids[k] ? '*' : ' ', j + 1);
+                print_label(x, t->id, w);
+                print_cells(t->logprob, t->logprob_processed);
+                if (x->color) fputs(GEN_COLOR_OFF, stdout);
+                putchar('\n');
+            }
+        }
+    }
+    if (K) printf("(*: the chosen token among the %d most likely by raw probability)\n", K);
+}
+
+/* ---- --temps ------------------------------------------------------------- */
+
+void gen_print_temp_block(const gen_ctx *x, const gen_run *run) {
+    const temper_generation *g = run->g;
+    printf("T=%g (%s; stages %s) %d sequence%s\n", run->temperature,
+           run->greedy ? "greedy" : "sampling", run->stages[0] ? run->stages : "none",
+           g->n_seqs, g->n_seqs > 1 ? "s" : "");
+    for (int i = 0; i < g->n_seqs; i++) {
+        printf("  %d. ", i + 1);
+        print_text(x, &g->seqs[i]);
+        putchar('\n');
+    }
+    printf("  distinct outputs: %d/%d\n\n", run->distinct, g->n_seqs);
+    fflush(stdout);
+}
+
+void gen_print_temps_summary(const gen_ctx *x, const gen_run *runs, int n_runs) {
+    printf("distinct outputs per temperature (seed %llu):",
+           (unsigned long long)x->a->gp.seed);
+    for (int k = 0; k < n_runs; k++)
+        printf("%s T=%g %d/%d", k ? " \u00b7" : "", runs[k].temperature, runs[k].distinct,
+               runs[k].g->n_seqs);
+    putchar('\n');
+}
+
+/* ---- --json ------------------------------------------------------------- */
+
+static void json_token_text(cli_json *j, const gen_ctx *x, temper_token id) {
+    char buf[1024];
+    cli_an_token_text(x->tok, id, buf, sizeof buf); /* tokenizer.decode([id]) */
+    cj_str(j, buf);
+}
+
+static void json_sequence(cli_json *j, const gen_ctx *x, const temper_generation *g,
+                          const temper_sequence *s) {
+    cj_obj_begin(j);
+    char *text = gen_detok(x->tok, s->ids, s->n_ids);
+    cj_key(j, "text"), cj_str(j, text ? text : "");
+    free(text);
+    cj_key(j, "ids"), cj_arr_begin(j);
+    for (int k = 0; k < s->n_ids; k++) cj_int(j, s->ids[k]);
+    cj_arr_end(j);
+    cj_key(j, "finish_reason"), cj_str(j, gen_finish_name(s->finish_reason));
+    cj_key(j, "score"), cj_double(j, s->score); /* NAN (not beam search) -> null */
+    cj_key(j, "tokens"), cj_arr_begin(j);
+    for (int k = 0; k < s->n_ids; k++) {
+        cj_obj_begin(j);
+        cj_key(j, "id"), cj_int(j, s->ids[k]);
+        cj_key(j, "token"), json_token_text(j, x, s->ids[k]);
+        cj_key(j, "logprob"), cj_float(j, s->probs[k].logprob);
+        cj_key(j, "logprob_processed"), cj_float(j, s->probs[k].logprob_processed);
+        cj_key(j, "top"), cj_arr_begin(j);
+        for (int t = 0; t < g->n_top; t++) {
+            const temper_token_prob *a = &s->top[(size_t)k * g->n_top + t];
+            if (a->id < 0) break;
+            cj_obj_begin(j);
+            cj_key(j, "id"), cj_int(j, a->id);
+            cj_key(j, "token"), json_token_text(j, x, a->id);
+            cj_key(j, "logprob"), cj_float(j, a->logprob);
+            cj_key(j, "logprob_processed"), cj_float(j, a->logprob_processed);
+            cj_obj_end(j);
+        }
+        cj_arr_end(j);
+        cj_obj_end(j);
+    }
+    cj_arr_end(j);
+    cj_obj_end(j);
+}
+
+static void json_sequences(cli_json *j, const gen_ctx *x, const temper_generation *g) {
+    cj_arr_begin(j);
+    for (int i = 0; i < g->n_seqs; i++) json_sequence(j, x, g, &g->seqs[i]);
+    cj_arr_end(j);
+}
+
+static void json_settings(cli_json *j, const gen_ctx *x, const gen_run *run) {
+    const gen_args *a = x->a;
+    const temper_sampling_params *p = &a->samp.p;
+    const temper_generate_params *g = &a->gp;
+    cj_obj_begin(j);
+    cj_key(j, "mode"), cj_str(j, mode_name(x, run));
+    cj_key(j, "do_sample"), cj_bool(j, p->do_sample || a->n_temps);
+    cj_key(j, "seed"), cj_int(j, (long long)g->seed);
+    if (a->n_temps) {
+        cj_key(j, "temperatures"), cj_arr_begin(j);
+        for (int k = 0; k < a->n_temps; k++) cj_double(j, a->temps[k]);
+        cj_arr_end(j);
+    } else {
+        cj_key(j, "temperature"), cj_float(j, p->temperature);
+    }
+    /* in transformers' GenerationConfig order; is_int: written as an integer */
+    const struct { const char *k; double v; bool is_int; } nums[] = {
+        {"top_k", p->top_k, true}, {"top_p", p->top_p, false}, {"min_p", p->min_p, false},
+        {"typical_p", p->typical_p, false}, {"epsilon_cutoff", p->epsilon_cutoff, false},
+        {"eta_cutoff", p->eta_cutoff, false}, {"min_keep", p->min_keep, true},
+        {"repetition_penalty", p->repetition_penalty, false},
+        {"presence_penalty", p->presence_penalty, false},
+        {"frequency_penalty", p->frequency_penalty, false},
+        {"no_repeat_ngram_size", p->no_repeat_ngram_size, true},
+        {"min_new_tokens", p->min_new_tokens, true},
+    };
+    for (size_t k = 0; k < sizeof nums / sizeof nums[0]; k++) {
+        cj_key(j, nums[k].k);
+        if (nums[k].is_int) cj_int(j, (long long)nums[k].v);
+        else cj_float(j, (float)nums[k].v);
+    }
+    cj_key(j, "logit_bias"), cj_arr_begin(j);
+    for (int k = 0; k < p->n_logit_bias; k++) {
+        cj_obj_begin(j);
+        cj_key(j, "id"), cj_int(j, p->logit_bias[k].id);
+        cj_key(j, "bias"), cj_float(j, p->logit_bias[k].bias); /* -inf -> null */
+        cj_obj_end(j);
+    }
+    cj_arr_end(j);
+    cj_key(j, "suppress_tokens"), cj_arr_begin(j);
+    for (int k = 0; k < p->n_suppress; k++) cj_int(j, p->suppress_tokens[k]);
+    cj_arr_end(j);
+    cj_key(j, "sampler_order"), cj_str(j, p->order == TEMPER_ORDER_LLAMA_CPP ? "llama.cpp" : "hf");
+    cj_key(j, "samplers");
+    if (p->samplers) cj_str(j, p->samplers);
+    else cj_null(j);
+    cj_key(j, "stages"), cj_str(j, run->stages);
+    cj_key(j, "max_new_tokens"), cj_int(j, g->max_new_tokens);
+    cj_key(j, "num_return_sequences"), cj_int(j, g->num_return_sequences);
+    cj_key(j, "num_beams"), cj_int(j, g->num_beams);
+    cj_key(j, "length_penalty"), cj_float(j, g->length_penalty);
+    cj_key(j, "early_stopping");
+    if (g->early_stopping == TEMPER_EARLY_STOPPING_NEVER) cj_str(j, "never");
+    else cj_bool(j, g->early_stopping == TEMPER_EARLY_STOPPING_TRUE);
+    const temper_token *eos;
+    int n_eos = eos_ids(x, &eos);
+    cj_key(j, "eos_token_id"), cj_arr_begin(j);
+    for (int k = 0; k < n_eos; k++) cj_int(j, eos[k]);
+    cj_arr_end(j);
+    cj_key(j, "ignore_eos"), cj_bool(j, g->ignore_eos);
+    cj_key(j, "stop"), cj_arr_begin(j);
+    for (int k = 0; k < a->n_stop; k++) cj_str(j, a->stop[k]);
+    cj_arr_end(j);
+    cj_key(j, "n_probs"), cj_int(j, a->n_probs);
+    cj_key(j, "from_generation_config"), cj_str(j, a->from_config);
+    cj_key(j, "notes"), cj_str(j, a->notes);
+    cj_obj_end(j);
+}
+
+/* Sums over the runs (one per temperature). */
+typedef struct gen_totals {
+    double prompt_s, decode_s;
+    long long n_generated, n_forward;
+    int n_steps;
+} gen_totals;
+
+static gen_totals totals(const gen_run *runs, int n_runs) {
+    gen_totals t = {0};
+    for (int k = 0; k < n_runs; k++) {
+        const temper_generation *g = runs[k].g;
+        t.prompt_s += g->prompt_seconds;
+        t.decode_s += g->decode_seconds;
+        t.n_forward += g->n_forward;
+        t.n_steps += g->n_steps;
+        for (int i = 0; i < g->n_seqs; i++) t.n_generated += g->seqs[i].n_ids;
+    }
+    return t;
+}
+
+void gen_print_json(const gen_ctx *x, const gen_run *runs, int n_runs) {
+    cli_json j;
+    cj_init(&j, stdout);
+    cj_obj_begin(&j);
+    cj_key(&j, "model"), cj_str(&j, x->a->c.model);
+    char *prompt = gen_detok(x->tok, x->prompt, x->n_prompt);
+    cj_key(&j, "prompt"), cj_str(&j, prompt ? prompt : "");
+    free(prompt);
+    cj_key(&j, "prompt_ids"), cj_arr_begin(&j);
+    for (int k = 0; k < x->n_prompt; k++) cj_int(&j, x->prompt[k]);
+    cj_arr_end(&j);
+    cj_key(&j, "settings"), json_settings(&j, x, &runs[0]);
+    if (x->a->n_temps) {
+        cj_key(&j, "temperatures"), cj_arr_begin(&j);
+        for (int k = 0; k < n_runs; k++) {
+            cj_obj_begin(&j);
+            cj_key(&j, "temperature"), cj_double(&j, runs[k].temperature);
+            cj_key(&j, "greedy"), cj_bool(&j, runs[k].greedy);
+            cj_key(&j, "stages"), cj_str(&j, runs[k].stages);
+            cj_key(&j, "distinct"), cj_int(&j, runs[k].distinct);
+            cj_key(&j, "sequences"), json_sequences(&j, x, runs[k].g);
+            cj_obj_end(&j);
+        }
+        cj_arr_end(&j);
+    } else {
+        const temper_sequence *s0 = &runs[0].g->seqs[0];
+        cj_key(&j, "sequences"), json_sequences(&j, x, runs[0].g);
+        /* shorthands for the first sequence (the first version's keys) */
+        cj_key(&j, "ids"), cj_arr_begin(&j);
+        for (int k = 0; k < s0->n_ids; k++) cj_int(&j, s0->ids[k]);
+        cj_arr_end(&j);
+        char *text = gen_detok(x->tok, s0->ids, s0->n_ids);
+        cj_key(&j, "text"), cj_str(&j, text ? text : "");
+        free(text);
+        cj_key(&j, "stop"), cj_str(&j, gen_finish_name(s0->finish_reason));
+    }
+    gen_totals t = totals(runs, n_runs);
+    cj_key(&j, "timings"), cj_obj_begin(&j);
+    cj_key(&j, "load_seconds"), cj_double(&j, x->mi.load_seconds);
+    cj_key(&j, "prompt_seconds"), cj_double(&j, t.prompt_s);
+    cj_key(&j, "decode_seconds"), cj_double(&j, t.decode_s);
+    cj_key(&j, "n_prompt"), cj_int(&j, x->n_prompt);
+    cj_key(&j, "n_generated"), cj_int(&j, t.n_generated);
+    cj_key(&j, "n_steps"), cj_int(&j, t.n_steps);
+    cj_key(&j, "n_forward"), cj_int(&j, t.n_forward);
+    cj_key(&j, "tokens_per_second");
+    cj_double(&j, t.decode_s > 0 ? (double)t.n_generated / t.decode_s : NAN);
+    cj_obj_end(&j);
+    cj_obj_end(&j);
+    cj_finish(&j);
+}
+
+void gen_print_timings(const gen_ctx *x, const gen_run *runs, int n_runs) {
+    gen_totals t = totals(runs, n_runs);
+    fflush(stdout);
+    fprintf(stderr, "temper: %lld new tokens in %.3f s", t.n_generated, t.decode_s);
+    if (t.decode_s > 0) fprintf(stderr, " (%.1f tok/s)", (double)t.n_generated / t.decode_s);
+    fprintf(stderr, "; prompt %d tokens in %.1f ms", x->n_prompt, 1e3 * t.prompt_s);
+    if (n_runs == 1 && runs[0].g->n_seqs == 1) {
+        const temper_sequence *s = &runs[0].g->seqs[0];
+        fprintf(stderr, "; finish: %s", s->finish_reason == TEMPER_FINISH_CONTEXT
+                                            ? "context window full"
+                                            : gen_finish_name(s->finish_reason));
+    }
+    fputc('\n', stderr);
+}
