@@ -118,12 +118,19 @@ TEMPER__AVX512 static TEMPER__INLINE void temper__nk_tiles(float *out, int ldo, 
             _Pragma("GCC unroll 16") for (int i = 0; i < 16; i++) acc[i] = _mm512_setzero_ps();
             for (int k = 0; k < K; k += 16) {
                 __mmask16 m = temper__m16(K - k);
-                __m512 wv[16];
-                _Pragma("GCC unroll 16") for (int c = 0; c < CB; c++) wv[c] = temper__w16(w->data, dt, wr[c] + k, m);
-                _Pragma("GCC unroll 4") for (int t = 0; t < TB; t++) {
-                    __m512 xv = _mm512_maskz_loadu_ps(m, xr[t] + k);
-                    _Pragma("GCC unroll 16") for (int c = 0; c < CB; c++)
-                        acc[CB * t + c] = _mm512_fmadd_ps(xv, wv[c], acc[CB * t + c]);
+                __m512 xv[4];
+#ifdef TEMPER__NK_PF
+                if (t0 == 0 && n + 2 * CB <= n1) { /* the next tile's rows, read in order */
+                    const size_t esz = dt == TEMPER__F32 ? 4 : 2, per = (size_t)CB * 16 * esz;
+                    const char *p = (const char *)w->data + ((size_t)(n + CB) * K) * esz + (size_t)(k / 16) * per;
+                    for (size_t b = 0; b < per; b += 64) _mm_prefetch(p + b, _MM_HINT_T0);
+                }
+#endif
+                _Pragma("GCC unroll 4") for (int t = 0; t < TB; t++) xv[t] = _mm512_maskz_loadu_ps(m, xr[t] + k);
+                _Pragma("GCC unroll 16") for (int c = 0; c < CB; c++) {
+                    __m512 wv = temper__w16(w->data, dt, wr[c] + k, m); /* used at once: 21 registers live */
+                    _Pragma("GCC unroll 4") for (int t = 0; t < TB; t++)
+                        acc[CB * t + c] = _mm512_fmadd_ps(xv[t], wv, acc[CB * t + c]);
                 }
             }
             temper__nk_store(out + (size_t)t0 * ldo, ldo, temper__hsum16x16(acc), CB, tb, cb, n, bias, ep);

@@ -48,6 +48,7 @@ void temper__enc_free(temper__enc *e) {
     free(e->buf);
     free(e->heap_mem);
     free(e->str);
+    temper__split_work_free(e->split);
     free(e);
 }
 
@@ -152,11 +153,10 @@ static int temper__word_ids(temper__enc *e, const uint8_t *w, size_t n, const te
     return 0;
 }
 
-int temper__encode_segment(temper__enc *e, const uint8_t *text, size_t a, size_t b,
-                           bool prefix_space, temper__ids *out) {
+/* The ByteLevel pre-tokenizer and BPE on text[a..b) (a < b). */
+static int temper__encode_bytelevel(temper__enc *e, const uint8_t *text, size_t a, size_t b,
+                                    bool prefix_space, temper__ids *out) {
     const temper_tokenizer *tok = e->tok;
-    if (a >= b) return 0;
-    if (tok->model == TEMPER__MODEL_SPM) return temper__spm_encode_segment(e, text, a, b, out);
     const uint8_t *s = text + a; /* (n) what the pre-tokenizer sees */
     size_t n = b - a;
     /* HF's ByteLevel add_prefix_space: " " before a segment that does not
@@ -202,4 +202,19 @@ int temper__encode_segment(temper__enc *e, const uint8_t *text, size_t a, size_t
         i = j;
     }
     return 0;
+}
+
+int temper__encode_segment(temper__enc *e, const uint8_t *text, size_t a, size_t b,
+                           bool prefix_space, temper__ids *out) {
+    const temper_tokenizer *tok = e->tok;
+    if (a >= b) return 0;
+    if (tok->model == TEMPER__MODEL_SPM) return temper__spm_encode_segment(e, text, a, b, out);
+    if (!tok->split) return temper__encode_bytelevel(e, text, a, b, prefix_space, out);
+    /* HF's Sequence[Split, ByteLevel]: ByteLevel sees each piece on its own */
+    const temper__piece *pc = NULL;
+    size_t n_pc = 0;
+    int rc = temper__split_segment(e, text, a, b, &pc, &n_pc);
+    for (size_t k = 0; k < n_pc && rc >= 0; k++)
+        rc = temper__encode_bytelevel(e, text, pc[k].start, pc[k].end, k > 0 || prefix_space, out);
+    return rc;
 }

@@ -36,6 +36,7 @@ struct temper__enc {
     size_t heap_bytes;
     char *str;                   /* (str_cap) byte-level string of a word */
     size_t str_cap;
+    temper__split_work *split;   /* split.c scratch (match data, pieces), owned */
 };
 
 #endif

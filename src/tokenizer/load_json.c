@@ -7,7 +7,8 @@
  *                      "normalized", "special"}],
  *    "normalizer": null,
  *    "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space", "use_regex"}
- *                     (or a Sequence holding just that),
+ *                     (or a Sequence holding just that, or Split then
+ *                     ByteLevel as Llama 3 has: split.c),
  *    "post_processor": null | ByteLevel {trim_offsets, add_prefix_space}
  *                      | TemplateProcessing {single, special_tokens}
  *                      | RobertaProcessing {sep, cls, trim_offsets,
@@ -43,14 +44,20 @@ static int temper__read_pre_tokenizer(temper_tokenizer *tok, const char *path, c
     if (strcmp(type, "Sequence") == 0) {
         const cJSON *list = cJSON_GetObjectItemCaseSensitive(pt, "pretokenizers");
         if (cJSON_GetArraySize(list) == 1) return temper__read_pre_tokenizer(tok, path, list->child);
+        if (cJSON_GetArraySize(list) == 2 && strcmp(temper__json_type(list->child), "Split") == 0 &&
+            strcmp(temper__json_type(list->child->next), "ByteLevel") == 0) {
+            int rc = temper__split_read_json(tok, path, list->child); /* split.c */
+            return rc < 0 ? rc : temper__read_pre_tokenizer(tok, path, list->child->next);
+        }
         return temper__error(TEMPER_EUNSUPPORTED,
                              "%s: pre_tokenizer Sequence of %d pre-tokenizers is not supported "
-                             "(only ByteLevel)", path, cJSON_GetArraySize(list));
+                             "(only ByteLevel, or Split then ByteLevel)", path,
+                             cJSON_GetArraySize(list));
     }
     if (strcmp(type, "ByteLevel") != 0)
         return temper__error(TEMPER_EUNSUPPORTED,
-                             "%s: pre_tokenizer type \"%s\" is not supported (only ByteLevel)",
-                             path, type);
+                             "%s: pre_tokenizer type \"%s\" is not supported (only ByteLevel, "
+                             "or a Sequence of Split then ByteLevel)", path, type);
     tok->add_prefix_space = temper__json_bool(pt, "add_prefix_space", true);
     tok->use_regex = temper__json_bool(pt, "use_regex", true);
     return 0;

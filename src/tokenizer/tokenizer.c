@@ -19,6 +19,7 @@ void temper_tokenizer_free(temper_tokenizer *tok) {
     free(tok->str_slots);
     free(tok->merges);
     free(tok->added);
+    temper__split_free(tok->split);
     free(tok);
 }
 
@@ -208,12 +209,14 @@ static int temper__piece_add(temper__piece **v, bool **starts, size_t *n, size_t
 /* Cut text piece [a, b) into pieces of about `chunk` bytes at safe points:
  * a U+0020 between two ASCII letters. There a GPT-2 match always ends (a
  * letter run stops at the space) and the next one starts with the space, so
- * encoding the two sides apart gives the same ids. */
+ * encoding the two sides apart gives the same ids (also true of Llama 3's
+ * Split pattern; other Split patterns are not cut). */
 static int temper__cut(const temper_tokenizer *tok, const uint8_t *t, size_t a, size_t b,
                        size_t chunk, temper__piece **v, bool **starts, size_t *n, size_t *cap) {
     for (size_t s = a; s < b;) {
         size_t e = b;
-        if (tok->use_regex && b - s > 2 * chunk) {
+        bool cuttable = tok->split ? temper__split_cut_safe(tok->split) : tok->use_regex;
+        if (cuttable && b - s > 2 * chunk) {
             size_t p = s + chunk;
             while (p + 1 < b && !(t[p] == ' ' && temper__ascii_letter(t[p - 1]) &&
                                   temper__ascii_letter(t[p + 1])))

@@ -138,6 +138,8 @@ struct temper_tokenizer {
     /* ByteLevel pre-tokenizer. */
     bool add_prefix_space, use_regex;
     uint8_t ascii_class[128];   /* TEMPER__CL_* of each ASCII character */
+    struct temper__split *split; /* Split pre-tokenizer run before ByteLevel
+                                    (split.c), owned; NULL: none */
 
     /* Added tokens: raw pass (normalized = false) then normalized pass. */
     temper__added *added;       /* (n_added), owned */
@@ -280,5 +282,22 @@ int temper__load_llama2c_tokenizer(temper_tokenizer *tok, const char *path);
 /* tokenizer.bin or tok*.bin in folder when it has no tokenizer.json and no
  * vocab.json, else NULL. Owned by the caller. */
 char *temper__llama2c_tokenizer_in(const char *folder);
+
+/* ---- Split pre-tokenizer before ByteLevel (split.c) -------------------- */
+
+typedef struct temper__split temper__split;
+typedef struct temper__split_work temper__split_work; /* per-call scratch, in temper__enc */
+/* Read a Split pre-tokenizer object pt into tok->split (TEMPER_EUNSUPPORTED
+ * naming a behaviour or a pattern feature it cannot reproduce). */
+int temper__split_read_json(temper_tokenizer *tok, const char *path, const struct cJSON *pt);
+void temper__split_free(temper__split *sp);
+void temper__split_work_free(temper__split_work *w);
+/* 1 if temper_tokenize_parallel may cut a text at a U+0020 between two ASCII
+ * letters (the pattern is Llama 3's). */
+bool temper__split_cut_safe(const temper__split *sp);
+/* The pieces of text[a..b) (positions in text, none empty): *pieces is
+ * borrowed from e until the next call. */
+int temper__split_segment(temper__enc *e, const uint8_t *text, size_t a, size_t b,
+                          const temper__piece **pieces, size_t *n_pieces);
 
 #endif

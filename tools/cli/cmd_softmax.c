@@ -107,6 +107,7 @@ static int parse_logits(sm_args *a, const char *text) {
             cli_error("--logits: \"%s\" is not a number (finite, or -inf for a banned "
                       "token)",
                       parts[i]);
+            a->n = i; /* the texts kept so far are freed with the arguments */
             free(parts);
             free(copy);
             return -1;
