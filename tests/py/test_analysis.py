@@ -31,28 +31,14 @@ import sys
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BUILD = os.environ.get("TEMPER_BUILD", "build")
-TEMPER = os.path.join(ROOT, BUILD, "temper")
-FIXTURES = os.environ.get("TEMPER_FIXTURES", os.path.join(ROOT, "..", "shared", "fixtures"))
-MODEL = os.path.join(ROOT, "build", "models", "analysis-gpt2-l2-e64-f32")
-TOY = os.path.join(ROOT, "build", "models", "analysis-toy-power-v1")
-PY = "/usr/bin/python3"
-
-sys.path.insert(0, os.path.join(ROOT, "tests", "ref"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import FIXTURES, MODELS, TEMPER, check  # noqa: E402
 import ref_gpt2  # noqa: E402
 import safetensors_io as st  # noqa: E402
 
-passed = failed = 0
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {name}: {detail}", file=sys.stderr)
+MODEL = os.path.join(MODELS, "analysis-gpt2-l2-e64-f32")
+TOY = os.path.join(MODELS, "analysis-toy-power-v1")
 
 
 def close(name, got, want, tol, rel=False):
@@ -83,17 +69,8 @@ def temper_json(name, *args):
 
 
 def make_model():
-    import make_model as mm
-    try:
-        with open(os.path.join(MODEL, "make_model.json")) as f:
-            if json.load(f).get("generator_version") == mm.GENERATOR_VERSION:
-                return
-    except (OSError, ValueError):
-        pass
-    os.makedirs(os.path.dirname(MODEL), exist_ok=True)
-    subprocess.run([PY, os.path.join(ROOT, "tests", "ref", "make_model.py"), MODEL,
-                    "--arch", "gpt2", "--n-layer", "2", "--n-head", "4", "--n-embd", "64",
-                    "--n-ctx", "128", "--dtype", "f32", "--seed", "0"], check=True)
+    harness.model_folder(MODEL, ["--arch", "gpt2", "--n-layer", "2", "--n-head", "4", "--n-embd", "64",
+                                 "--n-ctx", "128", "--dtype", "f32", "--seed", "0"])
 
 
 def log_softmax(z):
@@ -460,17 +437,14 @@ def test_errors():
 
 def main():
     if not os.path.exists(TEMPER):
-        print(f"{TEMPER} not built", file=sys.stderr)
-        print("0 passed, 1 failed")
-        return 1
+        return harness.missing(f"{TEMPER} not built")
     make_model()
     ref = ref_gpt2.GPT2(MODEL)
     for t in (test_score, test_perplexity, test_attention, test_hidden, test_trace):
         t(ref)
     test_power_vs_temperature()
     test_errors()
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return harness.summary()
 
 
 if __name__ == "__main__":

@@ -24,25 +24,11 @@ import tempfile
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BUILD = os.environ.get("TEMPER_BUILD", "build")
-TEMPER = os.path.join(ROOT, BUILD, "temper")
-FIXTURES = os.environ.get("TEMPER_FIXTURES", os.path.join(ROOT, "..", "shared", "fixtures"))
-MODEL = os.path.join(ROOT, "build", "models", "cli-gpt2-l2-e64-f32")
-PY = "/usr/bin/python3"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import MODELS, TEMPER, check  # noqa: E402
 
-sys.path.insert(0, os.path.join(ROOT, "tests", "ref"))
-
-passed = failed = 0
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {name}: {detail}", file=sys.stderr)
+MODEL = os.path.join(MODELS, "cli-gpt2-l2-e64-f32")
 
 
 def temper(*args, stdin=None):
@@ -54,8 +40,7 @@ def temper(*args, stdin=None):
 
 def no_crash(name, rc, err):
     """Exit code not from a signal, no sanitizer report."""
-    bad = [w for w in ("AddressSanitizer", "LeakSanitizer", "runtime error:", "Segmentation")
-           if w in err]
+    bad = harness.crash_report(err)
     check(f"{name}: no crash", rc >= 0 and not bad, f"rc={rc} {bad} {err[-2000:]}")
 
 
@@ -84,19 +69,9 @@ def expect_error(name, args, must_contain, rc_expected=None, file_error=False):
 # ---- the test model ---------------------------------------------------------
 
 def make_model():
-    """Generate the test model unless an up-to-date one is there (make_model.json
-    is written last, with the generator's version)."""
-    import make_model as mm
-    try:
-        with open(os.path.join(MODEL, "make_model.json")) as f:
-            if json.load(f).get("generator_version") == mm.GENERATOR_VERSION:
-                return
-    except (OSError, ValueError):
-        pass
-    os.makedirs(os.path.dirname(MODEL), exist_ok=True)
-    subprocess.run([PY, os.path.join(ROOT, "tests", "ref", "make_model.py"), MODEL,
-                    "--arch", "gpt2", "--n-layer", "2", "--n-head", "4", "--n-embd", "64",
-                    "--n-ctx", "128", "--dtype", "f32", "--seed", "0"], check=True)
+    """Generate the test model unless an up-to-date one is there."""
+    harness.model_folder(MODEL, ["--arch", "gpt2", "--n-layer", "2", "--n-head", "4", "--n-embd", "64",
+                                 "--n-ctx", "128", "--dtype", "f32", "--seed", "0"])
 
 
 def safetensors_header(path):
@@ -481,9 +456,7 @@ def test_generate():
 
 def main():
     if not os.access(TEMPER, os.X_OK):
-        print(f"{TEMPER} not built", file=sys.stderr)
-        print("0 passed, 1 failed")
-        return 1
+        return harness.missing(f"{TEMPER} not built")
     make_model()
     tmp = tempfile.mkdtemp(prefix="temper-cli-")
     try:
@@ -497,8 +470,7 @@ def main():
         test_generate()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return harness.summary()
 
 
 if __name__ == "__main__":

@@ -18,20 +18,15 @@ import sys
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BUILD = os.environ.get("TEMPER_BUILD", "build")
-TEMPER = os.path.join(ROOT, BUILD, "temper")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import TEMPER  # noqa: E402
+
 NEG = -np.inf
-passed = failed = 0
 
 
 def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL", what, file=sys.stderr)
+    harness.check(what, cond)
 
 
 def run(args):
@@ -342,16 +337,13 @@ def errors():
 
 def main():
     if not os.access(TEMPER, os.X_OK):
-        print(f"{TEMPER} not built", file=sys.stderr)
-        print("0 passed, 1 failed")
-        return 1
+        return harness.missing(f"{TEMPER} not built")
     compare_filters()
     compare_explicit_order()
     compare_draws()
     seed_002_table()
     errors()
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return harness.summary()
 
 
 if __name__ == "__main__":

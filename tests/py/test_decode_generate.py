@@ -16,58 +16,30 @@ reference model (tests/ref, float64, no KV cache):
 Run: /usr/bin/python3 tests/py/test_decode_generate.py (TEMPER_BUILD)
 Prints "N passed, N failed"; exits 1 on failure.
 """
-import hashlib
 import json
 import math
 import os
-import shutil
 import subprocess
 import sys
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BUILD = os.environ.get("TEMPER_BUILD", "build")
-TOOL = os.path.join(ROOT, BUILD, "tests", "generate_runs")
-MODELS = os.path.join(ROOT, "build", "models")
-sys.path.insert(0, os.path.join(ROOT, "tests", "ref"))
-sys.path.insert(0, os.path.join(ROOT, "tests", "py"))
-import make_model  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
 import ref_model  # noqa: E402
 from test_decode import Xoshiro  # noqa: E402  (the documented streams)
 
-passed = failed = 0
+TOOL = harness.tool("generate_runs")
 
 
 def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL", what, file=sys.stderr)
+    harness.check(what, cond)
 
 
 def model_dir():
     args = ["--arch", "gpt2", "--n-layer", "2", "--n-head", "4", "--n-embd", "64",
             "--n-ctx", "64", "--dtype", "f32", "--seed", "3"]
-    a = make_model.parse_args(["-"] + args)
-    rec = make_model.generator_record(a)
-    key = hashlib.sha1(json.dumps(rec, sort_keys=True).encode()).hexdigest()[:10]
-    path = os.path.join(MODELS, "decode-gpt2-" + key)
-    done = os.path.join(path, "make_model.json")
-    if os.path.exists(done):
-        with open(done) as f:
-            if json.load(f) == rec:
-                return path
-    tmp = path + ".tmp%d" % os.getpid()
-    r = subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "tests", "ref", "make_model.py"),
-                        tmp] + args, capture_output=True, text=True)
-    if r.returncode != 0:
-        raise RuntimeError("make_model: " + r.stderr)
-    shutil.rmtree(path, ignore_errors=True)
-    os.rename(tmp, path)
-    return path
+    return harness.cached_model("decode-gpt2", args)
 
 
 def run(path, args):
@@ -299,9 +271,7 @@ def test_stopping(path, ref):
 
 def main():
     if not os.access(TOOL, os.X_OK):
-        print(f"{TOOL} not built", file=sys.stderr)
-        print("0 passed, 1 failed")
-        return 1
+        return harness.missing(f"{TOOL} not built")
     path = model_dir()
     ref = Ref(path)
     test_greedy(path, ref)
@@ -310,8 +280,7 @@ def main():
         test_determinism(path, together)
     test_beams(path, ref)
     test_stopping(path, ref)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return harness.summary()
 
 
 if __name__ == "__main__":

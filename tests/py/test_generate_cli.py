@@ -33,26 +33,18 @@ import tempfile
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BUILD = os.environ.get("TEMPER_BUILD", "build")
-TEMPER = os.path.join(ROOT, BUILD, "temper")
-sys.path.insert(0, os.path.join(ROOT, "tests", "py"))
-sys.path.insert(0, os.path.join(ROOT, "tests", "ref"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import TEMPER  # noqa: E402
 import test_decode as td  # noqa: E402  (numpy warpers, the documented streams)
 import test_decode_generate as tdg  # noqa: E402  (model, reference, beam search)
 
 PROMPT = tdg.PROMPT  # "The movie was full of"
 P = ",".join(map(str, PROMPT))
-passed = failed = 0
 
 
 def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL", what, file=sys.stderr)
+    harness.check(what, cond)
 
 
 def temper(*args, env=None):
@@ -61,7 +53,7 @@ def temper(*args, env=None):
     e.update(env or {})
     r = subprocess.run([TEMPER, "generate", *args], capture_output=True, env=e, timeout=300)
     err = r.stderr.decode("utf-8", "replace")
-    if r.returncode < 0 or "Sanitizer" in err or "runtime error:" in err:
+    if r.returncode < 0 or harness.crash_report(err):
         check(False, f"generate {' '.join(args)}: crash or sanitizer report: {err[-2000:]}")
     return r.returncode, r.stdout.decode("utf-8", "replace"), err
 
@@ -502,9 +494,7 @@ def test_errors(model):
 
 def main():
     if not os.access(TEMPER, os.X_OK):
-        print(f"{TEMPER} not built", file=sys.stderr)
-        print("0 passed, 1 failed")
-        return 1
+        return harness.missing(f"{TEMPER} not built")
     model = tdg.model_dir()
     ref = tdg.Ref(model)
     dec = Decoder(model)
@@ -521,8 +511,7 @@ def main():
         test_temps(model, ref)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return harness.summary()
 
 
 if __name__ == "__main__":

@@ -25,34 +25,20 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BUILD = os.environ.get("TEMPER_BUILD", "build")
-TEMPER = os.path.join(ROOT, BUILD, "temper")
-PY = "/usr/bin/python3"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import BUILD, ROOT, TEMPER, check  # noqa: E402
 sys.path.insert(0, os.path.join(ROOT, "tests", "hub"))
 from fake_hub import FakeHub, Repo, git_blob_sha1  # noqa: E402
-
-passed = failed = 0
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL %s%s" % (name, (": " + str(detail)[:2000]) if detail else ""))
 
 
 # ---------------------------------------------------------------------------
 # The served model: a tiny random GPT-2 that temper can load
 # ---------------------------------------------------------------------------
 
-os.makedirs(os.path.join(ROOT, BUILD), exist_ok=True)
-TMP = tempfile.mkdtemp(prefix="test-hub-", dir=os.path.join(ROOT, BUILD))  # removed at the end
-MODEL_DIR = os.path.join(TMP, "model")
-subprocess.run([PY, os.path.join(ROOT, "tests", "ref", "make_model.py"), MODEL_DIR, "--preset",
-                "tiny", "--dtype", "f32"], check=True, stdout=subprocess.DEVNULL)
+os.makedirs(BUILD, exist_ok=True)
+TMP = tempfile.mkdtemp(prefix="test-hub-", dir=BUILD)  # removed at the end
+MODEL_DIR = harness.model_folder(os.path.join(TMP, "model"), ["--preset", "tiny", "--dtype", "f32"])
 
 
 def read(path):
@@ -456,5 +442,4 @@ try:
 finally:
     hub.stop()
     shutil.rmtree(TMP, ignore_errors=True)
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+sys.exit(harness.summary())

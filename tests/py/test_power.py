@@ -27,29 +27,21 @@ from collections import Counter
 
 import numpy as np
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(REPO, "tests", "ref"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
 import ref_gpt2  # noqa: E402
 
-BUILD = os.environ.get("TEMPER_BUILD", "build")
-TOOL = os.path.join(REPO, BUILD, "tests", "power_runs")
-MODEL = os.path.join(REPO, "build", "models", "power-v2")
+TOOL = harness.tool("power_runs")
+MODEL = os.path.join(harness.MODELS, "power-v2")
 ALPHA = 2.0
 PROMPT = (0,)
 V, EOS = 3, 2
 RUNS = 4000
 
-passed = failed = 0
-
-
 def check(name, ok, detail=""):
-    global passed, failed
     if ok:
-        passed += 1
         print("ok   %s %s" % (name, detail))
-    else:
-        failed += 1
-        print("FAIL %s %s" % (name, detail))
+    harness.check(name, ok, detail)
 
 
 # ---------------------------------------------------------------------------
@@ -246,11 +238,9 @@ class Exact:
 # ---------------------------------------------------------------------------
 
 def ensure_model():
-    if os.path.exists(os.path.join(MODEL, "make_model.json")):
-        return
-    subprocess.run(["/usr/bin/python3", os.path.join(REPO, "tests", "ref", "make_model.py"), MODEL,
-                    "--arch", "gpt2", "--n-layer", "1", "--n-head", "2", "--n-embd", "16", "--n-ctx", "16",
-                    "--vocab-size", str(V), "--dtype", "f32", "--seed", "1", "--scale", "0.3"], check=True)
+    harness.model_folder(MODEL, ["--arch", "gpt2", "--n-layer", "1", "--n-head", "2", "--n-embd", "16",
+                                 "--n-ctx", "16", "--vocab-size", str(V), "--dtype", "f32", "--seed", "1",
+                                 "--scale", "0.3"])
 
 
 def run(method, alpha, T, eos, runs=RUNS, seed=1, **kw):
@@ -343,8 +333,7 @@ def main():
               tvs[1] < tvs[0] and tvs[1] < tv(temp, pi),
               "TV P=2 %.4f, P=32 %.4f, temperature %.4f" % (tvs[0], tvs[1], tv(temp, pi)))
 
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return harness.summary()
 
 
 if __name__ == "__main__":

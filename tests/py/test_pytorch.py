@@ -24,25 +24,14 @@ import zipfile
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BUILD = os.environ.get("TEMPER_BUILD", "build")
-DUMP = os.path.join(ROOT, BUILD, "tests", "pytorch_dump")
-OUT = os.path.join(ROOT, "build", "pytorch-tests-" + os.path.basename(BUILD.rstrip("/")))
-
-sys.path.insert(0, os.path.join(ROOT, "tests", "ref"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import BUILD_NAME as BUILD, ROOT, check  # noqa: E402
 import pytorch_io as pt  # noqa: E402
 import safetensors_io as st  # noqa: E402
 
-passed = failed = 0
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {name}: {detail}", file=sys.stderr)
+DUMP = harness.tool("pytorch_dump")
+OUT = os.path.join(ROOT, "build", "pytorch-tests-" + os.path.basename(BUILD.rstrip("/")))
 
 
 def dump(path):
@@ -59,8 +48,7 @@ def dump(path):
 
 
 def no_crash(name, rc, err):
-    bad = [w for w in ("AddressSanitizer", "LeakSanitizer", "runtime error:", "Segmentation")
-           if w in err]
+    bad = harness.crash_report(err)
     check(f"{name}: no crash", rc in (0, 1) and not bad, f"rc={rc} {bad} {err[-1500:]}")
 
 
@@ -426,14 +414,11 @@ def test_errors():
 
 def main():
     if not os.path.exists(DUMP):
-        print(f"missing {DUMP}: run make BUILD={BUILD}", file=sys.stderr)
-        print("0 passed, 1 failed")
-        return 1
+        return harness.missing(f"missing {DUMP}: run make BUILD={BUILD}")
     os.makedirs(OUT, exist_ok=True)
     for t in (test_dtypes, test_views, test_variants, test_folders, test_errors):
         t()
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return harness.summary()
 
 
 if __name__ == "__main__":

@@ -54,7 +54,6 @@ comparisons.
 
 Run: TEMPER_BUILD=build /usr/bin/python3 tests/py/test_reference.py
 """
-import hashlib
 import json
 import math
 import os
@@ -66,66 +65,25 @@ import time
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BUILD = os.environ.get("TEMPER_BUILD", "build")
-DUMP = os.path.join(ROOT, BUILD, "tests", "dump_logits")
-FIXTURES = os.environ.get("TEMPER_FIXTURES", os.path.join(ROOT, "..", "shared", "fixtures"))
-MODELS = os.path.join(ROOT, "build", "models")
-PY = "/usr/bin/python3"
-QUICK = "san" in os.path.basename(BUILD.rstrip("/")) or os.environ.get("TEMPER_REF_QUICK") == "1"
-
-sys.path.insert(0, os.path.join(ROOT, "tests", "ref"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import BUILD_NAME as BUILD, FIXTURES, MODELS, check  # noqa: E402
+from harness import cached_model as model  # noqa: E402  (build/models/LABEL-KEY)
 import make_model  # noqa: E402
 import ref_gpt2  # noqa: E402
 import ref_llama  # noqa: E402
 import ref_model  # noqa: E402
 import safetensors_io as st  # noqa: E402
 
+DUMP = harness.tool("dump_logits")
+QUICK = "san" in os.path.basename(BUILD.rstrip("/")) or os.environ.get("TEMPER_REF_QUICK") == "1"
+
 TOL = 1e-4
 TOL_THREADS = 1e-5
-
-passed = failed = 0
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL %s: %s" % (name, detail), file=sys.stderr)
-
 
 # --------------------------------------------------------------------------
 # Models and the two implementations
 # --------------------------------------------------------------------------
-
-def model(label, args):
-    """Folder of a generated model (made once, reused while the generator
-    arguments and version are the same). args: make_model CLI arguments."""
-    a = make_model.parse_args(["-"] + args)
-    rec = make_model.generator_record(a)
-    key = hashlib.sha1(json.dumps(rec, sort_keys=True).encode()).hexdigest()[:10]
-    path = os.path.join(MODELS, "%s-%s" % (label, key))
-    done = os.path.join(path, "make_model.json")
-    if os.path.exists(done):
-        with open(done) as f:
-            if json.load(f) == rec:
-                return path
-    os.makedirs(MODELS, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".%s-" % label, dir=MODELS)
-    r = subprocess.run([PY, os.path.join(ROOT, "tests", "ref", "make_model.py"), tmp] + args,
-                       capture_output=True, text=True)
-    if r.returncode != 0:
-        raise RuntimeError("make_model failed: " + r.stderr)
-    if os.path.exists(path):  # stale version, or made meanwhile by another run
-        shutil.rmtree(path, ignore_errors=True)
-    try:
-        os.rename(tmp, path)
-    except OSError:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return path
-
 
 _refs = {}
 
@@ -538,9 +496,7 @@ def main():
     global MODEL_A
     t0 = time.time()
     if not os.path.exists(DUMP):
-        print("missing %s: run make first" % DUMP, file=sys.stderr)
-        print("0 passed, 1 failed")
-        sys.exit(1)
+        sys.exit(harness.missing("missing %s: run make first" % DUMP))
     MODEL_A = model("gpt2-l2h4e64", SMALL_ARGS + ["--dtype", "f32"])
     test_tools()
     test_gpt2()
@@ -549,8 +505,7 @@ def main():
     test_llama()
     test_formats()
     print("reference test: %.1f s%s" % (time.time() - t0, " (quick subset)" if QUICK else ""))
-    print("%d passed, %d failed" % (passed, failed))
-    sys.exit(1 if failed else 0)
+    sys.exit(harness.summary())
 
 
 if __name__ == "__main__":

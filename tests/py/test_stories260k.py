@@ -31,24 +31,14 @@ import re
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BUILD = os.path.join(ROOT, os.environ.get("TEMPER_BUILD", "build"))
-FIX = os.environ.get("TEMPER_FIXTURES", os.path.join(ROOT, "..", "shared", "fixtures"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import FIXTURES as FIX, check  # noqa: E402
+
 DIR = os.path.join(FIX, "stories260K")
 MODEL = os.path.join(DIR, "stories260K.bin")
 TOK = os.path.join(DIR, "tok512.bin")
-TEMPER = os.path.join(BUILD, "temper")
-
-passed = failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {name}: {detail}"[:3000])
+TEMPER = harness.TEMPER
 
 
 def run(*args):
@@ -140,8 +130,7 @@ def main():
             fn()
         except Exception as e:  # a crash is a failure, the other parts still run
             check(name, False, repr(e))
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return harness.summary()
 
 
 if __name__ == "__main__":

@@ -34,24 +34,14 @@ import shutil
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BUILD = os.path.join(ROOT, os.environ.get("TEMPER_BUILD", "build"))
-FIX = os.environ.get("TEMPER_FIXTURES", os.path.join(ROOT, "..", "shared", "fixtures"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import BUILD, FIXTURES as FIX, check  # noqa: E402
+
 GPT2 = os.path.join(FIX, "gpt2")
-TOOL = os.path.join(BUILD, "tests", "tok_tool")
-NPM = os.path.join(ROOT, "tests", "npm")
+TOOL = harness.tool("tok_tool")
+NPM = harness.NPM
 WORK = os.path.join(BUILD, "tok-parity")
-
-passed = failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {name}: {detail}"[:3000])
 
 
 def temper(tok_path, texts, *flags):
@@ -332,13 +322,9 @@ def cli_checks(texts, ref):
 
 def main():
     if not os.path.exists(TOOL):
-        print(f"missing {TOOL}: run make")
-        print("0 passed, 1 failed")
-        return 1
+        return harness.missing(f"missing {TOOL}: run make")
     if not os.path.isdir(os.path.join(NPM, "node_modules", "@anush008", "tokenizers")):
-        print("tests/npm/node_modules missing: run scripts/setup.sh")
-        print("0 passed, 1 failed")
-        return 1
+        return harness.missing("tests/npm/node_modules missing: run scripts/setup.sh")
     tj = os.path.join(GPT2, "tokenizer.json")
     with open(tj, encoding="utf-8") as f:
         base = json.load(f)
@@ -409,8 +395,7 @@ def main():
         check(f"encode-vectors.json decode round trip with {name}", not rt, str(rt[:5]))
 
     cli_checks(texts, ref)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return harness.summary()
 
 
 if __name__ == "__main__":

@@ -37,27 +37,17 @@ import struct
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BUILD = os.path.join(ROOT, os.environ.get("TEMPER_BUILD", "build"))
-FIX = os.environ.get("TEMPER_FIXTURES", os.path.join(ROOT, "..", "shared", "fixtures"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import BUILD, FIXTURES as FIX, check  # noqa: E402
+
 TOK512 = os.path.join(FIX, "stories260K", "tok512.bin")
-TOOL = os.path.join(BUILD, "tests", "tok_tool")
-TEMPER = os.path.join(BUILD, "temper")
-DETOK = os.path.join(BUILD, "tests", "detok_tool")
-NPM = os.path.join(ROOT, "tests", "npm")
+TOOL = harness.tool("tok_tool")
+TEMPER = harness.TEMPER
+DETOK = harness.tool("detok_tool")
+NPM = harness.NPM
 WORK = os.path.join(BUILD, "spm-parity")
 MS = "\u2581"
-
-passed = failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {name}: {detail}"[:3000])
 
 
 def read_tok512():
@@ -316,9 +306,7 @@ def errors(base):
 
 def main():
     if not os.path.isdir(os.path.join(NPM, "node_modules", "@anush008", "tokenizers")):
-        print("tests/npm/node_modules missing: run scripts/setup.sh")
-        print("0 passed, 1 failed")
-        return 1
+        return harness.missing("tests/npm/node_modules missing: run scripts/setup.sh")
     os.makedirs(WORK, exist_ok=True)
     pieces = read_tok512()
     base = llama_json(pieces)
@@ -331,8 +319,7 @@ def main():
         if name in ("legacy", "split", "never"):
             decode_parity(name, path, len(pieces))
     errors(base)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return harness.summary()
 
 
 if __name__ == "__main__":

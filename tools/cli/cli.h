@@ -83,6 +83,11 @@ int cli_flag(char **argv, int *i, const char *short_name,
 int cli_set_prompt(cli_common *c, const char *text);
 /* "temper: <cmd>: unknown option "<arg>": run 'temper <cmd> --help'"; 2. */
 int cli_unknown_option(const char *cmd, const char *arg);
+/* The end of an argument loop, for argv[*i] that no option matched: "--"
+ * makes every later argument the prompt (*i = argc), another "-x" is an
+ * unknown option of cmd, anything else is the positional prompt (*i moves
+ * past it). Returns 0, or 2 with the message printed. */
+int cli_prompt_arg(cli_common *c, const char *cmd, int *i, int argc, char **argv);
 /* Help text of the common options (for the commands' --help). */
 extern const char cli_common_help[];
 

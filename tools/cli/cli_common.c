@@ -91,6 +91,16 @@ int cli_unknown_option(const char *cmd, const char *arg) {
     return 2;
 }
 
+int cli_prompt_arg(cli_common *c, const char *cmd, int *i, int argc, char **argv) {
+    if (strcmp(argv[*i], "--") == 0) {
+        for (++*i; *i < argc; ++*i)
+            if (cli_set_prompt(c, argv[*i]) != 0) return 2;
+        return 0;
+    }
+    if (argv[*i][0] == '-' && argv[*i][1]) return cli_unknown_option(cmd, argv[*i]);
+    return cli_set_prompt(c, argv[(*i)++]);
+}
+
 int cli_parse_common(cli_common *c, int *i, int argc, char **argv) {
     const char *v;
     int r;

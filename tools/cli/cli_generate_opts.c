@@ -142,13 +142,7 @@ int gen_parse_args(gen_args *a, int argc, char **argv, bool *help) {
             if (r < 0) return 2;
             continue;
         }
-        if (strcmp(argv[i], "--") == 0) {
-            for (i++; i < argc; i++)
-                if (cli_set_prompt(&a->c, argv[i]) != 0) return 2;
-            break;
-        }
-        if (argv[i][0] == '-' && argv[i][1]) return cli_unknown_option("generate", argv[i]);
-        if (cli_set_prompt(&a->c, argv[i++]) != 0) return 2;
+        if ((r = cli_prompt_arg(&a->c, "generate", &i, argc, argv)) != 0) return r;
     }
     return 0;
 }

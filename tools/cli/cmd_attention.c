@@ -171,13 +171,7 @@ int cmd_attention(int argc, char **argv) {
             csv = true;
             continue;
         }
-        if (strcmp(argv[i], "--") == 0) {
-            for (i++; i < argc; i++)
-                if (cli_set_prompt(&c, argv[i]) != 0) return 2;
-            break;
-        }
-        if (argv[i][0] == '-' && argv[i][1]) return cli_unknown_option("attention", argv[i]);
-        if (cli_set_prompt(&c, argv[i++]) != 0) return 2;
+        if ((r = cli_prompt_arg(&c, "attention", &i, argc, argv)) != 0) return r;
     }
     if (csv && c.json) {
         cli_error("--csv and --json: choose one output format");

@@ -141,13 +141,7 @@ int cmd_hidden(int argc, char **argv) {
             pca = strcmp(v, "pca") == 0;
             continue;
         }
-        if (strcmp(argv[i], "--") == 0) {
-            for (i++; i < argc; i++)
-                if (cli_set_prompt(&c, argv[i]) != 0) return 2;
-            break;
-        }
-        if (argv[i][0] == '-' && argv[i][1]) return cli_unknown_option("hidden", argv[i]);
-        if (cli_set_prompt(&c, argv[i++]) != 0) return 2;
+        if ((r = cli_prompt_arg(&c, "hidden", &i, argc, argv)) != 0) return r;
     }
 
     temper_model *model = NULL;

@@ -173,13 +173,7 @@ int cmd_probs(int argc, char **argv) {
             if (r < 0 || cli_parse_int_opt("--top", v, 1, INT32_MAX, &top) < 0) return 2;
             continue;
         }
-        if (strcmp(argv[i], "--") == 0) {
-            for (i++; i < argc; i++)
-                if (cli_set_prompt(&c, argv[i]) != 0) return 2;
-            break;
-        }
-        if (argv[i][0] == '-' && argv[i][1]) return cli_unknown_option("probs", argv[i]);
-        if (cli_set_prompt(&c, argv[i++]) != 0) return 2;
+        if ((r = cli_prompt_arg(&c, "probs", &i, argc, argv)) != 0) return r;
     }
 
     temper_model *model = NULL;

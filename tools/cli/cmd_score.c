@@ -162,7 +162,7 @@ static void print_pairs(const score_item *items, int n, const temper_tokenizer *
         double sa[3] = {a->log_prob, a->power_score, a->temp_score};
         double sb[3] = {b->log_prob, b->power_score, b->temp_score};
         for (int r = 0; r < 3; r++) {
-            char pair[16] = "";
+            char pair[24] = "";
             if (r == 0) snprintf(pair, sizeof pair, "Pair %d", p / 2 + 1);
             double gap = sa[r] - sb[r], raw = sa[0] - sb[0];
             printf("%-15s | %-8s | %12.4f | %12.4f | %10.4f%s\n", m[r], pair, sa[r], sb[r], gap,

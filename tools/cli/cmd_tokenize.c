@@ -198,13 +198,7 @@ int cmd_tokenize(int argc, char **argv) {
             flags |= TEMPER_TOKENIZE_SPECIAL_AS_TEXT;
             continue;
         }
-        if (strcmp(argv[i], "--") == 0) {
-            for (i++; i < argc; i++)
-                if (cli_set_prompt(&c, argv[i]) != 0) return 2;
-            break;
-        }
-        if (argv[i][0] == '-' && argv[i][1]) return cli_unknown_option("tokenize", argv[i]);
-        if (cli_set_prompt(&c, argv[i++]) != 0) return 2;
+        if ((r = cli_prompt_arg(&c, "tokenize", &i, argc, argv)) != 0) return r;
     }
     if (!c.prompt == !c.file) {
         cli_error(c.prompt ? "give the text or -f FILE, not both"

@@ -92,13 +92,7 @@ int cmd_trace(int argc, char **argv) {
             o.sample = true;
             continue;
         }
-        if (strcmp(argv[i], "--") == 0) {
-            for (i++; i < argc; i++)
-                if (cli_set_prompt(&c, argv[i]) != 0) return 2;
-            break;
-        }
-        if (argv[i][0] == '-' && argv[i][1]) return cli_unknown_option("trace", argv[i]);
-        if (cli_set_prompt(&c, argv[i++]) != 0) return 2;
+        if ((r = cli_prompt_arg(&c, "trace", &i, argc, argv)) != 0) return r;
     }
 
     temper_model *model = NULL;

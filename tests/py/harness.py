@@ -1,0 +1,118 @@
+"""harness.py - what every tests/py/test_*.py script shares: where things
+are, the pass/fail counters and the closing "N passed, N failed" line,
+sanitizer reports in a child's stderr, and the models that
+tests/ref/make_model.py generates (cached under build/models/).
+
+A script does `import harness` (tests/py is on sys.path when it runs) and
+`from harness import check`; importing puts tests/ref on sys.path too, so
+the references (ref_gpt2, make_model, safetensors_io...) import directly.
+"""
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD_NAME = os.environ.get("TEMPER_BUILD", "build")  # as given: "build", "build-san"...
+BUILD = os.path.join(ROOT, BUILD_NAME)  # the build folder (absolute)
+TEMPER = os.path.join(BUILD, "temper")
+FIXTURES = os.environ.get("TEMPER_FIXTURES", os.path.join(ROOT, "..", "shared", "fixtures"))
+MODELS = os.path.join(ROOT, "build", "models")  # generated models, whatever the build
+NPM = os.path.join(ROOT, "tests", "npm")
+PY = "/usr/bin/python3"
+
+sys.path.insert(0, os.path.join(ROOT, "tests", "ref"))
+
+
+def tool(name):
+    """Path of a test tool built from tests/tools/NAME.c."""
+    return os.path.join(BUILD, "tests", name)
+
+
+# ---------------------------------------------------------------------------
+# Counting
+# ---------------------------------------------------------------------------
+
+passed = failed = 0
+
+
+def check(name, ok, detail=""):
+    """Count one check; a failure prints "FAIL name: detail" on stderr."""
+    global passed, failed
+    if ok:
+        passed += 1
+    else:
+        failed += 1
+        sys.stdout.flush()  # keep the order of the script's own output
+        line = f"FAIL {name}" if isinstance(detail, str) and not detail else f"FAIL {name}: {detail}"
+        print(line[:3000], file=sys.stderr, flush=True)
+    return ok
+
+
+def summary():
+    """Print the closing line "N passed, N failed"; the exit status (1 on failure)."""
+    sys.stdout.flush()
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+def missing(what):
+    """Nothing can run: say why, count one failure; the exit status (1)."""
+    print(what, file=sys.stderr)
+    print("0 passed, 1 failed")
+    return 1
+
+
+# ---------------------------------------------------------------------------
+# Crashes
+# ---------------------------------------------------------------------------
+
+def crash_report(err):
+    """The signs of a sanitizer report or a crash found in a child's stderr."""
+    return [w for w in ("Sanitizer", "runtime error:", "Segmentation") if w in err]
+
+
+# ---------------------------------------------------------------------------
+# Generated models
+# ---------------------------------------------------------------------------
+
+def model_folder(path, args):
+    """Make the model of make_model.py ARGS (its command-line arguments) at
+    PATH unless the one there was made by the same generator version with
+    the same arguments (its make_model.json, written last, says so).
+    Written to a temporary folder, then renamed. Returns PATH."""
+    import make_model
+    rec = make_model.generator_record(make_model.parse_args(["-"] + args))
+    try:
+        with open(os.path.join(path, "make_model.json")) as f:
+            if json.load(f) == rec:
+                return path
+    except (OSError, ValueError):
+        pass
+    parent = os.path.dirname(path)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".%s-" % os.path.basename(path), dir=parent)
+    r = subprocess.run([PY, os.path.join(ROOT, "tests", "ref", "make_model.py"), tmp] + args,
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise RuntimeError("make_model failed: " + r.stderr)
+    if os.path.exists(path):  # stale version, or made meanwhile by another run
+        shutil.rmtree(path, ignore_errors=True)
+    try:
+        os.rename(tmp, path)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return path
+
+
+def cached_model(label, args):
+    """build/models/LABEL-KEY, KEY a hash of the generator's version and
+    ARGS: one folder per distinct model, made once."""
+    import make_model
+    rec = make_model.generator_record(make_model.parse_args(["-"] + args))
+    key = hashlib.sha1(json.dumps(rec, sort_keys=True).encode()).hexdigest()[:10]
+    return model_folder(os.path.join(MODELS, "%s-%s" % (label, key)), args)
