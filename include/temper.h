@@ -252,7 +252,9 @@ typedef struct temper_model_params {
      * "q8": quantize the weight matrices at load time to 8 bits in blocks
      * of 32 with one f16 scale each (llama.cpp's q8_0): about a quarter of
      * the f32 memory traffic, at a small accuracy cost (docs/performance.md).
-     * Embeddings, norms and biases stay in the file's precision. */
+     * Norms, biases and position embeddings stay in the file's precision;
+     * a token embedding table tied to the output head is read from its q8
+     * copy. */
     const char *quantize;
 } temper_model_params;
 

@@ -8,6 +8,10 @@
 #include "core/pool.h"
 
 #define TEMPER__SPIN_ITERS 200000
+/* Waits inside a job (the caller for its workers, the barrier) spin this
+ * long before yielding the core on each further check: on a machine busy
+ * with other work, the thread being waited for may need this core. */
+#define TEMPER__YIELD_AFTER 20000
 
 #if defined(__x86_64__) || defined(__i386__)
 #define temper__cpu_relax() __builtin_ia32_pause()
@@ -125,7 +129,9 @@ void temper__pool_run(temper__pool *pool, temper__pool_fn fn, void *arg) {
         pthread_mutex_unlock(&pool->mu);
     }
     fn(arg, 0, pool->n);
-    while (atomic_load_explicit(&pool->pending, memory_order_acquire) > 0) temper__cpu_relax();
+    for (int spins = 0; atomic_load_explicit(&pool->pending, memory_order_acquire) > 0;)
+        if (++spins < TEMPER__YIELD_AFTER) temper__cpu_relax();
+        else sched_yield();
 }
 
 void temper__pool_barrier(temper__pool *pool) {
@@ -137,7 +143,9 @@ void temper__pool_barrier(temper__pool *pool) {
         atomic_fetch_add_explicit(&pool->barrier_phase, 1, memory_order_release);
         return;
     }
-    while (atomic_load_explicit(&pool->barrier_phase, memory_order_acquire) == phase) temper__cpu_relax();
+    for (int spins = 0; atomic_load_explicit(&pool->barrier_phase, memory_order_acquire) == phase;)
+        if (++spins < TEMPER__YIELD_AFTER) temper__cpu_relax();
+        else sched_yield();
 }
 
 float *temper__pool_scratch(temper__pool *pool, size_t n) {

@@ -147,7 +147,18 @@ int temper__model_mat(temper_model *m, const char *const *prefixes, temper__layo
 
 int temper__model_tied_head(temper_model *m, const temper__tensor *table, int K, int N, temper__mat *out) {
     *out = (temper__mat){table->dtype, TEMPER__NK, K, N, table->data};
-    return temper__model_q8(m, out, table->nbytes);
+    int rc = temper__model_q8(m, out, table->nbytes);
+    if (rc == 0 && out->dtype == TEMPER__Q8) {
+        /* The embedding lookups read the q8 rows too (as llama.cpp does with
+         * a quantized token table): the f32 file pages were released, and
+         * touching them again would bring back the whole table (the kernel
+         * maps file pages by large folios). The table entry is the model's. */
+        temper__tensor *t = (temper__tensor *)table;
+        t->data = out->data;
+        t->dtype = TEMPER__Q8;
+        t->nbytes = temper__q8_bytes(K, N);
+    }
+    return rc;
 }
 
 int temper__model_table(temper_model *m, const char *const *prefixes, int rows, int cols,

@@ -60,6 +60,12 @@ static void temper__to_f32(float *dst, const void *src, temper__dtype dt, size_t
 }
 
 void temper__row_f32(float *out, const void *data, temper__dtype dtype, int C, long row) {
+    if (dtype == TEMPER__Q8) {
+        const int8_t *q = (const int8_t *)data + (size_t)row * temper__q8_row_bytes(C);
+        const uint16_t *d = (const uint16_t *)(q + C);
+        for (int k = 0; k < C; k++) out[k] = temper__f16_to_f32(d[k / 32]) * (float)q[k];
+        return;
+    }
     temper__to_f32(out, data, dtype, (size_t)row * (size_t)C, C);
 }
 
@@ -119,9 +125,7 @@ static void temper__w_row(float *dst, const temper__mat *w, int n) {
         temper__to_f32(dst, w->data, w->dtype, (size_t)n * K, K);
         return;
     }
-    const int8_t *q = (const int8_t *)w->data + (size_t)n * K;
-    const uint16_t *d = (const uint16_t *)((const int8_t *)w->data + (size_t)w->N * K) + (size_t)n * (K / 32);
-    for (int k = 0; k < K; k++) dst[k] = temper__f16_to_f32(d[k / 32]) * (float)q[k];
+    temper__row_f32(dst, w->data, TEMPER__Q8, K, n);
 }
 
 /* Portable kernel for columns [n0, n1): also the fallback when the CPU has
@@ -237,7 +241,7 @@ static void temper__mm_kn_split_k(void *arg, int ith, int nth) {
     temper__split(TEMPER__KCHUNKS, 1, ith, nth, &c0, &c1);
     for (long c = c0; c < c1; c++) {
         long k0, k1;
-        temper__split(j->w->K, 4, (int)c, TEMPER__KCHUNKS, &k0, &k1);
+        temper__split(j->w->K, 8, (int)c, TEMPER__KCHUNKS, &k0, &k1);
         float *acc = c == 0 ? j->out : j->partial + (size_t)(c - 1) * T * N;
         if (c == 0) temper__mm_init(j, 0, N);
         else memset(acc, 0, (size_t)T * N * sizeof(float));

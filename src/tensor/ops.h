@@ -1,12 +1,15 @@
 /*
  * ops.h - the tensor kernels of the forward pass. Every kernel has a plain C
- * reference version (ops.c, ops_attn.c) and, where it matters, SIMD versions chosen
- * at run time (ops_avx512.c); tests/unit/test_ops.c checks them against
- * each other and bench/bench_ops.c times them.
+ * version (ops.c: also what runs without AVX-512 or with TEMPER_NO_SIMD=1)
+ * and, where it matters, an AVX-512 version chosen at run time;
+ * tests/unit/test_ops.c checks both against double-precision references and
+ * bench/bench_ops.c times them side by side. docs/performance.md explains
+ * the design and the measurements.
  *
- * Files: ops.c (portable kernels, dispatch, threading), ops_gemv.c and
- * ops_gemm.c (AVX-512 matrix kernels), ops_q8.c (8-bit weights),
- * ops_math.c (exp, GELU, softmax, norms), ops_attn.c (attention).
+ * Files: ops.c (portable kernels, dispatch, threading), ops_gemv.c (few-row
+ * streaming products: decode), ops_gemm.c (blocked products: prefill),
+ * ops_q8.c (8-bit weights), ops_math.c (exp, GELU, softmax, layer norm,
+ * attention), avx512.h and simd.h (shared SIMD helpers and declarations).
  *
  * Shapes: T = rows (tokens), K = input features, N = output features.
  * Matrices are row-major. Computation is in f32 whatever the weight dtype.
@@ -23,9 +26,10 @@ typedef enum temper__layout {
 } temper__layout;
 
 /* A weight matrix view; data borrowed from the model's weight table.
- * q8 matrices (TEMPER__Q8, always NK) hold N rows of K int8 values, K a
- * multiple of 32, followed by the scales: data = int8 q (N, K) then f16
- * d (N, K / 32); weight (n, k) = d[n][k / 32] * q[n][k]. */
+ * q8 matrices (TEMPER__Q8, always NK; K a multiple of 32) hold N rows of
+ * temper__q8_row_bytes(K) bytes: K int8 values q, then K / 32 f16 scales d
+ * (each row self-contained, so a q8 table can be read by rows too);
+ * weight (n, k) = d[k / 32] * q[k] of row n. */
 typedef struct temper__mat {
     temper__dtype dtype;
     temper__layout layout;
@@ -60,14 +64,15 @@ void temper__matmul_ref(float *out, int ldo, const float *x, int T, const temper
  * q = round(w / scale). Returns 0, or TEMPER_EINVAL (K not a multiple of
  * 32) / TEMPER_ENOMEM without setting an error message. */
 int temper__quantize_q8(const temper__mat *w, temper__mat *out);
-/* Bytes of a q8 matrix of (K, N). */
+/* Bytes of a q8 matrix of (K, N), and of one of its rows. */
 size_t temper__q8_bytes(int K, int N);
+static inline size_t temper__q8_row_bytes(int K) { return (size_t)K + (size_t)K / 16; }
 
 /* 1 when the SIMD kernels are in use (x86-64 with AVX-512 F/BW/VL and
  * TEMPER_NO_SIMD unset or "0"). */
 int temper__simd_enabled(void);
 
-/* Row n of a (rows, C) matrix of any dtype, converted to f32: out (C). */
+/* Row n of a (rows, C) matrix of any dtype (q8 too), converted to f32: out (C). */
 void temper__row_f32(float *out, const void *data, temper__dtype dtype, int C, long row);
 
 /* out (T, C) = layernorm(x (T, C)) * g + b, in place allowed. b may be NULL. */

@@ -94,9 +94,9 @@ TEMPER__AVX512 static void temper__pack(float *P, const temper__mat *w, int k0, 
             __mmask16 m = temper__m16(kc - k);
             __m512 v;
             if (w->dtype == TEMPER__Q8) {
-                const int8_t *q = (const int8_t *)w->data + (size_t)(n + j) * K + k0 + k;
-                const uint16_t *d = (const uint16_t *)((const int8_t *)w->data + (size_t)N * K);
-                float s = temper__f16_to_f32(d[(size_t)(n + j) * (K / 32) + (k0 + k) / 32]);
+                const int8_t *row = (const int8_t *)w->data + (size_t)(n + j) * temper__q8_row_bytes(K);
+                const int8_t *q = row + k0 + k;
+                float s = temper__f16_to_f32(((const uint16_t *)(row + K))[(k0 + k) / 32]);
                 v = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, q)));
                 v = _mm512_mul_ps(v, _mm512_set1_ps(s));
             } else {

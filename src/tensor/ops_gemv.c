@@ -21,56 +21,65 @@
 #define TEMPER__KN_PREFETCH 8
 #endif
 
-/* acc rows [0, TB) of 4 weight rows k..k+3 (or 1 when ONE), columns [n0, n1). */
-TEMPER__AVX512 static TEMPER__INLINE void temper__kn_step(float *acc, int lda, const float *x, int K, int TB,
-                                                          const void *W, temper__dtype dt, int N, int k, int ONE,
+/* acc rows [0, TB) (TB <= 2), columns [n0, n1), += R (8 or 1) weight rows
+ * k.. times x. Eight rows per pass: each accumulator load and store serves
+ * 8 FMAs (with fewer, batches are bound by the stores). */
+TEMPER__AVX512 static TEMPER__INLINE void temper__kn_step(float *acc, int lda, const float *x, int K, const int TB,
+                                                          const void *W, temper__dtype dt, int N, int k, const int R,
                                                           int n0, int n1, int prefetch) {
-    __m512 xb[4][4];
-    const int R = ONE ? 1 : 4;
-    _Pragma("GCC unroll 16") for (int t = 0; t < TB; t++)
-        _Pragma("GCC unroll 16") for (int r = 0; r < R; r++) xb[t][r] = _mm512_set1_ps(x[(size_t)t * K + k + r]);
+    __m512 xb[2][8];
+    _Pragma("GCC unroll 2") for (int t = 0; t < TB; t++)
+        _Pragma("GCC unroll 8") for (int r = 0; r < R; r++) xb[t][r] = _mm512_set1_ps(x[(size_t)t * K + k + r]);
     const size_t esz = dt == TEMPER__F32 ? 4 : 2;
     const char *pf = (const char *)W + ((size_t)k + TEMPER__KN_PREFETCH) * N * esz;
     for (int j = n0; j < n1; j += 16) {
+        /* Full vectors unmasked, the tail masked. */
+        const int full = j + 16 <= n1;
         __mmask16 m = temper__m16(n1 - j);
-        __m512 w[4];
-        _Pragma("GCC unroll 16") for (int r = 0; r < R; r++) w[r] = temper__w16(W, dt, (size_t)(k + r) * N + j, m);
+        __m512 w[8];
+        _Pragma("GCC unroll 8") for (int r = 0; r < R; r++) w[r] = temper__w16(W, dt, (size_t)(k + r) * N + j, m);
         if (prefetch && (esz == 4 || ((j - n0) & 31) == 0))
-            _Pragma("GCC unroll 16") for (int r = 0; r < R; r++) _mm_prefetch(pf + ((size_t)r * N + j) * esz, _MM_HINT_T0);
-        _Pragma("GCC unroll 16") for (int t = 0; t < TB; t++) {
+            _Pragma("GCC unroll 8") for (int r = 0; r < R; r++) _mm_prefetch(pf + ((size_t)r * N + j) * esz, _MM_HINT_T0);
+        _Pragma("GCC unroll 2") for (int t = 0; t < TB; t++) {
             float *a = acc + (size_t)t * lda + j;
-            __m512 v = _mm512_maskz_loadu_ps(m, a);
-            _Pragma("GCC unroll 16") for (int r = 0; r < R; r++) v = _mm512_fmadd_ps(xb[t][r], w[r], v);
-            _mm512_mask_storeu_ps(a, m, v);
+            /* two chains of products, then the accumulator (a short
+             * load-add-store, so that iterations overlap) */
+            __m512 p0 = _mm512_mul_ps(xb[t][0], w[0]), p1 = R > 1 ? _mm512_mul_ps(xb[t][1], w[1]) : p0;
+            _Pragma("GCC unroll 8") for (int r = 2; r < R; r += 2) {
+                p0 = _mm512_fmadd_ps(xb[t][r], w[r], p0);
+                p1 = _mm512_fmadd_ps(xb[t][r + 1], w[r + 1], p1);
+            }
+            __m512 p = R > 1 ? _mm512_add_ps(p0, p1) : p0;
+            if (full) _mm512_storeu_ps(a, _mm512_add_ps(_mm512_loadu_ps(a), p));
+            else _mm512_mask_storeu_ps(a, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, a), p));
         }
     }
 }
 
-/* All rows of the call for weight rows [k0, k1): groups of up to 4
- * activation rows share the weights just loaded (the second group finds
- * them in L1). */
+/* All rows of the call for weight rows [k0, k1): pairs of activation rows
+ * share the weights just loaded (the other pairs find them in L1). */
 TEMPER__AVX512 static TEMPER__INLINE void temper__kn_dt(float *acc, int lda, const float *x, int T,
                                                         const temper__mat *w, temper__dtype dt, int k0, int k1,
                                                         int n0, int n1) {
     const int K = w->K, N = w->N;
-    int k = k0;
-    for (; k + 4 <= k1; k += 4) {
-        int pf = k + 4 + TEMPER__KN_PREFETCH <= k1;
-        for (int t = 0; t < T; t += 4) {
-            int tb = T - t < 4 ? T - t : 4;
-            float *a = acc + (size_t)t * lda;
-            const float *xt = x + (size_t)t * K;
-            switch (tb) {
-            case 1: temper__kn_step(a, lda, xt, K, 1, w->data, dt, N, k, 0, n0, n1, pf && t == 0); break;
-            case 2: temper__kn_step(a, lda, xt, K, 2, w->data, dt, N, k, 0, n0, n1, pf && t == 0); break;
-            case 3: temper__kn_step(a, lda, xt, K, 3, w->data, dt, N, k, 0, n0, n1, pf && t == 0); break;
-            default: temper__kn_step(a, lda, xt, K, 4, w->data, dt, N, k, 0, n0, n1, pf && t == 0); break;
+    /* Columns in chunks whose T accumulator rows fit in L1 (16 KB): with one
+     * row, whole segments (the longest runs of memory); with 8, 512 columns. */
+    const int CW = T <= 1 ? n1 - n0 : 4096 / T > 512 ? 4096 / T : 512;
+    for (int c0 = n0; c0 < n1; c0 += CW) {
+        int c1 = n1 - c0 < CW ? n1 : c0 + CW, k = k0;
+        for (; k + 8 <= k1; k += 8) {
+            int pf = k + 8 + TEMPER__KN_PREFETCH <= k1;
+            for (int t = 0; t < T; t += 2) {
+                float *a = acc + (size_t)t * lda;
+                const float *xt = x + (size_t)t * K;
+                if (T - t >= 2) temper__kn_step(a, lda, xt, K, 2, w->data, dt, N, k, 8, c0, c1, pf && t == 0);
+                else temper__kn_step(a, lda, xt, K, 1, w->data, dt, N, k, 8, c0, c1, pf && t == 0);
             }
         }
+        for (; k < k1; k++)
+            for (int t = 0; t < T; t++)
+                temper__kn_step(acc + (size_t)t * lda, lda, x + (size_t)t * K, K, 1, w->data, dt, N, k, 1, c0, c1, 0);
     }
-    for (; k < k1; k++)
-        for (int t = 0; t < T; t++)
-            temper__kn_step(acc + (size_t)t * lda, lda, x + (size_t)t * K, K, 1, w->data, dt, N, k, 1, n0, n1, 0);
 }
 
 TEMPER__AVX512 void temper__gemv_kn_avx512(float *acc, int lda, const float *x, int T, const temper__mat *w,
@@ -119,13 +128,14 @@ TEMPER__AVX512 static TEMPER__INLINE void temper__nk_tiles(float *out, int ldo, 
             for (int k = 0; k < K; k += 16) {
                 __mmask16 m = temper__m16(K - k);
                 __m512 xv[4];
-#ifdef TEMPER__NK_PF
-                if (t0 == 0 && n + 2 * CB <= n1) { /* the next tile's rows, read in order */
-                    const size_t esz = dt == TEMPER__F32 ? 4 : 2, per = (size_t)CB * 16 * esz;
-                    const char *p = (const char *)w->data + ((size_t)(n + CB) * K) * esz + (size_t)(k / 16) * per;
+                if (dt != TEMPER__F32 && t0 == 0 && n + 2 * CB <= n1) {
+                    /* 16-bit weights: prefetch the next tile's rows in memory
+                     * order, as many bytes per step as a step reads (measured
+                     * ~20% faster from DRAM; f32 is faster without). */
+                    const size_t per = (size_t)CB * 16 * 2;
+                    const char *p = (const char *)w->data + ((size_t)(n + CB) * K) * 2 + (size_t)(k / 16) * per;
                     for (size_t b = 0; b < per; b += 64) _mm_prefetch(p + b, _MM_HINT_T0);
                 }
-#endif
                 _Pragma("GCC unroll 4") for (int t = 0; t < TB; t++) xv[t] = _mm512_maskz_loadu_ps(m, xr[t] + k);
                 _Pragma("GCC unroll 16") for (int c = 0; c < CB; c++) {
                     __m512 wv = temper__w16(w->data, dt, wr[c] + k, m); /* used at once: 21 registers live */

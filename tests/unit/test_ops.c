@@ -128,11 +128,11 @@ static void test_matmul_all(void) {
 
 /* ---- q8 ---------------------------------------------------------------- */
 
-/* The documented format, decoded here: q (N, K) int8 then d (N, K/32) f16. */
+/* The documented format, decoded here: rows of K int8 q then K/32 f16 d. */
 static double q8_weight(const temper__mat *w, int k, int n) {
-    const int8_t *q = w->data;
-    const uint16_t *d = (const uint16_t *)(q + (size_t)w->N * w->K);
-    return from_f16(d[(size_t)n * (w->K / 32) + k / 32]) * q[(size_t)n * w->K + k];
+    const int8_t *q = (const int8_t *)w->data + (size_t)n * (w->K + w->K / 16);
+    const uint16_t *d = (const uint16_t *)(q + w->K);
+    return from_f16(d[k / 32]) * q[k];
 }
 
 static void check_q8(temper__layout layout, int T, int K, int N, int nthreads, int ep) {
@@ -217,6 +217,18 @@ static void test_q8(void) {
     CHECK(temper__quantize_q8(&wz2, &q) == 0);
     CHECK(q8_weight(&q, 3, 0) == 0.0 && fabs(q8_weight(&q, 40, 0) - 0.5) < 1e-3);
     free((void *)q.data);
+    /* The SIMD and the portable quantizers write the same bytes. */
+    double *wd = malloc(sizeof(double) * 96 * 70);
+    void *data = make_weights(TEMPER__F32, TEMPER__KN, 96, 70, wd);
+    temper__mat wk = {TEMPER__F32, TEMPER__KN, 96, 70, data}, qa, qb;
+    int simd = temper__simd_enabled();
+    temper__simd_set(1);
+    CHECK(temper__quantize_q8(&wk, &qa) == 0);
+    temper__simd_set(0);
+    CHECK(temper__quantize_q8(&wk, &qb) == 0);
+    temper__simd_set(simd);
+    CHECK(memcmp(qa.data, qb.data, temper__q8_bytes(96, 70)) == 0);
+    free((void *)qa.data); free((void *)qb.data); free(data); free(wd);
 }
 
 /* ---- element-wise ------------------------------------------------------ */
