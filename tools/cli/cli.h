@@ -177,6 +177,8 @@ int cmd_hidden(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
 /* tokenizer.decode([id]) into buf (cap), "<id>" when it cannot. */
 void cli_an_token_text(const temper_tokenizer *tok, temper_token id, char *buf, size_t cap);
+/* Write "ids": [...] and "tokens": [...] (each token's decoded text) into j. */
+void cli_an_json_ids_tokens(cli_json *j, const temper_tokenizer *tok, const temper_token *ids, int n);
 /* The token's bytes with visible whitespace (special tokens by name), cut
  * to width display columns with a final "…" (width <= 0: no cut). */
 void cli_an_token_label(const temper_tokenizer *tok, temper_token id, int width, char *buf,

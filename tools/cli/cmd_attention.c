@@ -223,19 +223,13 @@ int cmd_attention(int argc, char **argv) {
     int l0 = has_layer ? layer : 0, l1 = has_layer ? layer + 1 : L;
     int h0 = has_head ? head : 0, h1 = has_head ? head + 1 : H;
     if (c.json) {
-        char buf[1024];
         cli_json j;
         cj_init(&j, stdout);
         cj_obj_begin(&j);
         cj_key(&j, "model"), cj_str(&j, c.model);
         cj_key(&j, "n_layer"), cj_int(&j, L);
         cj_key(&j, "n_head"), cj_int(&j, H);
-        cj_key(&j, "ids"), cj_arr_begin(&j);
-        for (int k = 0; k < n; k++) cj_int(&j, ids[k]);
-        cj_arr_end(&j);
-        cj_key(&j, "tokens"), cj_arr_begin(&j);
-        for (int k = 0; k < n; k++) cli_an_token_text(tok, ids[k], buf, sizeof buf), cj_str(&j, buf);
-        cj_arr_end(&j);
+        cli_an_json_ids_tokens(&j, tok, ids, n);
         cj_key(&j, "layers"), cj_arr_begin(&j);
         for (int l = l0; l < l1; l++) {
             cj_obj_begin(&j);
