@@ -255,26 +255,6 @@ static char *temper__find_llama2c(const char *dir) {
     return found;
 }
 
-/* The tokenizer next to a llama2.c checkpoint: tokenizer.bin or tok*.bin. */
-static char *temper__find_llama2c_tokenizer(const char *dir) {
-    char *p = temper__strfmt("%s/tokenizer.bin", dir);
-    if (p && temper__is_file(p)) return p;
-    free(p);
-    DIR *d = opendir(dir);
-    if (!d) return NULL;
-    char *found = NULL;
-    struct dirent *e;
-    while ((e = readdir(d)) && !found) {
-        size_t n = strlen(e->d_name);
-        if (n > 7 && strncmp(e->d_name, "tok", 3) == 0 && strcmp(e->d_name + n - 4, ".bin") == 0) {
-            found = temper__strfmt("%s/%s", dir, e->d_name);
-            if (found && !temper__is_file(found)) { free(found); found = NULL; }
-        }
-    }
-    closedir(d);
-    return found;
-}
-
 int temper_model_load(const char *path_or_id, const temper_model_params *params, temper_model **out) {
     if (!out) return temper__error(TEMPER_EINVAL, "temper_model_load: out is NULL");
     *out = NULL;
@@ -291,7 +271,7 @@ int temper_model_load(const char *path_or_id, const temper_model_params *params,
     m->quantize_q8 = params->quantize != NULL;
     m->bos_id = m->eos_id = -1;
     cJSON *cfg = NULL;
-    char *l2c = NULL, *tok_path = NULL;
+    char *l2c = NULL;
     int rc = temper__hub_resolve(path_or_id, params->offline, &m->path);
     if (rc < 0) goto fail;
 
@@ -307,14 +287,9 @@ int temper_model_load(const char *path_or_id, const temper_model_params *params,
         free(cpath);
     }
     if (l2c) {
+        /* Its tokenizer (tokenizer.bin or tok*.bin) is found by the tokenizer
+         * loader in the same folder, unless params->tokenizer_path names it. */
         if ((rc = temper__llama2c_open(l2c, &m->weights, &cfg)) < 0) goto fail;
-        if (!params->tokenizer_path && !(tok_path = temper__find_llama2c_tokenizer(m->path))) {
-            rc = temper__error(TEMPER_ENOENT,
-                               "%s: no tokenizer.bin or tok*.bin next to the llama2.c checkpoint: pass "
-                               "its tokenizer with -z/--tokenizer",
-                               m->path);
-            goto fail;
-        }
     } else {
         if ((rc = temper__load_config(m, &cfg)) < 0) goto fail;
     }
@@ -346,18 +321,16 @@ int temper_model_load(const char *path_or_id, const temper_model_params *params,
     }
     free(gpath);
 
-    const char *tp = params->tokenizer_path ? params->tokenizer_path : tok_path ? tok_path : m->path;
+    const char *tp = params->tokenizer_path ? params->tokenizer_path : m->path;
     if ((rc = temper_tokenizer_load(tp, &m->tok)) < 0) goto fail;
     cJSON_Delete(cfg);
     free(l2c);
-    free(tok_path);
     m->load_seconds = temper__now() - t0;
     *out = m;
     return 0;
 fail:
     cJSON_Delete(cfg);
     free(l2c);
-    free(tok_path);
     temper_model_free(m);
     return rc;
 }
