@@ -3,7 +3,7 @@
  * sized row (V = 50,257): temper_sampler_apply + temper_sampler_sample,
  * for the usual settings, in microseconds per token.
  *
- *   bench_sampling [--reps N] [--vocab V]
+ *   bench_sampling [--reps N] [--vocab V] [--case SUBSTRING]
  *
  * The logits are synthetic but shaped like a language model's: a normal
  * background (sd 2) with a head of a few dozen tokens 6-12 above it, in
@@ -42,11 +42,13 @@ typedef struct bench_case {
 
 int main(int argc, char **argv) {
     int reps = 2000, V = 50257;
+    const char *only = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--vocab") && i + 1 < argc) V = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--case") && i + 1 < argc) only = argv[++i];
         else {
-            fprintf(stderr, "usage: bench_sampling [--reps N] [--vocab V]\n");
+            fprintf(stderr, "usage: bench_sampling [--reps N] [--vocab V] [--case SUBSTRING]\n");
             return 2;
         }
     }
@@ -72,11 +74,12 @@ int main(int argc, char **argv) {
         {"temp 0.8 + top_k 50 + top_p 0.9 + min_p 0.05", 1, 50, TEMPER_ORDER_HF, 0.8f, 0.9f, 0.05f, 1, 1},
         {"llama.cpp order: top_k 40, top_p 0.95, min_p 0.05, temp 0.8", 1, 40, TEMPER_ORDER_LLAMA_CPP, 0.8f, 0.95f, 0.05f, 1, 1},
         {"repetition 1.2 (64 tokens) + temp 0.7 + top_p 0.9", 1, 0, TEMPER_ORDER_HF, 0.7f, 0.9f, 0, 1, 1.2f},
-        {"typical_p 0.9 (full sort)", 1, 0, TEMPER_ORDER_HF, 1, 1, 0, 0.9f, 1},
+        {"typical_p 0.9 (weighted select)", 1, 0, TEMPER_ORDER_HF, 1, 1, 0, 0.9f, 1},
     };
     printf("vocab: %d\n", V);
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         const bench_case *bc = &cases[c];
+        if (only && !strstr(bc->name, only)) continue;
         temper_sampling_params p = temper_sampling_default_params();
         p.do_sample = bc->do_sample;
         p.top_k = bc->top_k;

@@ -10,6 +10,10 @@
  * a candidate whose score is -inf is removed too. Filters never rewrite
  * the whole row: they shrink the candidate list, so after a top-k of 50
  * every later stage touches 50 tokens, not 50,257.
+ *
+ * x starts as the caller's logits, read in place: the row is copied into
+ * buf only when a stage changes a score (temper__row_write), and then
+ * only the candidates when the row is already sparse.
  */
 #ifndef TEMPER_DECODE_H
 #define TEMPER_DECODE_H
@@ -20,13 +24,23 @@
 
 typedef struct temper__row {
     int V;
-    float *x;      /* (V) scores; meaningful for candidates only */
-    int32_t *ids;  /* (V) candidate ids when sparse, increasing */
-    int n;         /* number of candidates (V when dense) */
+    const float *x; /* (V) scores, meaningful for candidates only: the
+                       caller's logits (borrowed) until a stage writes,
+                       then buf */
+    float *buf;     /* (V) owned: the written scores */
+    int32_t *ids;   /* (V) candidate ids when sparse, increasing */
+    int n;          /* number of candidates (V when dense) */
     int sparse;
-    float *e;      /* (V) scratch: exp(x - max) per candidate position */
-    float *f;      /* (V) scratch for the selections */
-    int32_t *g;    /* (V) scratch positions */
+    float temp;     /* dense rows: a temperature not yet divided out (the
+                       scores are x / temp), else 1 */
+    float max;      /* largest x of a dense row, when max_ok */
+    int max_ok;
+    float gap_p;    /* max - threshold of the last dense top-p: where the
+                       next row's search starts */
+    float *e;       /* (V) scratch: exp(x - max) per candidate position */
+    float *f;       /* (V) scratch for the selections */
+    float *h;       /* (V) scratch for the selections */
+    int32_t *g;     /* (V) scratch positions */
 } temper__row;
 
 /* Candidate j's token id. */
@@ -34,56 +48,82 @@ static inline int temper__row_id(const temper__row *r, int j) {
     return r->sparse ? r->ids[j] : j;
 }
 
-/* ---- row helpers (row.c) */
+/* ---- dense array passes (row.c; AVX-512 in row_avx512.c when the CPU
+ * has it, else portable 8-lane vectors) */
 
-/* Dense array passes (vectorised, AVX2 when the CPU has it). */
-/* Copy in to out (n) and return the index of the first NaN or +inf, or
- * -1; *max gets the largest value. */
-int temper__copy_checked(const float *in, float *out, int n, float *max);
+/* Index of the first NaN or +inf of x (n), or -1; *max gets the largest
+ * value. */
+int temper__check_max(const float *x, int n, float *max);
 float temper__max_array(const float *x, int n);
-/* out = exp(in - m) (n); returns the sum. */
+/* Maxima of disjoint sets of about 64 values that cover x (n), into out
+ * (n); returns how many. The k-th largest of them bounds the
+ * k-th largest value from below. */
+int temper__set_max(const float *x, int n, float *out);
+/* out = exp(in - m) (n; out may be NULL: the sum only); returns the sum.
+ * in - m <= 0; below -87 the exp is 0. */
 double temper__exp_sub_sum(const float *in, float m, float *out, int n);
-/* The same, with the mass ladder used by top-p: ladder[k] = sum of the out
- * values >= temper__ladder[k] (decreasing powers of 2). */
-#define TEMPER__LADDER 6
-extern const float temper__ladder[TEMPER__LADDER];
-double temper__exp_sub_sum_ladder(const float *in, float m, float *out, int n,
-                                  double *ladder);
+/* The sum of e[i] (x[i] - m) over the i with e[i] != 0 (n). */
+double temper__dot_shift(const float *e, const float *x, float m, int n);
+/* out = in / t (n; a division, as transformers does, not a product by
+ * 1/t; in == out allowed); returns the largest quotient. */
+float temper__div_array(const float *in, float *out, int n, float t);
 /* Indices i with x[i] >= t, increasing, into ids; returns their count. */
 int temper__collect_ge(const float *x, int n, float t, int32_t *ids);
 /* First i with x[i] == v, or -1. */
 int temper__first_eq(const float *x, int n, float v);
+/* Sampling: first index whose running sum of e (n) exceeds target; if
+ * rounding leaves the total at or below target, the last nonzero one; -1
+ * if all are zero. */
+int temper__walk_cdf(const float *e, int n, double target);
+
+/* The same passes, AVX-512 (row_avx512.c; x86-64 only). */
+int temper__check_max_avx512(const float *x, int n, float *max);
+float temper__max_array_avx512(const float *x, int n);
+int temper__set_max_avx512(const float *x, int n, float *out);
+double temper__exp_sub_sum_avx512(const float *in, float m, float *out, int n);
+double temper__dot_shift_avx512(const float *e, const float *x, float m, int n);
+float temper__div_array_avx512(const float *in, float *out, int n, float t);
+int temper__collect_ge_avx512(const float *x, int n, float t, int32_t *ids);
+int temper__walk_cdf_avx512(const float *e, int n, double target);
+
 /* Top-p's weighted quickselect (row.c): the smallest value v of a (n)
  * such that the values > v sum to < target; INFINITY if none. */
 float temper__mass_select(float *a, int n, double target);
-/* Sampling: first index whose running sum of e (n) exceeds target. */
-int temper__walk_cdf(const float *e, int n, double target);
-/* k-th largest finite value (heap: (k) scratch); -inf if < k finite. */
-float temper__kth_array(const float *x, int n, int k, float *heap);
+/* The k-th largest value of a (n, 1 <= k <= n); a is reordered. */
+float temper__select_desc(float *a, int n, int k);
+/* Typical's weighted quickselect (row.c): the smallest key v such that
+ * the weights w of the keys <= v sum to >= target (the largest key if
+ * none). key and w (n) are reordered together. */
+float temper__mass_select_asc(float *key, float *w, int n, double target);
 
+/* ---- the row */
+
+/* Divide out a pending temperature (a pass over a dense row). */
+void temper__row_settle(temper__row *r);
+/* x made writable (copied into buf if it is still the caller's). */
+float *temper__row_write(temper__row *r);
 /* Largest candidate score (-inf when every candidate is -inf). */
-float temper__row_max(const temper__row *r);
-/* e[j] = exp(x[id_j] - m) for every candidate j; returns sum of e. With
- * ladder (TEMPER__LADDER), also the sums of the e >= temper__ladder[k]. */
-double temper__row_exp(temper__row *r, float m, double *ladder);
+float temper__row_max(temper__row *r);
+/* The candidates' scores, contiguous: x itself (dense), or gathered
+ * into f (sparse). */
+const float *temper__row_scores(temper__row *r);
+/* e[j] = exp(x[id_j] - m) for every candidate j; returns sum of e. */
+double temper__row_exp(temper__row *r, float m);
+/* The same sum without storing e. */
+double temper__row_exp_sum(temper__row *r, float m);
 /* Keep the candidates with x >= t. */
 void temper__row_keep_ge(temper__row *r, float t);
-/* Keep the candidates with e[j] >= thr or x >= t_keep (e from row_exp;
- * it stays valid for the kept candidates only when the row was sparse). */
-void temper__row_keep_e(temper__row *r, float thr, float t_keep);
+/* Keep the candidates with exp(x - m) >= thr or x >= t_keep; e holds the
+ * exps of the kept candidates on return. */
+void temper__row_keep_e(temper__row *r, float m, double thr, float t_keep);
 /* The k-th largest candidate score (k >= 1); -inf if fewer than k are
  * finite. */
 float temper__row_kth(temper__row *r, int k);
+/* Collect the ids of a dense row's scores >= t into g; returns their
+ * count. */
+int temper__row_collect(temper__row *r, float t);
 /* Number of finite candidates. */
 int temper__row_n_finite(const temper__row *r);
-
-/* exp over an array, the same vectorisable polynomial everywhere so that
- * the dense and sparse paths give bit-identical values. Inputs below
- * -87.3 (and -inf) give 0. */
-void temper__exp_array(const float *in, float *out, int n);
-float temper__expf(float x);
-/* x[i] /= t (a division, as transformers does, not a product by 1/t). */
-void temper__div_array(float *x, int n, float t);
 
 /* ---- stages (processors.c, warpers.c) */
 

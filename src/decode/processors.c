@@ -3,7 +3,8 @@
  * of ids: logit bias, repetition penalty, presence/frequency penalties,
  * no-repeat-ngram, bans (min-new-tokens and suppressed tokens).
  *
- * They touch a handful of scores, so they write x[id] directly. On a
+ * They touch a handful of scores, so they write x[id] directly (the
+ * first write copies the caller's logits: temper__row_write). On a
  * sparse row a token outside the candidate list stays removed whatever
  * they write, as transformers' -inf stays -inf under +bias or *penalty.
  */
@@ -14,7 +15,8 @@
 
 void temper__apply_logit_bias(temper__row *r, const temper_logit_bias *b,
                               int n) {
-    for (int i = 0; i < n; i++) r->x[b[i].id] += b[i].bias;
+    float *x = temper__row_write(r);
+    for (int i = 0; i < n; i++) x[b[i].id] += b[i].bias;
 }
 
 /* transformers' RepetitionPenaltyLogitsProcessor: gather the scores of the
@@ -23,6 +25,8 @@ void temper__apply_logit_bias(temper__row *r, const temper_logit_bias *b,
 void temper__apply_repetition(temper__row *r, float penalty,
                               const temper_token *hist, int n_hist,
                               uint32_t *mark, uint32_t *stamp) {
+    if (n_hist == 0) return;
+    float *x = temper__row_write(r);
     if (++*stamp == 0) { /* wrapped: old stamps could collide */
         memset(mark, 0, sizeof(uint32_t) * (size_t)r->V);
         *stamp = 1;
@@ -31,8 +35,8 @@ void temper__apply_repetition(temper__row *r, float penalty,
         temper_token id = hist[i];
         if (mark[id] == *stamp) continue;
         mark[id] = *stamp;
-        float s = r->x[id];
-        r->x[id] = s < 0 ? s * penalty : s / penalty;
+        float s = x[id];
+        x[id] = s < 0 ? s * penalty : s / penalty;
     }
 }
 
@@ -43,11 +47,13 @@ void temper__apply_presence_frequency(temper__row *r, float presence,
                                       float frequency,
                                       const temper_token *gen, int n_gen,
                                       int32_t *counts) {
+    if (n_gen == 0) return;
+    float *x = temper__row_write(r);
     for (int i = 0; i < n_gen; i++) counts[gen[i]]++;
     for (int i = 0; i < n_gen; i++) {
         temper_token id = gen[i];
         if (counts[id] == 0) continue; /* already done */
-        r->x[id] -= (float)counts[id] * frequency + presence;
+        x[id] -= (float)counts[id] * frequency + presence;
         counts[id] = 0;
     }
 }
@@ -62,10 +68,12 @@ void temper__apply_no_repeat_ngram(temper__row *r, int n,
     for (int i = 0; i + n <= n_hist; i++) {
         if (memcmp(hist + i, prefix, sizeof(temper_token) * (size_t)(n - 1)))
             continue;
-        r->x[hist[i + n - 1]] = -INFINITY;
+        temper__row_write(r)[hist[i + n - 1]] = -INFINITY;
     }
 }
 
 void temper__apply_ban(temper__row *r, const temper_token *ids, int n) {
-    for (int i = 0; i < n; i++) r->x[ids[i]] = -INFINITY;
+    if (n == 0) return;
+    float *x = temper__row_write(r);
+    for (int i = 0; i < n; i++) x[ids[i]] = -INFINITY;
 }

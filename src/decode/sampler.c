@@ -174,15 +174,17 @@ int temper_sampler_init(const temper_sampling_params *p, int n_vocab,
     s->p.samplers = NULL; /* used only by build_order, below */
     size_t V = (size_t)n_vocab;
     s->row.V = n_vocab;
-    s->row.x = malloc(sizeof(float) * V);
+    s->row.buf = malloc(sizeof(float) * V);
     s->row.ids = malloc(sizeof(int32_t) * V);
     s->row.e = malloc(sizeof(float) * V);
     s->row.f = malloc(sizeof(float) * V);
+    s->row.h = malloc(sizeof(float) * V);
+    s->row.gap_p = 8.0f; /* nats below the max */
     s->row.g = malloc(sizeof(int32_t) * V);
     s->mark = calloc(V, sizeof(uint32_t));
     s->counts = calloc(V, sizeof(int32_t));
-    if (rc == 0 && (!s->row.x || !s->row.ids || !s->row.e || !s->row.f ||
-                    !s->row.g || !s->mark || !s->counts))
+    if (rc == 0 && (!s->row.buf || !s->row.ids || !s->row.e || !s->row.f ||
+                    !s->row.h || !s->row.g || !s->mark || !s->counts))
         rc = temper__error(TEMPER_ENOMEM, "out of memory for a sampler over "
                            "%d tokens", n_vocab);
     if (rc == 0) {
@@ -204,10 +206,11 @@ void temper_sampler_free(temper_sampler *s) {
     free(s->eos);
     free(s->suppress);
     free(s->bias);
-    free(s->row.x);
+    free(s->row.buf);
     free(s->row.ids);
     free(s->row.e);
     free(s->row.f);
+    free(s->row.h);
     free(s->row.g);
     free(s->mark);
     free(s->counts);
@@ -231,17 +234,21 @@ int temper_sampler_describe(const temper_sampler *s, char *buf, size_t cap) {
     return (int)len;
 }
 
-/* Copy logits into the row, rejecting NaN and +inf. */
+/* Point the row at logits (read in place), rejecting NaN and +inf. */
 static int load_row(temper_sampler *s, const float *logits) {
     int V = s->row.V;
-    int bad = temper__copy_checked(logits, s->row.x, V, &s->raw_max);
+    int bad = temper__check_max(logits, V, &s->raw_max);
     if (bad >= 0)
         return temper__error(TEMPER_EINVAL,
                              "logit of token %d is %g: logits must be finite "
                              "or -inf",
                              bad, (double)logits[bad]);
+    s->row.x = logits;
     s->row.n = V;
     s->row.sparse = 0;
+    s->row.temp = 1.0f;
+    s->row.max = s->raw_max;
+    s->row.max_ok = 1;
     return 0;
 }
 
@@ -315,6 +322,7 @@ int temper_sampler_apply(temper_sampler *s, const float *logits,
     for (int i = 0; i < s->n_stages; i++)
         if ((rc = run_stage(s, s->stages[i], history, n_history, n_prompt)) < 0)
             return rc;
+    temper__row_settle(&s->row); /* queries read x */
     s->proc_max = s->n_stages ? temper__row_max(&s->row) : s->raw_max;
     if (s->proc_max == -INFINITY)
         return temper__error(TEMPER_EINVAL,
@@ -356,7 +364,7 @@ int temper_sampler_sample(temper_sampler *s, temper_rng *rng,
     if (!rng)
         return temper__error(TEMPER_EINVAL, "sampling needs a random stream "
                              "(rng is NULL)");
-    double z = temper__row_exp(r, s->proc_max, NULL);
+    double z = temper__row_exp(r, s->proc_max);
     int j = temper__walk_cdf(r->e, r->n, temper_rng_uniform(rng) * z);
     if (j < 0) return temper__error(TEMPER_ESTATE, "no token left to sample");
     *out = temper__row_id(r, j);
@@ -377,16 +385,13 @@ static int is_candidate(const temper__row *r, int id) {
 
 static void raw_norm(temper_sampler *s) {
     if (s->have_raw_norm) return;
-    /* a dense temporary row over the raw logits, with f as its exp buffer */
-    temper__row t = {.V = s->row.V, .x = (float *)s->raw, .n = s->row.V,
-                     .e = s->row.f};
-    s->raw_logz = log(temper__row_exp(&t, s->raw_max, NULL));
+    s->raw_logz = log(temper__exp_sub_sum(s->raw, s->raw_max, NULL, s->row.V));
     s->have_raw_norm = 1;
 }
 
 static void proc_norm(temper_sampler *s) {
     if (s->have_proc_norm) return;
-    s->proc_logz = log(temper__row_exp(&s->row, s->proc_max, NULL));
+    s->proc_logz = log(temper__row_exp_sum(&s->row, s->proc_max));
     s->have_proc_norm = 1;
 }
 

@@ -3,23 +3,28 @@
  * epsilon, eta), with transformers' formulas and edge cases.
  *
  * Every filter keeps the min_keep best tokens, ties with the min_keep-th
- * included (transformers' topk(scores, min_keep)[..., -1] test). Top-k,
- * top-p and min-p keep a set {x >= threshold}, so they never sort the
- * vocabulary: top-k finds its threshold with a heap of k values, top-p
- * with a quickselect weighted by probability mass (row.c).
+ * included (transformers' topk(scores, min_keep)[..., -1] test). Every
+ * filter but typical keeps a set {x >= threshold}, so none sorts the
+ * vocabulary: top-k finds its threshold with a heap of k values over the
+ * scores near the max, top-p with a quickselect weighted by probability
+ * mass, typical with one weighted by probability (row.c).
  */
 #include <float.h>
 #include <math.h>
-#include <stdlib.h>
+#include <string.h>
 
 #include "decode/decode.h"
 
+/* On a dense row the division waits (decode.h): a top-k or min-p next
+ * divides only the scores it keeps. */
 void temper__apply_temperature(temper__row *r, float t) {
     if (r->sparse) {
-        for (int j = 0; j < r->n; j++) r->x[r->ids[j]] /= t;
+        float *x = temper__row_write(r);
+        for (int j = 0; j < r->n; j++) x[r->ids[j]] /= t;
         return;
     }
-    temper__div_array(r->x, r->V, t);
+    temper__row_settle(r); /* a second temperature: the first is divided */
+    r->temp = t;
 }
 
 /* The score every filter keeps regardless: the min_keep-th largest. */
@@ -36,64 +41,101 @@ void temper__apply_top_k(temper__row *r, int k, int min_keep) {
 }
 
 /*
+ * Top-p of a dense row without sorting or exponentiating it twice: z is
+ * one exp-sum pass; then the scores above m - gap are collected with
+ * their exps. If those hold the target mass p z, no other token can be
+ * kept (each has all of them strictly above it), so the selection runs on
+ * them alone; else gap widens. It stops widening at llama2.c's bound: a
+ * token with probability below (1 - p) / (n - 1) is never kept (the
+ * tokens below it cannot reach 1 - p), nor one below the min_keep score.
+ * Leaves the kept candidates in ids (sparse) and their exps in e.
+ */
+static void top_p_dense(temper__row *r, float p, float m, float t_keep) {
+    temper__row_settle(r);
+    double z = temper__exp_sub_sum(r->x, m, r->e, r->V), target = (double)p * z;
+    float floor_t = -FLT_MAX;
+    if (r->V > 1) {
+        double cut = (1.0 - p) / (r->V - 1) * z * 0.999;
+        floor_t = m + (float)(log(cut) - 0.01); /* exp(x - m) < cut below */
+    }
+    if (floor_t > t_keep) floor_t = t_keep;
+    float d = r->gap_p;
+    int c;
+    for (;;) {
+        float t = m - d;
+        if (!(t > floor_t)) t = floor_t;
+        if (t > t_keep) t = t_keep;
+        c = temper__row_collect(r, t);
+        double s = 0.0;
+        for (int j = 0; j < c; j++) s += r->e[r->g[j]];
+        if (s >= target || t == floor_t) break;
+        d = 1.25f * d + 1.0f;
+    }
+    for (int j = 0; j < c; j++) r->f[j] = r->e[r->g[j]];
+    float thr = temper__mass_select(r->f, c, target);
+    int n = 0;
+    float low = m;
+    for (int j = 0; j < c; j++) {
+        int32_t id = r->g[j];
+        float ej = r->e[id];
+        r->ids[n] = id;
+        r->e[n] = ej;
+        int keep = (ej >= thr) | (r->x[id] >= t_keep);
+        if (keep && r->x[id] < low) low = r->x[id];
+        n += keep;
+    }
+    r->n = n;
+    r->sparse = 1;
+    r->max_ok = 0;
+    r->gap_p = (m - low) + 0.5f;
+}
+
+/*
  * transformers' TopPLogitsWarper removes, in ascending order, the tokens
  * whose cumulative probability is <= 1 - p. The same set: keep a token iff
  * the mass of the tokens strictly above it is < p (the token crossing p is
- * kept; tied tokens are kept together). Tokens with probability below
- * (1 - p) / (n - 1) can never be kept (llama2.c's observation): the
- * quickselect only sees the others.
+ * kept; tied tokens are kept together).
  */
 void temper__apply_top_p(temper__row *r, float p, int min_keep) {
     float m = temper__row_max(r);
     if (m == -INFINITY) return;
-    double ladder[TEMPER__LADDER];
-    double z = temper__row_exp(r, m, ladder), target = (double)p * z;
-    /* A token below cut is never kept: either the llama2.c bound, or a
-     * ladder step whose tokens above already hold the target mass (every
-     * token below it has at least that much mass strictly above). */
-    float cut = 0.0f;
-    if (r->n > 1) cut = (float)((1.0 - p) / (r->n - 1) * z * 0.999);
-    for (int k = 0; k < TEMPER__LADDER; k++)
-        if (ladder[k] >= target) {
-            if (temper__ladder[k] > cut) cut = temper__ladder[k];
-            break;
-        }
-    if (cut <= 0.0f) cut = FLT_MIN; /* never select e == 0 */
-    int na; /* the possible members' masses, in f */
+    float t_keep = keep_threshold(r, m, min_keep);
     if (!r->sparse) {
-        na = temper__collect_ge(r->e, r->V, cut, r->g);
-        for (int j = 0; j < na; j++) r->f[j] = r->e[r->g[j]];
-    } else {
-        na = 0;
-        for (int j = 0; j < r->n; j++)
-            if (r->e[j] >= cut) r->f[na++] = r->e[j];
+        top_p_dense(r, p, m, t_keep);
+        return;
     }
+    double z = temper__row_exp(r, m), target = (double)p * z;
+    /* below llama2.c's bound a token is never kept (see top_p_dense) */
+    float cut = r->n > 1 ? (float)((1.0 - p) / (r->n - 1) * z * 0.999) : 0.0f;
+    if (cut <= 0.0f) cut = FLT_MIN; /* never select e == 0 */
+    int na = 0; /* the possible members' masses, in f */
+    for (int j = 0; j < r->n; j++)
+        if (r->e[j] >= cut) r->f[na++] = r->e[j];
     float thr = temper__mass_select(r->f, na, target);
-    temper__row_keep_e(r, thr, keep_threshold(r, m, min_keep));
+    temper__row_keep_e(r, m, thr, t_keep);
 }
 
 /* transformers' MinPLogitsWarper: remove p < min_p * max p, i.e.
- * exp(x - max) < min_p. On a dense row, scores far below the cut
- * (x - max < ln(min_p) - 0.01, where exp's error is ~1e-7) are dropped
- * first without computing their exp. */
+ * exp(x - max) < min_p. */
 void temper__apply_min_p(temper__row *r, float min_p, int min_keep) {
     float m = temper__row_max(r);
     if (m == -INFINITY) return;
-    float t_keep = keep_threshold(r, m, min_keep);
-    if (!r->sparse) {
-        float t0 = m + logf(min_p) - 0.01f;
-        temper__row_keep_ge(r, t0 < t_keep ? t0 : t_keep);
-    }
-    temper__row_exp(r, m, NULL);
-    temper__row_keep_e(r, min_p, t_keep);
+    temper__row_keep_e(r, m, min_p, keep_threshold(r, m, min_keep));
 }
 
 /* transformers' EpsilonLogitsWarper: remove p < epsilon. */
 void temper__apply_epsilon(temper__row *r, float eps, int min_keep) {
     float m = temper__row_max(r);
     if (m == -INFINITY) return;
-    double z = temper__row_exp(r, m, NULL);
-    temper__row_keep_e(r, (float)(eps * z), keep_threshold(r, m, min_keep));
+    double z = temper__row_exp_sum(r, m);
+    temper__row_keep_e(r, m, eps * z, keep_threshold(r, m, min_keep));
+}
+
+/* Entropy in nats of softmax over the candidates, -sum p log p =
+ * log z - sum e (x - m) / z, with e their exps (summing to z) and xs
+ * their scores (temper__row_scores). */
+static double entropy(const temper__row *r, const float *xs, float m, double z) {
+    return log(z) - temper__dot_shift(r->e, xs, m, r->n) / z;
 }
 
 /* transformers' EtaLogitsWarper: remove p < min(eta, sqrt(eta) * exp(-H)),
@@ -101,27 +143,10 @@ void temper__apply_epsilon(temper__row *r, float eps, int min_keep) {
 void temper__apply_eta(temper__row *r, float eta, int min_keep) {
     float m = temper__row_max(r);
     if (m == -INFINITY) return;
-    double z = temper__row_exp(r, m, NULL);
-    double logz = log(z), h = 0.0;
-    for (int j = 0; j < r->n; j++) {
-        if (r->e[j] == 0.0f) continue;
-        double lp = (double)(r->x[temper__row_id(r, j)] - m) - logz;
-        h -= exp(lp) * lp;
-    }
+    double z = temper__row_exp(r, m);
+    double h = entropy(r, temper__row_scores(r), m, z);
     double cut = fmin((double)eta, sqrt((double)eta) * exp(-h));
-    temper__row_keep_e(r, (float)(cut * z), keep_threshold(r, m, min_keep));
-}
-
-/* Typical: sort the candidates by |-log p - H| ascending. */
-typedef struct typical_item {
-    float shifted;
-    int32_t pos; /* candidate position, for stable ties */
-} typical_item;
-
-static int typical_cmp(const void *a, const void *b) {
-    const typical_item *u = a, *v = b;
-    if (u->shifted != v->shifted) return u->shifted < v->shifted ? -1 : 1;
-    return (u->pos > v->pos) - (u->pos < v->pos);
+    temper__row_keep_e(r, m, cut * z, keep_threshold(r, m, min_keep));
 }
 
 /*
@@ -130,51 +155,49 @@ static int typical_cmp(const void *a, const void *b) {
  * #(cumulative < mass) (at most n - 1), and remove the tokens whose
  * |-log p - H| is above the last-th one's; the first min_keep of the order
  * are kept. Unlike the other filters it can remove the most likely token.
+ * The limit is a weighted selection (no sort): the smallest key whose
+ * keys at or below it hold the mass.
  */
 int temper__apply_typical(temper__row *r, float mass, int min_keep) {
-    int n = r->n;
-    typical_item *it = malloc(sizeof(typical_item) * (size_t)n);
-    if (!it)
-        return temper__error(TEMPER_ENOMEM,
-                             "typical_p: out of memory for %d tokens", n);
     float m = temper__row_max(r);
-    if (m == -INFINITY) {
-        free(it);
-        return 0;
+    if (m == -INFINITY) return 0;
+    int n = r->n;
+    double z = temper__row_exp(r, m);
+    const float *xs = temper__row_scores(r);
+    double h = entropy(r, xs, m, z);
+    /* |-log p - H| = |x - c|, c = m + log z - H; -inf scores get +inf */
+    double c = (double)m + log(z) - h;
+    float *key = r->h, *sel = r->f; /* (n) keys by position; a copy */
+    for (int j = 0; j < n; j++) key[j] = (float)fabs((double)xs[j] - c);
+    memcpy(sel, key, sizeof(float) * (size_t)n);
+    float limit = temper__mass_select_asc(sel, r->e, n, (double)mass * z);
+    /* the first min_keep of the order (key, then position) stay: those
+     * with a key below the min_keep-th smallest, then ties by position */
+    float kk = -INFINITY;
+    int ties = 0;
+    if (min_keep > 1) {
+        if (min_keep >= n) {
+            kk = INFINITY;
+            ties = n;
+        } else {
+            for (int j = 0; j < n; j++) sel[j] = -key[j];
+            kk = -temper__select_desc(sel, n, min_keep);
+            ties = min_keep;
+            for (int j = 0; j < n; j++) ties -= key[j] < kk;
+        }
     }
-    double z = temper__row_exp(r, m, NULL);
-    double logz = log(z), h = 0.0;
-    for (int j = 0; j < n; j++) {
-        if (r->e[j] == 0.0f) continue;
-        double lp = (double)(r->x[temper__row_id(r, j)] - m) - logz;
-        h -= exp(lp) * lp;
-    }
-    for (int j = 0; j < n; j++) {
-        float x = r->x[temper__row_id(r, j)];
-        double lp = (double)(x - m) - logz;
-        it[j].shifted = x == -INFINITY ? INFINITY : (float)fabs(-lp - h);
-        it[j].pos = j;
-    }
-    qsort(it, (size_t)n, sizeof *it, typical_cmp);
-    int last = 0;
-    double cum = 0.0;
-    for (int j = 0; j < n; j++) {
-        cum += r->e[it[j].pos] / z;
-        if (cum < mass) last++;
-        else break;
-    }
-    if (last > n - 1) last = n - 1;
-    float limit = it[last].shifted;
-    /* keep flag in f: 1 kept, 0 removed */
-    for (int j = 0; j < n; j++)
-        r->f[it[j].pos] = (it[j].shifted <= limit || j < min_keep) ? 1.0f : 0.0f;
-    free(it);
     int k = 0;
     for (int j = 0; j < n; j++) {
+        int first = key[j] < kk;
+        if (key[j] == kk && ties > 0) {
+            first = 1;
+            ties--;
+        }
         r->ids[k] = temper__row_id(r, j);
-        k += r->f[j] != 0.0f;
+        k += key[j] <= limit || first;
     }
     r->n = k;
     r->sparse = 1;
+    r->max_ok = 0;
     return 0;
 }

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "temper.h"
+#include "tensor/simd.h" /* temper__simd_set: the portable passes too */
 #include "test.h"
 
 #define NINF (-INFINITY)
@@ -200,6 +201,129 @@ static void test_top_p_large_row(void) {
     CHECK(temper_sampler_logprob(s, K - 1, TEMPER_LOGPROB_PROCESSED) > NINF);
     CHECK(temper_sampler_logprob(s, K, TEMPER_LOGPROB_PROCESSED) == NINF);
     temper_sampler_free(s);
+}
+
+/* ---- vocabulary-sized rows against a sort-based transcription ---- */
+
+static int cmp_desc(const void *a, const void *b) {
+    double u = *(const double *)a, v = *(const double *)b;
+    return (u < v) - (u > v);
+}
+
+/* transformers' temperature, top-k, top-p, min-p in that order (min_keep
+ * 1), by sorting, in double after the float32 division. keep: (V) out.
+ * Returns 0 when a decision is within rounding of its threshold or a tie
+ * straddles it (the row is then not compared), else 1. */
+static int ref_filters(const float *x, int V, float t, int k, double p,
+                       double mp, int *keep, double *s, double *srt) {
+    for (int i = 0; i < V; i++) {
+        s[i] = (double)(x[i] / t);
+        keep[i] = 1;
+    }
+    if (k > 0 && k < V) {
+        memcpy(srt, s, sizeof(double) * (size_t)V);
+        qsort(srt, (size_t)V, sizeof(double), cmp_desc);
+        if (srt[k - 1] == srt[k]) return 0; /* ties at k: kept together */
+        for (int i = 0; i < V; i++) keep[i] = s[i] >= srt[k - 1];
+    }
+    double m = -INFINITY, z = 0;
+    for (int i = 0; i < V; i++)
+        if (keep[i] && s[i] > m) m = s[i];
+    for (int i = 0; i < V; i++) z += keep[i] ? exp(s[i] - m) : 0.0;
+    if (p < 1) { /* walk down from the top: keep while the mass above < p */
+        int n = 0;
+        for (int i = 0; i < V; i++)
+            if (keep[i]) srt[n++] = s[i];
+        qsort(srt, (size_t)n, sizeof(double), cmp_desc);
+        double above = 0, last = srt[0];
+        int j = 0;
+        for (; j < n && above < p; j++) {
+            if (fabs(above - p) < 1e-6) return 0;
+            above += exp(srt[j] - m) / z;
+            last = srt[j];
+        }
+        if (j < n && srt[j] == last) return 0; /* a tie straddles p */
+        if (j < n && fabs(above - p) < 1e-6) return 0;
+        for (int i = 0; i < V; i++) keep[i] = keep[i] && s[i] >= last;
+        m = -INFINITY;
+        z = 0;
+        for (int i = 0; i < V; i++)
+            if (keep[i] && s[i] > m) m = s[i];
+        for (int i = 0; i < V; i++) z += keep[i] ? exp(s[i] - m) : 0.0;
+    }
+    if (mp > 0)
+        for (int i = 0; i < V; i++) {
+            if (!keep[i]) continue;
+            double q = exp(s[i] - m); /* p_i / p_max */
+            if (fabs(q - mp) < 1e-6 * mp) return 0;
+            keep[i] = q >= mp;
+        }
+    return 1;
+}
+
+static void test_large_rows_against_sort(void) {
+    enum { VMAX = 50257 };
+    static float x[VMAX], got[VMAX];
+    static double s[VMAX], srt[VMAX];
+    static int keep[VMAX];
+    const int sizes[] = {50257, 4097, 70};
+    const float temps[] = {1.0f, 0.7f, 1.5f};
+    const int ks[] = {0, 1, 50, 1000};
+    const float ps[] = {1.0f, 0.9f, 0.5f};
+    const float mps[] = {0.0f, 0.05f};
+    temper_rng rng;
+    temper_rng_seed(&rng, 99, 0);
+    int compared = 0, skipped = 0;
+    for (int simd = 1; simd >= 0; simd--) {
+        temper__simd_set(simd);
+        for (int c = 0; c < 32; c++) {
+            int V = sizes[c % 3];
+            /* a head of 40 tokens 6-12 above a normal background, on a
+             * 1/64 grid (distinct values stay distinct after / T) */
+            for (int i = 0; i < V; i++) {
+                double u = temper_rng_uniform(&rng), v = temper_rng_uniform(&rng);
+                x[i] = (float)(2.5 * sqrt(-2 * log(1 - u)) * cos(6.283185307 * v) - 80.0);
+            }
+            for (int h = 0; h < 40; h++)
+                x[temper_rng_next(&rng) % (uint64_t)V] += (float)(6 + 6 * temper_rng_uniform(&rng));
+            for (int i = 0; i < V; i++) x[i] = roundf(x[i] * 64) / 64;
+            temper_sampling_params p = sampling();
+            p.temperature = temps[(c / 3) % 3];
+            p.top_k = ks[(c / 2) % 4];
+            p.top_p = ps[(c / 5) % 3];
+            p.min_p = mps[(c / 7) % 2];
+            if (!ref_filters(x, V, p.temperature, p.top_k, p.top_p, p.min_p, keep, s, srt)) {
+                skipped++;
+                continue;
+            }
+            temper_sampler *sm = make(&p, V);
+            if (!sm) continue;
+            CHECK_EQ_INT(temper_sampler_apply(sm, x, NULL, 0, 0), 0);
+            CHECK_EQ_INT(temper_sampler_scores(sm, got), 0);
+            int bad = 0, n = 0;
+            for (int i = 0; i < V; i++) {
+                n += keep[i];
+                if ((got[i] != NINF) != keep[i]) bad++;
+                else if (keep[i]) CHECK_NEAR(got[i], s[i], 1e-5 * fabs(s[i]));
+            }
+            if (bad)
+                fprintf(stderr, "  simd=%d V=%d T=%g k=%d p=%g min_p=%g: %d of %d kept "
+                        "tokens differ\n", simd, V, p.temperature, p.top_k, p.top_p,
+                        p.min_p, bad, n);
+            CHECK_EQ_INT(bad, 0);
+            /* the processed distribution sums to one */
+            double z = 0;
+            for (int i = 0; i < V; i++)
+                z += exp((double)temper_sampler_logprob(sm, i, TEMPER_LOGPROB_PROCESSED));
+            CHECK_NEAR(z, 1.0, 1e-5);
+            temper_sampler_free(sm);
+            compared++;
+        }
+    }
+    temper__simd_set(1);
+    fprintf(stderr, "  large rows: %d compared, %d skipped near a threshold\n", compared,
+            skipped);
+    CHECK(compared >= 40); /* about 3/4 of the 64 rows */
 }
 
 /* ---- min-p, typical, epsilon, eta ---- */
@@ -826,6 +950,7 @@ int main(void) {
     RUN(test_top_p_crossing_token_kept);
     RUN(test_top_p_min_keep_and_ties);
     RUN(test_top_p_large_row);
+    RUN(test_large_rows_against_sort);
     RUN(test_min_p);
     RUN(test_typical);
     RUN(test_epsilon);

@@ -115,6 +115,11 @@ int cli_fit_context(const cli_common *c, temper_token *ids, int *n, int n_new,
 /* Parse "1,2,3", "1 2 3" or "[1, 2, 3]" into a malloc'd array owned by the
  * caller. Returns 0, or -1 with a message printed. */
 int cli_parse_ids(const char *s, temper_token **ids, int *n);
+/* The whole of path ("-": stdin) into a malloc'd, NUL-terminated buffer
+ * owned by the caller (*len bytes before the NUL). what names the file
+ * and opt the option that gave it, for the error. Returns 0 or 1. */
+int cli_read_file(const char *path, const char *what, const char *opt, char **out,
+                  size_t *len);
 
 /* Parse numbers strictly: the whole string, finite unless allow_inf.
  * Return 0, or -1 (nothing printed). */

@@ -258,19 +258,19 @@ int cli_context_init(const cli_common *c, temper_model *model, int n_ctx,
 
 /* ---- prompt -------------------------------------------------------------- */
 
-/* The whole of path ("-": stdin) into a malloc'd buffer owned by the caller. */
-static int read_prompt_file(const char *path, char **out, size_t *len) {
+int cli_read_file(const char *path, const char *what, const char *opt, char **out,
+                  size_t *len) {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
     if (!f) {
-        cli_error("%s: cannot open the prompt file: %s: check the path given to -f",
-                  path, strerror(errno));
+        cli_error("%s: cannot open the %s: %s: check the path given to %s", path, what,
+                  strerror(errno), opt);
         return 1;
     }
     size_t cap = 4096, n = 0;
     char *buf = malloc(cap);
     while (buf) {
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap) break;
+        n += fread(buf + n, 1, cap - n - 1, f);
+        if (n < cap - 1) break;
         char *bigger = realloc(buf, cap * 2);
         if (!bigger) {
             free(buf);
@@ -283,10 +283,10 @@ static int read_prompt_file(const char *path, char **out, size_t *len) {
     if (f != stdin) fclose(f);
     if (!buf || bad) {
         free(buf);
-        cli_error("%s: cannot read the prompt file: %s", path,
-                  bad ? "read error" : "out of memory");
+        cli_error("%s: cannot read the %s: %s", path, what, bad ? "read error" : "out of memory");
         return 1;
     }
+    buf[n] = '\0';
     *out = buf;
     *len = n;
     return 0;
@@ -354,7 +354,7 @@ int cli_prompt_ids(const cli_common *c, const temper_tokenizer *tok,
     if (c->file) {
         char *text;
         size_t len;
-        if ((rc = read_prompt_file(c->file, &text, &len)) != 0) return rc;
+        if ((rc = cli_read_file(c->file, "prompt file", "-f", &text, &len)) != 0) return rc;
         rc = tokenize_text(tok, c->file, text, len, ids, n);
         free(text);
     } else {

@@ -104,17 +104,28 @@ void cj_int(cli_json *j, long long v) {
 }
 
 /* Shortest "%.{p}g" (p = 1..17) that strtod reads back as v. */
+/* "%.{p}g" formats without the '*' precision (glibc's slow path). */
+static const char *const g_fmt[18] = {"%g",    "%.1g",  "%.2g",  "%.3g",  "%.4g",  "%.5g",
+                                      "%.6g",  "%.7g",  "%.8g",  "%.9g",  "%.10g", "%.11g",
+                                      "%.12g", "%.13g", "%.14g", "%.15g", "%.16g", "%.17g"};
+
 void cj_double(cli_json *j, double v) {
     if (!isfinite(v)) {
         cj_null(j);
         return;
     }
     cj_before_value(j);
+    /* if p digits read back as v, so do p + 1: binary search for the
+     * fewest (17 always do) */
     char buf[40];
-    for (int p = 1; p <= 17; p++) {
-        snprintf(buf, sizeof buf, "%.*g", p, v);
-        if (strtod(buf, NULL) == v) break;
+    int lo = 1, hi = 17;
+    while (lo < hi) {
+        int p = (lo + hi) / 2;
+        snprintf(buf, sizeof buf, g_fmt[p], v);
+        if (strtod(buf, NULL) == v) hi = p;
+        else lo = p + 1;
     }
+    snprintf(buf, sizeof buf, g_fmt[lo], v);
     fputs(buf, j->f);
 }
 
@@ -127,10 +138,14 @@ void cj_float(cli_json *j, float v) {
     }
     cj_before_value(j);
     char buf[32];
-    for (int p = 1; p <= 9; p++) {
-        snprintf(buf, sizeof buf, "%.*g", p, (double)v);
-        if (strtof(buf, NULL) == v) break;
+    int lo = 1, hi = 9; /* as in cj_double; 9 digits always read back */
+    while (lo < hi) {
+        int p = (lo + hi) / 2;
+        snprintf(buf, sizeof buf, g_fmt[p], (double)v);
+        if (strtof(buf, NULL) == v) hi = p;
+        else lo = p + 1;
     }
+    snprintf(buf, sizeof buf, g_fmt[lo], (double)v);
     fputs(buf, j->f);
 }
 

@@ -26,6 +26,8 @@ static void usage(FILE *f) {
             "Unlike generate, top-k is off unless --top-k is given.\n\n"
             "options:\n"
             "  --logits LIST             the logits: 1.1,0.5,0.85 (or spaces)\n"
+            "  --logits-file FILE        read the logits from FILE ('-': stdin),\n"
+            "                            separated by commas, spaces or newlines\n"
             "  --tokens LIST             their names: the,quick,brown (default: 0,1,...)\n"
             "  --temps LIST              several temperatures side by side: 0.2,1,1.95\n"
             "  --sample N                draw N tokens from the processed distribution\n"
@@ -85,14 +87,15 @@ static int split_list(char *s, char ***out) {
     return n;
 }
 
-static int parse_logits(sm_args *a, const char *text) {
+/* opt: the option the text came from, for the errors. */
+static int parse_logits(sm_args *a, const char *opt, const char *text) {
     char *copy = strdup(text);
     char **parts = NULL;
     int n = copy ? split_list(copy, &parts) : -1;
     if (n <= 0) {
         free(copy);
         free(parts);
-        cli_error("--logits \"%s\": give a list of numbers, e.g. --logits 1.1,0.5,0.85", text);
+        cli_error("%s \"%.60s\": give a list of numbers, e.g. --logits 1.1,0.5,0.85", opt, text);
         return -1;
     }
     a->logits = malloc(sizeof(float) * (size_t)n);
@@ -104,9 +107,9 @@ static int parse_logits(sm_args *a, const char *text) {
     for (int i = 0; i < n; i++) {
         double v;
         if (cli_parse_double(parts[i], &v, true) < 0 || v == INFINITY) {
-            cli_error("--logits: \"%s\" is not a number (finite, or -inf for a banned "
+            cli_error("%s: \"%s\" (value %d) is not a number (finite, or -inf for a banned "
                       "token)",
-                      parts[i]);
+                      opt, parts[i], i + 1);
             a->n = i; /* the texts kept so far are freed with the arguments */
             free(parts);
             free(copy);
@@ -402,7 +405,20 @@ int cmd_softmax(int argc, char **argv) {
             continue;
         }
         if ((r = cli_opt(argv, argc, &i, NULL, "--logits", &v)) != 0) {
-            if (r < 0 || parse_logits(&a, v) < 0) goto out;
+            if (r > 0 && a.logits) cli_error("give either --logits or --logits-file, once");
+            if (r < 0 || a.logits || parse_logits(&a, "--logits", v) < 0) goto out;
+            continue;
+        }
+        if ((r = cli_opt(argv, argc, &i, NULL, "--logits-file", &v)) != 0) {
+            char *text = NULL;
+            size_t len;
+            if (r > 0 && a.logits) cli_error("give either --logits or --logits-file, once");
+            if (r < 0 || a.logits ||
+                cli_read_file(v, "logits file", "--logits-file", &text, &len) != 0)
+                goto out;
+            r = parse_logits(&a, "--logits-file", text);
+            free(text);
+            if (r < 0) goto out;
             continue;
         }
         if ((r = cli_opt(argv, argc, &i, NULL, "--tokens", &v)) != 0) {
@@ -436,7 +452,8 @@ int cmd_softmax(int argc, char **argv) {
         goto out;
     }
     if (!a.logits) {
-        cli_error("softmax needs --logits: e.g. temper softmax --logits 1.1,0.5,0.85");
+        cli_error("softmax needs --logits or --logits-file: e.g. temper softmax --logits "
+                  "1.1,0.5,0.85");
         goto out;
     }
     a.names = malloc(sizeof(char *) * (size_t)a.n);
