@@ -26,13 +26,14 @@
 
 /*
  * The portable passes are written once with 8-lane vectors and compiled twice
- * (target_clones): an AVX2 version, chosen at load time on CPUs that have
- * it, and a baseline one where each 8-lane operation becomes two SSE2 (or
- * NEON) ones. Both do the same IEEE operations in the same order, without
- * FMA (-std=c11 implies -ffp-contract=off), so they give the same bits.
+ * (target_clones): an AVX2+FMA version (x86-64-v3), chosen at load time on
+ * CPUs that have it, and a baseline one where each 8-lane operation becomes
+ * two SSE2 (or NEON) ones. Within one process every row goes through the
+ * same version, so dense and gathered (sparse) rows give the same bits; the
+ * FMA version's exps may differ from the baseline's in the last bit.
  */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define TEMPER__CLONES __attribute__((target_clones("avx2", "default")))
+#define TEMPER__CLONES __attribute__((target_clones("arch=x86-64-v3", "default"), optimize("fp-contract=fast")))
 #else
 #define TEMPER__CLONES
 #endif
@@ -76,16 +77,17 @@ V8_INLINE int v8_any32_ge(const float *x, temper__v8f t) {
 }
 
 /*
- * exp(x) = 2^n * exp(r), n = round(x / ln 2), r = x - n ln 2 in
- * [-0.347, 0.347] (ln 2 split in two parts, Cody & Waite), exp(r) by its
- * Taylor polynomial of degree 7 (truncation error < 6e-9, so the result
- * is within about 1 ulp of the exact value), evaluated in Estrin's form:
- * a shorter dependency chain than Horner's. 2^n is built in the exponent
- * bits. Inputs below -87 flush to 0 (their probability is < 2e-38).
- * The scalar version below does the same operations: same bits.
+ * exp(x) for x <= 0 (every input is a score minus the max) = 2^n exp(r),
+ * n = round(x / ln 2), r = x - n ln 2 in [-0.347, 0.347] (ln 2 split in
+ * two parts, Cody & Waite), exp(r) by its Taylor polynomial of degree 7
+ * (truncation error < 6e-9, so the result is within about 1 ulp of the
+ * exact value), evaluated in Estrin's form: a shorter dependency chain
+ * than Horner's. 2^n is built in the exponent bits. Inputs below -87
+ * (and -inf) give 0: their probability is < 2e-38. Tails go through the
+ * same vector code, padded, so an element's exp does not depend on its
+ * position.
  */
 #define EXP_LO (-87.0f)
-#define EXP_HI (88.0f)
 #define EXP_LOG2E 1.44269504088896341f
 #define EXP_LN2_HI 0.693359375f
 #define EXP_LN2_LO (-2.12194440e-4f)
@@ -94,7 +96,6 @@ V8_INLINE int v8_any32_ge(const float *x, temper__v8f t) {
 V8_INLINE temper__v8f v8_exp(temper__v8f x) {
     temper__v8i under = x < v8_splat(EXP_LO);
     x = v8_select(under, v8_splat(EXP_LO), x);
-    x = v8_select(x > v8_splat(EXP_HI), v8_splat(EXP_HI), x);
     temper__v8f n = (x * EXP_LOG2E + EXP_ROUND) - EXP_ROUND;
     temper__v8f r = x - n * EXP_LN2_HI;
     r = r - n * EXP_LN2_LO;
@@ -108,25 +109,6 @@ V8_INLINE temper__v8f v8_exp(temper__v8f x) {
     temper__v8i bits = (__builtin_convertvector(n, temper__v8i) + 127) << 23;
     temper__v8f y = p * (temper__v8f)bits;
     return v8_select(under, v8_splat(0.0f), y);
-}
-
-V8_INLINE float scalar_exp(float x) {
-    if (x < EXP_LO) return 0.0f;
-    if (x > EXP_HI) x = EXP_HI;
-    float n = (x * EXP_LOG2E + EXP_ROUND) - EXP_ROUND;
-    float r = x - n * EXP_LN2_HI;
-    r = r - n * EXP_LN2_LO;
-    float r2 = r * r;
-    float r4 = r2 * r2;
-    float p01 = r + 1.0f;
-    float p23 = r * (1.0f / 6.0f) + 0.5f;
-    float p45 = r * (1.0f / 120.0f) + 1.0f / 24.0f;
-    float p67 = r * (1.0f / 5040.0f) + 1.0f / 720.0f;
-    float p = (p01 + r2 * p23) + r4 * (p45 + r2 * p67);
-    int32_t bits = ((int32_t)n + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
 }
 
 /* out = exp(in - m), returns the sum: 16 float lanes, then the lanes and
@@ -146,13 +128,17 @@ static double exp_sub_sum_v8(const float *in, float m, float *out, int n) {
         acc += y;
         acc2 += y2;
     }
+    for (; i < n; i += 8) { /* the tail, padded with -inf (exp 0) */
+        float pad[8];
+        int k = n - i < 8 ? n - i : 8;
+        for (int l = 0; l < 8; l++) pad[l] = l < k ? in[i + l] : -INFINITY;
+        temper__v8f y = v8_exp(v8_load(pad) - mv);
+        v8_store(pad, y);
+        if (out) memcpy(out + i, pad, sizeof(float) * (size_t)k);
+        acc += y;
+    }
     double z = 0.0;
     for (int l = 0; l < 8; l++) z += (double)acc[l] + (double)acc2[l];
-    for (; i < n; i++) {
-        float y = scalar_exp(in[i] - m);
-        if (out) out[i] = y;
-        z += y;
-    }
     return z;
 }
 
@@ -241,20 +227,25 @@ float temper__max_array(const float *x, int n) {
     return max_array_v8(x, n);
 }
 
-/* Sets of 64 consecutive values. */
+/* Groups of 1,024 values as 32 rows of 32: four 8-lane chains of vertical
+ * maxes, then lanes of chains 0 and 2 (1 and 3) merged, so each of the 16
+ * outputs is the max of a set of 64 values; the tail is one more set. */
 TEMPER__CLONES
 static int set_max_v8(const float *x, int n, float *out) {
     int i = 0, k = 0;
-    for (; i + 64 <= n; i += 64) {
-        temper__v8f a = v8_load(x + i);
-        for (int j = 8; j < 64; j += 8) {
-            temper__v8f u = v8_load(x + i + j);
+    for (; i + 1024 <= n; i += 1024, k += 16) {
+        temper__v8f a = v8_load(x + i), b = v8_load(x + i + 8), c = v8_load(x + i + 16),
+                    d = v8_load(x + i + 24);
+        for (int r = 32; r < 1024; r += 32) {
+            temper__v8f u = v8_load(x + i + r), v = v8_load(x + i + r + 8),
+                        w = v8_load(x + i + r + 16), y = v8_load(x + i + r + 24);
             a = v8_select(u > a, u, a);
+            b = v8_select(v > b, v, b);
+            c = v8_select(w > c, w, c);
+            d = v8_select(y > d, y, d);
         }
-        float m = a[0];
-        for (int l = 1; l < 8; l++)
-            if (a[l] > m) m = a[l];
-        out[k++] = m;
+        v8_store(out + k, v8_select(c > a, c, a));
+        v8_store(out + k + 8, v8_select(d > b, d, b));
     }
     if (i < n) {
         float m = -INFINITY;
