@@ -325,12 +325,64 @@ static inline int partition2(float *key, float *w, int lo, int hi,
  * among them, else they and the keys equal to it are counted and the
  * search goes on above. Expected O(n).
  */
+/*
+ * A first radix step for typical-p's selection on a large row: keys are
+ * >= 0, so their bits order them as integers; a weighted histogram of the
+ * top 11 bits (exponent and 2 bits of mantissa: buckets 1.19x wide) finds
+ * the bucket where the mass crosses target, and only that bucket's keys
+ * are kept (moved to the front, with their weights) for the quickselect.
+ * Four interleaved histograms keep the adds to one bucket independent.
+ * Returns the bucket's size (*below: the weight of the keys under it), or
+ * -1 if the total weight stays under target.
+ */
+#define RADIX_SHIFT 21
+#define RADIX_BUCKETS (1 << (31 - RADIX_SHIFT))
+
+static int radix_bucket(float *key, float *w, int n, double target, double *below) {
+    static _Thread_local double hist[4][RADIX_BUCKETS];
+    memset(hist, 0, sizeof hist);
+    int i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int q = 0; q < 4; q++) {
+            uint32_t b;
+            memcpy(&b, &key[i + q], sizeof b);
+            hist[q][b >> RADIX_SHIFT] += w[i + q];
+        }
+    for (; i < n; i++) {
+        uint32_t b;
+        memcpy(&b, &key[i], sizeof b);
+        hist[0][b >> RADIX_SHIFT] += w[i];
+    }
+    double acc = 0.0;
+    for (uint32_t b = 0; b < RADIX_BUCKETS; b++) {
+        double h = hist[0][b] + hist[1][b] + hist[2][b] + hist[3][b];
+        if (acc + h < target) {
+            acc += h;
+            continue;
+        }
+        int m = 0;
+        for (i = 0; i < n; i++) {
+            uint32_t kb;
+            memcpy(&kb, &key[i], sizeof kb);
+            if (kb >> RADIX_SHIFT != b) continue;
+            key[m] = key[i];
+            w[m++] = w[i];
+        }
+        *below = acc;
+        return m;
+    }
+    return -1;
+}
+
 float temper__mass_select_asc(float *key, float *w, int n, double target) {
-    float largest = -INFINITY;
-    for (int i = 0; i < n; i++)
-        if (key[i] > largest) largest = key[i];
+    float largest = temper__max_array(key, n);
     double acc = 0.0; /* weight of the keys below key[lo..hi) */
     int lo = 0, hi = n, inside = 0; /* inside: the answer is in [lo, hi) */
+    if (n > 4096) {
+        hi = radix_bucket(key, w, n, target, &acc);
+        if (hi < 0) return largest;
+        inside = 1;
+    }
     while (hi - lo > 16) {
         float x = key[lo], y = key[lo + (hi - lo) / 2], z = key[hi - 1];
         float pivot = x < y ? (y < z ? y : (x < z ? z : x))

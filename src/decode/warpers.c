@@ -165,36 +165,39 @@ int temper__apply_typical(temper__row *r, float mass, int min_keep) {
     double z = temper__row_exp(r, m);
     const float *xs = temper__row_scores(r);
     double h = entropy(r, xs, m, z);
-    /* |-log p - H| = |x - c|, c = m + log z - H; -inf scores get +inf */
+    /* |-log p - H| = |x - c|, c = m + log z - H (+inf for -inf scores);
+     * nkey holds the negated keys, so that keeping key <= limit is a
+     * vectorised collect of nkey >= -limit */
     double c = (double)m + log(z) - h;
-    float *key = r->h, *sel = r->f; /* (n) keys by position; a copy */
-    for (int j = 0; j < n; j++) key[j] = (float)fabs((double)xs[j] - c);
-    memcpy(sel, key, sizeof(float) * (size_t)n);
+    float *nkey = r->h, *sel = r->f; /* (n) by position; (n) scratch */
+    for (int j = 0; j < n; j++) nkey[j] = -(float)fabs((double)xs[j] - c);
+    for (int j = 0; j < n; j++) sel[j] = -nkey[j];
     float limit = temper__mass_select_asc(sel, r->e, n, (double)mass * z);
-    /* the first min_keep of the order (key, then position) stay: those
-     * with a key below the min_keep-th smallest, then ties by position */
-    float kk = -INFINITY;
-    int ties = 0;
-    if (min_keep > 1) {
-        if (min_keep >= n) {
-            kk = INFINITY;
-            ties = n;
-        } else {
-            for (int j = 0; j < n; j++) sel[j] = -key[j];
+    int k = 0;
+    if (min_keep <= 1) { /* the smallest key is always <= limit */
+        k = temper__collect_ge(nkey, n, -limit, r->g);
+        for (int j = 0; j < k; j++) r->ids[j] = temper__row_id(r, r->g[j]);
+    } else {
+        /* the first min_keep of the order (key, then position) stay too:
+         * the keys below the min_keep-th smallest, then ties by position */
+        float kk = INFINITY;
+        int ties = n;
+        if (min_keep < n) {
+            memcpy(sel, nkey, sizeof(float) * (size_t)n);
             kk = -temper__select_desc(sel, n, min_keep);
             ties = min_keep;
-            for (int j = 0; j < n; j++) ties -= key[j] < kk;
+            for (int j = 0; j < n; j++) ties -= -nkey[j] < kk;
         }
-    }
-    int k = 0;
-    for (int j = 0; j < n; j++) {
-        int first = key[j] < kk;
-        if (key[j] == kk && ties > 0) {
-            first = 1;
-            ties--;
+        for (int j = 0; j < n; j++) {
+            float key = -nkey[j];
+            int first = key < kk;
+            if (key == kk && ties > 0) {
+                first = 1;
+                ties--;
+            }
+            r->ids[k] = temper__row_id(r, j);
+            k += key <= limit || first;
         }
-        r->ids[k] = temper__row_id(r, j);
-        k += key[j] <= limit || first;
     }
     r->n = k;
     r->sparse = 1;
