@@ -353,6 +353,17 @@ TEMPER_API int temper_eval_capture(temper_context *ctx, int seq,
                                    float *logits, int flags, float *attn,
                                    float *hidden);
 
+/* temper_eval_capture with the attention of some layers only (every layer
+ * of a long text takes L H n K floats: 68 GB for 4,096 tokens of a 32 x 32
+ * Llama): layers (n_layers) are distinct layer indices in increasing
+ * order, and attn has shape (n_layers, H, n, K), entry i for layer
+ * layers[i]. n_layers = -1 means every layer (layers is ignored). */
+TEMPER_API int temper_eval_capture_layers(temper_context *ctx, int seq,
+                                          const temper_token *tokens, int n,
+                                          float *logits, int flags,
+                                          const int *layers, int n_layers,
+                                          float *attn, float *hidden);
+
 /* Number of positions held by slot seq. */
 TEMPER_API int temper_seq_len(const temper_context *ctx, int seq);
 /* Drop every position >= n_keep of slot seq. */

@@ -93,6 +93,30 @@ int temper_eval(temper_context *ctx, int seq, const temper_token *tokens, int n,
 
 int temper_eval_capture(temper_context *ctx, int seq, const temper_token *tokens, int n, float *logits, int flags,
                         float *attn, float *hidden) {
+    return temper_eval_capture_layers(ctx, seq, tokens, n, logits, flags, NULL, -1, attn, hidden);
+}
+
+/* layers (n_layers) checked, as slot numbers per layer into slot (L). */
+static int temper__capture_slots(const temper_context *ctx, const int *layers, int n_layers, int *slot) {
+    const int L = ctx->model->hp.n_layer;
+    if (n_layers < 0 || (n_layers > 0 && !layers))
+        return temper__error(TEMPER_EINVAL, "temper_eval_capture_layers: %d layers given%s", n_layers,
+                             n_layers > 0 ? " but the list is NULL" : ": give 0 or more");
+    for (int l = 0; l < L; l++) slot[l] = -1;
+    for (int i = 0; i < n_layers; i++) {
+        if (layers[i] < 0 || layers[i] >= L)
+            return temper__error(TEMPER_EINVAL, "layer %d: the model has %d layers: give 0 to %d", layers[i], L,
+                                 L - 1);
+        if (i > 0 && layers[i] <= layers[i - 1])
+            return temper__error(TEMPER_EINVAL, "layers %d then %d: list the layers in increasing order, once "
+                                 "each", layers[i - 1], layers[i]);
+        slot[layers[i]] = i;
+    }
+    return 0;
+}
+
+int temper_eval_capture_layers(temper_context *ctx, int seq, const temper_token *tokens, int n, float *logits,
+                               int flags, const int *layers, int n_layers, float *attn, float *hidden) {
     int rc = temper__check_seq(ctx, seq);
     if (rc < 0) return rc;
     if (n < 0 || (n > 0 && !tokens)) return temper__error(TEMPER_EINVAL, "temper_eval: bad token array");
@@ -105,6 +129,15 @@ int temper_eval_capture(temper_context *ctx, int seq, const temper_token *tokens
                              "shorten the prompt (or truncate it from the left)",
                              n, start, ctx->n_ctx);
     const int V = ctx->model->hp.n_vocab, all = flags & TEMPER_EVAL_ALL_LOGITS;
+    int *slot = NULL; /* (L) when layers are chosen */
+    if (attn && n_layers >= 0) {
+        slot = malloc(sizeof(int) * (size_t)ctx->model->hp.n_layer);
+        if (!slot) return temper__error(TEMPER_ENOMEM, "out of memory");
+        if ((rc = temper__capture_slots(ctx, layers, n_layers, slot)) < 0) {
+            free(slot);
+            return rc;
+        }
+    }
     int seqs[TEMPER__MAX_ROWS], pos[TEMPER__MAX_ROWS], rows[TEMPER__MAX_ROWS];
     for (int done = 0; done < n; done += TEMPER__MAX_ROWS) {
         int T = n - done < TEMPER__MAX_ROWS ? n - done : TEMPER__MAX_ROWS;
@@ -128,16 +161,18 @@ int temper_eval_capture(temper_context *ctx, int seq, const temper_token *tokens
         const size_t K = (size_t)start + n;
         ctx->capture = (temper__capture){
             .attn = attn ? attn + (size_t)done * K : NULL,
+            .slot = slot,
             .attn_layer = (size_t)hp->n_head * n * K, .attn_head = (size_t)n * K, .attn_len = (int)K,
             .hidden = hidden ? hidden + (size_t)done * hp->n_embd : NULL,
             .hidden_layer = (size_t)n * hp->n_embd,
         };
         rc = ctx->model->arch->forward(ctx, &b);
         ctx->capture = (temper__capture){0};
-        if (rc < 0) return rc;
+        if (rc < 0) break;
         ctx->seq_len[seq] = start + done + T;
     }
-    return 0;
+    free(slot);
+    return rc;
 }
 
 int temper_eval_batch(temper_context *ctx, const int *seqs, const temper_token *tokens, int n_seqs,

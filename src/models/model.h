@@ -64,11 +64,13 @@ struct temper_model {
 
 /* What the forward pass may capture for analysis, for the rows of the
  * current call. Buffers are borrowed from the caller (temper_eval_capture).
- * Attention of layer l, head h, row r: attn + l*attn_layer + h*attn_head +
- * r*attn_len, attn_len entries (keys 0..attn_len-1). Hidden state after
- * block l (0: embeddings): hidden + l*hidden_layer + r*C. */
+ * Attention of layer l (slot s = slot[l], or l when slot is NULL; none when
+ * s < 0), head h, row r: attn + s*attn_layer + h*attn_head + r*attn_len,
+ * attn_len entries (keys 0..attn_len-1). Hidden state after block l (0:
+ * embeddings): hidden + l*hidden_layer + r*C. */
 typedef struct temper__capture {
     float *attn;
+    const int *slot;            /* (L) borrowed, or NULL */
     size_t attn_layer, attn_head;
     int attn_len;
     float *hidden;
@@ -93,7 +95,9 @@ struct temper_context {
 
 static inline void temper__capture_attn(const temper_context *ctx, int l, temper__attn_args *a) {
     if (!ctx->capture.attn) return;
-    a->probs_out = ctx->capture.attn + (size_t)l * ctx->capture.attn_layer;
+    int s = ctx->capture.slot ? ctx->capture.slot[l] : l;
+    if (s < 0) return;
+    a->probs_out = ctx->capture.attn + (size_t)s * ctx->capture.attn_layer;
     a->probs_row = (size_t)ctx->capture.attn_len;
     a->probs_head = ctx->capture.attn_head;
     a->probs_len = ctx->capture.attn_len;

@@ -249,6 +249,12 @@ def test_attention(ref):
               and [h["head"] for h in out["layers"][0]["heads"]] == [3])
         close("attention --layer 1 --head -1: weights", out["layers"][0]["heads"][0]["weights"],
               want[1, 3], 1e-4)
+    out = temper_json("attention --layer -1", "attention", "-m", MODEL, "--layer", "-1",
+                      "--prompt-ids", ids_arg(ids))
+    if out:  # only the last layer is captured (temper_eval_capture_layers)
+        check("attention --layer -1: the last layer", [l["layer"] for l in out["layers"]] == [1])
+        close("attention --layer -1: its heads",
+              np.array([h["weights"] for h in out["layers"][0]["heads"]]), want[1], 1e-4)
     rc, out, err = temper("attention", "-m", MODEL, "--csv", "--layer", "0", "--head", "0",
                           "--prompt-ids", ids_arg(ids[:4]))
     rows = out.strip().split("\n")

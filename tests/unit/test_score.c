@@ -240,6 +240,39 @@ static void test_score_errors(void) {
     CHECK(temper_score_sequence(toy_ctx, bad, 2, NULL, &s, NULL, NULL) < 0);
 }
 
+/* temper_eval_capture_layers: the chosen layers' attention only, in
+ * their slots, the same values as a full capture; bad lists refused. The
+ * toy model has 1 layer and 1 head. */
+static void test_capture_layers(void) {
+    if (!toy_ctx) return;
+    const temper_token ids[] = {BOS, TA, SB};
+    float full[9], one[9], none[9];
+    for (int i = 0; i < 9; i++) none[i] = -7.0f;
+    CHECK_EQ_INT(temper_seq_truncate(toy_ctx, 0, 0), 0);
+    CHECK_EQ_INT(temper_eval_capture(toy_ctx, 0, ids, 3, NULL, 0, full, NULL), 0);
+    const int l0[] = {0};
+    CHECK_EQ_INT(temper_seq_truncate(toy_ctx, 0, 0), 0);
+    CHECK_EQ_INT(temper_eval_capture_layers(toy_ctx, 0, ids, 3, NULL, 0, l0, 1, one, NULL), 0);
+    for (int i = 0; i < 9; i++) CHECK(one[i] == full[i]);
+    CHECK_NEAR(one[3] + one[4], 1.0, 1e-6); /* row 1 sums to 1, causal zero after */
+    CHECK(one[5] == 0.0f);
+    CHECK_EQ_INT(temper_seq_truncate(toy_ctx, 0, 0), 0);
+    CHECK_EQ_INT(temper_eval_capture_layers(toy_ctx, 0, ids, 3, NULL, 0, l0, 0, none, NULL), 0);
+    for (int i = 0; i < 9; i++) CHECK(none[i] == -7.0f); /* nothing captured */
+    CHECK_EQ_INT(temper_seq_len(toy_ctx, 0), 3);
+    const int bad_range[] = {1}, bad_order[] = {0, 0};
+    CHECK_EQ_INT(temper_seq_truncate(toy_ctx, 0, 0), 0);
+    CHECK_EQ_INT(temper_eval_capture_layers(toy_ctx, 0, ids, 3, NULL, 0, bad_range, 1, one, NULL),
+                 TEMPER_EINVAL);
+    CHECK(strstr(temper_last_error(), "1 layers") != NULL);
+    CHECK_EQ_INT(temper_eval_capture_layers(toy_ctx, 0, ids, 3, NULL, 0, bad_order, 2, one, NULL),
+                 TEMPER_EINVAL);
+    CHECK(strstr(temper_last_error(), "increasing") != NULL);
+    CHECK_EQ_INT(temper_eval_capture_layers(toy_ctx, 0, ids, 3, NULL, 0, NULL, 1, one, NULL),
+                 TEMPER_EINVAL);
+    CHECK_EQ_INT(temper_seq_len(toy_ctx, 0), 0); /* refused: nothing appended */
+}
+
 static int cancel_at_second(const temper_ppl_window *w, int index, int n_windows, void *user) {
     (void)w, (void)n_windows;
     *(int *)user += 1;
@@ -329,6 +362,7 @@ int main(void) {
         fprintf(stderr, "hand-built model: %s\n", temper_last_error());
     RUN(test_power_vs_temperature);
     RUN(test_score_errors);
+    RUN(test_capture_layers);
     RUN(test_perplexity_windows);
     temper_context_free(toy_ctx);
     temper_model_free(toy);

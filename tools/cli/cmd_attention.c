@@ -21,7 +21,9 @@ static void usage(FILE *f) {
                "token, each row sums to 1, zeros above the diagonal (causal mask).\n"
                "The heatmap shows layer L (default 0): every head side by side, or one head\n"
                "with --head. --json and --csv give every layer and head unless --layer or\n"
-               "--head select some. Negative L or H count from the end (-1: the last).\n\n"
+               "--head select some. Negative L or H count from the end (-1: the last).\n"
+               "Only the layers shown are computed and kept: --layer L keeps the memory\n"
+               "to n_head x n^2 floats for a text of n tokens.\n\n"
                "options:\n"
                "      --layer L          layer (0 .. n_layer - 1)\n"
                "      --head H           head (0 .. n_head - 1)\n"
@@ -183,6 +185,7 @@ int cmd_attention(int argc, char **argv) {
     temper_token *ids = NULL; /* (n) */
     float *attn = NULL;       /* (L, H, n, n) */
     char (*labels)[64] = NULL;/* (n) row/column labels */
+    int *layers = NULL;       /* (l1 - l0) the captured layers */
     int n = 0, rc = cli_load_model(&c, &model);
     if (rc != 0) return rc;
     const temper_tokenizer *tok = temper_model_tokenizer(model);
@@ -200,28 +203,33 @@ int cmd_attention(int argc, char **argv) {
     }
     if ((rc = cli_prompt_ids(&c, tok, &ids, &n)) != 0) goto done;
     if ((rc = cli_fit_context(&c, ids, &n, 0, mi.n_ctx)) != 0) goto done;
-    size_t count = (size_t)L * H * n * n;
+    /* capture only the layers shown: --layer's, else every layer for
+     * --json/--csv and the first for the terminal grid */
+    int l0 = has_layer ? layer : 0, l1 = has_layer ? layer + 1 : (c.json || csv) ? L : 1;
+    int h0 = has_head ? head : 0, h1 = has_head ? head + 1 : H;
+    size_t count = (size_t)(l1 - l0) * H * n * n;
     if (count > ((size_t)1 << 29)) { /* 2 GiB of floats */
         cli_error("%d tokens: the attention of %d layers x %d heads would take %.1f GB: use a "
-                  "shorter text", n, L, H, count * 4.0 / 1e9);
+                  "shorter text%s", n, l1 - l0, H, count * 4.0 / 1e9,
+                  has_layer ? "" : " or choose a layer with --layer");
         rc = 1;
         goto done;
     }
     attn = malloc(count * sizeof *attn);
     labels = malloc((size_t)n * sizeof *labels);
-    if (!attn || !labels) {
+    layers = malloc((size_t)(l1 - l0) * sizeof *layers);
+    if (!attn || !labels || !layers) {
         cli_error("out of memory");
         rc = 1;
         goto done;
     }
+    for (int l = l0; l < l1; l++) layers[l - l0] = l;
     if ((rc = cli_context_init(&c, model, n, &ctx)) != 0) goto done;
-    int err = temper_eval_capture(ctx, 0, ids, n, NULL, 0, attn, NULL);
+    int err = temper_eval_capture_layers(ctx, 0, ids, n, NULL, 0, layers, l1 - l0, attn, NULL);
     if (err < 0) {
         rc = cli_lib_error("attention", err);
         goto done;
     }
-    int l0 = has_layer ? layer : 0, l1 = has_layer ? layer + 1 : L;
-    int h0 = has_head ? head : 0, h1 = has_head ? head + 1 : H;
     if (c.json) {
         cli_json j;
         cj_init(&j, stdout);
@@ -236,7 +244,7 @@ int cmd_attention(int argc, char **argv) {
             cj_key(&j, "layer"), cj_int(&j, l);
             cj_key(&j, "heads"), cj_arr_begin(&j);
             for (int h = h0; h < h1; h++) {
-                const float *p = attn + ((size_t)l * H + h) * n * n;
+                const float *p = attn + ((size_t)(l - l0) * H + h) * n * n;
                 cj_obj_begin(&j);
                 cj_key(&j, "head"), cj_int(&j, h);
                 cj_key(&j, "weights"), cj_arr_begin(&j);
@@ -269,7 +277,7 @@ int cmd_attention(int argc, char **argv) {
                         printf("%d,%d,%d,%d,", l, h, i, k);
                         csv_field(qt), putchar(','), csv_field(kt);
                         char num[32];
-                        snprintf(num, sizeof num, "%.9g", attn[(((size_t)l * H + h) * n + i) * n + k]);
+                        snprintf(num, sizeof num, "%.9g", attn[(((size_t)(l - l0) * H + h) * n + i) * n + k]);
                         printf(",%s\n", num);
                     }
         goto done;
@@ -279,15 +287,16 @@ int cmd_attention(int argc, char **argv) {
         int cell = 5 + LABEL_W + 1 + 2 * n + 24 <= width ? 2 : 1;
         printf("attention of layer %d, head %d (%d layers x %d heads); rows: query tokens, "
                "columns: key tokens; each row sums to 1\n\n", layer, head, L, H);
-        print_head(attn + ((size_t)layer * H + head) * n * n, n, labels, cell);
+        print_head(attn + (size_t)head * n * n, n, labels, cell); /* layer l0 */
     } else {
         printf("attention of layer %d, all %d heads (%d layers); rows: query tokens, columns: "
                "the same tokens as keys, left to right; each row sums to 1\n\n", l0, H, L);
-        print_grid(attn + (size_t)l0 * H * n * n, n, H, labels, width);
+        print_grid(attn, n, H, labels, width); /* layer l0 */
     }
     putchar('\n');
     print_legend();
 done:
+    free(layers);
     free(labels);
     free(attn);
     free(ids);
