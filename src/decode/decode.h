@@ -166,7 +166,7 @@ void temper__apply_no_repeat_ngram(temper__row *r, int n,
 void temper__apply_ban(temper__row *r, const temper_token *ids, int n);
 
 /* Warpers: transformers' formulas over the candidate set. */
-void temper__apply_temperature(temper__row *r, float t);
+int temper__apply_temperature(temper__row *r, float t);
 void temper__apply_top_k(temper__row *r, int k, int min_keep);
 void temper__apply_top_p(temper__row *r, float p, int min_keep);
 void temper__apply_min_p(temper__row *r, float min_p, int min_keep);

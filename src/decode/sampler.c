@@ -280,8 +280,7 @@ static int run_stage(temper_sampler *s, int st, const temper_token *hist,
         temper__apply_ban(r, s->suppress, p->n_suppress);
         break;
     case TEMPER__ST_TEMPERATURE:
-        temper__apply_temperature(r, p->temperature);
-        break;
+        return temper__apply_temperature(r, p->temperature);
     case TEMPER__ST_TOP_K:
         temper__apply_top_k(r, p->top_k, p->min_keep);
         break;

@@ -16,15 +16,24 @@
 #include "decode/decode.h"
 
 /* On a dense row the division waits (decode.h): a top-k or min-p next
- * divides only the scores it keeps. */
-void temper__apply_temperature(temper__row *r, float t) {
+ * divides only the scores it keeps. A score that the division takes past
+ * the largest float is an error (transformers' softmax would give NaN);
+ * one taken below it is -inf, a removed token, as in transformers. */
+int temper__apply_temperature(temper__row *r, float t) {
+    float m = temper__row_max(r);
+    if (m != -INFINITY && m / t == INFINITY)
+        return temper__error(TEMPER_EINVAL,
+                             "temperature %g takes the logit %g past the largest float "
+                             "(3.4e38): use a larger temperature",
+                             (double)t, (double)(r->sparse || r->temp == 1.0f ? m : r->max));
     if (r->sparse) {
         float *x = temper__row_write(r);
         for (int j = 0; j < r->n; j++) x[r->ids[j]] /= t;
-        return;
+        return 0;
     }
     temper__row_settle(r); /* a second temperature: the first is divided */
     r->temp = t;
+    return 0;
 }
 
 /* The score every filter keeps regardless: the min_keep-th largest. */

@@ -333,6 +333,8 @@ def errors():
         check(rc == 2 and needle in err, f"error {args}: exit {rc}, {err.strip()!r}")
     rc, _, err = run(["--logits", "-inf,-inf"])
     check(rc == 1 and "every token" in err, f"all banned: exit {rc}, {err.strip()!r}")
+    rc, _, err = run(["--logits", "1,2,3", "--temp", "1e-40", "--top-k", "2"])
+    check(rc == 1 and "larger temperature" in err, f"logit / T overflows: exit {rc}, {err.strip()!r}")
 
 
 def main():

@@ -940,6 +940,26 @@ static void test_invalid_rows(void) {
     CHECK_EQ_INT(temper_sampler_apply(s, ok, NULL, 0, 0), TEMPER_EINVAL);
     CHECK(strstr(temper_last_error(), "every token") != NULL);
     temper_sampler_free(s);
+    /* a temperature that takes a logit past FLT_MAX: an error, whether the
+     * division waits for a top-k (dense) or not; past -FLT_MAX: -inf */
+    float big[4] = {-3e38f, 0, 1, 3};
+    for (int k = 0; k <= 2; k += 2) {
+        p = sampling();
+        p.temperature = 1e-39f;
+        p.top_k = k;
+        s = make(&p, 4);
+        CHECK_EQ_INT(temper_sampler_apply(s, ok, NULL, 0, 0), TEMPER_EINVAL);
+        CHECK(strstr(temper_last_error(), "larger temperature") != NULL);
+        temper_sampler_free(s);
+    }
+    p = sampling();
+    p.temperature = 0.5f;
+    s = make(&p, 4);
+    CHECK_EQ_INT(temper_sampler_apply(s, big, NULL, 0, 0), 0);
+    CHECK(temper_sampler_logprob(s, 0, TEMPER_LOGPROB_PROCESSED) == NINF);
+    CHECK_NEAR(exp((double)temper_sampler_logprob(s, 3, TEMPER_LOGPROB_PROCESSED)),
+               1.0 / (1.0 + exp(-4.0) + exp(-6.0)), 1e-6);
+    temper_sampler_free(s);
 }
 
 int main(void) {
