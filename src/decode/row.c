@@ -184,8 +184,8 @@ static float dense_kth(temper__row *r, int k) {
     if (nb >= 4 * k) {
         for (int j = 0; j < nb; j++)
             if (f[j] != -INFINITY) f[nf++] = f[j];
-        if (nf < k) return -INFINITY; /* fewer than k finite */
-        t = temper__select_desc(f, nf, k);
+        /* fewer than k sets with a finite value: no bound, collect all */
+        if (nf >= k) t = temper__select_desc(f, nf, k);
     }
     int c = temper__row_collect(r, t); /* -FLT_MAX: every finite score */
     if (c < k) return -INFINITY;

@@ -326,6 +326,28 @@ static void test_large_rows_against_sort(void) {
     CHECK(compared >= 40); /* about 3/4 of the 64 rows */
 }
 
+/* Top-k on a vocabulary-sized row whose few finite scores sit together
+ * (so in few of the sets whose maxima bound the k-th): the bound is
+ * skipped, not taken for "fewer than k tokens". */
+static void test_top_k_clustered_finite(void) {
+    enum { V = 50257 };
+    static float x[V];
+    for (int i = 0; i < V; i++) x[i] = NINF;
+    for (int i = 0; i < 60; i++) x[1000 + i] = (float)(i % 7); /* ties at the k-th */
+    for (int simd = 1; simd >= 0; simd--) {
+        temper__simd_set(simd);
+        temper_sampling_params p = sampling();
+        p.top_k = 50;
+        temper_sampler *s = make(&p, V);
+        CHECK_EQ_INT(temper_sampler_apply(s, x, NULL, 0, 0), 0);
+        /* values 0..6 repeat; the 50 largest reach down to value 1 (60 - 9
+         * zeros = 51 tokens >= 1), so all 51 are kept */
+        CHECK_EQ_INT(temper_sampler_n_kept(s), 51);
+        temper_sampler_free(s);
+    }
+    temper__simd_set(1);
+}
+
 /* ---- min-p, typical, epsilon, eta ---- */
 
 static void test_min_p(void) {
@@ -971,6 +993,7 @@ int main(void) {
     RUN(test_top_p_min_keep_and_ties);
     RUN(test_top_p_large_row);
     RUN(test_large_rows_against_sort);
+    RUN(test_top_k_clustered_finite);
     RUN(test_min_p);
     RUN(test_typical);
     RUN(test_epsilon);
