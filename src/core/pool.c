@@ -2,15 +2,16 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "core/core.h"
 #include "core/pool.h"
 
 #define TEMPER__SPIN_ITERS 200000
-/* Waits inside a job (the caller for its workers, the barrier) spin this
- * long before yielding the core on each further check: on a machine busy
- * with other work, the thread being waited for may need this core. */
+/* The caller's wait for chunks that workers still run spins this long
+ * before yielding the core on each further check: on a machine busy with
+ * other work, the thread being waited for may need this core. */
 #define TEMPER__YIELD_AFTER 20000
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -25,23 +26,38 @@ struct temper__pool {
     pthread_mutex_t mu;
     pthread_cond_t wake;
     atomic_uint generation;      /* bumped once per job */
-    atomic_int pending;          /* workers still running the current job */
     atomic_int sleeping;         /* workers waiting on `wake` */
     atomic_bool quit;
-    temper__pool_fn fn;
-    void *arg;
-    atomic_int barrier_left;     /* threads yet to reach the current barrier */
-    atomic_uint barrier_phase;   /* bumped each time a barrier opens */
+    temper__pool_fn fn;          /* the current job, stable while a chunk of */
+    void *arg;                   /* it is claimed and not done */
+    /* The chunks of the current job: generation (32 bits), chunk count (16)
+     * and next unclaimed chunk (16), claimed by compare-and-swap. */
+    _Atomic uint64_t claim;
+    atomic_int done;             /* chunks of the current job finished */
     float *scratch;              /* (scratch_floats) shared kernel buffer, owned */
     size_t scratch_floats;
 };
 
 typedef struct { temper__pool *pool; int ith; } temper__worker;
 
+/* Claim and run chunks of job gen until none is left (or the job is over). */
+static void temper__run_chunks(temper__pool *pool, unsigned gen) {
+    uint64_t v = atomic_load_explicit(&pool->claim, memory_order_acquire);
+    for (;;) {
+        unsigned next = (unsigned)(v & 0xffff), count = (unsigned)(v >> 16 & 0xffff);
+        if ((unsigned)(v >> 32) != gen || next >= count) return;
+        if (!atomic_compare_exchange_weak_explicit(&pool->claim, &v, v + 1, memory_order_acq_rel,
+                                                   memory_order_acquire))
+            continue; /* v reloaded */
+        pool->fn(pool->arg, (int)next, (int)count);
+        atomic_fetch_add_explicit(&pool->done, 1, memory_order_release);
+        v = atomic_load_explicit(&pool->claim, memory_order_acquire);
+    }
+}
+
 static void *temper__worker_main(void *p) {
     temper__worker *w = p;
     temper__pool *pool = w->pool;
-    int ith = w->ith;
     free(w);
     unsigned seen = 0;
     for (;;) {
@@ -63,8 +79,7 @@ static void *temper__worker_main(void *p) {
         }
         if (atomic_load(&pool->quit)) return NULL;
         seen = g;
-        pool->fn(pool->arg, ith, pool->n);
-        atomic_fetch_sub_explicit(&pool->pending, 1, memory_order_release);
+        temper__run_chunks(pool, g);
     }
 }
 
@@ -74,7 +89,6 @@ int temper__pool_new(int n_threads, temper__pool **out) {
     temper__pool *pool = calloc(1, sizeof *pool);
     if (!pool) return temper__error(TEMPER_ENOMEM, "out of memory creating the thread pool");
     pool->n = n_threads;
-    atomic_init(&pool->barrier_left, n_threads);
     pthread_mutex_init(&pool->mu, NULL);
     pthread_cond_init(&pool->wake, NULL);
     pool->threads = calloc((size_t)n_threads, sizeof *pool->threads);
@@ -114,38 +128,35 @@ void temper__pool_free(temper__pool *pool) {
 
 int temper__pool_size(const temper__pool *pool) { return pool ? pool->n : 1; }
 
-void temper__pool_run(temper__pool *pool, temper__pool_fn fn, void *arg) {
-    if (!pool || pool->n == 1) {
-        fn(arg, 0, 1);
+void temper__pool_run_chunks(temper__pool *pool, temper__pool_fn fn, void *arg, int n_chunks) {
+    if (n_chunks < 1) n_chunks = 1;
+    if (n_chunks > 0xffff) n_chunks = 0xffff;
+    if (!pool || pool->n == 1 || n_chunks == 1) {
+        for (int c = 0; c < n_chunks; c++) fn(arg, c, n_chunks);
         return;
     }
+    /* every chunk of the previous job is done: nobody reads fn/arg now */
     pool->fn = fn;
     pool->arg = arg;
-    atomic_store(&pool->pending, pool->n - 1);
+    atomic_store_explicit(&pool->done, 0, memory_order_relaxed);
+    unsigned gen = atomic_load_explicit(&pool->generation, memory_order_relaxed) + 1;
+    atomic_store_explicit(&pool->claim, (uint64_t)gen << 32 | (uint64_t)n_chunks << 16,
+                          memory_order_release);
     atomic_fetch_add(&pool->generation, 1); /* seq_cst: ordered before the load of sleeping */
     if (atomic_load(&pool->sleeping) > 0) {
         pthread_mutex_lock(&pool->mu);
         pthread_cond_broadcast(&pool->wake);
         pthread_mutex_unlock(&pool->mu);
     }
-    fn(arg, 0, pool->n);
-    for (int spins = 0; atomic_load_explicit(&pool->pending, memory_order_acquire) > 0;)
+    temper__run_chunks(pool, gen);
+    /* what is left is chunks that workers claimed and still run */
+    for (int spins = 0; atomic_load_explicit(&pool->done, memory_order_acquire) < n_chunks;)
         if (++spins < TEMPER__YIELD_AFTER) temper__cpu_relax();
         else sched_yield();
 }
 
-void temper__pool_barrier(temper__pool *pool) {
-    if (!pool || pool->n == 1) return;
-    unsigned phase = atomic_load_explicit(&pool->barrier_phase, memory_order_acquire);
-    if (atomic_fetch_sub_explicit(&pool->barrier_left, 1, memory_order_acq_rel) == 1) {
-        /* Last to arrive: re-arm, then open. */
-        atomic_store_explicit(&pool->barrier_left, pool->n, memory_order_relaxed);
-        atomic_fetch_add_explicit(&pool->barrier_phase, 1, memory_order_release);
-        return;
-    }
-    for (int spins = 0; atomic_load_explicit(&pool->barrier_phase, memory_order_acquire) == phase;)
-        if (++spins < TEMPER__YIELD_AFTER) temper__cpu_relax();
-        else sched_yield();
+void temper__pool_run(temper__pool *pool, temper__pool_fn fn, void *arg) {
+    temper__pool_run_chunks(pool, fn, arg, temper__pool_size(pool));
 }
 
 float *temper__pool_scratch(temper__pool *pool, size_t n) {

@@ -1,12 +1,18 @@
 /*
  * pool.h - a persistent thread pool: n-1 workers plus the calling thread.
  *
- * temper__pool_run(pool, fn, arg) calls fn(arg, ith, nth) once on every
- * thread (ith = 0..nth-1, the caller is ith 0) and returns when all are done.
- * Kernels split their work by (ith, nth) deterministically, so results do not
- * depend on scheduling. Workers spin briefly between jobs (decode issues
- * many small jobs per token), then sleep on a condition variable.
- * A pool belongs to one context; it is not safe to run two jobs at once.
+ * temper__pool_run_chunks(pool, fn, arg, n) calls fn(arg, c, n) once for
+ * every chunk c = 0..n-1 and returns when all are done. Chunks are claimed
+ * by whichever thread is free (the caller included), so a worker that the
+ * OS has descheduled (another process on its core) delays only a chunk it
+ * had already claimed, never the job: the caller takes the rest. Kernels
+ * split their work by (c, n) deterministically and a chunk's result does not
+ * depend on the thread that runs it, so results do not depend on scheduling.
+ * Two chunks of one job may run at once, a chunk never twice: per-chunk
+ * scratch indexed by c is safe. temper__pool_run uses one chunk per thread.
+ * Workers spin briefly between jobs (decode issues many small jobs per
+ * token), then sleep on a condition variable. A pool belongs to one
+ * context; it is not safe to run two jobs at once.
  */
 #ifndef TEMPER_POOL_H
 #define TEMPER_POOL_H
@@ -21,11 +27,8 @@ int temper__pool_new(int n_threads, temper__pool **out);
 void temper__pool_free(temper__pool *pool);
 int temper__pool_size(const temper__pool *pool);
 void temper__pool_run(temper__pool *pool, temper__pool_fn fn, void *arg);
-
-/* Inside a job: wait until all nth threads of the pool have reached this
- * point (every thread must call it the same number of times). Memory
- * written before the barrier is visible to every thread after it. */
-void temper__pool_barrier(temper__pool *pool);
+/* n_chunks in 1..65535. */
+void temper__pool_run_chunks(temper__pool *pool, temper__pool_fn fn, void *arg, int n_chunks);
 
 /* A buffer of at least n floats (64-byte aligned) owned by the pool, for
  * kernels that need partial results shared between threads. Call it from

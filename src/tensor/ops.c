@@ -228,26 +228,27 @@ static void temper__mm_kn_split_n(void *arg, int ith, int nth) {
 
 /* KN, few rows, narrow N: the weight rows are cut into TEMPER__KCHUNKS
  * contiguous ranges whose partial sums go to out (chunk 0) and to scratch
- * (the others); threads take whole chunks, so each streams long contiguous
- * runs of memory, and after a barrier they add the partials up in a fixed
- * order, each over a range of columns. The cut does not depend on the
- * number of threads: results are the same bits with 1 or 2 threads. */
+ * (the others); each chunk streams long contiguous runs of memory. A
+ * second job adds the partials up in a fixed order, over ranges of
+ * columns. The cut does not depend on the number of threads: results are
+ * the same bits with 1 or 2 threads. */
 #define TEMPER__KCHUNKS 4
 
-static void temper__mm_kn_split_k(void *arg, int ith, int nth) {
+static void temper__mm_kn_partial(void *arg, int c, int nc) {
     const temper__mm_job *j = arg;
     const int T = j->T, N = j->w->N;
-    long c0, c1, n0, n1;
-    temper__split(TEMPER__KCHUNKS, 1, ith, nth, &c0, &c1);
-    for (long c = c0; c < c1; c++) {
-        long k0, k1;
-        temper__split(j->w->K, 8, (int)c, TEMPER__KCHUNKS, &k0, &k1);
-        float *acc = c == 0 ? j->out : j->partial + (size_t)(c - 1) * T * N;
-        if (c == 0) temper__mm_init(j, 0, N);
-        else memset(acc, 0, (size_t)T * N * sizeof(float));
-        if (k0 < k1) temper__gemv_kn_avx512(acc, c == 0 ? j->ldo : N, j->x, T, j->w, (int)k0, (int)k1, 0, N);
-    }
-    temper__pool_barrier(j->pool);
+    long k0, k1;
+    temper__split(j->w->K, 8, c, nc, &k0, &k1);
+    float *acc = c == 0 ? j->out : j->partial + (size_t)(c - 1) * T * N;
+    if (c == 0) temper__mm_init(j, 0, N);
+    else memset(acc, 0, (size_t)T * N * sizeof(float));
+    if (k0 < k1) temper__gemv_kn_avx512(acc, c == 0 ? j->ldo : N, j->x, T, j->w, (int)k0, (int)k1, 0, N);
+}
+
+static void temper__mm_kn_reduce(void *arg, int ith, int nth) {
+    const temper__mm_job *j = arg;
+    const int T = j->T, N = j->w->N;
+    long n0, n1;
     temper__split(N, 16, ith, nth, &n0, &n1);
     for (int t = 0; t < T; t++) {
         float *o = j->out + (size_t)t * j->ldo;
@@ -313,7 +314,8 @@ static void temper__matmul_simd(temper__mm_job *j) {
         temper__pool_run(j->pool, temper__mm_nk_worker, j);
     } else if (N <= TEMPER__SPLIT_K_MAX_N &&
                (j->partial = temper__pool_scratch(j->pool, (size_t)(TEMPER__KCHUNKS - 1) * T * N))) {
-        temper__pool_run(j->pool, temper__mm_kn_split_k, j);
+        temper__pool_run_chunks(j->pool, temper__mm_kn_partial, j, TEMPER__KCHUNKS);
+        temper__pool_run(j->pool, temper__mm_kn_reduce, j);
     } else {
         temper__pool_run(j->pool, temper__mm_kn_split_n, j);
     }

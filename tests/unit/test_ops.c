@@ -395,25 +395,33 @@ static void test_split(void) {
     CHECK(covered == 130);
 }
 
-/* The barrier: every thread sees every other thread's write after it. */
-typedef struct { temper__pool *pool; int vals[4]; int seen[4]; } barrier_job;
-static void barrier_worker(void *arg, int ith, int nth) {
-    barrier_job *j = arg;
-    for (int round = 1; round <= 50; round++) {
-        j->vals[ith] = round * 10 + ith;
-        temper__pool_barrier(j->pool);
-        int ok = 1;
-        for (int i = 0; i < nth; i++) ok &= j->vals[i] == round * 10 + i;
-        temper__pool_barrier(j->pool);
-        if (!ok) j->seen[ith] = 1;
+/* Chunks: each runs exactly once whatever the number of threads and
+ * chunks, and the pool is reusable job after job. */
+typedef struct { int counts[64]; int n_chunks; } chunk_job;
+static void chunk_worker(void *arg, int c, int nc) {
+    chunk_job *j = arg;
+    if (nc != j->n_chunks || c < 0 || c >= nc) {
+        j->counts[63] = 1000; /* flags a bad call */
+        return;
     }
+    __atomic_fetch_add(&j->counts[c], 1, __ATOMIC_RELAXED);
 }
-static void test_barrier(void) {
-    barrier_job j = {0};
-    CHECK(temper__pool_new(3, &j.pool) == 0);
-    temper__pool_run(j.pool, barrier_worker, &j);
-    CHECK(j.seen[0] == 0 && j.seen[1] == 0 && j.seen[2] == 0);
-    temper__pool_free(j.pool);
+static void test_pool_chunks(void) {
+    for (int threads = 1; threads <= 3; threads++) {
+        temper__pool *pool;
+        CHECK(temper__pool_new(threads, &pool) == 0);
+        for (int round = 0; round < 2000; round++) {
+            chunk_job j = {{0}, 1 + round % 40};
+            temper__pool_run_chunks(pool, chunk_worker, &j, j.n_chunks);
+            int ok = j.counts[63] != 1000 || j.n_chunks == 64;
+            for (int c = 0; c < j.n_chunks; c++) ok &= j.counts[c] == 1;
+            if (!ok) {
+                CHECK(!"a chunk ran twice, never, or with bad arguments");
+                break;
+            }
+        }
+        temper__pool_free(pool);
+    }
 }
 
 static void run_all(void) {
@@ -432,6 +440,6 @@ int main(void) {
     temper__simd_set(0);
     run_all();
     RUN(test_split);
-    RUN(test_barrier);
+    RUN(test_pool_chunks);
     return TEST_SUMMARY();
 }
