@@ -13,6 +13,16 @@
  * before yielding the core on each further check: on a machine busy with
  * other work, the thread being waited for may need this core. */
 #define TEMPER__YIELD_AFTER 20000
+/* Contention: a worker that claimed a chunk and then lost its core to
+ * another process makes the caller wait for a scheduler slice
+ * (milliseconds). When the caller waits more than TEMPER__STRIKE_S and
+ * twice as long as it worked, the jobs of the next serial_s seconds run on
+ * the caller alone (the same results: chunks are deterministic), then the
+ * workers are tried again; each failed try doubles the stretch, up to
+ * TEMPER__SERIAL_MAX_S. */
+#define TEMPER__STRIKE_S 1e-3
+#define TEMPER__SERIAL_MIN_S 0.02
+#define TEMPER__SERIAL_MAX_S 0.5
 
 #if defined(__x86_64__) || defined(__i386__)
 #define temper__cpu_relax() __builtin_ia32_pause()
@@ -34,6 +44,9 @@ struct temper__pool {
      * and next unclaimed chunk (16), claimed by compare-and-swap. */
     _Atomic uint64_t claim;
     atomic_int done;             /* chunks of the current job finished */
+    double serial_until;         /* until then (temper__now) the caller runs
+                                    jobs alone */
+    double serial_s;             /* the next such stretch, seconds */
     float *scratch;              /* (scratch_floats) shared kernel buffer, owned */
     size_t scratch_floats;
 };
@@ -89,6 +102,7 @@ int temper__pool_new(int n_threads, temper__pool **out) {
     temper__pool *pool = calloc(1, sizeof *pool);
     if (!pool) return temper__error(TEMPER_ENOMEM, "out of memory creating the thread pool");
     pool->n = n_threads;
+    pool->serial_s = TEMPER__SERIAL_MIN_S;
     pthread_mutex_init(&pool->mu, NULL);
     pthread_cond_init(&pool->wake, NULL);
     pool->threads = calloc((size_t)n_threads, sizeof *pool->threads);
@@ -131,7 +145,8 @@ int temper__pool_size(const temper__pool *pool) { return pool ? pool->n : 1; }
 void temper__pool_run_chunks(temper__pool *pool, temper__pool_fn fn, void *arg, int n_chunks) {
     if (n_chunks < 1) n_chunks = 1;
     if (n_chunks > 0xffff) n_chunks = 0xffff;
-    if (!pool || pool->n == 1 || n_chunks == 1) {
+    double t0 = pool && pool->n > 1 && n_chunks > 1 ? temper__now() : 0.0;
+    if (!pool || pool->n == 1 || n_chunks == 1 || t0 < pool->serial_until) {
         for (int c = 0; c < n_chunks; c++) fn(arg, c, n_chunks);
         return;
     }
@@ -150,9 +165,18 @@ void temper__pool_run_chunks(temper__pool *pool, temper__pool_fn fn, void *arg, 
     }
     temper__run_chunks(pool, gen);
     /* what is left is chunks that workers claimed and still run */
+    if (atomic_load_explicit(&pool->done, memory_order_acquire) == n_chunks) return;
+    double t1 = temper__now();
     for (int spins = 0; atomic_load_explicit(&pool->done, memory_order_acquire) < n_chunks;)
         if (++spins < TEMPER__YIELD_AFTER) temper__cpu_relax();
         else sched_yield();
+    double t2 = temper__now(), waited = t2 - t1;
+    if (waited > TEMPER__STRIKE_S && waited > 2 * (t1 - t0)) {
+        pool->serial_until = t2 + pool->serial_s;
+        if (pool->serial_s < TEMPER__SERIAL_MAX_S) pool->serial_s *= 2;
+    } else {
+        pool->serial_s = TEMPER__SERIAL_MIN_S;
+    }
 }
 
 void temper__pool_run(temper__pool *pool, temper__pool_fn fn, void *arg) {
