@@ -66,15 +66,17 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libtemper.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libtemper.a $(LDLIBS)
 
 # The full suite: unit tests, reference tests, CLI tests, then the unit and
-# CLI-error tests again with ASan + UBSan.
+# CLI-error tests again with ASan + UBSan, and the thread pool and kernels
+# (test_ops) with ThreadSanitizer.
 test: all
 	$(MAKE) SAN=1 all
+	$(MAKE) BUILD=build-tsan OPT="-O1 -fsanitize=thread" LDFLAGS=-fsanitize=thread build-tsan/tests/test_ops
 	tests/run
 
 bench: all
 	BUILD=$(BUILD) bench/run
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-tsan
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
