@@ -175,7 +175,43 @@ static int temper__check_model(const char *path, const cJSON *model) {
     return 0;
 }
 
-/* Resolve the merges into the merge table. */
+/* Merge a + b, of the given rank, into the merge table (buf: scratch). */
+static int temper__add_merge(temper_tokenizer *tok, const char *path, int rank, const char *a,
+                             size_t la, const char *b, size_t lb, char **buf, size_t *cap) {
+    if (la + lb + 1 > *cap) {
+        size_t c = 2 * (la + lb + 1);
+        char *p = realloc(*buf, c);
+        if (!p) return temper__error(TEMPER_ENOMEM, "out of memory");
+        *buf = p;
+        *cap = c;
+    }
+    memcpy(*buf, a, la);
+    memcpy(*buf + la, b, lb);
+    int ia = temper__vocab_find(tok, a, la), ib = temper__vocab_find(tok, b, lb);
+    int im = temper__vocab_find(tok, *buf, la + lb);
+    if (ia < 0 || ib < 0 || im < 0)
+        return temper__error(TEMPER_EFORMAT, "%s: merge %d \"%.*s\" + \"%.*s\": token \"%.*s\" is "
+                             "not in the vocabulary", path, rank + 1, (int)la, a, (int)lb, b,
+                             ia < 0 ? (int)la : ib < 0 ? (int)lb : (int)(la + lb),
+                             ia < 0 ? a : ib < 0 ? b : *buf);
+    temper__merges_put(tok, ia, ib, rank, im);
+    return 0;
+}
+
+/* "a b" (len bytes) split at its one space into *la and *b, *lb. */
+static int temper__split_merge(const char *path, int rank, const char *s, size_t len, size_t *la,
+                               const char **b, size_t *lb) {
+    const char *sp = memchr(s, ' ', len);
+    if (!sp || memchr(sp + 1, ' ', len - (size_t)(sp + 1 - s)))
+        return temper__error(TEMPER_EFORMAT, "%s: merge %d \"%s\" is not two tokens separated by "
+                             "one space", path, rank + 1, s);
+    *la = (size_t)(sp - s);
+    *b = sp + 1;
+    *lb = len - *la - 1;
+    return 0;
+}
+
+/* Resolve the merges (parsed by cJSON) into the merge table. */
 static int temper__read_merges(temper_tokenizer *tok, const char *path, const cJSON *merges) {
     int n = cJSON_GetArraySize(merges), rc;
     if ((rc = temper__merges_init(tok, n)) < 0) return rc;
@@ -188,15 +224,7 @@ static int temper__read_merges(temper_tokenizer *tok, const char *path, const cJ
         size_t la, lb;
         if (cJSON_IsString(m)) {
             a = m->valuestring;
-            const char *sp = strchr(a, ' ');
-            if (!sp || strchr(sp + 1, ' ')) {
-                rc = temper__error(TEMPER_EFORMAT, "%s: merge %d \"%s\" is not two tokens "
-                                   "separated by one space", path, rank + 1, a);
-                goto done;
-            }
-            la = (size_t)(sp - a);
-            b = sp + 1;
-            lb = strlen(b);
+            if ((rc = temper__split_merge(path, rank, a, strlen(a), &la, &b, &lb)) < 0) break;
         } else if (cJSON_GetArraySize(m) == 2 && cJSON_IsString(cJSON_GetArrayItem(m, 0)) &&
                    cJSON_IsString(cJSON_GetArrayItem(m, 1))) {
             a = cJSON_GetArrayItem(m, 0)->valuestring;
@@ -206,42 +234,202 @@ static int temper__read_merges(temper_tokenizer *tok, const char *path, const cJ
         } else {
             rc = temper__error(TEMPER_EFORMAT, "%s: merge %d is neither \"a b\" nor [\"a\", \"b\"]",
                                path, rank + 1);
-            goto done;
+            break;
         }
-        if (la + lb + 1 > cap) {
-            cap = 2 * (la + lb + 1);
-            char *p = realloc(buf, cap);
-            if (!p) {
-                rc = temper__error(TEMPER_ENOMEM, "out of memory");
-                goto done;
-            }
-            buf = p;
-        }
-        memcpy(buf, a, la);
-        memcpy(buf + la, b, lb);
-        int ia = temper__vocab_find(tok, a, la), ib = temper__vocab_find(tok, b, lb);
-        int im = temper__vocab_find(tok, buf, la + lb);
-        if (ia < 0 || ib < 0 || im < 0) {
-            rc = temper__error(TEMPER_EFORMAT, "%s: merge %d \"%.*s\" + \"%.*s\": token \"%.*s\" is "
-                               "not in the vocabulary", path, rank + 1, (int)la, a, (int)lb, b,
-                               ia < 0 ? (int)la : ib < 0 ? (int)lb : (int)(la + lb),
-                               ia < 0 ? a : ib < 0 ? b : buf);
-            goto done;
-        }
-        temper__merges_put(tok, ia, ib, rank, im);
+        if ((rc = temper__add_merge(tok, path, rank, a, la, b, lb, &buf, &cap)) < 0) break;
         rank++;
     }
-done:
     free(buf);
     return rc;
 }
 
+/* ---- the fast path: model.vocab and model.merges read by json_scan.c ---- */
+
+static int temper__malformed(const char *path, const char *what, const char *text, const char *at) {
+    return temper__error(TEMPER_EFORMAT, "%s: %s is not valid JSON (near byte %ld)", path, what,
+                         (long)(at - text));
+}
+
+/* After an element at *p: a ',' (skipped) or the closing char. */
+static int temper__next_element(const char **p, char close) {
+    *p = temper__json_ws(*p);
+    if (**p == ',') {
+        *p = temper__json_ws(*p + 1);
+        return **p != close; /* no trailing comma */
+    }
+    return **p == close;
+}
+
+static uint32_t temper__fnv(const char *s, size_t len) {
+    uint32_t h = 2166136261u;
+    for (size_t k = 0; k < len; k++) h = (h ^ (uint8_t)s[k]) * 16777619u;
+    return h;
+}
+
+/* model.vocab from its text (p at '{') into vb; *count: its entries. For
+ * each added token content added[k] (n_added), model_id[k] gets the id of
+ * the first entry with that text, or -1 (cJSON's lookup of it). */
+static int temper__scan_vocab(const char *path, const char *text, const char *p,
+                              temper__vocab_builder *vb, const char *const *added, int n_added,
+                              int *model_id, int *count) {
+    uint32_t slots = 16;
+    while (slots < 2u * (uint32_t)n_added) slots <<= 1;
+    int *map = malloc(sizeof(int) * slots); /* added index + 1, 0: empty */
+    char *buf = NULL;
+    size_t cap = 0, len;
+    int rc = map ? 0 : temper__error(TEMPER_ENOMEM, "out of memory");
+    if (map) memset(map, 0, sizeof(int) * slots);
+    for (int k = 0; k < n_added && rc == 0; k++) {
+        model_id[k] = -1;
+        uint32_t h = temper__fnv(added[k], strlen(added[k])) & (slots - 1);
+        while (map[h]) h = (h + 1) & (slots - 1);
+        map[h] = k + 1;
+    }
+    *count = 0;
+    p = temper__json_ws(p + 1);
+    while (rc == 0 && *p != '}') {
+        const char *q = temper__json_string(p, &buf, &cap, &len);
+        if (!q || *(q = temper__json_ws(q)) != ':') {
+            rc = temper__malformed(path, "model.vocab", text, q ? q : p);
+            break;
+        }
+        p = temper__json_ws(q + 1);
+        len = strlen(buf); /* as cJSON keys: up to an escaped NUL */
+        const char *end = p;
+        long id = 0;
+        while (*end >= '0' && *end <= '9' && id < (1L << 40)) id = 10 * id + (*end++ - '0');
+        if (end == p || !strchr(",} \t\n\r", *end)) { /* not a plain integer */
+            char *e2;
+            double d = strtod(p, &e2);
+            end = e2;
+            if (end == p) {
+                rc = temper__error(TEMPER_EFORMAT, "%s: vocab entry \"%s\" has no id", path, buf);
+                break;
+            }
+            id = (long)d;
+        }
+        p = end;
+        if ((rc = temper__vb_set(vb, (int)id, buf, len)) < 0) break;
+        for (uint32_t h = temper__fnv(buf, len) & (slots - 1); map[h]; h = (h + 1) & (slots - 1)) {
+            int k = map[h] - 1;
+            if (model_id[k] < 0 && strcmp(added[k], buf) == 0) model_id[k] = (int)id;
+        }
+        ++*count;
+        if (!temper__next_element(&p, '}')) rc = temper__malformed(path, "model.vocab", text, p);
+    }
+    free(buf);
+    free(map);
+    return rc;
+}
+
+/* model.merges from its text (p at '['): "a b" strings or ["a", "b"].
+ * The pairs are unescaped into one pool first (their count sizes the merge
+ * table), then resolved. */
+static int temper__scan_merges(temper_tokenizer *tok, const char *path, const char *text,
+                               const char *p) {
+    char *pool = NULL, *sa = NULL, *sb = NULL, *buf = NULL;
+    size_t used = 0, pool_cap = 0, ca = 0, cb = 0, cap = 0, la, lb;
+    int n = 0, rc = 0;
+    p = temper__json_ws(p + 1);
+    for (; rc == 0 && *p != ']'; n++) {
+        const char *b;
+        if (*p == '"') {
+            const char *q = temper__json_string(p, &sa, &ca, &la);
+            if (!q) {
+                rc = temper__malformed(path, "model.merges", text, p);
+                break;
+            }
+            p = q;
+            if ((rc = temper__split_merge(path, n, sa, strlen(sa), &la, &b, &lb)) < 0) break;
+        } else {
+            const char *q = *p == '[' ? temper__json_string(temper__json_ws(p + 1), &sa, &ca, &la) : NULL;
+            if (q && *(q = temper__json_ws(q)) == ',')
+                q = temper__json_string(temper__json_ws(q + 1), &sb, &cb, &lb);
+            else q = NULL;
+            if (!q || *(q = temper__json_ws(q)) != ']') {
+                rc = temper__error(TEMPER_EFORMAT, "%s: merge %d is neither \"a b\" nor [\"a\", \"b\"]",
+                                   path, n + 1);
+                break;
+            }
+            p = q + 1;
+            la = strlen(sa);
+            lb = strlen(sb);
+            b = sb;
+        }
+        /* pool record: la, lb (size_t each), then the bytes of a and b */
+        size_t need = used + 2 * sizeof(size_t) + la + lb;
+        if (need > pool_cap) {
+            size_t c = pool_cap ? 2 * pool_cap : 1 << 20;
+            while (c < need) c *= 2;
+            char *np = realloc(pool, c);
+            if (!np) {
+                rc = temper__error(TEMPER_ENOMEM, "out of memory reading the merges");
+                break;
+            }
+            pool = np;
+            pool_cap = c;
+        }
+        memcpy(pool + used, &la, sizeof la);
+        memcpy(pool + used + sizeof la, &lb, sizeof lb);
+        memcpy(pool + used + 2 * sizeof la, sa, la);
+        memcpy(pool + used + 2 * sizeof la + la, b, lb);
+        used = need;
+        if (!temper__next_element(&p, ']')) rc = temper__malformed(path, "model.merges", text, p);
+    }
+    if (rc == 0) rc = temper__merges_init(tok, n);
+    for (size_t at = 0, rank = 0; rc == 0 && at < used; rank++) {
+        memcpy(&la, pool + at, sizeof la);
+        memcpy(&lb, pool + at + sizeof la, sizeof lb);
+        const char *a = pool + at + 2 * sizeof la;
+        rc = temper__add_merge(tok, path, (int)rank, a, la, a + la, lb, &buf, &cap);
+        at += 2 * sizeof la + la + lb;
+    }
+    free(pool);
+    free(sa);
+    free(sb);
+    free(buf);
+    return rc;
+}
+
+/* Where model.vocab ({...}) and model.merges ([...]) are in text; 0 if they
+ * are not both there (cJSON then reads the file whole and says what is
+ * wrong). */
+static int temper__model_spans(const char *text, const char *span[4]) {
+    static const char *const root_keys[1] = {"model"}, *const model_keys[2] = {"vocab", "merges"};
+    const char *model[2];
+    if (temper__json_members(text, root_keys, 1, model) < 0 || !model[0] || *model[0] != '{' ||
+        temper__json_members(model[0], model_keys, 2, span) < 0)
+        return 0;
+    return span[0] && span[2] && *span[0] == '{' && *span[2] == '[';
+}
+
+/* A copy of text with [b, e) replaced by an empty container and spaces. */
+static void temper__blank(char *copy, const char *text, const char *b, const char *e) {
+    char *o = copy + (b - text);
+    size_t n = (size_t)(e - b);
+    char close = o[n - 1];
+    memset(o + 1, ' ', n - 2);
+    o[n - 1] = close;
+}
+
 int temper__load_tokenizer_json(temper_tokenizer *tok, const char *path, char *text) {
-    cJSON *root = cJSON_Parse(text);
+    /* cJSON reads everything but the two large members, which it would
+     * turn into one allocation per entry; json_scan.c reads those */
+    const char *span[4] = {0};
+    char *lite = NULL;
+    if (temper__model_spans(text, span) && (lite = strdup(text))) {
+        temper__blank(lite, text, span[0], span[1]);
+        temper__blank(lite, text, span[2], span[3]);
+    }
+    const bool fast = lite != NULL;
+    cJSON *root = cJSON_Parse(fast ? lite : text);
+    free(lite);
     if (!root || !cJSON_IsObject(root)) {
         cJSON_Delete(root);
         return temper__error(TEMPER_EFORMAT, "%s: not a valid JSON object", path);
     }
+    int *model_id = NULL;     /* (added tokens) their ids in model.vocab, fast path */
+    const char **added_text = NULL;
     temper__vocab_builder vb = {0};
     int rc;
     bool spm = temper__spm_is_json(root); /* SentencePiece-style: spm_json.c */
@@ -275,21 +463,41 @@ int temper__load_tokenizer_json(temper_tokenizer *tok, const char *path, char *t
 
     /* vocabulary: the model's, then the added tokens (which win an id) */
     const cJSON *v;
-    cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(model, "vocab")) {
-        if (!cJSON_IsNumber(v)) {
-            rc = temper__error(TEMPER_EFORMAT, "%s: vocab entry \"%s\" has no id", path, v->string);
+    const cJSON *added = cJSON_GetObjectItemCaseSensitive(root, "added_tokens");
+    const cJSON *mvocab = cJSON_GetObjectItemCaseSensitive(model, "vocab");
+    int model_size = 0, n_added = cJSON_GetArraySize(added);
+    if (fast) {
+        model_id = malloc(sizeof(int) * (size_t)(n_added + 1));
+        added_text = malloc(sizeof(char *) * (size_t)(n_added + 1));
+        if (!model_id || !added_text) {
+            rc = temper__error(TEMPER_ENOMEM, "out of memory");
             goto done;
         }
-        if ((rc = temper__vb_set(&vb, (int)v->valuedouble, v->string, strlen(v->string))) < 0) goto done;
+        int k = 0;
+        cJSON_ArrayForEach(v, added) {
+            const cJSON *content = cJSON_GetObjectItemCaseSensitive(v, "content");
+            added_text[k++] = cJSON_IsString(content) ? content->valuestring : "";
+        }
+        if ((rc = temper__scan_vocab(path, text, span[0], &vb, added_text, n_added, model_id,
+                                     &model_size)) < 0)
+            goto done;
+    } else {
+        cJSON_ArrayForEach(v, mvocab) {
+            if (!cJSON_IsNumber(v)) {
+                rc = temper__error(TEMPER_EFORMAT, "%s: vocab entry \"%s\" has no id", path, v->string);
+                goto done;
+            }
+            if ((rc = temper__vb_set(&vb, (int)v->valuedouble, v->string, strlen(v->string))) < 0)
+                goto done;
+        }
+        model_size = cJSON_GetArraySize(mvocab);
     }
     /* HF re-adds the added tokens one by one, by content, whatever their
      * "id" says: a content seen before keeps its id, one in the model's
      * vocabulary takes the model's id, any other gets the next free id
      * (the model's size, or 1 + the highest added id above it). The ids
      * are written back into the parsed JSON for the loop below. */
-    const cJSON *added = cJSON_GetObjectItemCaseSensitive(root, "added_tokens");
-    const cJSON *mvocab = cJSON_GetObjectItemCaseSensitive(model, "vocab");
-    int model_size = cJSON_GetArraySize(mvocab), max_added = -1, k = 0;
+    int max_added = -1, k = 0;
     cJSON_ArrayForEach(v, added) {
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(v, "id");
         const cJSON *content = cJSON_GetObjectItemCaseSensitive(v, "content");
@@ -310,8 +518,12 @@ int temper__load_tokenizer_json(temper_tokenizer *tok, const char *path, char *t
                        content->valuestring) == 0)
                 i = (int)cJSON_GetObjectItemCaseSensitive(w, "id")->valuedouble;
         }
-        const cJSON *hit = cJSON_GetObjectItemCaseSensitive(mvocab, content->valuestring);
-        if (i < 0 && cJSON_IsNumber(hit)) i = (int)hit->valuedouble;
+        if (i < 0 && fast) {
+            i = model_id[k];
+        } else if (i < 0) {
+            const cJSON *hit = cJSON_GetObjectItemCaseSensitive(mvocab, content->valuestring);
+            if (cJSON_IsNumber(hit)) i = (int)hit->valuedouble;
+        }
         if (i < 0) i = max_added >= model_size ? max_added + 1 : model_size;
         if (i > max_added) max_added = i;
         cJSON_SetNumberValue((cJSON *)id, i);
@@ -334,10 +546,13 @@ int temper__load_tokenizer_json(temper_tokenizer *tok, const char *path, char *t
                                 temper__json_bool(v, "normalized", !special));
         if (rc < 0) goto done;
     }
-    if ((rc = temper__read_merges(tok, path, cJSON_GetObjectItemCaseSensitive(model, "merges"))) < 0)
-        goto done;
+    rc = fast ? temper__scan_merges(tok, path, text, span[2])
+              : temper__read_merges(tok, path, cJSON_GetObjectItemCaseSensitive(model, "merges"));
+    if (rc < 0) goto done;
     rc = spm ? temper__spm_prepare(tok, path, root) : temper__bpe_prepare(tok, path);
 done:
+    free(model_id);
+    free(added_text);
     temper__vb_free(&vb);
     cJSON_Delete(root);
     return rc;

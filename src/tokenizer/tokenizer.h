@@ -173,6 +173,19 @@ static inline const char *temper__tok_text(const temper_tokenizer *tok, int id) 
 
 /* Parse a tokenizer.json text (path for messages) into tok. */
 int temper__load_tokenizer_json(temper_tokenizer *tok, const char *path, char *text);
+
+/* json_scan.c: a scanner for the large members of tokenizer.json. p points
+ * into NUL-terminated JSON text; each returns NULL when it is malformed. */
+const char *temper__json_ws(const char *p);
+/* The end of the value at p (after whitespace). */
+const char *temper__json_skip(const char *p);
+/* The string at p ('"') unescaped into *buf (grown as needed, NUL-
+ * terminated; *len bytes); returns its end. */
+const char *temper__json_string(const char *p, char **buf, size_t *cap, size_t *len);
+/* For each keys[i] (n), the value of the first member of that name of the
+ * object at p: its begin in val[2i] and end in val[2i+1] (NULL when
+ * absent). Returns 0, or -1 when the object is malformed. */
+int temper__json_members(const char *p, const char *const *keys, int n, const char **val);
 /* Load folder/vocab.json + folder/merges.txt + the config files. */
 int temper__load_vocab_merges(temper_tokenizer *tok, const char *folder);
 /* Read the special tokens named in folder's tokenizer_config.json and

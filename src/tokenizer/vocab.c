@@ -143,6 +143,8 @@ int temper__vocab_find(const temper_tokenizer *tok, const char *s, size_t len) {
         uint32_t v = tok->str_slots[h];
         if (v == 0) return -1;
         const char *t = temper__tok_text(tok, (int)v - 1);
-        if (strncmp(t, s, len) == 0 && t[len] == '\0') return (int)v - 1;
+        size_t k = 0; /* tokens are short: a plain loop beats strncmp's call */
+        while (k < len && t[k] && t[k] == s[k]) k++;
+        if (k == len && t[len] == '\0') return (int)v - 1;
     }
 }

@@ -183,6 +183,54 @@ static void test_merge_order(void) {
     unlink(path);
 }
 
+/* model.vocab and model.merges are read by json_scan.c, not cJSON: JSON
+ * escapes (\uXXXX, surrogate pairs, \"), an added token's id taken from
+ * the model's vocabulary by content, and the errors of malformed members. */
+static void test_json_scan(void) {
+    char path[] = "/tmp/temper_tok_XXXXXX.json";
+    int fd = mkstemps(path, 5);
+    CHECK(fd >= 0);
+    close(fd);
+    /* 256: "ab" written as \u escapes; 257: U+1F600 as a surrogate pair;
+     * 258: "<x>" which the added token (id 999 in its entry) resolves to */
+    const char *extra[] = {"\\u0061\\u0062", "\\ud83d\\ude00", "<x>"};
+    const char *added = "{\"id\": 999, \"content\": \"<x>\", \"special\": true}";
+    temper_tokenizer *tok;
+    temper_token ids[8];
+    CHECK_EQ_INT(write_tiny(path, extra, 3, "[\"a b\"]", added, "null", byte_level_pre), 0);
+    CHECK_EQ_INT(temper_tokenizer_load(path, &tok), 0);
+    if (tok) {
+        CHECK_EQ_INT(encode(tok, "ab", 0, ids, 8), 1);
+        CHECK_EQ_INT(ids[0], 256);
+        CHECK_STR(temper_token_text(tok, 257), "\xF0\x9F\x98\x80");
+        CHECK_EQ_INT(temper_tokenizer_find(tok, "<x>"), 258);
+        CHECK_EQ_INT(encode(tok, "a<x>", 0, ids, 8), 2); /* the added token, by content */
+        CHECK_EQ_INT(ids[1], 258);
+        CHECK_EQ_INT(temper_tokenizer_n_vocab(tok), 259);
+        temper_tokenizer_free(tok);
+    }
+    struct { const char *extra, *merges, *needle; } bad[] = {
+        {"x\": null, \"y", "[]", "has no id"},                     /* vocab value not a number */
+        {"\\ud83d", "[]", "model.vocab is not valid JSON"},      /* lone surrogate */
+        {"\\q", "[]", "model.vocab is not valid JSON"},          /* unknown escape */
+        {"ab", "[\"a b\", 5]", "merge 2 is neither"},
+        {"ab", "[\"ab\"]", "not two tokens"},
+        {"ab", "[\"a b\",]", "model.merges is not valid JSON"},  /* trailing comma */
+        {"ab", "[\"a c\"]", "not in the vocabulary"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        const char *e[] = {bad[k].extra};
+        CHECK_EQ_INT(write_tiny(path, e, 1, bad[k].merges, "", "null", byte_level_pre), 0);
+        tok = NULL;
+        CHECK_EQ_INT(temper_tokenizer_load(path, &tok), TEMPER_EFORMAT);
+        if (!strstr(temper_last_error(), bad[k].needle))
+            fprintf(stderr, "  case %zu: %s\n", k, temper_last_error());
+        CHECK(strstr(temper_last_error(), bad[k].needle) != NULL);
+        CHECK(tok == NULL);
+    }
+    unlink(path);
+}
+
 /* ---- GPT-2 ---------------------------------------------------------------- */
 
 static void test_gpt2_ids(void) {
@@ -389,6 +437,7 @@ int main(void) {
     RUN(test_white_space);
     RUN(test_pretokenize);
     RUN(test_merge_order);
+    RUN(test_json_scan);
     RUN(test_gpt2_ids);
     RUN(test_buffer_rule);
     RUN(test_decode_lossy);
