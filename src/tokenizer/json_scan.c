@@ -1,9 +1,7 @@
 /*
- * json_scan.c - a small JSON scanner for the two large members of
- * tokenizer.json, model.vocab ({token: id}, 50k-250k entries) and
- * model.merges: cJSON would allocate a node and a string for each entry,
- * which was most of the load time. Everything else in the file still goes
- * through cJSON (load_json.c blanks these two members out of its copy).
+ * json_scan.c - a small JSON scanner (whitespace, skip a value, unescape a
+ * string, find members) for model_json.c, which reads the two large
+ * members of tokenizer.json without building a cJSON tree of them.
  *
  * Strings are unescaped as JSON says (\uXXXX with surrogate pairs to
  * UTF-8); a lone surrogate is an error, as serde_json (which writes these

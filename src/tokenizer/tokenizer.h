@@ -174,6 +174,27 @@ static inline const char *temper__tok_text(const temper_tokenizer *tok, int id) 
 /* Parse a tokenizer.json text (path for messages) into tok. */
 int temper__load_tokenizer_json(temper_tokenizer *tok, const char *path, char *text);
 
+/* model_json.c: model.vocab and model.merges of a tokenizer.json. */
+/* Merge a + b (la, lb bytes), of the given rank, into the merge table
+ * (buf, cap: scratch grown as needed). */
+int temper__add_merge(temper_tokenizer *tok, const char *path, int rank, const char *a, size_t la,
+                      const char *b, size_t lb, char **buf, size_t *cap);
+/* "a b" (len bytes) split at its one space: *la, then b, *lb. */
+int temper__split_merge(const char *path, int rank, const char *s, size_t len, size_t *la,
+                        const char **b, size_t *lb);
+/* Where model.vocab ({...}) and model.merges ([...]) are in text: span[0..1]
+ * and span[2..3] (begin, end); 0 if they are not both there. */
+int temper__model_spans(const char *text, const char *span[4]);
+/* Replace [b, e) of copy (a copy of text) by an empty container. */
+void temper__blank(char *copy, const char *text, const char *b, const char *e);
+/* model.vocab (p at its '{') into vb; *count its entries; model_id[k]: the
+ * id of the first entry whose text is added[k] (n_added), or -1. */
+int temper__scan_vocab(const char *path, const char *text, const char *p,
+                       temper__vocab_builder *vb, const char *const *added, int n_added,
+                       int *model_id, int *count);
+/* model.merges (p at its '['): "a b" strings or ["a", "b"] pairs. */
+int temper__scan_merges(temper_tokenizer *tok, const char *path, const char *text, const char *p);
+
 /* json_scan.c: a scanner for the large members of tokenizer.json. p points
  * into NUL-terminated JSON text; each returns NULL when it is malformed. */
 const char *temper__json_ws(const char *p);
