@@ -48,7 +48,7 @@ static inline int temper__row_id(const temper__row *r, int j) {
     return r->sparse ? r->ids[j] : j;
 }
 
-/* ---- dense array passes (row.c; AVX-512 in row_avx512.c when the CPU
+/* ---- dense array passes (pass.c; AVX-512 in pass_avx512.c when the CPU
  * has it, else portable 8-lane vectors) */
 
 /* Index of the first NaN or +inf of x (n), or -1; *max gets the largest
@@ -76,7 +76,19 @@ int temper__first_eq(const float *x, int n, float v);
  * if all are zero. */
 int temper__walk_cdf(const float *e, int n, double target);
 
-/* The same passes, AVX-512 (row_avx512.c; x86-64 only). */
+/* The end of temper__walk_cdf once whole blocks are skipped: the running
+ * sum cum of e[0..i) is at most target. */
+static inline int temper__walk_rest(const float *e, int n, int i, double cum, double target) {
+    for (; i < n; i++) {
+        cum += e[i];
+        if (cum > target) return i; /* e[i] > 0: cum just grew past */
+    }
+    for (i = n - 1; i >= 0; i--) /* rounding left the total at target */
+        if (e[i] != 0.0f) return i;
+    return -1;
+}
+
+/* The same passes, AVX-512 (pass_avx512.c; x86-64 only). */
 int temper__check_max_avx512(const float *x, int n, float *max);
 float temper__max_array_avx512(const float *x, int n);
 int temper__set_max_avx512(const float *x, int n, float *out);

@@ -340,13 +340,7 @@ static int walk_cdf_v8(const float *e, int n, double target) {
         if (cum + b > target) break;
         cum += b;
     }
-    for (; i < n; i++) {
-        cum += e[i];
-        if (cum > target) return i; /* e[i] > 0: cum just grew past */
-    }
-    for (i = n - 1; i >= 0; i--)
-        if (e[i] != 0.0f) return i;
-    return -1;
+    return temper__walk_rest(e, n, i, cum, target);
 }
 
 int temper__walk_cdf(const float *e, int n, double target) {
