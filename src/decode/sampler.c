@@ -364,6 +364,8 @@ int temper_sampler_sample(temper_sampler *s, temper_rng *rng,
         return temper__error(TEMPER_EINVAL, "sampling needs a random stream "
                              "(rng is NULL)");
     double z = temper__row_exp(r, s->proc_max);
+    s->proc_logz = log(z); /* the same sum proc_norm would compute */
+    s->have_proc_norm = 1;
     int j = temper__walk_cdf(r->e, r->n, temper_rng_uniform(rng) * z);
     if (j < 0) return temper__error(TEMPER_ESTATE, "no token left to sample");
     *out = temper__row_id(r, j);
@@ -382,15 +384,20 @@ static int is_candidate(const temper__row *r, int id) {
     return lo < r->n && r->ids[lo] == id;
 }
 
+/* log z of the raw and of the processed row. With no stage the two rows
+ * are the same, and sampling has just summed the processed one: each sum
+ * is computed once per row. */
 static void raw_norm(temper_sampler *s) {
     if (s->have_raw_norm) return;
-    s->raw_logz = log(temper__exp_sub_sum(s->raw, s->raw_max, NULL, s->row.V));
+    if (s->have_proc_norm && s->n_stages == 0) s->raw_logz = s->proc_logz;
+    else s->raw_logz = log(temper__exp_sub_sum(s->raw, s->raw_max, NULL, s->row.V));
     s->have_raw_norm = 1;
 }
 
 static void proc_norm(temper_sampler *s) {
     if (s->have_proc_norm) return;
-    s->proc_logz = log(temper__row_exp_sum(&s->row, s->proc_max));
+    if (s->have_raw_norm && s->n_stages == 0) s->proc_logz = s->raw_logz;
+    else s->proc_logz = log(temper__row_exp_sum(&s->row, s->proc_max));
     s->have_proc_norm = 1;
 }
 
