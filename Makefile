@@ -13,7 +13,7 @@ OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter \
            -pthread -fvisibility=hidden -Iinclude -Isrc -I/usr/include/cjson
-LDLIBS  += -lcjson -lutf8proc -lpcre2-8 -lcurl -lz -llapacke -lm -pthread
+LDLIBS  += -lcjson -lutf8proc -lpcre2-8 -lcurl -lcrypto -lz -llapacke -lm -pthread
 
 ifeq ($(SAN),1)
 BUILD   ?= build-san

@@ -13,7 +13,8 @@
  *      takes), GET the resolve URL (following the redirect to the CDN)
  *      into blobs/<etag>.incomplete, resuming it with a Range header if it
  *      exists, retrying transient failures with exponential backoff; check
- *      the size and, for LFS files, the sha256; fsync and rename it to
+ *      the size and the checksum the ETag gives (sha256 for LFS files, the
+ *      git blob id for the others; digest.c); fsync and rename it to
  *      blobs/<etag>.
  *   4. snapshots/<commit>/<file> -> ../../blobs/<etag> (relative symlink,
  *      made under a temporary name and renamed over the old one), then
@@ -114,11 +115,12 @@ static int temper__mkdirs(const char *path) {
     return 0;
 }
 
-static int temper__is_sha256(const char *s) {
+/* Is s exactly len lowercase hex digits (64: a sha256, 40: a git blob id)? */
+static int temper__is_hex(const char *s, size_t len) {
     size_t i = 0;
     for (; s[i]; i++)
         if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return 0;
-    return i == 64;
+    return i == len;
 }
 
 /* A disk error with the fix. */
@@ -332,28 +334,13 @@ static int temper__head_file(temper__pull *p, temper__pull_file *f) {
     }
     if (!(f->etag = temper__strdup(etag))) { rc = temper__error(TEMPER_ENOMEM, "out of memory"); goto done; }
     f->size = h->linked_size >= 0 ? h->linked_size : h->content_length;
-    f->lfs = temper__is_sha256(f->etag);
+    f->lfs = temper__is_hex(f->etag, 64);
 done:
     free(url);
     return rc;
 }
 
 /* ---- step 3: the blob ---------------------------------------------------- */
-
-static int temper__file_sha256(const char *path, char hex[65]) {
-    FILE *in = fopen(path, "rb");
-    if (!in) return temper__disk_error(path, errno);
-    temper__sha256 s;
-    temper__sha256_init(&s);
-    static _Thread_local unsigned char buf[1 << 16];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, in)) > 0) temper__sha256_update(&s, buf, n);
-    int err = ferror(in);
-    fclose(in);
-    if (err) return temper__error(TEMPER_EIO, "%s: read error", path);
-    temper__sha256_final(&s, hex);
-    return 0;
-}
 
 static int temper__on_bytes(void *user, uint64_t got, uint64_t expected) {
     (void)expected;
@@ -425,17 +412,20 @@ static int temper__download_blob(temper__pull *p, int idx, const char *blob, con
                            (unsigned long long)have, (long long)f->size);
         goto done;
     }
-    if (f->lfs) {
+    /* LFS files have their sha256 as ETag, the others their git blob id */
+    if (f->lfs || temper__is_hex(f->etag, 40)) {
         char hex[65];
-        if ((rc = temper__file_sha256(part, hex)) < 0) goto done;
+        if ((rc = temper__file_digest(part, !f->lfs, hex)) < 0) goto done;
         if (strcmp(hex, f->etag) != 0) {
             unlink(part);
-            rc = temper__error(TEMPER_EFORMAT, "%s: checksum mismatch: the Hub gives sha256 %s "
+            rc = temper__error(TEMPER_EFORMAT, "%s: checksum mismatch: the Hub gives %s %s "
                                "but the download has %s (a corrupt transfer or a bad mirror): "
-                               "the file was removed, run the command again", f->name, f->etag, hex);
+                               "the file was removed, run the command again", f->name,
+                               f->lfs ? "sha256" : "git blob id", f->etag, hex);
             goto done;
         }
-    } else if (strstr(f->name, ".safetensors") || strstr(f->name, ".bin")) {
+    }
+    if (!f->lfs && (strstr(f->name, ".safetensors") || strstr(f->name, ".bin"))) {
         /* weights stored without LFS: at least refuse an HTML page or a pointer */
         unsigned char head[64];
         FILE *in = fopen(part, "rb");

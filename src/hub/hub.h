@@ -104,18 +104,11 @@ typedef struct temper__hub_opts {
 int temper__hub_download(const char *repo, const char *revision,
                          const temper__hub_opts *opts, char **folder_out);
 
-/* ---- sha256 ----------------------------------------------------------- */
+/* ---- checksums (digest.c) ------------------------------------------------ */
 
-typedef struct temper__sha256 {
-    uint32_t h[8];
-    uint64_t n_bytes;
-    uint8_t buf[64];
-    size_t n_buf;
-} temper__sha256;
-
-void temper__sha256_init(temper__sha256 *s);
-void temper__sha256_update(temper__sha256 *s, const void *data, size_t n);
-/* hex: 65 bytes (64 lowercase hex digits + NUL). */
-void temper__sha256_final(temper__sha256 *s, char hex[65]);
+/* The hex digest of the file at path: SHA-256 of its bytes, or with
+ * git_blob git's blob id (SHA-1 of "blob <size>\0" + bytes). hex: 65 bytes
+ * (64 or 40 lowercase hex digits + NUL). */
+int temper__file_digest(const char *path, int git_blob, char hex[65]);
 
 #endif

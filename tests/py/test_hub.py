@@ -290,6 +290,19 @@ def main():
           not os.path.lexists(os.path.join(d8, "snapshots", tiny.commit, "model.safetensors"))
           and not os.path.exists(os.path.join(d8, "refs", "main")))
 
+    # --- 8b. a regular (non-LFS) file is checked against its git blob id ------
+    home8b = fresh_home("h8b")
+    hub.faults["config.json"] = "corrupt"
+    r = temper(["pull", "tiny-org/tiny-gpt2"], home8b)
+    del hub.faults["config.json"]
+    blob_id = git_blob_sha1(MODEL["config.json"])
+    check("corrupt regular file: pull fails", r.returncode == 1, r.stderr)
+    check("corrupt regular file: git blob id named",
+          "checksum mismatch" in r.stderr and "git blob id" in r.stderr and blob_id in r.stderr, r.stderr)
+    blobs = os.listdir(os.path.join(repo_dir(home8b, "tiny-org/tiny-gpt2"), "blobs"))
+    check("corrupt regular file: not kept", blob_id not in blobs and blob_id + ".incomplete" not in blobs,
+          blobs)
+
     # --- 9. errors: unknown repo, revision, gated, no network -----------------
     home9 = fresh_home("h9")
     r = temper(["pull", "nobody/nothing"], home9)

@@ -216,30 +216,38 @@ static void test_parse_id(void) {
     free(d);
 }
 
-/* FIPS 180-2 examples and the one-million-'a' vector; also fed in odd
- * pieces to cross the 64-byte block boundaries. */
-static void test_sha256(void) {
-    static const struct { const char *in; const char *hex; } v[] = {
-        {"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
-        {"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
-        {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+/* temper__file_digest against published vectors: SHA-256 (FIPS 180-2
+ * examples, and one million 'a's), and git blob ids (`git hash-object`). */
+static void write_bytes(const char *path, const char *data, size_t n, int times) {
+    FILE *f = fopen(path, "wb");
+    for (int i = 0; i < times; i++) fwrite(data, 1, n, f);
+    fclose(f);
+}
+
+static void test_digests(void) {
+    static const struct { const char *in; int git; const char *hex; } v[] = {
+        {"", 0, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+        {"abc", 0, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+        {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 0,
          "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
+        {"", 1, "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391"},      /* the empty blob */
+        {"hello\n", 1, "ce013625030ba8dba906f756967f9e9ca394464a"},
     };
-    char hex[65];
-    temper__sha256 s;
+    char path[600], hex[65];
+    snprintf(path, sizeof path, "%s/digest.bin", root);
     for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) {
-        temper__sha256_init(&s);
-        size_t n = strlen(v[k].in);
-        for (size_t i = 0; i < n; i += 3) temper__sha256_update(&s, v[k].in + i, n - i < 3 ? n - i : 3);
-        temper__sha256_final(&s, hex);
+        write_bytes(path, v[k].in, strlen(v[k].in), 1);
+        CHECK_EQ_INT(temper__file_digest(path, v[k].git, hex), 0);
         CHECK_STR(hex, v[k].hex);
     }
-    char a[1001];
+    char a[1000];
     memset(a, 'a', sizeof a);
-    temper__sha256_init(&s);
-    for (int i = 0; i < 1000; i++) temper__sha256_update(&s, a, i % 2 ? 999 : 1001);
-    temper__sha256_final(&s, hex);
+    write_bytes(path, a, sizeof a, 1000); /* crosses the 64 KB read buffer */
+    CHECK_EQ_INT(temper__file_digest(path, 0, hex), 0);
     CHECK_STR(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+    unlink(path);
+    CHECK(temper__file_digest(path, 0, hex) < 0);
+    CHECK(strstr(temper_last_error(), "digest.bin") != NULL);
 }
 
 int main(void) {
@@ -263,7 +271,7 @@ int main(void) {
     RUN(test_miss_message);
     RUN(test_paths);
     RUN(test_parse_id);
-    RUN(test_sha256);
+    RUN(test_digests);
 
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
