@@ -58,16 +58,6 @@ def scaled(x, t):
         return (x.astype(np.float32) / np.float32(t)).astype(np.float64)
 
 
-def reference(x, params, order, keep):
-    s = x.copy()
-    for name in order:
-        if name not in params:
-            continue
-        if name == "temperature":
-            s = scaled(s, params[name])
-        else:
-            s = ref.WARPERS[name](s, params[name], keep)
-    return s
 
 
 def near(s, name, v, keep):
@@ -102,7 +92,9 @@ def near(s, name, v, keep):
     return False
 
 
-def any_near(x, params, order, keep):
+def reference(x, params, order, keep):
+    """The processed scores, or None when a stage's decision is within
+    rounding of its threshold or splits tied tokens (not comparable)."""
     s = x.copy()
     for name in order:
         if name not in params:
@@ -111,16 +103,16 @@ def any_near(x, params, order, keep):
             s = scaled(s, params[name])
             continue
         if near(s, name, params[name], keep):
-            return True
+            return None
         after = ref.WARPERS[name](s, params[name], keep)
         kept = np.isfinite(after)
         removed = np.isfinite(s) & ~kept
         # a tie split by the sort order: temper keeps tied tokens together
         # (a documented difference), so such rows are not comparable
         if removed.any() and np.isin(s[removed], s[kept]).any():
-            return True
+            return None
         s = after
-    return False
+    return s
 
 
 def run_row(x, params, keep, llama, env):
@@ -172,10 +164,10 @@ def compare(n_cases, env, label, seed):
         keep = int(rng.choice([1, 1, 1, 2, 3, 100]))
         llama = rng.random() < 0.35
         order = ref.LLAMA_ORDER if llama else ref.HF_ORDER
-        if any_near(x, params, order, keep):
+        want_s = reference(x, params, order, keep)
+        if want_s is None:
             skipped += 1
             continue
-        want_s = reference(x, params, order, keep)
         want = ref.softmax(want_s)
         got, err = run_row(x, params, keep, llama, env)
         what = f"{label} V={V} {shape} {params} keep={keep} llama={llama}"
