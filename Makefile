@@ -11,7 +11,7 @@
 CC      ?= gcc
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter \
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-psabi \
            -pthread -fvisibility=hidden -Iinclude -Isrc -I/usr/include/cjson
 LDLIBS  += -lcjson -lutf8proc -lpcre2-8 -lcurl -lcrypto -lz -llapacke -lm -pthread
 
