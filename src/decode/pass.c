@@ -38,7 +38,6 @@
 #define TEMPER__CLONES
 #endif
 
-
 typedef float temper__v8f __attribute__((vector_size(32)));
 typedef int32_t temper__v8i __attribute__((vector_size(32)));
 
