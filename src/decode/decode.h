@@ -126,8 +126,9 @@ double temper__row_exp_sum(temper__row *r, float m);
 /* Keep the candidates with x >= t. */
 void temper__row_keep_ge(temper__row *r, float t);
 /* Keep the candidates with exp(x - m) >= thr or x >= t_keep; e holds the
- * exps of the kept candidates on return. */
-void temper__row_keep_e(temper__row *r, float m, double thr, float t_keep);
+ * exps of the kept candidates on return. have_e: e already holds
+ * exp(x - m) of the current candidates (temper__row_exp), not to redo. */
+void temper__row_keep_e(temper__row *r, float m, double thr, float t_keep, int have_e);
 /* The k-th largest candidate score (k >= 1); -inf if fewer than k are
  * finite. */
 float temper__row_kth(temper__row *r, int k);

@@ -102,15 +102,16 @@ void temper__row_keep_ge(temper__row *r, float t) {
     r->n = n;
 }
 
-void temper__row_keep_e(temper__row *r, float m, double thr, float t_keep) {
+void temper__row_keep_e(temper__row *r, float m, double thr, float t_keep, int have_e) {
     if (!r->sparse) {
         /* exp is monotonic and accurate to a few ulp: every score with
          * exp(x - m) >= thr is >= m + ln(thr) - 0.01. Keep those first
          * (one vectorised pass), then test the few exactly. */
         float t0 = m + (float)(log(thr) - 0.01);
         temper__row_keep_ge(r, t0 < t_keep ? t0 : t_keep);
+        have_e = 0; /* the candidates changed */
     }
-    temper__row_exp(r, m);
+    if (!have_e) temper__row_exp(r, m);
     float thr_f = (float)thr;
     int n = 0;
     for (int j = 0; j < r->n; j++) {
@@ -121,49 +122,6 @@ void temper__row_keep_e(temper__row *r, float m, double thr, float t_keep) {
         n += (ej >= thr_f) | (r->x[id] >= t_keep);
     }
     r->n = n;
-}
-
-/* Min-heap of the k largest values seen so far: h[0] is the k-th. */
-static inline void heap_sift_down(float *h, int k, int i) {
-    for (;;) {
-        int c = 2 * i + 1;
-        if (c >= k) return;
-        if (c + 1 < k && h[c + 1] < h[c]) c++;
-        if (h[i] <= h[c]) return;
-        float t = h[i];
-        h[i] = h[c];
-        h[c] = t;
-        i = c;
-    }
-}
-
-/* Push v on the min-heap h of `filled` values. */
-static inline void heap_push(float *h, int filled, float v) {
-    int i = filled;
-    h[i] = v;
-    while (i > 0 && h[(i - 1) / 2] > h[i]) {
-        float t = h[i];
-        h[i] = h[(i - 1) / 2];
-        h[(i - 1) / 2] = t;
-        i = (i - 1) / 2;
-    }
-}
-
-/* k-th largest finite value among x[ids[j]] (n) with the heap h (k); -inf
- * if fewer than k are finite. */
-static float heap_kth(const float *x, const int32_t *ids, int n, int k,
-                      float *h) {
-    int filled = 0;
-    for (int j = 0; j < n; j++) {
-        float v = x[ids[j]];
-        if (filled < k) {
-            if (v != -INFINITY) heap_push(h, filled++, v);
-        } else if (v > h[0]) {
-            h[0] = v;
-            heap_sift_down(h, k, 0);
-        }
-    }
-    return filled < k ? -INFINITY : h[0];
 }
 
 int temper__row_collect(temper__row *r, float t) {
@@ -194,7 +152,15 @@ static float dense_kth(temper__row *r, int k) {
 }
 
 float temper__row_kth(temper__row *r, int k) {
-    if (r->sparse) return heap_kth(r->x, r->ids, r->n, k, r->f);
+    if (r->sparse) { /* the finite candidates' scores, gathered into f */
+        int c = 0;
+        for (int j = 0; j < r->n; j++) {
+            float v = r->x[r->ids[j]];
+            r->f[c] = v;
+            c += v != -INFINITY;
+        }
+        return c < k ? -INFINITY : temper__select_desc(r->f, c, k);
+    }
     if (temper__row_max(r) == -INFINITY) return -INFINITY;
     float kth = dense_kth(r, k); /* on the raw scores */
     return r->temp == 1.0f ? kth : kth / r->temp;
@@ -211,6 +177,11 @@ static double sum_array(const float *a, int n) {
     double z = 0.0;
     for (int i = 0; i < n; i++) z += a[i];
     return z;
+}
+
+/* The median of three values: the pivot of the quickselects below. */
+static inline float median3(float x, float y, float z) {
+    return x < y ? (y < z ? y : (x < z ? z : x)) : (x < z ? x : (y < z ? z : y));
 }
 
 /* Move the values of a[lo..hi) that are > pivot (gt) or == pivot (!gt) to
@@ -257,9 +228,7 @@ float temper__mass_select(float *a, int n, double target) {
             }
             return kept;
         }
-        float x = a[lo], y = a[lo + (hi - lo) / 2], z = a[hi - 1];
-        float pivot = x < y ? (y < z ? y : (x < z ? z : x))
-                            : (x < z ? x : (y < z ? z : y)); /* median */
+        float pivot = median3(a[lo], a[lo + (hi - lo) / 2], a[hi - 1]);
         int g = partition(a, lo, hi, pivot, 1); /* [lo, g) > pivot */
         double mg = sum_array(a + lo, g - lo);
         if (acc + mg >= target) {
@@ -279,9 +248,7 @@ float temper__mass_select(float *a, int n, double target) {
 float temper__select_desc(float *a, int n, int k) {
     int lo = 0, hi = n; /* the answer is the k-th largest of a[lo..hi) */
     while (hi - lo > 16) {
-        float x = a[lo], y = a[lo + (hi - lo) / 2], z = a[hi - 1];
-        float pivot = x < y ? (y < z ? y : (x < z ? z : x))
-                            : (x < z ? x : (y < z ? z : y));
+        float pivot = median3(a[lo], a[lo + (hi - lo) / 2], a[hi - 1]);
         int g = partition(a, lo, hi, pivot, 1); /* [lo, g) > pivot */
         if (k <= g - lo) {
             hi = g;
@@ -384,9 +351,7 @@ float temper__mass_select_asc(float *key, float *w, int n, double target) {
         inside = 1;
     }
     while (hi - lo > 16) {
-        float x = key[lo], y = key[lo + (hi - lo) / 2], z = key[hi - 1];
-        float pivot = x < y ? (y < z ? y : (x < z ? z : x))
-                            : (x < z ? x : (y < z ? z : y));
+        float pivot = median3(key[lo], key[lo + (hi - lo) / 2], key[hi - 1]);
         int l = partition2(key, w, lo, hi, pivot, 1); /* [lo, l) < pivot */
         double wl = sum_array(w + lo, l - lo);
         if (acc + wl >= target) {

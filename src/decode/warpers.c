@@ -5,9 +5,9 @@
  * Every filter keeps the min_keep best tokens, ties with the min_keep-th
  * included (transformers' topk(scores, min_keep)[..., -1] test). Every
  * filter but typical keeps a set {x >= threshold}, so none sorts the
- * vocabulary: top-k finds its threshold with a heap of k values over the
- * scores near the max, top-p with a quickselect weighted by probability
- * mass, typical with one weighted by probability (row.c).
+ * vocabulary: top-k finds its threshold by a selection among the scores
+ * above a bound from set maxima, top-p with a quickselect weighted by
+ * probability mass, typical with one weighted by probability (row.c).
  */
 #include <float.h>
 #include <math.h>
@@ -23,9 +23,9 @@ int temper__apply_temperature(temper__row *r, float t) {
     float m = temper__row_max(r);
     if (m != -INFINITY && m / t == INFINITY)
         return temper__error(TEMPER_EINVAL,
-                             "temperature %g takes the logit %g past the largest float "
+                             "temperature %g takes the score %g past the largest float "
                              "(3.4e38): use a larger temperature",
-                             (double)t, (double)(r->sparse || r->temp == 1.0f ? m : r->max));
+                             (double)t, (double)m);
     if (r->sparse) {
         float *x = temper__row_write(r);
         for (int j = 0; j < r->n; j++) x[r->ids[j]] /= t;
@@ -121,7 +121,7 @@ void temper__apply_top_p(temper__row *r, float p, int min_keep) {
     for (int j = 0; j < r->n; j++)
         if (r->e[j] >= cut) r->f[na++] = r->e[j];
     float thr = temper__mass_select(r->f, na, target);
-    temper__row_keep_e(r, m, thr, t_keep);
+    temper__row_keep_e(r, m, thr, t_keep, 1);
 }
 
 /* transformers' MinPLogitsWarper: remove p < min_p * max p, i.e.
@@ -129,15 +129,15 @@ void temper__apply_top_p(temper__row *r, float p, int min_keep) {
 void temper__apply_min_p(temper__row *r, float min_p, int min_keep) {
     float m = temper__row_max(r);
     if (m == -INFINITY) return;
-    temper__row_keep_e(r, m, min_p, keep_threshold(r, m, min_keep));
+    temper__row_keep_e(r, m, min_p, keep_threshold(r, m, min_keep), 0);
 }
 
 /* transformers' EpsilonLogitsWarper: remove p < epsilon. */
 void temper__apply_epsilon(temper__row *r, float eps, int min_keep) {
     float m = temper__row_max(r);
     if (m == -INFINITY) return;
-    double z = temper__row_exp_sum(r, m);
-    temper__row_keep_e(r, m, eps * z, keep_threshold(r, m, min_keep));
+    double z = temper__row_exp(r, m);
+    temper__row_keep_e(r, m, eps * z, keep_threshold(r, m, min_keep), 1);
 }
 
 /* Entropy in nats of softmax over the candidates, -sum p log p =
@@ -152,10 +152,10 @@ static double entropy(const temper__row *r, const float *xs, float m, double z) 
 void temper__apply_eta(temper__row *r, float eta, int min_keep) {
     float m = temper__row_max(r);
     if (m == -INFINITY) return;
-    double z = temper__row_exp(r, m);
-    double h = entropy(r, temper__row_scores(r), m, z);
-    double cut = fmin((double)eta, sqrt((double)eta) * exp(-h));
-    temper__row_keep_e(r, m, cut * z, keep_threshold(r, m, min_keep));
+    const float *xs = temper__row_scores(r);
+    double z = temper__exp_sub_sum(xs, m, r->e, r->n);
+    double cut = fmin((double)eta, sqrt((double)eta) * exp(-entropy(r, xs, m, z)));
+    temper__row_keep_e(r, m, cut * z, keep_threshold(r, m, min_keep), 1);
 }
 
 /*
@@ -171,8 +171,8 @@ int temper__apply_typical(temper__row *r, float mass, int min_keep) {
     float m = temper__row_max(r);
     if (m == -INFINITY) return 0;
     int n = r->n;
-    double z = temper__row_exp(r, m);
     const float *xs = temper__row_scores(r);
+    double z = temper__exp_sub_sum(xs, m, r->e, n);
     double h = entropy(r, xs, m, z);
     /* |-log p - H| = |x - c|, c = m + log z - H (+inf for -inf scores);
      * nkey holds the negated keys, so that keeping key <= limit is a
