@@ -16,23 +16,11 @@
 #include "tensor/avx512.h"
 
 /* exp(x) for x <= 0 (or -inf), 0 below -87, as the portable pass: the
- * same reduction and degree-7 Taylor polynomial, with FMA, and none of
- * the overflow and NaN handling that temper__exp16 needs elsewhere. */
+ * same reduction and polynomial (tensor/avx512.h), without the overflow
+ * and NaN handling that temper__exp16 needs elsewhere. */
 TEMPER__AVX512 static TEMPER__INLINE __m512 exp16(__m512 x) {
     __mmask16 keep = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.0f), _CMP_GE_OQ);
-    __m512 xc = _mm512_max_ps(x, _mm512_set1_ps(-87.5f));
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(xc, _mm512_set1_ps(1.44269504088896341f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), xc);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    __m512 n, p = temper__exp16_reduced(_mm512_max_ps(x, _mm512_set1_ps(-87.5f)), &n);
     return _mm512_maskz_scalef_ps(keep, p, n);
 }
 

@@ -29,17 +29,15 @@ TEMPER__AVX512 static TEMPER__INLINE __m512 temper__w16(const void *base, temper
     return _mm512_maskz_loadu_ps(m, (const float *)base + i);
 }
 
-/* exp(x) in 16 lanes, relative error below 2 ulp: x = n ln2 + r with
- * |r| <= ln2/2 (ln2 split in two so n ln2 is exact), exp(r) by its Taylor
- * series to degree 7 (truncation < 6e-9), then scaled by 2^n. Overflows to
- * +inf, underflows to 0, keeps NaN. */
-TEMPER__AVX512 static TEMPER__INLINE __m512 temper__exp16(__m512 x) {
-    const __m512 log2e = _mm512_set1_ps(1.44269504088896341f);
-    const __m512 ln2_hi = _mm512_set1_ps(0.693359375f), ln2_lo = _mm512_set1_ps(-2.12194440e-4f);
-    __m512 xc = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-104.0f)), _mm512_set1_ps(89.0f));
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(xc, log2e), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, ln2_hi, xc);
-    r = _mm512_fnmadd_ps(n, ln2_lo, r);
+/* exp(r) and n for x = n ln2 + r, |r| <= ln2/2 (ln2 split in two so n ln2
+ * is exact), exp(r) by its Taylor series to degree 7 (truncation < 6e-9);
+ * exp(x) = 2^n exp(r) (_mm512_scalef_ps). x must be finite and within
+ * [-104, 89]. */
+TEMPER__AVX512 static TEMPER__INLINE __m512 temper__exp16_reduced(__m512 x, __m512 *n) {
+    *n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                              _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(*n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(*n, _mm512_set1_ps(-2.12194440e-4f), r);
     __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720.0f));
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
@@ -47,7 +45,14 @@ TEMPER__AVX512 static TEMPER__INLINE __m512 temper__exp16(__m512 x) {
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    return _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+}
+
+/* exp(x) in 16 lanes, relative error below 2 ulp. Overflows to +inf,
+ * underflows to 0, keeps NaN. */
+TEMPER__AVX512 static TEMPER__INLINE __m512 temper__exp16(__m512 x) {
+    __m512 xc = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-104.0f)), _mm512_set1_ps(89.0f)), n;
+    __m512 p = temper__exp16_reduced(xc, &n); /* before n is read */
     __m512 y = _mm512_scalef_ps(p, n);
     return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), y, x);
 }
