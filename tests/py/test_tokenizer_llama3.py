@@ -28,27 +28,16 @@ import os
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BUILD = os.path.join(ROOT, os.environ.get("TEMPER_BUILD", "build"))
-FIX = os.environ.get("TEMPER_FIXTURES", os.path.join(ROOT, "..", "shared", "fixtures"))
-TOOL = os.path.join(BUILD, "tests", "tok_tool")
-NPM = os.path.join(ROOT, "tests", "npm")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import BUILD, NPM, check  # noqa: E402
+
+FIX = harness.FIXTURES
+TOOL = harness.tool("tok_tool")
 WORK = os.path.join(BUILD, "tok-llama3")
 
 LLAMA3_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|"
                   r" ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
-
-passed = failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {name}: {detail}"[:3000])
-
 
 def temper(tok_path, texts, *flags):
     out = subprocess.run([TOOL, tok_path, *flags], input=json.dumps(texts).encode(),
@@ -289,8 +278,7 @@ def main():
     t["pre_tokenizer"]["pretokenizers"][1] = {"type": "Digits", "individual_digits": True}
     load_error("split-digits", t, "Sequence of 2 pre-tokenizers is not supported")
 
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return harness.summary()
 
 
 if __name__ == "__main__":
