@@ -273,6 +273,15 @@ TEMPER_API int temper_model_load(const char *path_or_id,
                                  temper_model **out);
 TEMPER_API void temper_model_free(temper_model *model);
 
+/* The SIMD level the kernels run at: *level (may be NULL) gets "avx512",
+ * "avx2", "neon" or "portable" (static storage). By default the highest
+ * level this CPU supports; the environment variable TEMPER_SIMD names one
+ * (TEMPER_NO_SIMD=1 means "portable"). Returns 0, or TEMPER_EINVAL with a
+ * message when TEMPER_SIMD names an unknown level or one this CPU lacks:
+ * the kernels then run at the default level (*level names it) and
+ * temper_model_load() fails with the same error. */
+TEMPER_API int temper_simd_level(const char **level);
+
 /* Borrowed from model. */
 TEMPER_API const temper_tokenizer *temper_model_tokenizer(
     const temper_model *model);

@@ -12,6 +12,7 @@
 #include "formats/llama2c.h"
 #include "hub/hub.h"
 #include "models/model.h"
+#include "tensor/simd.h"
 
 static const temper__arch *const temper__archs[] = {&temper__arch_gpt2, &temper__arch_opt,
                                                     &temper__arch_llama, &temper__arch_mistral};
@@ -260,6 +261,8 @@ int temper_model_load(const char *path_or_id, const temper_model_params *params,
     *out = NULL;
     if (!path_or_id || !*path_or_id)
         return temper__error(TEMPER_EINVAL, "no model given: pass a model folder or a Hub id such as gpt2");
+    int rc0 = temper__simd_check(); /* a TEMPER_SIMD this CPU cannot run */
+    if (rc0 < 0) return rc0;
     temper_model_params defaults = temper_model_default_params();
     if (!params) params = &defaults;
     if (params->quantize && strcmp(params->quantize, "q8") != 0)

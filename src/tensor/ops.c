@@ -71,31 +71,9 @@ void temper__row_f32(float *out, const void *data, temper__dtype dtype, int C, l
 
 /* ---- run-time choice ---------------------------------------------- */
 
-static int temper__simd_have = -1;
+int temper__simd_enabled(void) { return temper__simd() != TEMPER__SIMD_PORTABLE; }
 
-void temper__simd_set(int enabled) {
-    temper__simd_have = -1;
-    if (enabled) (void)temper__simd_enabled();
-    else temper__simd_have = 0;
-}
-
-int temper__simd_enabled(void) {
-    int have = temper__simd_have;
-    if (have < 0) {
-#ifdef TEMPER__HAVE_AVX512
-        const char *off = getenv("TEMPER_NO_SIMD");
-        __builtin_cpu_init();
-        have = !(off && *off && strcmp(off, "0") != 0) && __builtin_cpu_supports("avx512f") &&
-               __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-               __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("f16c") &&
-               __builtin_cpu_supports("fma");
-#else
-        have = 0;
-#endif
-        temper__simd_have = have;
-    }
-    return have;
-}
+static inline int temper__avx512(void) { return temper__simd() == TEMPER__SIMD_AVX512; }
 
 /* ---- matmul: reference ----------------------------------------------- */
 
@@ -327,7 +305,7 @@ void temper__matmul_ep(temper__pool *pool, float *out, int ldo, const float *x, 
     temper__mm_job j = {.out = out, .ldo = ldo, .x = x, .T = T, .w = w, .bias = bias, .ep = ep, .pool = pool};
     if (T <= 0) return;
 #ifdef TEMPER__HAVE_AVX512
-    if (temper__simd_enabled()) {
+    if (temper__avx512()) {
         temper__matmul_simd(&j);
         return;
     }
@@ -345,7 +323,7 @@ void temper__matmul(temper__pool *pool, float *out, int ldo, const float *x, int
 void temper__layernorm(float *out, const float *x, int T, int C, const float *g, const float *b,
                        float eps) {
 #ifdef TEMPER__HAVE_AVX512
-    if (temper__simd_enabled()) {
+    if (temper__avx512()) {
         for (int t = 0; t < T; t++)
             temper__layernorm_avx512(out + (size_t)t * C, x + (size_t)t * C, C, g, b, eps);
         return;
@@ -377,7 +355,7 @@ void temper__rmsnorm(float *out, const float *x, int T, int C, const float *g, f
 
 void temper__gelu_tanh(float *x, long n) {
 #ifdef TEMPER__HAVE_AVX512
-    if (temper__simd_enabled()) {
+    if (temper__avx512()) {
         temper__act_avx512(x, n, TEMPER__EP_GELU);
         return;
     }
@@ -395,7 +373,7 @@ void temper__silu_mul(float *gate, const float *up, long n) {
 
 void temper__softmax(float *x, int n) {
 #ifdef TEMPER__HAVE_AVX512
-    if (temper__simd_enabled()) {
+    if (temper__avx512()) {
         temper__softmax_avx512(x, n);
         return;
     }
@@ -471,7 +449,7 @@ typedef struct {
 static void temper__attn_worker(void *arg, int ith, int nth) {
     const temper__attn_job *j = arg;
     const temper__attn_args *a = j->a;
-    const int simd = temper__simd_enabled() && a->hd <= TEMPER__ATTN_MAX_HD;
+    const int simd = temper__avx512() && a->hd <= TEMPER__ATTN_MAX_HD;
     if (!j->S) {
         float *sc = a->scratch + (size_t)ith * a->n_ctx;
         for (long job = ith; job < (long)a->T * a->H; job += nth)
@@ -503,7 +481,7 @@ static void temper__attn_worker(void *arg, int ith, int nth) {
 
 void temper__attention(temper__pool *pool, const temper__attn_args *a) {
     temper__attn_job j = {a, NULL};
-    if (temper__simd_enabled() && a->hd <= TEMPER__ATTN_MAX_HD)
+    if (temper__avx512() && a->hd <= TEMPER__ATTN_MAX_HD)
         j.S = temper__pool_scratch(pool, (size_t)temper__pool_size(pool) * 4 * a->n_ctx);
     temper__pool_run(pool, temper__attn_worker, &j);
 }

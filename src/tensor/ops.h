@@ -68,8 +68,7 @@ int temper__quantize_q8(const temper__mat *w, temper__mat *out);
 size_t temper__q8_bytes(int K, int N);
 static inline size_t temper__q8_row_bytes(int K) { return (size_t)K + (size_t)K / 16; }
 
-/* 1 when the SIMD kernels are in use (x86-64 with AVX-512 F/BW/VL and
- * TEMPER_NO_SIMD unset or "0"). */
+/* 1 when a SIMD level is in use (not portable): see simd.h, level.c. */
 int temper__simd_enabled(void);
 
 /* Row n of a (rows, C) matrix of any dtype (q8 too), converted to f32: out (C). */

@@ -86,7 +86,7 @@ int temper__quantize_q8(const temper__mat *w, temper__mat *out) {
     const size_t rb = temper__q8_row_bytes(K);
     uint16_t (*temper__q8_block_fn)(const float *, int8_t *) = temper__q8_block;
 #ifdef TEMPER__HAVE_AVX512
-    if (temper__simd_enabled()) temper__q8_block_fn = temper__q8_block_avx512;
+    if (temper__simd() == TEMPER__SIMD_AVX512) temper__q8_block_fn = temper__q8_block_avx512;
 #endif
     if (K % 32 != 0 || w->dtype == TEMPER__Q8) return TEMPER_EINVAL;
     int8_t *buf = aligned_alloc(64, (temper__q8_bytes(K, N) + 63) & ~(size_t)63);

@@ -1,8 +1,8 @@
 /*
- * simd.h - the kernels behind ops.h, as the threaded dispatcher in ops.c
- * calls them: each computes one thread's share of the work. The portable
- * versions are always there; the AVX-512 ones exist on x86-64 only and are
- * used when temper__simd_enabled().
+ * simd.h - the SIMD levels (level.c) and the kernels behind ops.h, as the
+ * threaded dispatcher in ops.c calls them: each computes one thread's share
+ * of the work. The portable versions are always there; the AVX-512 ones
+ * exist on x86-64 only and are used at level TEMPER__SIMD_AVX512.
  *
  * Shapes as in ops.h: x (T, K) row-major with row stride K, out (T, ldo).
  */
@@ -18,7 +18,40 @@ void temper__matmul_generic(float *out, int ldo, const float *x, int T, const te
 void temper__act_ref(float *x, long n, int ep);
 float temper__f16_to_f32(uint16_t h);
 
-/* Tests: 0 forces the portable kernels, 1 restores the run-time choice. */
+/* ---- SIMD levels (level.c) ---------------------------------------------- */
+
+/* Ordered: a CPU that runs a level of its architecture runs those below it. */
+enum {
+    TEMPER__SIMD_PORTABLE, /* plain C (SSE2 on x86-64, the compiler's choice elsewhere) */
+    TEMPER__SIMD_NEON,     /* aarch64 Advanced SIMD */
+    TEMPER__SIMD_AVX2,     /* x86-64 AVX2 + FMA + F16C */
+    TEMPER__SIMD_AVX512,   /* x86-64 AVX-512 F/BW/VL/DQ (+ the AVX2 set) */
+    TEMPER__SIMD_NLEVELS
+};
+
+/* The level the kernels run at now: TEMPER_SIMD's (TEMPER_NO_SIMD=1:
+ * portable), else the highest this CPU supports. Cheap (one atomic load). */
+int temper__simd(void);
+/* Bit (1 << level) for each level this CPU supports (portable always). */
+unsigned temper__simd_supported(void);
+/* Tests and benches: run at level from now on (-1: back to the default).
+ * Returns 0, or TEMPER_EINVAL with a message when the CPU lacks it. Not
+ * meant to be called while kernels run on other threads. */
+int temper__simd_force(int level);
+/* 0, or TEMPER_EINVAL with its message when TEMPER_SIMD names an unknown
+ * level or one this CPU lacks (the kernels then run at the default). */
+int temper__simd_check(void);
+/* "portable", "neon", "avx2", "avx512"; and back (-1 if unknown). */
+const char *temper__simd_name(int level);
+int temper__simd_parse(const char *name);
+/* The choice behind the above, for tests: from the values of TEMPER_SIMD
+ * and TEMPER_NO_SIMD (either may be NULL) and the supported mask, *level
+ * and 0, or TEMPER_EINVAL and msg (msg_size bytes, NUL-terminated). */
+int temper__simd_choose(const char *simd_env, const char *no_simd_env, unsigned supported, int *level,
+                        char *msg, size_t msg_size);
+/* The levels the CPU supports, probed (not cached). */
+unsigned temper__simd_cpu(void);
+/* Older tests: 0 forces portable, 1 restores the default. */
 void temper__simd_set(int enabled);
 
 /* Rows that go to the streaming (matrix-vector) kernels; more go to GEMM. */

@@ -454,6 +454,57 @@ def test_generate():
               f"{out!r} {err}")
 
 
+def cpu_levels():
+    """SIMD levels this CPU runs, from /proc/cpuinfo (highest first)."""
+    import platform
+    if platform.machine() == "aarch64":
+        return ["neon", "portable"]
+    flags = set()
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    levels = ["portable"]
+    if {"avx2", "fma", "f16c"} <= flags:
+        levels.insert(0, "avx2")
+        if {"avx512f", "avx512bw", "avx512vl", "avx512dq"} <= flags:
+            levels.insert(0, "avx512")
+    return levels
+
+
+def test_simd_env():
+    """TEMPER_SIMD forces a level; an unknown one or one the CPU lacks is an
+    error at model load (never a silent fallback)."""
+    levels = cpu_levels()
+
+    def info(env):
+        full = dict(os.environ)
+        full.pop("TEMPER_SIMD", None)
+        full.pop("TEMPER_NO_SIMD", None)
+        full.update(env)
+        r = subprocess.run([TEMPER, "info", "-m", MODEL, "--json"], capture_output=True, env=full, timeout=120)
+        return r.returncode, r.stdout.decode(), r.stderr.decode()
+
+    rc, out, err = info({})
+    check("info --json simd: the highest level by default", rc == 0 and json.loads(out).get("simd") == levels[0],
+          f"{out} {err} (expected {levels[0]})")
+    for lv in levels:
+        rc, out, err = info({"TEMPER_SIMD": lv})
+        check(f"TEMPER_SIMD={lv} runs at {lv}", rc == 0 and json.loads(out).get("simd") == lv, out + err)
+    rc, out, err = info({"TEMPER_NO_SIMD": "1"})
+    check("TEMPER_NO_SIMD=1 runs portable", rc == 0 and json.loads(out).get("simd") == "portable", out + err)
+    lacking = "avx2" if "neon" in levels else "neon"
+    for value, words in (("bogus", ["TEMPER_SIMD", "bogus", "not a SIMD level"]),
+                         (lacking, ["TEMPER_SIMD", lacking, "does not support", levels[0]])):
+        rc, out, err = info({"TEMPER_SIMD": value})
+        no_crash(f"TEMPER_SIMD={value}", rc, err)
+        lines = [l for l in err.splitlines() if l.strip()]
+        check(f"TEMPER_SIMD={value}: fails, one line", rc > 0 and out == "" and len(lines) == 1, f"{rc} {out} {err}")
+        for w in words:
+            check(f"TEMPER_SIMD={value}: mentions {w!r}", w in err, err)
+
+
 def main():
     if not os.access(TEMPER, os.X_OK):
         return harness.missing(f"{TEMPER} not built")
@@ -463,6 +514,7 @@ def main():
         test_usage()
         test_model_errors(tmp)
         test_info()
+        test_simd_env()
         test_probs(tmp)
         test_probs_text_prompt(tmp)
         test_probs_visible()

@@ -221,12 +221,11 @@ static void test_q8(void) {
     double *wd = malloc(sizeof(double) * 96 * 70);
     void *data = make_weights(TEMPER__F32, TEMPER__KN, 96, 70, wd);
     temper__mat wk = {TEMPER__F32, TEMPER__KN, 96, 70, data}, qa, qb;
-    int simd = temper__simd_enabled();
-    temper__simd_set(1);
+    int level = temper__simd();
     CHECK(temper__quantize_q8(&wk, &qa) == 0);
-    temper__simd_set(0);
+    temper__simd_force(TEMPER__SIMD_PORTABLE);
     CHECK(temper__quantize_q8(&wk, &qb) == 0);
-    temper__simd_set(simd);
+    temper__simd_force(level);
     CHECK(memcmp(qa.data, qb.data, temper__q8_bytes(96, 70)) == 0);
     free((void *)qa.data); free((void *)qb.data); free(data); free(wd);
 }
@@ -433,12 +432,73 @@ static void run_all(void) {
     RUN(test_attention);
 }
 
+/* ---- SIMD levels ------------------------------------------------------- */
+
+static void test_levels(void) {
+    const unsigned x86 = 1u << TEMPER__SIMD_PORTABLE | 1u << TEMPER__SIMD_AVX2 | 1u << TEMPER__SIMD_AVX512,
+                   avx2 = 1u << TEMPER__SIMD_PORTABLE | 1u << TEMPER__SIMD_AVX2;
+    char msg[200];
+    int level;
+    for (int l = 0; l < TEMPER__SIMD_NLEVELS; l++) CHECK_EQ_INT(temper__simd_parse(temper__simd_name(l)), l);
+    CHECK_EQ_INT(temper__simd_parse("AVX2"), -1);
+    /* the default: the highest level; TEMPER_NO_SIMD=1 (not 0) means portable */
+    CHECK_EQ_INT(temper__simd_choose(NULL, NULL, x86, &level, msg, sizeof msg), 0);
+    CHECK_EQ_INT(level, TEMPER__SIMD_AVX512);
+    CHECK_EQ_INT(temper__simd_choose("", NULL, avx2, &level, msg, sizeof msg), 0);
+    CHECK_EQ_INT(level, TEMPER__SIMD_AVX2);
+    CHECK_EQ_INT(temper__simd_choose(NULL, "1", x86, &level, msg, sizeof msg), 0);
+    CHECK_EQ_INT(level, TEMPER__SIMD_PORTABLE);
+    CHECK_EQ_INT(temper__simd_choose(NULL, "0", x86, &level, msg, sizeof msg), 0);
+    CHECK_EQ_INT(level, TEMPER__SIMD_AVX512);
+    CHECK_EQ_INT(temper__simd_choose(NULL, NULL, 1u << TEMPER__SIMD_PORTABLE | 1u << TEMPER__SIMD_NEON, &level, msg,
+                                     sizeof msg), 0);
+    CHECK_EQ_INT(level, TEMPER__SIMD_NEON);
+    /* TEMPER_SIMD names a level, and wins over TEMPER_NO_SIMD */
+    CHECK_EQ_INT(temper__simd_choose("avx2", "1", x86, &level, msg, sizeof msg), 0);
+    CHECK_EQ_INT(level, TEMPER__SIMD_AVX2);
+    CHECK_EQ_INT(temper__simd_choose("portable", NULL, x86, &level, msg, sizeof msg), 0);
+    CHECK_EQ_INT(level, TEMPER__SIMD_PORTABLE);
+    /* a level the CPU lacks: an error naming it and what to use; the default runs */
+    CHECK_EQ_INT(temper__simd_choose("avx512", NULL, avx2, &level, msg, sizeof msg), TEMPER_EINVAL);
+    CHECK_EQ_INT(level, TEMPER__SIMD_AVX2);
+    CHECK(strstr(msg, "\"avx512\"") && strstr(msg, "does not support") && strstr(msg, "avx2, portable"));
+    CHECK_EQ_INT(temper__simd_choose("neon", NULL, x86, &level, msg, sizeof msg), TEMPER_EINVAL);
+    CHECK_EQ_INT(temper__simd_choose("avx3", NULL, x86, &level, msg, sizeof msg), TEMPER_EINVAL);
+    CHECK(strstr(msg, "\"avx3\"") && strstr(msg, "not a SIMD level"));
+    /* forcing: every supported level, and an error for the others */
+    int before = temper__simd();
+    unsigned sup = temper__simd_supported();
+    CHECK(sup & 1u << TEMPER__SIMD_PORTABLE);
+    CHECK_EQ_INT(sup, temper__simd_cpu());
+    for (int l = 0; l < TEMPER__SIMD_NLEVELS; l++) {
+        temper__simd_force(TEMPER__SIMD_PORTABLE);
+        if (sup & 1u << l) {
+            CHECK_EQ_INT(temper__simd_force(l), 0);
+            CHECK_EQ_INT(temper__simd(), l);
+        } else {
+            CHECK_EQ_INT(temper__simd_force(l), TEMPER_EINVAL);
+            CHECK_EQ_INT(temper__simd(), TEMPER__SIMD_PORTABLE);
+            CHECK(strstr(temper_last_error(), temper__simd_name(l)) != NULL);
+        }
+    }
+    CHECK_EQ_INT(temper__simd_force(-1), 0);
+    CHECK_EQ_INT(temper__simd(), before);
+}
+
 int main(void) {
-    if (temper__simd_enabled()) run_all(); /* SIMD kernels, as chosen at run time */
-    else fprintf(stderr, "note: no AVX-512 (or TEMPER_NO_SIMD set): portable kernels only\n");
-    mode = "portable";
-    temper__simd_set(0);
-    run_all();
+    /* every kernel at every level this CPU runs, down to portable */
+    unsigned sup = temper__simd_supported();
+    for (int l = TEMPER__SIMD_NLEVELS - 1; l >= 0; l--) {
+        if (!(sup & 1u << l)) {
+            fprintf(stderr, "note: SIMD level %s not run on this CPU\n", temper__simd_name(l));
+            continue;
+        }
+        temper__simd_force(l);
+        mode = temper__simd_name(l);
+        run_all();
+    }
+    temper__simd_force(-1);
+    RUN(test_levels);
     RUN(test_split);
     RUN(test_pool_chunks);
     return TEST_SUMMARY();

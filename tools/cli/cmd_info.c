@@ -56,6 +56,9 @@ static void print_json(const cli_common *c, const temper_model_info *mi) {
     cj_key(&j, "dtype"), cj_str(&j, mi->dtype);
     cj_key(&j, "file_bytes"), cj_int(&j, (long long)mi->file_bytes);
     cj_key(&j, "load_seconds"), cj_double(&j, mi->load_seconds);
+    const char *simd;
+    temper_simd_level(&simd);
+    cj_key(&j, "simd"), cj_str(&j, simd);
     cj_key(&j, "bos_id");
     if (mi->bos_id >= 0) cj_int(&j, mi->bos_id);
     else cj_null(&j);
@@ -88,6 +91,9 @@ static void print_text(const cli_common *c, const temper_model_info *mi) {
     printf("file size      %s (%s bytes)\n", si(b, sizeof b, (double)mi->file_bytes, "B"),
            grouped(a, sizeof a, mi->file_bytes));
     printf("load time      %.3f s\n", mi->load_seconds);
+    const char *simd;
+    temper_simd_level(&simd);
+    printf("SIMD level     %s\n", simd);
     if (mi->bos_id >= 0) printf("bos id         %d\n", (int)mi->bos_id);
     if (mi->eos_id >= 0) printf("eos id         %d\n", (int)mi->eos_id);
 }
