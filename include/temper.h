@@ -296,6 +296,8 @@ typedef struct temper_model_info {
     uint64_t matrix_bytes;  /* bytes of weight matrices one decode step reads */
     double load_seconds;    /* wall time of temper_model_load */
     temper_token bos_id, eos_id; /* -1 when the model has none */
+    const char *settings;   /* the architecture's own settings ("window_size 256;
+                             * ..."), "" when none; borrowed from the model */
 } temper_model_info;
 
 TEMPER_API void temper_model_get_info(const temper_model *model,

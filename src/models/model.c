@@ -14,8 +14,9 @@
 #include "models/model.h"
 #include "tensor/simd.h"
 
-static const temper__arch *const temper__archs[] = {&temper__arch_gpt2, &temper__arch_opt,
-                                                    &temper__arch_llama, &temper__arch_mistral};
+static const temper__arch *const temper__archs[] = {&temper__arch_gpt2,    &temper__arch_opt,
+                                                    &temper__arch_llama,   &temper__arch_mistral,
+                                                    &temper__arch_gpt_neo};
 
 /* ---- config accessors ------------------------------------------------- */
 
@@ -47,6 +48,18 @@ int temper__cfg_bool(const cJSON *cfg, const char *key, int def) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, key);
     if (cJSON_IsBool(v)) return cJSON_IsTrue(v);
     return def;
+}
+
+void temper__model_setting(temper_model *m, const char *fmt, ...) {
+    size_t n = strlen(m->settings);
+    if (n && n + 2 < sizeof m->settings) {
+        memcpy(m->settings + n, "; ", 3);
+        n += 2;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(m->settings + n, sizeof m->settings - n, fmt, ap);
+    va_end(ap);
 }
 
 /* ---- weight lookup ---------------------------------------------------- */
@@ -301,10 +314,13 @@ int temper_model_load(const char *path_or_id, const temper_model_params *params,
     for (size_t i = 0; i < sizeof temper__archs / sizeof temper__archs[0]; i++)
         if (type && strcmp(type, temper__archs[i]->name) == 0) m->arch = temper__archs[i];
     if (!m->arch) {
-        rc = temper__error(TEMPER_EUNSUPPORTED,
-                           "%s/config.json: model_type \"%s\" is not supported (temper runs: gpt2, opt, "
-                           "llama, mistral)",
-                           m->path, type ? type : "(missing)");
+        char names[256] = "";
+        for (size_t i = 0; i < sizeof temper__archs / sizeof temper__archs[0]; i++) {
+            size_t n = strlen(names);
+            snprintf(names + n, sizeof names - n, "%s%s", i ? ", " : "", temper__archs[i]->name);
+        }
+        rc = temper__error(TEMPER_EUNSUPPORTED, "%s/config.json: model_type \"%s\" is not supported (temper runs: %s)",
+                           m->path, type ? type : "(missing)", names);
         goto fail;
     }
     if (!l2c && (rc = temper__weights_open_folder(m->path, &m->weights)) < 0) goto fail;
@@ -371,4 +387,5 @@ void temper_model_get_info(const temper_model *m, temper_model_info *out) {
     out->load_seconds = m->load_seconds;
     out->bos_id = m->bos_id;
     out->eos_id = m->eos_id;
+    out->settings = m->settings;
 }

@@ -45,6 +45,7 @@ extern const temper__arch temper__arch_gpt2;
 extern const temper__arch temper__arch_opt;
 extern const temper__arch temper__arch_llama;
 extern const temper__arch temper__arch_mistral;
+extern const temper__arch temper__arch_gpt_neo;
 
 struct temper_model {
     char *path;                 /* resolved folder (owned) */
@@ -60,7 +61,11 @@ struct temper_model {
     double load_seconds;
     temper_token bos_id, eos_id;
     char *generation_config;    /* generation_config.json text or NULL (owned) */
+    char settings[512];         /* the architecture's own settings, for info */
 };
+
+/* Append "; "-separated text to m->settings (printf-style). */
+void temper__model_setting(temper_model *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* What the forward pass may capture for analysis, for the rows of the
  * current call. Buffers are borrowed from the caller (temper_eval_capture).

@@ -363,6 +363,10 @@ void temper__gelu_tanh(float *x, long n) {
     temper__act_ref(x, n, TEMPER__EP_GELU);
 }
 
+void temper__gelu_erf(float *x, long n) {
+    for (long i = 0; i < n; i++) x[i] = (float)(0.5 * x[i] * (1.0 + erf(x[i] * 0.70710678118654752440)));
+}
+
 void temper__relu(float *x, long n) {
     for (long i = 0; i < n; i++) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
@@ -395,27 +399,36 @@ void temper__softmax(float *x, int n) {
 
 /* ---- attention ------------------------------------------------------- */
 
-/* Probabilities of row r, head h (sc, npos values) to probs_out if asked. */
-static void temper__attn_probs(const temper__attn_args *a, int r, int h, const float *sc, int npos) {
+/* First position row r attends to: 0, or the start of its sliding window. */
+static int temper__attn_first(const temper__attn_args *a, int r) {
+    int lo = a->window > 0 ? a->pos[r] - a->window + 1 : 0;
+    return lo > 0 ? lo : 0;
+}
+
+/* Probabilities of row r, head h (sc: positions lo..lo+n-1) to probs_out if asked. */
+static void temper__attn_probs(const temper__attn_args *a, int r, int h, const float *sc, int lo, int n) {
     if (!a->probs_out) return;
     float *po = a->probs_out + (size_t)r * a->probs_row + (size_t)h * a->probs_head;
-    int n = npos < a->probs_len ? npos : a->probs_len;
-    memcpy(po, sc, (size_t)n * sizeof(float));
-    memset(po + n, 0, (size_t)(a->probs_len - n) * sizeof(float));
+    int L = a->probs_len;
+    if (lo > L) lo = L;
+    if (n > L - lo) n = L - lo;
+    memset(po, 0, (size_t)lo * sizeof(float));
+    memcpy(po + lo, sc, (size_t)n * sizeof(float));
+    memset(po + lo + n, 0, (size_t)(L - lo - n) * sizeof(float));
 }
 
 /* One (row, head): scores, softmax, weighted sum of values. sc: (n_ctx). */
 static void temper__attn_one(const temper__attn_args *a, int r, int h, float *sc, int simd) {
     const int hd = a->hd, qdim = a->H * hd, kvdim = a->Hkv * hd, kh = h / (a->H / a->Hkv);
-    const int npos = a->pos[r] + 1;
+    const int lo = temper__attn_first(a, r), npos = a->pos[r] + 1 - lo;
     const float *q = a->q + (size_t)r * qdim + (size_t)h * hd;
-    const float *kbase = a->kc + (size_t)a->seq[r] * a->n_ctx * kvdim + (size_t)kh * hd;
-    const float *vbase = a->vc + (size_t)a->seq[r] * a->n_ctx * kvdim + (size_t)kh * hd;
+    const float *kbase = a->kc + ((size_t)a->seq[r] * a->n_ctx + lo) * kvdim + (size_t)kh * hd;
+    const float *vbase = a->vc + ((size_t)a->seq[r] * a->n_ctx + lo) * kvdim + (size_t)kh * hd;
     float *o = a->out + (size_t)r * qdim + (size_t)h * hd;
 #ifdef TEMPER__HAVE_AVX512
     if (simd) {
         temper__attn_row_avx512(o, q, kbase, vbase, npos, hd, kvdim, a->scale, sc);
-        temper__attn_probs(a, r, h, sc, npos);
+        temper__attn_probs(a, r, h, sc, lo, npos);
         return;
     }
 #endif
@@ -433,7 +446,7 @@ static void temper__attn_one(const temper__attn_args *a, int r, int h, float *sc
         float p = sc[j];
         for (int i = 0; i < hd; i++) o[i] += p * v[i];
     }
-    temper__attn_probs(a, r, h, sc, npos);
+    temper__attn_probs(a, r, h, sc, lo, npos);
 }
 
 typedef struct {
@@ -463,6 +476,8 @@ static void temper__attn_worker(void *arg, int ith, int nth) {
     for (long job = b; job < e; job++) {
         int h = (int)(job / G), r0 = 4 * (int)(job % G), R = a->T - r0 < 4 ? a->T - r0 : 4, same = 1;
         for (int r = r0 + 1; r < r0 + R; r++) same &= a->seq[r] == a->seq[r0];
+        /* (rows whose sliding window has moved off position 0 go one by one) */
+        for (int r = r0; r < r0 + R; r++) same &= temper__attn_first(a, r) == 0;
         if (R == 1 || !same) {
             for (int r = r0; r < r0 + R; r++) temper__attn_one(a, r, h, S, simd);
             continue;
@@ -474,7 +489,7 @@ static void temper__attn_worker(void *arg, int ith, int nth) {
         temper__attn_rows4_avx512(a->out + (size_t)r0 * qdim + (size_t)h * a->hd, qdim,
                                   a->q + (size_t)r0 * qdim + (size_t)h * a->hd, qdim, R, a->kc + cache,
                                   a->vc + cache, npos, a->hd, kvdim, a->scale, S, a->n_ctx);
-        for (int r = 0; r < R; r++) temper__attn_probs(a, r0 + r, h, S + (size_t)r * a->n_ctx, npos[r]);
+        for (int r = 0; r < R; r++) temper__attn_probs(a, r0 + r, h, S + (size_t)r * a->n_ctx, 0, npos[r]);
 #endif
     }
 }
@@ -488,12 +503,14 @@ void temper__attention(temper__pool *pool, const temper__attn_args *a) {
 
 /* ---- rotary embeddings ------------------------------------------------ */
 
-void temper__rope(float *x, int T, const int *pos, int nh, int hd, double theta, int interleaved) {
-    const int half = hd / 2;
+/* Pairs (a, b) of each head: interleaved (2i, 2i + 1) or rotate-half (i, i + rot/2). */
+static void temper__rope_heads(float *x, int T, const int *pos, int nh, int hd, int rot, double theta,
+                               int interleaved) {
+    const int half = rot / 2;
     double c[half > 0 ? half : 1], s[half > 0 ? half : 1];
     for (int r = 0; r < T; r++) {
         for (int i = 0; i < half; i++) {
-            double a = pos[r] * pow(theta, -2.0 * i / hd);
+            double a = pos[r] * pow(theta, -2.0 * i / rot);
             c[i] = cos(a);
             s[i] = sin(a);
         }
@@ -507,4 +524,12 @@ void temper__rope(float *x, int T, const int *pos, int nh, int hd, double theta,
             }
         }
     }
+}
+
+void temper__rope(float *x, int T, const int *pos, int nh, int hd, double theta, int interleaved) {
+    temper__rope_heads(x, T, pos, nh, hd, hd, theta, interleaved);
+}
+
+void temper__rope_partial(float *x, int T, const int *pos, int nh, int hd, int rot, double theta) {
+    temper__rope_heads(x, T, pos, nh, hd, rot, theta, 0);
 }

@@ -84,6 +84,8 @@ void temper__rmsnorm(float *out, const float *x, int T, int C, const float *g, f
  * computed as v / (1 + exp(-2 u)) (the same function, accurate to a few ulp). */
 void temper__gelu_tanh(float *x, long n);
 void temper__relu(float *x, long n);
+/* gelu_erf(v) = 0.5 v (1 + erf(v / sqrt(2))): transformers' "gelu" (nn.GELU()). */
+void temper__gelu_erf(float *x, long n);
 void temper__silu_mul(float *gate, const float *up, long n); /* gate = silu(gate) * up */
 
 /* Softmax of x (n) in place, with max subtraction; -inf entries give 0. */
@@ -95,7 +97,10 @@ void temper__softmax(float *x, int n);
  * attends to positions 0..pos[r] of its sequence (already written).
  * out: (T, H * hd). probs_out: if not NULL, the attention probabilities of
  * row r, head h go to probs_out + r * probs_row + h * probs_head, probs_len
- * entries (those beyond pos[r] set to 0). scale: usually 1/sqrt(hd). */
+ * entries (those beyond pos[r] set to 0). scale: usually 1/sqrt(hd).
+ * window: 0 for full causal attention; W > 0 for a sliding window, row r
+ * attends to positions pos[r] - W + 1 .. pos[r] only (W positions, itself
+ * included: transformers' sliding_window, GPT-Neo's window_size). */
 typedef struct temper__attn_args {
     float *out;
     const float *q;
@@ -103,6 +108,7 @@ typedef struct temper__attn_args {
     const int *seq, *pos;
     int T, H, Hkv, hd, n_ctx;
     float scale;
+    int window;
     float *probs_out;
     size_t probs_row, probs_head;
     int probs_len;
@@ -115,5 +121,9 @@ void temper__attention(temper__pool *pool, const temper__attn_args *a);
  * interleaved = 0: pairs (i, i + hd/2), the rotate-half layout of HF Llama;
  * interleaved = 1: pairs (2i, 2i + 1), the layout of llama2.c checkpoints. */
 void temper__rope(float *x, int T, const int *pos, int nh, int hd, double theta, int interleaved);
+/* Rotate-half RoPE on the first rot (even, <= hd) values of each head only,
+ * the others passed through (GPT-NeoX's rotary_pct): angle of pair
+ * (i, i + rot/2) at position p is p * theta^(-2i/rot). */
+void temper__rope_partial(float *x, int T, const int *pos, int nh, int hd, int rot, double theta);
 
 #endif

@@ -14,6 +14,8 @@ ref_opt.py, ref_llama.py). Checked, at every position of every prompt:
       OPT: pre-LN with biases ("model.decoder." names, vocab 50272), the
         opt-350m layout (post-LN, project_in/project_out, "decoder." names),
         enable_bias false;
+      GPT-Neo: global and local layers (window 8, prompts crossing it), all
+        local layers, q/k/v without bias and unscaled scores;
       Llama: grouped-query (4 heads / 2 kv heads), one kv head with head_dim
         != hidden/heads, attention biases, rope_theta 500000, tied and untied
         heads, names with and without "model.";
@@ -71,6 +73,7 @@ from harness import BUILD_NAME as BUILD, FIXTURES, MODELS, check  # noqa: E402
 from harness import cached_model as model  # noqa: E402  (build/models/LABEL-KEY)
 import make_model  # noqa: E402
 import ref_gpt2  # noqa: E402
+import ref_gpt_neo  # noqa: E402
 import ref_llama  # noqa: E402
 import ref_model  # noqa: E402
 import safetensors_io as st  # noqa: E402
@@ -423,6 +426,57 @@ def test_llama():
     test_model("Llama MHA f16 .bin", l3, [("len30", random_ids(30, 500, 30), ("kv",))])
 
 
+# --------------------------------------------------------------------------
+# More architectures (issue 22)
+# --------------------------------------------------------------------------
+
+def discriminates(label, path, ids, variants):
+    """Each variant (name, function changing a fresh reference) must give
+    logits more than 10 TOL away from temper's: the test sees that detail."""
+    full, err = temper(path, ids)
+    for name, change in variants:
+        m = ref_model.load(path)
+        change(m)
+        d = None if full is None else maxdiff(full, m.forward(ids)["logits"])
+        check("%s: %s differs by > 10 TOL" % (label, name), d is not None and d > 10 * TOL,
+              err if d is None else "%.3g" % d)
+
+
+def test_gpt_neo():
+    every = ALL_MODES + ("threads",)
+    # GPT-Neo: global and local layers (window 8), q/k/v without bias,
+    # unscaled scores, learned positions; prompts inside and across the
+    # window, and n_ctx.
+    args = ["--arch", "gpt_neo", "--n-layer", "4", "--n-head", "4", "--n-embd", "64", "--n-ctx", "64",
+            "--window-size", "8", "--vocab-size", "1000", "--seed", "40"]
+    n1 = model("gpt-neo-l4h4e64w8", args + ["--dtype", "f32"])
+    test_model("GPT-Neo f32", n1, [("len1", random_ids(1, 1000, 1), every),
+                                   ("len7", random_ids(7, 1000, 7), every),
+                                   ("len30-window", random_ids(30, 1000, 30), every),
+                                   ("len64-n_ctx", random_ids(64, 1000, 64), ("kv@1", "chunks"))])
+    if not QUICK:
+        def no_window(m):
+            m.kinds = ["global"] * m.n_layer
+
+        def scaled(m):  # as GPT-2 would: scores / sqrt(hd)
+            q = "attn.attention.q_proj.weight"
+            for l in range(m.n_layer):
+                m.w["h.%d.%s" % (l, q)] = m.t("h.%d.%s" % (l, q)) / np.sqrt(m.n_embd // m.n_head)
+        discriminates("GPT-Neo", n1, random_ids(30, 1000, 30), [("no local window", no_window),
+                                                                ("scores scaled by 1/sqrt(hd)", scaled)])
+    for dt in ("f16", "bf16"):
+        test_model("GPT-Neo %s" % dt, model("gpt-neo-l4h4e64w8", args + ["--dtype", dt]),
+                   [("len30-window", random_ids(30, 1000, 31), ("kv", "chunks"))])
+    # Three heads of 16, n_inner 100, all layers local, GPT-2's vocabulary, .bin.
+    n2 = model("gpt-neo-l2h3e48-local", ["--arch", "gpt_neo", "--n-layer", "2", "--n-head", "3", "--n-embd", "48",
+                                         "--n-inner", "100", "--n-ctx", "128", "--window-size", "16",
+                                         "--attention-kinds", "local", "--format", "bin", "--seed", "41",
+                                         "--dtype", "f32"])
+    short, _ = sentence_ids()
+    test_model("GPT-Neo all-local .bin", n2, [("sentence", short, ("kv", "slots")),
+                                              ("len100", random_ids(100, 50257, 100), ("kv@1", "rewind"))])
+
+
 def test_formats():
     """GPT-2 from sharded safetensors and from pytorch_model.bin; and a
     folder holding both model.safetensors and pytorch_model.bin (different
@@ -503,6 +557,7 @@ def main():
     test_stories()
     test_opt()
     test_llama()
+    test_gpt_neo()
     test_formats()
     print("reference test: %.1f s%s" % (time.time() - t0, " (quick subset)" if QUICK else ""))
     sys.exit(harness.summary())

@@ -9,7 +9,8 @@
 
 Architectures: gpt2 (GPT2LMHeadModel), opt (OPTForCausalLM: --post-ln,
 --word-embed-proj-dim, --no-bias), llama (LlamaForCausalLM: --n-kv-head,
---head-dim, --rms-norm-eps, --rope-theta, --attention-bias, --tied-lm-head).
+--head-dim, --rms-norm-eps, --rope-theta, --attention-bias, --tied-lm-head),
+gpt_neo (GPTNeoForCausalLM: --window-size, --attention-kinds).
 Weight files (--format): model.safetensors, sharded safetensors with
 model.safetensors.index.json, or pytorch_model.bin (torch.save's zip
 format, written by tests/ref/pytorch_io.py without torch).
@@ -57,6 +58,7 @@ PRESETS = {
     "smollm-135m": "--arch llama --n-layer 30 --n-head 9 --n-kv-head 3 --n-embd 576 --n-inner 1536 "
                    "--n-ctx 2048 --vocab-size 49152 --tied-lm-head",
     "tiny": "--arch gpt2 --n-layer 2 --n-head 4 --n-embd 64 --n-ctx 128",
+    "gpt-neo-125m": "--arch gpt_neo --n-layer 12 --n-head 12 --n-embd 768 --n-ctx 2048 --window-size 256",
 }
 
 TORCH_DTYPE = {"f32": "float32", "f16": "float16", "bf16": "bfloat16"}
@@ -349,12 +351,92 @@ def llama_model(a):
     return config, gen, t
 
 
-ARCHS = {"gpt2": gpt2_model, "opt": opt_model, "llama": llama_model}
-DEFAULT_VOCAB = {"gpt2": 50257, "opt": 50272, "llama": 32000}
-DEFAULT_PREFIX = {"gpt2": "transformer.", "opt": "model.", "llama": "model."}
+# --------------------------------------------------------------------------
+# GPT-Neo (GPTNeoForCausalLM)
+# --------------------------------------------------------------------------
+
+def gpt_neo_model(a):
+    """EleutherAI/gpt-neo-* layout: nn.Linear weights (out, in), q/k/v
+    without bias, learned positions, gelu_new MLP, tied head, layers
+    alternating global and local attention (--window-size; --attention-kinds
+    the repeated pattern, default "global,local")."""
+    C, V, P, L, H = a.n_embd, a.vocab_size, a.n_ctx, a.n_layer, a.n_head
+    F = a.n_inner or 4 * C
+    if C % H:
+        sys.exit("make_model: n_embd %d is not a multiple of n_head %d" % (C, H))
+    kinds = a.attention_kinds.split(",")
+    if L % len(kinds):
+        sys.exit("make_model: n_layer %d is not a multiple of the pattern %s" % (L, kinds))
+    pre = "" if a.prefix == "none" else a.prefix
+    dt = ST_DTYPE[a.dtype]
+    s = a.scale
+    qk = 1.5 / (C // H) ** 0.25  # scores are not scaled by 1/sqrt(hd): keep them O(2)
+    t = []
+
+    def add(role, init, name=None):
+        t.append((role, name or pre + role, init, dt))
+
+    add("wte.weight", mat(V, C, C, 2.5, s))
+    add("wpe.weight", mat(P, C, C, 1.0, s))
+    for i in range(L):
+        h = "h.%d." % i
+        add(h + "ln_1.weight", norm_weight(C))
+        add(h + "ln_1.bias", bias(C))
+        add(h + "attn.attention.q_proj.weight", mat(C, C, C, qk, s))
+        add(h + "attn.attention.k_proj.weight", mat(C, C, C, qk, s))
+        add(h + "attn.attention.v_proj.weight", mat(C, C, C, 1.0, s))
+        add(h + "attn.attention.out_proj.weight", mat(C, C, C, 1.0, s))
+        add(h + "attn.attention.out_proj.bias", bias(C))
+        add(h + "ln_2.weight", norm_weight(C))
+        add(h + "ln_2.bias", bias(C))
+        add(h + "mlp.c_fc.weight", mat(F, C, C, 1.0, s))
+        add(h + "mlp.c_fc.bias", bias(F))
+        add(h + "mlp.c_proj.weight", mat(C, F, F, 1.0, s))
+        add(h + "mlp.c_proj.bias", bias(C))
+    add("ln_f.weight", norm_weight(C))
+    add("ln_f.bias", bias(C))
+    types = [[kinds, L // len(kinds)]]
+    config = {
+        "activation_function": "gelu_new",
+        "architectures": ["GPTNeoForCausalLM"],
+        "attention_dropout": 0,
+        "attention_layers": kinds * (L // len(kinds)),
+        "attention_types": types,
+        "bos_token_id": 50256,
+        "embed_dropout": 0,
+        "eos_token_id": 50256,
+        "gradient_checkpointing": False,
+        "hidden_size": C,
+        "initializer_range": 0.02,
+        "intermediate_size": a.n_inner,
+        "layer_norm_epsilon": 1e-05,
+        "max_position_embeddings": P,
+        "model_type": "gpt_neo",
+        "num_heads": H,
+        "num_layers": L,
+        "resid_dropout": 0,
+        "summary_activation": None,
+        "summary_first_dropout": 0.1,
+        "summary_proj_to_labels": True,
+        "summary_type": "cls_index",
+        "summary_use_proj": True,
+        "torch_dtype": TORCH_DTYPE[a.dtype],
+        "transformers_version": "4.51.1",
+        "use_cache": True,
+        "vocab_size": V,
+        "window_size": a.window_size,
+    }
+    gen = {"bos_token_id": 50256, "eos_token_id": 50256, "transformers_version": "4.51.1",
+           "_from_model_config": True}
+    return config, gen, t
+
+
+ARCHS = {"gpt2": gpt2_model, "opt": opt_model, "llama": llama_model, "gpt_neo": gpt_neo_model}
+DEFAULT_VOCAB = {"gpt2": 50257, "opt": 50272, "llama": 32000, "gpt_neo": 50257}
+DEFAULT_PREFIX = {"gpt2": "transformer.", "opt": "model.", "llama": "model.", "gpt_neo": "transformer."}
 # No OPT or Llama tokenizer among the fixtures: those models get GPT-2's
 # (a model may use any tokenizer; ids stay real GPT-2 ids below 50257).
-DEFAULT_TOKENIZER = {"gpt2": "gpt2", "opt": "gpt2", "llama": "gpt2"}
+DEFAULT_TOKENIZER = {"gpt2": "gpt2", "opt": "gpt2", "llama": "gpt2", "gpt_neo": "gpt2"}
 
 
 # --------------------------------------------------------------------------
@@ -397,6 +479,9 @@ def parse_args(argv=None):
     p.add_argument("--attention-bias", action="store_true", help="llama: q/k/v/o biases")
     p.add_argument("--attn-buffers", default="none", choices=["none", "float", "u8", "bool"],
                    help="also write the old attn.bias / attn.masked_bias buffers")
+    # GPT-Neo
+    p.add_argument("--window-size", type=int, default=256, help="gpt_neo: local attention window")
+    p.add_argument("--attention-kinds", default="global,local", help="gpt_neo: repeated layer kinds")
     p.add_argument("--scale", type=float, default=1.0)
     argv = list(sys.argv[1:] if argv is None else argv)
     a = p.parse_args(argv)

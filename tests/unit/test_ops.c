@@ -318,8 +318,9 @@ static void test_layernorm(void) {
 
 /* ---- attention --------------------------------------------------------- */
 
-/* one_seq: every row in sequence 0 (prefill: blocks of rows share keys). */
-static void check_attention(int T, int H, int Hkv, int hd, int P, int nthreads, int one_seq) {
+/* one_seq: every row in sequence 0 (prefill: blocks of rows share keys).
+ * window: 0, or a sliding window of that many positions. */
+static void check_attention_w(int T, int H, int Hkv, int hd, int P, int nthreads, int one_seq, int window) {
     const int S = 2, qdim = H * hd, kvdim = Hkv * hd;
     float *q = malloc(sizeof(float) * T * qdim), *out = malloc(sizeof(float) * T * qdim);
     float *kc = malloc(sizeof(float) * S * P * kvdim), *vc = malloc(sizeof(float) * S * P * kvdim);
@@ -327,49 +328,61 @@ static void check_attention(int T, int H, int Hkv, int hd, int P, int nthreads, 
     int *seq = malloc(sizeof(int) * T), *pos = malloc(sizeof(int) * T);
     for (int i = 0; i < T * qdim; i++) q[i] = 2.0f * frand();
     for (int i = 0; i < S * P * kvdim; i++) { kc[i] = frand(); vc[i] = frand(); }
-    for (int r = 0; r < T; r++) { seq[r] = one_seq ? 0 : r % S; pos[r] = (r * 7 + 3) % P; }
+    for (int r = 0; r < T; r++) { seq[r] = one_seq ? 0 : r % S; pos[r] = one_seq && window ? P - T + r : (r * 7 + 3) % P; }
     pos[0] = 0;
     pos[T - 1] = P - 1;
     temper__pool *pool;
     CHECK(temper__pool_new(nthreads, &pool) == 0);
     float scale = 1.0f / sqrtf((float)hd);
     temper__attn_args a = {.out = out, .q = q, .kc = kc, .vc = vc, .seq = seq, .pos = pos, .T = T, .H = H,
-                           .Hkv = Hkv, .hd = hd, .n_ctx = P, .scale = scale, .probs_out = probs,
+                           .Hkv = Hkv, .hd = hd, .n_ctx = P, .scale = scale, .window = window, .probs_out = probs,
                            .probs_row = (size_t)H * P, .probs_head = (size_t)P, .probs_len = P, .scratch = scratch};
     temper__attention(pool, &a);
     double worst = 0, worst_p = 0;
     double *sc = malloc(sizeof(double) * P);
     for (int r = 0; r < T; r++)
         for (int h = 0; h < H; h++) {
-            int kh = h / (H / Hkv), n = pos[r] + 1;
+            int kh = h / (H / Hkv), n = pos[r] + 1, lo = window && pos[r] - window + 1 > 0 ? pos[r] - window + 1 : 0;
             const float *kb = kc + (size_t)seq[r] * P * kvdim + kh * hd, *vb = vc + (size_t)seq[r] * P * kvdim + kh * hd;
             double mx = -1e300, sum = 0;
-            for (int j = 0; j < n; j++) {
+            for (int j = 0; j < lo; j++) sc[j] = 0.0;
+            for (int j = lo; j < n; j++) {
                 double s = 0;
                 for (int i = 0; i < hd; i++) s += (double)q[r * qdim + h * hd + i] * kb[(size_t)j * kvdim + i];
                 sc[j] = s * scale;
                 mx = fmax(mx, sc[j]);
             }
-            for (int j = 0; j < n; j++) sum += sc[j] = exp(sc[j] - mx);
+            for (int j = lo; j < n; j++) sum += sc[j] = exp(sc[j] - mx);
             for (int j = 0; j < P; j++) {
                 double want = j < n ? sc[j] / sum : 0.0;
                 worst_p = fmax(worst_p, fabs(probs[((size_t)r * H + h) * P + j] - want));
             }
             for (int i = 0; i < hd; i++) {
                 double o = 0;
-                for (int j = 0; j < n; j++) o += sc[j] / sum * vb[(size_t)j * kvdim + i];
+                for (int j = lo; j < n; j++) o += sc[j] / sum * vb[(size_t)j * kvdim + i];
                 worst = fmax(worst, fabs(out[r * qdim + h * hd + i] - o));
             }
         }
     if (worst > 2e-6 || worst_p > 2e-6)
-        fprintf(stderr, "  [%s] attention T=%d H=%d Hkv=%d hd=%d P=%d: out err %g, probs err %g\n", mode, T, H, Hkv,
-                hd, P, worst, worst_p);
+        fprintf(stderr, "  [%s] attention T=%d H=%d Hkv=%d hd=%d P=%d window=%d: out err %g, probs err %g\n", mode, T,
+                H, Hkv, hd, P, window, worst, worst_p);
     CHECK(worst <= 2e-6 && worst_p <= 2e-6);
     temper__pool_free(pool);
     free(q); free(out); free(kc); free(vc); free(probs); free(scratch); free(seq); free(pos); free(sc);
 }
 
+static void check_attention(int T, int H, int Hkv, int hd, int P, int nthreads, int one_seq) {
+    check_attention_w(T, H, Hkv, hd, P, nthreads, one_seq, 0);
+}
+
 static void test_attention(void) {
+    /* sliding windows: rows inside and beyond the window, blocks of rows of
+     * one sequence, a window of 1 (only itself), head sizes past SIMD */
+    check_attention_w(9, 2, 2, 16, 20, 2, 0, 5);
+    check_attention_w(7, 2, 1, 64, 40, 2, 1, 6);
+    check_attention_w(12, 3, 3, 80, 30, 1, 1, 25);
+    check_attention_w(5, 2, 2, 32, 20, 1, 1, 1);
+    check_attention_w(4, 1, 1, 200, 12, 1, 1, 3);
     check_attention(5, 2, 2, 8, 20, 1, 0);
     check_attention(4, 4, 2, 16, 40, 2, 0);   /* grouped keys/values */
     check_attention(3, 2, 2, 64, 70, 3, 0);

@@ -54,6 +54,7 @@ static void print_json(const cli_common *c, const temper_model_info *mi) {
     cj_key(&j, "n_vocab"), cj_int(&j, mi->n_vocab);
     cj_key(&j, "n_ctx"), cj_int(&j, mi->n_ctx);
     cj_key(&j, "dtype"), cj_str(&j, mi->dtype);
+    cj_key(&j, "settings"), cj_str(&j, mi->settings ? mi->settings : "");
     cj_key(&j, "file_bytes"), cj_int(&j, (long long)mi->file_bytes);
     cj_key(&j, "load_seconds"), cj_double(&j, mi->load_seconds);
     const char *simd;
@@ -88,6 +89,7 @@ static void print_text(const cli_common *c, const temper_model_info *mi) {
     printf("vocabulary     %s tokens\n", grouped(a, sizeof a, (unsigned long long)mi->n_vocab));
     printf("context        %s tokens\n", grouped(a, sizeof a, (unsigned long long)mi->n_ctx));
     printf("dtype          %s\n", mi->dtype ? mi->dtype : "?");
+    if (mi->settings && *mi->settings) printf("settings       %s\n", mi->settings);
     printf("file size      %s (%s bytes)\n", si(b, sizeof b, (double)mi->file_bytes, "B"),
            grouped(a, sizeof a, mi->file_bytes));
     printf("load time      %.3f s\n", mi->load_seconds);
