@@ -16,7 +16,7 @@
 
 static const temper__arch *const temper__archs[] = {&temper__arch_gpt2,    &temper__arch_opt,
                                                     &temper__arch_llama,   &temper__arch_mistral,
-                                                    &temper__arch_gpt_neo};
+                                                    &temper__arch_gpt_neo, &temper__arch_gpt_neox};
 
 /* ---- config accessors ------------------------------------------------- */
 

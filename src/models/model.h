@@ -46,6 +46,7 @@ extern const temper__arch temper__arch_opt;
 extern const temper__arch temper__arch_llama;
 extern const temper__arch temper__arch_mistral;
 extern const temper__arch temper__arch_gpt_neo;
+extern const temper__arch temper__arch_gpt_neox;
 
 struct temper_model {
     char *path;                 /* resolved folder (owned) */

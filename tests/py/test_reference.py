@@ -16,6 +16,8 @@ ref_opt.py, ref_llama.py). Checked, at every position of every prompt:
         enable_bias false;
       GPT-Neo: global and local layers (window 8, prompts crossing it), all
         local layers, q/k/v without bias and unscaled scores;
+      GPT-NeoX/Pythia: parallel and sequential residual, rotary on 1/4 and
+        1/2 of each head, erf and tanh GELU, per-head fused q/k/v;
       Llama: grouped-query (4 heads / 2 kv heads), one kv head with head_dim
         != hidden/heads, attention biases, rope_theta 500000, tied and untied
         heads, names with and without "model.";
@@ -477,6 +479,54 @@ def test_gpt_neo():
                                               ("len100", random_ids(100, 50257, 100), ("kv@1", "rewind"))])
 
 
+def test_gpt_neox():
+    every = ALL_MODES + ("threads",)
+    # Pythia layout: parallel residual, rotary on 1/4 of each head (4 of
+    # 16), erf GELU, fused per-head query_key_value, untied embed_out.
+    args = ["--arch", "gpt_neox", "--n-layer", "3", "--n-head", "4", "--n-embd", "64", "--n-ctx", "96",
+            "--vocab-size", "1000", "--seed", "50"]
+    p1 = model("pythia-l3h4e64", args + ["--dtype", "f32"])
+    test_model("Pythia f32", p1, [("len1", random_ids(1, 1000, 1), every),
+                                  ("len7", random_ids(7, 1000, 7), every),
+                                  ("len96-n_ctx", random_ids(96, 1000, 96), ("kv@1", "chunks", "threads"))])
+    if not QUICK:
+        import ref_gpt_neox
+
+        def full_rotary(m):
+            m.rot = m.n_embd // m.n_head
+
+        def sequential(m):
+            m.parallel = False
+
+        def tanh_gelu(m):
+            m.act = ref_gpt2.gelu_new
+
+        def qkv_by_kind(m):  # [all q | all k | all v] instead of per head
+            for l in range(m.n_layer):
+                for part in ("weight", "bias"):
+                    name = "layers.%d.attention.query_key_value.%s" % (l, part)
+                    w = m.t(name)
+                    C, H = m.n_embd, m.n_head
+                    hd = C // H
+                    m.w[name] = w.reshape(3, H, hd, *w.shape[1:]).transpose(1, 0, 2, *range(3, w.ndim + 2)) \
+                        .reshape(w.shape)
+        assert ref_gpt_neox.GPTNeoX  # the class the variants change
+        discriminates("Pythia", p1, random_ids(20, 1000, 20), [("rotary on the whole head", full_rotary),
+                                                               ("sequential residual", sequential),
+                                                               ("tanh GELU", tanh_gelu),
+                                                               ("q/k/v not laid out per head", qkv_by_kind)])
+    for dt in ("f16", "bf16"):
+        test_model("Pythia %s" % dt, model("pythia-l3h4e64", args + ["--dtype", dt]),
+                   [("len20", random_ids(20, 1000, 21), ("kv", "slots"))])
+    # use_parallel_residual false, rotary_pct 0.5, base 500, gelu_new, sharded.
+    p2 = model("neox-l2h2e64-seq", ["--arch", "gpt_neox", "--n-layer", "2", "--n-head", "2", "--n-embd", "64",
+                                    "--n-ctx", "64", "--sequential-residual", "--rotary-pct", "0.5",
+                                    "--rope-theta", "500", "--hidden-act", "gelu_new", "--format", "sharded",
+                                    "--vocab-size", "1000", "--seed", "51", "--dtype", "f32"])
+    test_model("GPT-NeoX sequential f32", p2, [("len7", random_ids(7, 1000, 7), ("kv", "rewind")),
+                                               ("len64-n_ctx", random_ids(64, 1000, 64), ("kv@1",))])
+
+
 def test_formats():
     """GPT-2 from sharded safetensors and from pytorch_model.bin; and a
     folder holding both model.safetensors and pytorch_model.bin (different
@@ -558,6 +608,7 @@ def main():
     test_opt()
     test_llama()
     test_gpt_neo()
+    test_gpt_neox()
     test_formats()
     print("reference test: %.1f s%s" % (time.time() - t0, " (quick subset)" if QUICK else ""))
     sys.exit(harness.summary())

@@ -10,7 +10,9 @@
 Architectures: gpt2 (GPT2LMHeadModel), opt (OPTForCausalLM: --post-ln,
 --word-embed-proj-dim, --no-bias), llama (LlamaForCausalLM: --n-kv-head,
 --head-dim, --rms-norm-eps, --rope-theta, --attention-bias, --tied-lm-head),
-gpt_neo (GPTNeoForCausalLM: --window-size, --attention-kinds).
+gpt_neo (GPTNeoForCausalLM: --window-size, --attention-kinds), gpt_neox
+(GPTNeoXForCausalLM: --rotary-pct, --rope-theta, --sequential-residual,
+--hidden-act).
 Weight files (--format): model.safetensors, sharded safetensors with
 model.safetensors.index.json, or pytorch_model.bin (torch.save's zip
 format, written by tests/ref/pytorch_io.py without torch).
@@ -58,6 +60,7 @@ PRESETS = {
     "smollm-135m": "--arch llama --n-layer 30 --n-head 9 --n-kv-head 3 --n-embd 576 --n-inner 1536 "
                    "--n-ctx 2048 --vocab-size 49152 --tied-lm-head",
     "tiny": "--arch gpt2 --n-layer 2 --n-head 4 --n-embd 64 --n-ctx 128",
+    "pythia-70m": "--arch gpt_neox --n-layer 6 --n-head 8 --n-embd 512 --n-ctx 2048 --vocab-size 50304",
     "gpt-neo-125m": "--arch gpt_neo --n-layer 12 --n-head 12 --n-embd 768 --n-ctx 2048 --window-size 256",
 }
 
@@ -431,12 +434,80 @@ def gpt_neo_model(a):
     return config, gen, t
 
 
-ARCHS = {"gpt2": gpt2_model, "opt": opt_model, "llama": llama_model, "gpt_neo": gpt_neo_model}
-DEFAULT_VOCAB = {"gpt2": 50257, "opt": 50272, "llama": 32000, "gpt_neo": 50257}
-DEFAULT_PREFIX = {"gpt2": "transformer.", "opt": "model.", "llama": "model.", "gpt_neo": "transformer."}
+# --------------------------------------------------------------------------
+# GPT-NeoX / Pythia (GPTNeoXForCausalLM)
+# --------------------------------------------------------------------------
+
+def gpt_neox_model(a):
+    """EleutherAI/pythia-* layout: fused query_key_value laid out per head
+    ([q | k | v] of each head), partial rotary (--rotary-pct), parallel
+    residual (--sequential-residual for use_parallel_residual false),
+    "gelu" (erf) MLP (--hidden-act), biases everywhere, untied embed_out."""
+    C, V, P, L, H = a.n_embd, a.vocab_size, a.n_ctx, a.n_layer, a.n_head
+    F = a.n_inner or 4 * C
+    if C % H:
+        sys.exit("make_model: n_embd %d is not a multiple of n_head %d" % (C, H))
+    pre = "" if a.prefix == "none" else a.prefix
+    dt = ST_DTYPE[a.dtype]
+    s = a.scale
+    t = []
+
+    def add(role, init, name=None):
+        t.append((role, name or pre + role, init, dt))
+
+    add("embed_in.weight", mat(V, C, C, 2.5, s))
+    for i in range(L):
+        h = "layers.%d." % i
+        add(h + "input_layernorm.weight", norm_weight(C))
+        add(h + "input_layernorm.bias", bias(C))
+        add(h + "post_attention_layernorm.weight", norm_weight(C))
+        add(h + "post_attention_layernorm.bias", bias(C))
+        add(h + "attention.query_key_value.weight", mat(3 * C, C, C, 1.5, s))
+        add(h + "attention.query_key_value.bias", bias(3 * C))
+        add(h + "attention.dense.weight", mat(C, C, C, 1.0, s))
+        add(h + "attention.dense.bias", bias(C))
+        add(h + "mlp.dense_h_to_4h.weight", mat(F, C, C, 1.0, s))
+        add(h + "mlp.dense_h_to_4h.bias", bias(F))
+        add(h + "mlp.dense_4h_to_h.weight", mat(C, F, F, 1.0, s))
+        add(h + "mlp.dense_4h_to_h.bias", bias(C))
+    add("final_layer_norm.weight", norm_weight(C))
+    add("final_layer_norm.bias", bias(C))
+    add("embed_out.weight", mat(V, C, C, 2.5, s), name="embed_out.weight")
+    config = {
+        "architectures": ["GPTNeoXForCausalLM"],
+        "bos_token_id": 0,
+        "eos_token_id": 0,
+        "hidden_act": a.hidden_act or "gelu",
+        "hidden_size": C,
+        "initializer_range": 0.02,
+        "intermediate_size": F,
+        "layer_norm_eps": 1e-05,
+        "max_position_embeddings": P,
+        "model_type": "gpt_neox",
+        "num_attention_heads": H,
+        "num_hidden_layers": L,
+        "rotary_emb_base": a.rope_theta,
+        "rotary_pct": a.rotary_pct,
+        "tie_word_embeddings": False,
+        "torch_dtype": TORCH_DTYPE[a.dtype],
+        "transformers_version": "4.24.0",
+        "use_cache": True,
+        "use_parallel_residual": not a.sequential_residual,
+        "vocab_size": V,
+    }
+    gen = {"bos_token_id": 0, "eos_token_id": 0, "transformers_version": "4.24.0",
+           "_from_model_config": True}
+    return config, gen, t
+
+
+ARCHS = {"gpt2": gpt2_model, "opt": opt_model, "llama": llama_model, "gpt_neo": gpt_neo_model,
+         "gpt_neox": gpt_neox_model}
+DEFAULT_VOCAB = {"gpt2": 50257, "opt": 50272, "llama": 32000, "gpt_neo": 50257, "gpt_neox": 50304}
+DEFAULT_PREFIX = {"gpt2": "transformer.", "opt": "model.", "llama": "model.", "gpt_neo": "transformer.",
+                  "gpt_neox": "gpt_neox."}
 # No OPT or Llama tokenizer among the fixtures: those models get GPT-2's
 # (a model may use any tokenizer; ids stay real GPT-2 ids below 50257).
-DEFAULT_TOKENIZER = {"gpt2": "gpt2", "opt": "gpt2", "llama": "gpt2", "gpt_neo": "gpt2"}
+DEFAULT_TOKENIZER = {"gpt2": "gpt2", "opt": "gpt2", "llama": "gpt2", "gpt_neo": "gpt2", "gpt_neox": "gpt2"}
 
 
 # --------------------------------------------------------------------------
@@ -482,6 +553,10 @@ def parse_args(argv=None):
     # GPT-Neo
     p.add_argument("--window-size", type=int, default=256, help="gpt_neo: local attention window")
     p.add_argument("--attention-kinds", default="global,local", help="gpt_neo: repeated layer kinds")
+    # GPT-NeoX
+    p.add_argument("--rotary-pct", type=float, default=0.25, help="gpt_neox: rotary_pct")
+    p.add_argument("--sequential-residual", action="store_true", help="gpt_neox: use_parallel_residual false")
+    p.add_argument("--hidden-act", default=None, help="gpt_neox: hidden_act (default gelu)")
     p.add_argument("--scale", type=float, default=1.0)
     argv = list(sys.argv[1:] if argv is None else argv)
     a = p.parse_args(argv)

@@ -10,10 +10,11 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ref_gpt2 import GPT2, load_config  # noqa: E402
 from ref_gpt_neo import GPTNeo  # noqa: E402
+from ref_gpt_neox import GPTNeoX  # noqa: E402
 from ref_llama import Llama  # noqa: E402
 from ref_opt import OPT  # noqa: E402
 
-CLASSES = {"gpt2": GPT2, "opt": OPT, "llama": Llama, "mistral": Llama, "gpt_neo": GPTNeo}
+CLASSES = {"gpt2": GPT2, "opt": OPT, "llama": Llama, "mistral": Llama, "gpt_neo": GPTNeo, "gpt_neox": GPTNeoX}
 
 
 def load(model_dir):
