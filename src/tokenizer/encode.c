@@ -49,6 +49,8 @@ void temper__enc_free(temper__enc *e) {
     free(e->heap_mem);
     free(e->str);
     temper__split_work_free(e->split);
+    free(e->nfc);
+    free(e->nfc_map);
     free(e);
 }
 
@@ -204,11 +206,43 @@ static int temper__encode_bytelevel(temper__enc *e, const uint8_t *text, size_t 
     return 0;
 }
 
+/* Split (when there is one) and ByteLevel + BPE on text[a..b). */
+static int temper__encode_pretok(temper__enc *e, const uint8_t *text, size_t a, size_t b, bool prefix_space,
+                                 temper__ids *out);
+
 int temper__encode_segment(temper__enc *e, const uint8_t *text, size_t a, size_t b,
                            bool prefix_space, temper__ids *out) {
     const temper_tokenizer *tok = e->tok;
     if (a >= b) return 0;
     if (tok->model == TEMPER__MODEL_SPM) return temper__spm_encode_segment(e, text, a, b, out);
+    if (!tok->nfc) return temper__encode_pretok(e, text, a, b, prefix_space, out);
+    bool changed;
+    int rc = temper__nfc_segment(e, text, a, b, &changed);
+    if (rc < 0 || !changed) return rc < 0 ? rc : temper__encode_pretok(e, text, a, b, prefix_space, out);
+    /* encode the normalized text (its own buffer: the pipeline reuses e's
+     * scratch), then map the offsets back to the original */
+    size_t n = e->nfc_len, first = out->n;
+    uint8_t *norm = malloc(n);
+    int32_t *map = malloc(n * 2 * sizeof *map);
+    if (!norm || !map) rc = temper__error(TEMPER_ENOMEM, "out of memory normalizing a %zu-byte text", n);
+    if (rc == 0) {
+        memcpy(norm, e->nfc, n);
+        memcpy(map, e->nfc_map, n * 2 * sizeof *map);
+        rc = temper__encode_pretok(e, norm, 0, n, prefix_space, out);
+    }
+    for (size_t k = first; rc == 0 && k < out->n; k++) {
+        int32_t st = out->offs[2 * k], en = out->offs[2 * k + 1];
+        out->offs[2 * k] = st < (int32_t)n ? map[2 * st] : (int32_t)b;
+        out->offs[2 * k + 1] = en > st ? map[2 * (en - 1) + 1] : out->offs[2 * k];
+    }
+    free(norm);
+    free(map);
+    return rc;
+}
+
+static int temper__encode_pretok(temper__enc *e, const uint8_t *text, size_t a, size_t b, bool prefix_space,
+                                 temper__ids *out) {
+    const temper_tokenizer *tok = e->tok;
     if (!tok->split) return temper__encode_bytelevel(e, text, a, b, prefix_space, out);
     /* HF's Sequence[Split, ByteLevel]: ByteLevel sees each piece on its own */
     const temper__piece *pc = NULL;

@@ -37,6 +37,14 @@ struct temper__enc {
     char *str;                   /* (str_cap) byte-level string of a word */
     size_t str_cap;
     temper__split_work *split;   /* split.c scratch (match data, pieces), owned */
+    uint8_t *nfc;                /* (nfc_cap) NFC of the current segment (nfc.c) */
+    int32_t *nfc_map;            /* (nfc_cap, 2) original byte range of each nfc byte */
+    size_t nfc_len, nfc_cap;
 };
+
+/* NFC of text[a..b) (nfc.c): *changed = false when it is already in NFC;
+ * else the normalized bytes are e->nfc[0..e->nfc_len), byte i aligned with
+ * the original bytes [e->nfc_map[2i], e->nfc_map[2i + 1]). */
+int temper__nfc_segment(temper__enc *e, const uint8_t *text, size_t a, size_t b, bool *changed);
 
 #endif

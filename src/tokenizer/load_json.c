@@ -235,10 +235,17 @@ int temper__load_tokenizer_json(temper_tokenizer *tok, const char *path, char *t
     tok->ignore_merges = temper__json_bool(model, "ignore_merges", false);
 
     const cJSON *norm = cJSON_GetObjectItemCaseSensitive(root, "normalizer");
+    if (!spm && cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(norm, "normalizers")) &&
+        cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(norm, "normalizers")) == 1)
+        norm = cJSON_GetObjectItemCaseSensitive(norm, "normalizers")->child; /* Sequence[one] */
     if (!spm && norm && !cJSON_IsNull(norm)) {
-        rc = temper__error(TEMPER_EUNSUPPORTED, "%s: normalizer type \"%s\" is not supported "
-                           "(only none)", path, temper__json_type(norm));
-        goto done;
+        if (strcmp(temper__json_type(norm), "NFC") != 0) {
+            rc = temper__error(TEMPER_EUNSUPPORTED, "%s: normalizer type \"%s\" is not supported "
+                               "(temper implements none and NFC before a ByteLevel pre-tokenizer)",
+                               path, temper__json_type(norm));
+            goto done;
+        }
+        tok->nfc = true;
     }
     const cJSON *pt = cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer");
     if (!spm && (!pt || cJSON_IsNull(pt))) {

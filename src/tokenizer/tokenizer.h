@@ -135,6 +135,7 @@ struct temper_tokenizer {
     bool ignore_merges;         /* a word found whole in the vocab is one id */
     temper__spm spm;            /* TEMPER__MODEL_SPM only */
 
+    bool nfc;                   /* NFC normalizer (nfc.c) */
     /* ByteLevel pre-tokenizer. */
     bool add_prefix_space, use_regex;
     uint8_t ascii_class[128];   /* TEMPER__CL_* of each ASCII character */

@@ -18,6 +18,8 @@ layouts the Llama family has used:
   ignore     legacy + ignore_merges = true
   nofuse     legacy without the byte pieces for 0x80..0xFF (unknown
   fuse       characters fall back to <unk>), fuse_unk false / true
+  gemma      Gemma 3's layout: Replace(" ", "\u2581") with no dummy prefix,
+             decoder without Strip, <start_of_turn>/<end_of_turn> added
 The reference is HF tokenizers itself (Rust, through the npm package
 @anush008/tokenizers, tests/npm/hf_ref.js). For each layout and each text:
 same ids, same offsets, same decode (with and without special tokens), and
@@ -132,6 +134,19 @@ def variants(base, pieces):
     j = copy.deepcopy(v["nofuse"])
     j["model"]["fuse_unk"] = True
     v["fuse"] = j
+    # Gemma 3 (google/gemma-3-270m's tokenizer.json layout, no real file at
+    # hand): normalizer Replace(" ", "\u2581") alone (no dummy prefix),
+    # no pre-tokenizer, byte_fallback BPE, decoder Sequence[Replace,
+    # ByteFallback, Fuse] (no Strip), BOS by the template, and the chat
+    # turn markers as special added tokens.
+    j = copy.deepcopy(base)
+    j["normalizer"] = {"type": "Replace", "pattern": {"String": " "}, "content": MS}
+    j["decoder"]["decoders"] = j["decoder"]["decoders"][:3]
+    n = len(j["model"]["vocab"])
+    j["added_tokens"] += [{"id": n + i, "content": c, "single_word": False, "lstrip": False, "rstrip": False,
+                           "normalized": False, "special": True}
+                          for i, c in enumerate(["<start_of_turn>", "<end_of_turn>"])]
+    v["gemma"] = j
     return v
 
 
@@ -148,7 +163,8 @@ def texts():
          "x" * 200, "ab " * 70, "The end." * 20,
          "Once upon a time, there was a little girl named Lily. She loved to play outside "
          "in the park. One day, she saw a big, red ball.",
-         "\x01\x02 controls \x7f", "0123456789 3.14 1,000", "~[]|<>%€™ symbols"]
+         "\x01\x02 controls \x7f", "0123456789 3.14 1,000", "~[]|<>%€™ symbols",
+         "<start_of_turn>user\nHi there<end_of_turn>\n<start_of_turn>model\n", "<end_of_turn> x"]
     rng = random.Random(6)
     pool = "abcdefghijklmnopqrstuvwxyz ABCXYZ  .,!?'\"\n\u00e9\u00fc\u00df\u4e2d\u6587\U0001F600\u2581"
     for _ in range(60):
@@ -316,7 +332,7 @@ def main():
         with open(path, "w", encoding="utf-8") as f:
             json.dump(j, f, ensure_ascii=False)
         parity(name, path, items)
-        if name in ("legacy", "split", "never"):
+        if name in ("legacy", "split", "never", "gemma"):
             decode_parity(name, path, len(pieces))
     errors(base)
     return harness.summary()
