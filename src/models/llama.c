@@ -1,7 +1,8 @@
 /*
  * llama.c - the Llama family (Llama 2/3, TinyLlama, SmolLM, Mistral-style
  * models) from Hugging Face checkpoints, and llama2.c checkpoints (which
- * src/formats/llama2c.c presents with the same tensor names).
+ * src/formats/llama2c.c presents with the same tensor names). qwen.c
+ * loads Qwen2/Qwen3 into the same layers (llama.h).
  *
  * Block: x += o_proj(attn(rope(q), rope(k), v)) over rmsnorm(x) (input_layernorm);
  *        x += down(silu(gate(h)) * up(h)), h = rmsnorm(x) (post_attention_layernorm)
@@ -13,28 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "models/model.h"
-
-typedef struct {
-    const float *attn_norm;        /* (C) */
-    temper__mat wq, wk, wv, wo;    /* (H*hd, C), (Hkv*hd, C) x2, (C, H*hd) as NK */
-    const float *bq, *bk, *bv, *bo;/* attention_bias: (H*hd), (Hkv*hd) x2, (C); else NULL */
-    const float *ffn_norm;         /* (C) */
-    temper__mat gate, up, down;    /* (F, C), (F, C), (C, F) as NK */
-} temper__llama_layer;
-
-typedef struct {
-    const temper__tensor *embed;   /* (V, C) */
-    const float *norm;             /* (C) */
-    temper__mat head;              /* (V, C) NK */
-    double rope_theta;
-    int rope_interleaved;          /* llama2.c layout */
-    temper__llama_layer *layers;   /* (L) */
-} temper__llama;
+#include "models/llama.h"
 
 static const char *const temper__llama_prefixes[] = {"model.", "", NULL};
 
-static int temper__llama_init(temper_model *m, const cJSON *cfg) {
+int temper__llama_init_variant(temper_model *m, const cJSON *cfg, const temper__llama_variant *var) {
     temper__hparams *hp = &m->hp;
     int rc, head_dim;
     double eps, theta;
@@ -70,15 +54,19 @@ static int temper__llama_init(temper_model *m, const cJSON *cfg) {
     if (act && strcmp(act, "silu") != 0)
         return temper__error(TEMPER_EUNSUPPORTED, "%s/config.json: hidden_act \"%s\" is not supported (silu only)",
                              m->path, act);
-    /* A sliding window only matters beyond its length: cap the context. */
+    /* Mistral: a sliding window only matters beyond its length: cap the context. */
     const cJSON *sw = cJSON_GetObjectItemCaseSensitive(cfg, "sliding_window");
-    if (cJSON_IsNumber(sw) && sw->valuedouble >= 1 && sw->valuedouble < hp->n_ctx)
+    if (var->cap_ctx_to_window && cJSON_IsNumber(sw) && sw->valuedouble >= 1 && sw->valuedouble < hp->n_ctx)
         hp->n_ctx = (int)sw->valuedouble;
+    if ((int64_t)hp->n_head * head_dim > (1 << 29) || (int64_t)hp->n_kv_head * head_dim > (1 << 29))
+        return temper__error(TEMPER_EFORMAT, "%s/config.json: heads x head_dim too large (%d x %d)", m->path,
+                             hp->n_head, head_dim);
     hp->head_dim = head_dim;
     hp->norm_eps = (float)eps;
     const int C = hp->n_embd, F = hp->n_ff, L = hp->n_layer, QD = hp->n_head * head_dim,
               KD = hp->n_kv_head * head_dim;
-    int bias = temper__cfg_bool(cfg, "attention_bias", 0);
+    /* attention_bias: q/k/v/o biases; Qwen2: q/k/v biases, never o's */
+    int bias = !var->qkv_bias && temper__cfg_bool(cfg, "attention_bias", 0), qkv_bias = bias || var->qkv_bias;
     if (temper__cfg_bool(cfg, "mlp_bias", 0))
         return temper__error(TEMPER_EUNSUPPORTED, "%s/config.json: mlp_bias is not supported", m->path);
 
@@ -106,11 +94,16 @@ static int temper__llama_init(temper_model *m, const cJSON *cfg) {
             (rc = temper__model_mat(m, P, TEMPER__NK, C, F, &ly->up, "layers.%d.mlp.up_proj.weight", l)) < 0 ||
             (rc = temper__model_mat(m, P, TEMPER__NK, F, C, &ly->down, "layers.%d.mlp.down_proj.weight", l)) < 0)
             return rc;
-        if (bias &&
+        if (qkv_bias &&
             ((rc = temper__model_vec(m, P, QD, &ly->bq, "layers.%d.self_attn.q_proj.bias", l)) < 0 ||
              (rc = temper__model_vec(m, P, KD, &ly->bk, "layers.%d.self_attn.k_proj.bias", l)) < 0 ||
-             (rc = temper__model_vec(m, P, KD, &ly->bv, "layers.%d.self_attn.v_proj.bias", l)) < 0 ||
-             (rc = temper__model_vec(m, P, C, &ly->bo, "layers.%d.self_attn.o_proj.bias", l)) < 0))
+             (rc = temper__model_vec(m, P, KD, &ly->bv, "layers.%d.self_attn.v_proj.bias", l)) < 0))
+            return rc;
+        if (bias && (rc = temper__model_vec(m, P, C, &ly->bo, "layers.%d.self_attn.o_proj.bias", l)) < 0)
+            return rc;
+        if (var->qk_norm &&
+            ((rc = temper__model_vec(m, P, head_dim, &ly->q_norm, "layers.%d.self_attn.q_norm.weight", l)) < 0 ||
+             (rc = temper__model_vec(m, P, head_dim, &ly->k_norm, "layers.%d.self_attn.k_norm.weight", l)) < 0))
             return rc;
     }
     static const char *const none[] = {"", NULL};
@@ -122,14 +115,19 @@ static int temper__llama_init(temper_model *m, const cJSON *cfg) {
     return 0;
 }
 
-static void temper__llama_free(temper_model *m) {
+static int temper__llama_init(temper_model *m, const cJSON *cfg) {
+    static const temper__llama_variant llama = {.cap_ctx_to_window = 1};
+    return temper__llama_init_variant(m, cfg, &llama);
+}
+
+void temper__llama_free(temper_model *m) {
     temper__llama *g = m->arch_data;
     if (g) free(g->layers);
     free(g);
     m->arch_data = NULL;
 }
 
-static int temper__llama_forward(temper_context *ctx, const temper__batch *b) {
+int temper__llama_forward(temper_context *ctx, const temper__batch *b) {
     const temper_model *m = ctx->model;
     const temper__llama *g = m->arch_data;
     const temper__hparams *hp = &m->hp;
@@ -156,6 +154,10 @@ static int temper__llama_forward(temper_context *ctx, const temper__batch *b) {
         temper__matmul(ctx->pool, q, QD, h, T, &ly->wq, ly->bq, 0);
         temper__matmul(ctx->pool, k, KD, h, T, &ly->wk, ly->bk, 0);
         temper__matmul(ctx->pool, v, KD, h, T, &ly->wv, ly->bv, 0);
+        if (ly->q_norm) { /* Qwen3: RMSNorm of each head's query and key */
+            temper__rmsnorm(q, q, T * H, hd, ly->q_norm, hp->norm_eps);
+            temper__rmsnorm(k, k, T * Hkv, hd, ly->k_norm, hp->norm_eps);
+        }
         temper__rope(q, T, b->pos, H, hd, g->rope_theta, g->rope_interleaved);
         temper__rope(k, T, b->pos, Hkv, hd, g->rope_theta, g->rope_interleaved);
         float *kc = ctx->k_cache + (size_t)l * S * P * KD, *vc = ctx->v_cache + (size_t)l * S * P * KD;
@@ -167,7 +169,7 @@ static int temper__llama_forward(temper_context *ctx, const temper__batch *b) {
         temper__attn_args a = {
             .out = att, .q = q, .kc = kc, .vc = vc, .seq = b->seq, .pos = b->pos,
             .T = T, .H = H, .Hkv = Hkv, .hd = hd, .n_ctx = P, .scale = 1.0f / sqrtf((float)hd),
-            .scratch = scores,
+            .window = ly->window, .scratch = scores,
         };
         temper__capture_attn(ctx, l, &a);
         temper__attention(ctx->pool, &a);

@@ -16,7 +16,9 @@
 
 static const temper__arch *const temper__archs[] = {&temper__arch_gpt2,    &temper__arch_opt,
                                                     &temper__arch_llama,   &temper__arch_mistral,
-                                                    &temper__arch_gpt_neo, &temper__arch_gpt_neox};
+                                                    &temper__arch_gpt_neo, &temper__arch_gpt_neox,
+                                                    &temper__arch_qwen2,   &temper__arch_qwen3,
+                                                    &temper__arch_gemma3_text};
 
 /* ---- config accessors ------------------------------------------------- */
 
@@ -60,6 +62,29 @@ void temper__model_setting(temper_model *m, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(m->settings + n, sizeof m->settings - n, fmt, ap);
     va_end(ap);
+}
+
+int temper__cfg_layer_types(temper_model *m, const cJSON *cfg, int *sliding) {
+    const cJSON *types = cJSON_GetObjectItemCaseSensitive(cfg, "layer_types"), *k;
+    if (!types || cJSON_IsNull(types)) return 0;
+    const int L = m->hp.n_layer;
+    if (!cJSON_IsArray(types) || cJSON_GetArraySize(types) != L)
+        return temper__error(TEMPER_EFORMAT,
+                             "%s/config.json: layer_types should list the attention kind of each of the %d layers",
+                             m->path, L);
+    int l = 0;
+    cJSON_ArrayForEach(k, types) {
+        const char *kind = cJSON_IsString(k) ? k->valuestring : "(not a string)";
+        if (strcmp(kind, "full_attention") == 0) sliding[l] = 0;
+        else if (strcmp(kind, "sliding_attention") == 0) sliding[l] = 1;
+        else
+            return temper__error(TEMPER_EUNSUPPORTED,
+                                 "%s/config.json: layer_types: layer %d is \"%s\", which temper does not implement "
+                                 "(it runs \"full_attention\" and \"sliding_attention\")",
+                                 m->path, l, kind);
+        l++;
+    }
+    return 0;
 }
 
 /* ---- weight lookup ---------------------------------------------------- */

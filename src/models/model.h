@@ -47,6 +47,9 @@ extern const temper__arch temper__arch_llama;
 extern const temper__arch temper__arch_mistral;
 extern const temper__arch temper__arch_gpt_neo;
 extern const temper__arch temper__arch_gpt_neox;
+extern const temper__arch temper__arch_qwen2;
+extern const temper__arch temper__arch_qwen3;
+extern const temper__arch temper__arch_gemma3_text;
 
 struct temper_model {
     char *path;                 /* resolved folder (owned) */
@@ -144,5 +147,10 @@ int temper__cfg_int(const cJSON *cfg, const char *key, int def, int *out);
 int temper__cfg_num(const cJSON *cfg, const char *key, double def, double *out);
 const char *temper__cfg_str(const cJSON *cfg, const char *key);
 int temper__cfg_bool(const cJSON *cfg, const char *key, int def);
+/* layer_types (transformers' per-layer attention kinds), when config.json
+ * has it: sliding[l] (m->hp.n_layer entries, holding the architecture's
+ * default on entry) set to 1 for "sliding_attention", 0 for
+ * "full_attention"; any other kind is an error naming it. */
+int temper__cfg_layer_types(temper_model *m, const cJSON *cfg, int *sliding);
 
 #endif

@@ -18,6 +18,12 @@ ref_opt.py, ref_llama.py). Checked, at every position of every prompt:
         local layers, q/k/v without bias and unscaled scores;
       GPT-NeoX/Pythia: parallel and sequential residual, rotary on 1/4 and
         1/2 of each head, erf and tanh GELU, per-head fused q/k/v;
+      Qwen2: q/k/v biases, rope_theta 1e6, tied head, vocabulary 151936,
+        sliding window from max_window_layers on; Qwen3: per-head q/k
+        norms, head_dim != hidden/heads, untied head, explicit layer_types;
+      Gemma 3: (1 + w) RMSNorms, four norms per block, sqrt(C) embedding
+        scale, GeGLU, per-head q/k norms, sliding and full layers with their
+        own rope bases, query_pre_attn_scalar, final logit soft-capping;
       Llama: grouped-query (4 heads / 2 kv heads), one kv head with head_dim
         != hidden/heads, attention biases, rope_theta 500000, tied and untied
         heads, names with and without "model.";
@@ -527,6 +533,107 @@ def test_gpt_neox():
                                                ("len64-n_ctx", random_ids(64, 1000, 64), ("kv@1",))])
 
 
+def test_qwen():
+    every = ALL_MODES + ("threads",)
+    # Qwen2.5 layout: q/k/v biases (none on o_proj), grouped-query (4 / 2),
+    # rope_theta 1e6, tied embeddings, the real vocab_size 151936 (random
+    # ids over all of it); then a sliding window of 8 in the layers from
+    # max_window_layers 1 on (use_sliding_window true), across the window.
+    q_args = ["--arch", "qwen2", "--n-layer", "3", "--n-head", "4", "--n-kv-head", "2", "--n-embd", "64",
+              "--n-inner", "160", "--n-ctx", "64", "--rope-theta", "1000000", "--rms-norm-eps", "1e-6"]
+    q1 = model("qwen2-l3h4kv2e64", q_args + ["--seed", "60", "--dtype", "f32"])
+    test_model("Qwen2 f32", q1, [("len1", random_ids(1, 151936, 1), every),
+                                 ("len7", random_ids(7, 151936, 7), every),
+                                 ("len64-n_ctx", random_ids(64, 151936, 64), ("kv@1", "chunks"))])
+    q2 = model("qwen2-l3h4kv2e64-sw8", q_args + ["--use-sliding-window", "--window-size", "8",
+                                                 "--max-window-layers", "1", "--vocab-size", "1000",
+                                                 "--seed", "61", "--dtype", "bf16"])
+    test_model("Qwen2 sliding bf16", q2, [("len7", random_ids(7, 1000, 7), ("kv",)),
+                                          ("len30-window", random_ids(30, 1000, 30), ("kv", "chunks", "slots",
+                                                                                      "threads"))])
+    if not QUICK:
+        def no_bias(m):
+            for k in [k for k in m.w if k.endswith("_proj.bias")]:
+                del m.w[k]
+
+        def no_window(m):
+            m.windows = [0] * m.n_layer
+        discriminates("Qwen2", q2, random_ids(30, 1000, 30), [("without q/k/v biases", no_bias),
+                                                              ("without the sliding window", no_window)])
+    # Qwen3 layout: q_norm/k_norm per head, head_dim 32 != hidden / heads,
+    # no biases, untied head, f16; layer_types given explicitly (sliding
+    # in the middle layer only).
+    q3_args = ["--arch", "qwen3", "--n-layer", "3", "--n-head", "4", "--n-kv-head", "2", "--head-dim", "32",
+               "--n-embd", "64", "--n-inner", "160", "--n-ctx", "64", "--rope-theta", "1000000",
+               "--rms-norm-eps", "1e-6", "--vocab-size", "1000", "--untied-lm-head"]
+    q3 = model("qwen3-l3h4kv2hd32", q3_args + ["--seed", "62", "--dtype", "f32"])
+    test_model("Qwen3 f32", q3, [("len1", random_ids(1, 1000, 1), every),
+                                 ("len7", random_ids(7, 1000, 7), every),
+                                 ("len64-n_ctx", random_ids(64, 1000, 64), ("kv@1", "chunks"))])
+    if not QUICK:
+        def no_qk_norm(m):
+            m.kind = "qwen2"
+        discriminates("Qwen3", q3, random_ids(20, 1000, 20), [("without q/k norms", no_qk_norm)])
+    test_model("Qwen3 f16", model("qwen3-l3h4kv2hd32", q3_args + ["--seed", "62", "--dtype", "f16"]),
+               [("len20", random_ids(20, 1000, 20), ("kv",))])
+    q4 = model("qwen3-l3-sw6-mid", q3_args + ["--use-sliding-window", "--window-size", "6", "--layer-types", "fsf",
+                                              "--seed", "63", "--dtype", "bf16"])
+    test_model("Qwen3 layer_types bf16", q4, [("len30-window", random_ids(30, 1000, 31), ("kv", "rewind"))])
+
+
+def test_gemma3():
+    every = ALL_MODES + ("threads",)
+    # Gemma 3 (270m layout, shrunk): 6 layers, every 6th full (the default
+    # pattern: layer_types left out), sliding window 8, one kv head,
+    # head_dim 32 != hidden / heads, query_pre_attn_scalar 24 != head_dim,
+    # rope 1e6 / 1e4, tied head.
+    g_args = ["--arch", "gemma3_text", "--n-layer", "6", "--n-head", "4", "--n-kv-head", "1", "--head-dim", "32",
+              "--n-embd", "64", "--n-inner", "128", "--n-ctx", "64", "--window-size", "8",
+              "--query-pre-attn-scalar", "24", "--rope-theta", "1000000", "--rms-norm-eps", "1e-6",
+              "--vocab-size", "1000", "--no-layer-types"]
+    g1 = model("gemma3-l6h4kv1hd32", g_args + ["--seed", "70", "--dtype", "f32"])
+    test_model("Gemma3 f32", g1, [("len1", random_ids(1, 1000, 1), every),
+                                  ("len7", random_ids(7, 1000, 7), every),
+                                  ("len30-window", random_ids(30, 1000, 30), every),
+                                  ("len64-n_ctx", random_ids(64, 1000, 64), ("kv@1", "chunks"))])
+    if not QUICK:
+        def plain_norm(m):  # weight w instead of 1 + w
+            for k in [k for k in m.w if k.endswith("norm.weight")]:
+                m.w[k] = m.t(k) - 1.0
+
+        def unscaled_embed(m):
+            m.embed_scale = 1.0
+
+        def one_base(m):
+            m.theta_local = m.theta
+
+        def head_dim_scale(m):
+            m.scale = m.head_dim ** -0.5
+
+        def no_window(m):
+            m.sliding = [False] * m.n_layer
+        discriminates("Gemma3", g1, random_ids(30, 1000, 30), [("RMSNorm weight w instead of 1 + w", plain_norm),
+                                                               ("embeddings not scaled by sqrt(C)", unscaled_embed),
+                                                               ("one rope base for every layer", one_base),
+                                                               ("scores scaled by head_dim^-0.5", head_dim_scale),
+                                                               ("without the sliding window", no_window)])
+    for dt in ("f16", "bf16"):
+        test_model("Gemma3 %s" % dt, model("gemma3-l6h4kv1hd32", g_args + ["--seed", "70", "--dtype", dt]),
+                   [("len30-window", random_ids(30, 1000, 32), ("kv", "slots"))])
+    # final_logit_softcapping 3 (logits of std 2.5 are bent), layer_types
+    # written out, two kv heads, head_dim 16.
+    g2 = model("gemma3-l2h2kv2-cap", ["--arch", "gemma3_text", "--n-layer", "2", "--n-head", "2", "--n-kv-head", "2",
+                                      "--head-dim", "16", "--n-embd", "32", "--n-ctx", "48", "--window-size", "5",
+                                      "--layer-types", "sf", "--final-logit-softcapping", "3",
+                                      "--rope-theta", "1000000", "--rms-norm-eps", "1e-6", "--vocab-size", "1000",
+                                      "--seed", "71", "--dtype", "f32"])
+    test_model("Gemma3 soft-capped f32", g2, [("len20", random_ids(20, 1000, 20), ("kv", "rewind"))])
+    if not QUICK:
+        def no_cap(m):
+            m.softcap = None
+        discriminates("Gemma3", g2, random_ids(20, 1000, 20), [("without the final soft-capping", no_cap)])
+
+
 def test_formats():
     """GPT-2 from sharded safetensors and from pytorch_model.bin; and a
     folder holding both model.safetensors and pytorch_model.bin (different
@@ -609,6 +716,8 @@ def main():
     test_llama()
     test_gpt_neo()
     test_gpt_neox()
+    test_qwen()
+    test_gemma3()
     test_formats()
     print("reference test: %.1f s%s" % (time.time() - t0, " (quick subset)" if QUICK else ""))
     sys.exit(harness.summary())

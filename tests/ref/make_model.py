@@ -12,7 +12,11 @@ Architectures: gpt2 (GPT2LMHeadModel), opt (OPTForCausalLM: --post-ln,
 --head-dim, --rms-norm-eps, --rope-theta, --attention-bias, --tied-lm-head),
 gpt_neo (GPTNeoForCausalLM: --window-size, --attention-kinds), gpt_neox
 (GPTNeoXForCausalLM: --rotary-pct, --rope-theta, --sequential-residual,
---hidden-act).
+--hidden-act), qwen2 / qwen3 (Qwen2ForCausalLM, Qwen3ForCausalLM: llama's
+options, --untied-lm-head, --use-sliding-window, --window-size,
+--max-window-layers, --layer-types), gemma3_text (Gemma3ForCausalLM:
+--window-size, --layer-types, --query-pre-attn-scalar,
+--final-logit-softcapping).
 Weight files (--format): model.safetensors, sharded safetensors with
 model.safetensors.index.json, or pytorch_model.bin (torch.save's zip
 format, written by tests/ref/pytorch_io.py without torch).
@@ -43,7 +47,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import safetensors_io as st  # noqa: E402
 
 # Bump when the produced files change, so cached test models are remade.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOKENIZER_FILES = ["tokenizer.json", "vocab.json", "merges.txt", "tokenizer_config.json",
@@ -500,14 +504,206 @@ def gpt_neox_model(a):
     return config, gen, t
 
 
+# --------------------------------------------------------------------------
+# Qwen2 / Qwen3 (Qwen2ForCausalLM, Qwen3ForCausalLM)
+# --------------------------------------------------------------------------
+
+def layer_types_of(a, L, default):
+    """--layer-types as a list ("f"/"s" letters, repeated to L layers), or default."""
+    if not a.layer_types:
+        return default
+    kinds = {"f": "full_attention", "s": "sliding_attention"}
+    pat = a.layer_types
+    return [kinds[pat[i % len(pat)]] for i in range(L)]
+
+
+def qwen_model(a):
+    """Qwen/Qwen2.5-* (--arch qwen2: q/k/v biases, no o_proj bias) and
+    Qwen/Qwen3-* (--arch qwen3: q_norm/k_norm per head, no biases) layouts:
+    Llama blocks, rope_theta (--rope-theta), tied
+    embeddings unless --untied-lm-head, sliding window when --window-size
+    is given with --use-sliding-window (layers from --max-window-layers on,
+    or as --layer-types says)."""
+    C, V, P, L, H = a.n_embd, a.vocab_size, a.n_ctx, a.n_layer, a.n_head
+    Hkv = a.n_kv_head or H
+    hd = a.head_dim or C // H
+    F = a.n_inner or 4 * C
+    if H % Hkv or hd % 2:
+        sys.exit("make_model: bad heads: n_head %d, n_kv_head %d, head_dim %d" % (H, Hkv, hd))
+    qwen3 = a.arch == "qwen3"
+    pre = "" if a.prefix == "none" else a.prefix
+    dt = ST_DTYPE[a.dtype]
+    s = a.scale
+    t = []
+
+    def add(role, init, name=None):
+        t.append((role, name or pre + role, init, dt))
+
+    add("embed_tokens.weight", mat(V, C, C, 2.5, s))
+    for i in range(L):
+        h = "layers.%d." % i
+        add(h + "input_layernorm.weight", norm_weight(C))
+        add(h + "self_attn.q_proj.weight", mat(H * hd, C, C, 1.5, s))
+        add(h + "self_attn.k_proj.weight", mat(Hkv * hd, C, C, 1.5, s))
+        add(h + "self_attn.v_proj.weight", mat(Hkv * hd, C, C, 1.0, s))
+        add(h + "self_attn.o_proj.weight", mat(C, H * hd, H * hd, 1.0, s))
+        if qwen3:  # normed heads: scores of std ~2 need |q|,|k| ~ sqrt(2 sqrt(hd))
+            add(h + "self_attn.q_norm.weight", Init((hd,), std=0.2, mean=1.2))
+            add(h + "self_attn.k_norm.weight", Init((hd,), std=0.2, mean=1.2))
+        else:
+            add(h + "self_attn.q_proj.bias", bias(H * hd))
+            add(h + "self_attn.k_proj.bias", bias(Hkv * hd))
+            add(h + "self_attn.v_proj.bias", bias(Hkv * hd))
+        add(h + "post_attention_layernorm.weight", norm_weight(C))
+        add(h + "mlp.gate_proj.weight", mat(F, C, C, 1.0, s))
+        add(h + "mlp.up_proj.weight", mat(F, C, C, 1.0, s))
+        add(h + "mlp.down_proj.weight", mat(C, F, F, 1.0, s))
+    add("norm.weight", norm_weight(C))
+    if a.untied_lm_head:
+        add("lm_head.weight", mat(V, C, C, 2.5, s), name="lm_head.weight")
+    use_sw = bool(a.use_sliding_window)
+    mwl = a.max_window_layers if a.max_window_layers is not None else L
+    window = a.window_size if use_sw else None
+    default_types = ["sliding_attention" if window is not None and i >= mwl else "full_attention"
+                     for i in range(L)]
+    # <|endoftext|> / <|im_end|>; the last id when the vocabulary is shrunk
+    bos, eos = (151643, 151645 if qwen3 else 151643) if V > 151645 else (V - 1, V - 1)
+    config = {
+        "architectures": ["Qwen3ForCausalLM" if qwen3 else "Qwen2ForCausalLM"],
+        "attention_dropout": 0.0,
+        "bos_token_id": bos,
+        "eos_token_id": eos,
+        "hidden_act": "silu",
+        "hidden_size": C,
+        "initializer_range": 0.02,
+        "intermediate_size": F,
+        "layer_types": layer_types_of(a, L, default_types),
+        "max_position_embeddings": P,
+        "max_window_layers": mwl,
+        "model_type": a.arch,
+        "num_attention_heads": H,
+        "num_hidden_layers": L,
+        "num_key_value_heads": Hkv,
+        "rms_norm_eps": a.rms_norm_eps,
+        "rope_scaling": None,
+        "rope_theta": a.rope_theta,
+        "sliding_window": window,
+        "tie_word_embeddings": not a.untied_lm_head,
+        "torch_dtype": TORCH_DTYPE[a.dtype],
+        "transformers_version": "4.51.1",
+        "use_cache": True,
+        "use_sliding_window": use_sw,
+        "vocab_size": V,
+    }
+    if qwen3:
+        config["head_dim"] = hd
+        config["attention_bias"] = False
+    if a.no_layer_types:
+        del config["layer_types"]
+    gen = {"bos_token_id": bos, "eos_token_id": eos, "transformers_version": "4.51.1"}
+    return config, gen, t
+
+
+# --------------------------------------------------------------------------
+# Gemma 3 text (Gemma3ForCausalLM, model_type gemma3_text)
+# --------------------------------------------------------------------------
+
+def gemma3_model(a):
+    """google/gemma-3-270m layout: RMSNorm weights stored as w (the model
+    uses 1 + w), four norms per block, q_norm/k_norm per head, GeGLU MLP,
+    tied head, sliding (--window-size) and full layers (every 6th full
+    unless --layer-types), query_pre_attn_scalar (--query-pre-attn-scalar),
+    rope_local_base_freq 10000 / rope_theta (--rope-theta),
+    --final-logit-softcapping."""
+    C, V, P, L, H = a.n_embd, a.vocab_size, a.n_ctx, a.n_layer, a.n_head
+    Hkv = a.n_kv_head or H
+    hd = a.head_dim or C // H
+    F = a.n_inner or 4 * C
+    if H % Hkv or hd % 2:
+        sys.exit("make_model: bad heads: n_head %d, n_kv_head %d, head_dim %d" % (H, Hkv, hd))
+    pre = "" if a.prefix == "none" else a.prefix
+    dt = ST_DTYPE[a.dtype]
+    s = a.scale
+    t = []
+
+    def add(role, init, name=None):
+        t.append((role, name or pre + role, init, dt))
+
+    def gnorm(n, mean=0.0):  # the stored w of a (1 + w) norm
+        return Init((n,), std=0.2, mean=mean)
+
+    qs = a.query_pre_attn_scalar or hd
+    # normed heads have |q|, |k| ~ sqrt(hd) (1 + w): scale w so that the
+    # scores (q.k / sqrt(qs)) have a standard deviation of ~2
+    g = (2.0 * (qs ** 0.5) / (hd ** 0.5)) ** 0.5 - 1.0
+    add("embed_tokens.weight", mat(V, C, C, 1.0, s))
+    for i in range(L):
+        h = "layers.%d." % i
+        add(h + "input_layernorm.weight", gnorm(C))
+        add(h + "self_attn.q_proj.weight", mat(H * hd, C, C, 1.0, s))
+        add(h + "self_attn.k_proj.weight", mat(Hkv * hd, C, C, 1.0, s))
+        add(h + "self_attn.v_proj.weight", mat(Hkv * hd, C, C, 1.0, s))
+        add(h + "self_attn.o_proj.weight", mat(C, H * hd, H * hd, 1.0, s))
+        add(h + "self_attn.q_norm.weight", gnorm(hd, g))
+        add(h + "self_attn.k_norm.weight", gnorm(hd, g))
+        add(h + "post_attention_layernorm.weight", gnorm(C))
+        add(h + "pre_feedforward_layernorm.weight", gnorm(C))
+        add(h + "post_feedforward_layernorm.weight", gnorm(C))
+        add(h + "mlp.gate_proj.weight", mat(F, C, C, 1.0, s))
+        add(h + "mlp.up_proj.weight", mat(F, C, C, 1.0, s))
+        add(h + "mlp.down_proj.weight", mat(C, F, F, 1.0, s))
+    add("norm.weight", gnorm(C, 1.5))  # logits of std ~2.5 from the tied head
+    default_types = ["sliding_attention" if (i + 1) % 6 else "full_attention" for i in range(L)]
+    config = {
+        "_sliding_window_pattern": 6,
+        "architectures": ["Gemma3ForCausalLM"],
+        "attention_bias": False,
+        "attention_dropout": 0.0,
+        "attn_logit_softcapping": None,
+        "bos_token_id": 2,
+        "eos_token_id": 1,
+        "final_logit_softcapping": a.final_logit_softcapping,
+        "head_dim": hd,
+        "hidden_activation": "gelu_pytorch_tanh",
+        "hidden_size": C,
+        "initializer_range": 0.02,
+        "intermediate_size": F,
+        "layer_types": layer_types_of(a, L, default_types),
+        "max_position_embeddings": P,
+        "model_type": "gemma3_text",
+        "num_attention_heads": H,
+        "num_hidden_layers": L,
+        "num_key_value_heads": Hkv,
+        "pad_token_id": 0,
+        "query_pre_attn_scalar": qs,
+        "rms_norm_eps": a.rms_norm_eps,
+        "rope_local_base_freq": 10000.0,
+        "rope_scaling": None,
+        "rope_theta": a.rope_theta,
+        "sliding_window": a.window_size,
+        "torch_dtype": TORCH_DTYPE[a.dtype],
+        "transformers_version": "4.55.0",
+        "use_bidirectional_attention": False,
+        "use_cache": True,
+        "vocab_size": V,
+    }
+    if a.no_layer_types:
+        del config["layer_types"]
+        config["sliding_window_pattern"] = 6
+    gen = {"bos_token_id": 2, "eos_token_id": [1, 106], "pad_token_id": 0, "transformers_version": "4.55.0"}
+    return config, gen, t
+
+
 ARCHS = {"gpt2": gpt2_model, "opt": opt_model, "llama": llama_model, "gpt_neo": gpt_neo_model,
-         "gpt_neox": gpt_neox_model}
-DEFAULT_VOCAB = {"gpt2": 50257, "opt": 50272, "llama": 32000, "gpt_neo": 50257, "gpt_neox": 50304}
+         "gpt_neox": gpt_neox_model, "qwen2": qwen_model, "qwen3": qwen_model, "gemma3_text": gemma3_model}
+DEFAULT_VOCAB = {"gpt2": 50257, "opt": 50272, "llama": 32000, "gpt_neo": 50257, "gpt_neox": 50304,
+                 "qwen2": 151936, "qwen3": 151936, "gemma3_text": 262144}
 DEFAULT_PREFIX = {"gpt2": "transformer.", "opt": "model.", "llama": "model.", "gpt_neo": "transformer.",
-                  "gpt_neox": "gpt_neox."}
+                  "gpt_neox": "gpt_neox.", "qwen2": "model.", "qwen3": "model.", "gemma3_text": "model."}
 # No OPT or Llama tokenizer among the fixtures: those models get GPT-2's
 # (a model may use any tokenizer; ids stay real GPT-2 ids below 50257).
-DEFAULT_TOKENIZER = {"gpt2": "gpt2", "opt": "gpt2", "llama": "gpt2", "gpt_neo": "gpt2", "gpt_neox": "gpt2"}
+DEFAULT_TOKENIZER = {"gpt2": "gpt2", "opt": "gpt2", "llama": "gpt2", "gpt_neo": "gpt2", "gpt_neox": "gpt2",
+                     "qwen2": "gpt2", "qwen3": "gpt2", "gemma3_text": "gpt2"}
 
 
 # --------------------------------------------------------------------------
@@ -532,7 +728,7 @@ def parse_args(argv=None):
     p.add_argument("--prefix", default=None,
                    help="name prefix of the base model's tensors, or 'none' (default: "
                         "transformer. for gpt2, model. for opt and llama)")
-    p.add_argument("--untied-lm-head", action="store_true", help="gpt2, opt: write lm_head.weight")
+    p.add_argument("--untied-lm-head", action="store_true", help="gpt2, opt, qwen: write lm_head.weight")
     p.add_argument("--tied-lm-head", action="store_true", help="llama: no lm_head.weight")
     p.add_argument("--format", default="safetensors", choices=["safetensors", "sharded", "bin"],
                    help="model.safetensors, model-0000i-of-0000n.safetensors + index, "
@@ -557,6 +753,13 @@ def parse_args(argv=None):
     p.add_argument("--rotary-pct", type=float, default=0.25, help="gpt_neox: rotary_pct")
     p.add_argument("--sequential-residual", action="store_true", help="gpt_neox: use_parallel_residual false")
     p.add_argument("--hidden-act", default=None, help="gpt_neox: hidden_act (default gelu)")
+    # Qwen2/Qwen3, Gemma 3 (--window-size is sliding_window)
+    p.add_argument("--use-sliding-window", action="store_true", help="qwen: use_sliding_window true")
+    p.add_argument("--max-window-layers", type=int, default=None, help="qwen: max_window_layers")
+    p.add_argument("--layer-types", default=None, help="qwen, gemma3_text: pattern of f(ull)/s(liding) layers")
+    p.add_argument("--no-layer-types", action="store_true", help="qwen, gemma3_text: leave layer_types out")
+    p.add_argument("--query-pre-attn-scalar", type=float, default=None, help="gemma3_text (default head_dim)")
+    p.add_argument("--final-logit-softcapping", type=float, default=None, help="gemma3_text")
     p.add_argument("--scale", type=float, default=1.0)
     argv = list(sys.argv[1:] if argv is None else argv)
     a = p.parse_args(argv)

@@ -11,10 +11,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ref_gpt2 import GPT2, load_config  # noqa: E402
 from ref_gpt_neo import GPTNeo  # noqa: E402
 from ref_gpt_neox import GPTNeoX  # noqa: E402
+from ref_gemma3 import Gemma3  # noqa: E402
+from ref_qwen import Qwen  # noqa: E402
 from ref_llama import Llama  # noqa: E402
 from ref_opt import OPT  # noqa: E402
 
-CLASSES = {"gpt2": GPT2, "opt": OPT, "llama": Llama, "mistral": Llama, "gpt_neo": GPTNeo, "gpt_neox": GPTNeoX}
+CLASSES = {"gpt2": GPT2, "opt": OPT, "llama": Llama, "mistral": Llama, "gpt_neo": GPTNeo, "gpt_neox": GPTNeoX,
+           "qwen2": Qwen, "qwen3": Qwen, "gemma3_text": Gemma3}
 
 
 def load(model_dir):
