@@ -164,11 +164,11 @@ static void test_merge_order(void) {
     temper_tokenizer_free(tok);
     /* an unsupported component is named */
     FILE *f = fopen(path, "w");
-    fputs("{\"normalizer\": {\"type\": \"NFC\"}, \"pre_tokenizer\": null, \"decoder\": null,"
+    fputs("{\"normalizer\": {\"type\": \"NFKC\"}, \"pre_tokenizer\": null, \"decoder\": null,"
           " \"model\": {\"type\": \"BPE\", \"vocab\": {}, \"merges\": []}}", f);
     fclose(f);
     CHECK_EQ_INT(temper_tokenizer_load(path, &tok), TEMPER_EUNSUPPORTED);
-    CHECK(strstr(temper_last_error(), "normalizer type \"NFC\"") != NULL);
+    CHECK(strstr(temper_last_error(), "normalizer type \"NFKC\"") != NULL);
     f = fopen(path, "w");
     fputs("{\"normalizer\": null, \"pre_tokenizer\": {\"type\": \"Metaspace\"}, \"decoder\": null,"
           " \"model\": {\"type\": \"BPE\", \"vocab\": {}, \"merges\": []}}", f);
