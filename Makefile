@@ -4,6 +4,8 @@
 #   make test       all tests, then the unit tests again under ASan + UBSan
 #   make bench      benchmarks on random-weight models with real GPT-2 shapes
 #   make SAN=1      build into build-san/ with -fsanitize=address,undefined
+#   make install    the CLI, library, header and bundled model under PREFIX
+#                   (/usr/local; DESTDIR for staging); `make uninstall` undoes it
 #
 # Sources are found by wildcard: a new .c under src/ joins the library, a new
 # tests/unit/test_*.c becomes a test binary, a new bench/bench_*.c a bench.
@@ -35,7 +37,14 @@ TESTS     := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOLS     := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/%)
 BENCHES   := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all lib cli tests benches test test-fast bench clean
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+LIBDIR  ?= $(PREFIX)/lib
+INCDIR  ?= $(PREFIX)/include
+DATADIR ?= $(PREFIX)/share/temper
+MODELS  := $(wildcard models/*/*)
+
+.PHONY: all lib cli tests benches test test-fast bench clean install uninstall
 all: lib cli tests benches
 lib: $(BUILD)/libtemper.a
 cli: $(BUILD)/temper
@@ -75,6 +84,21 @@ test: all
 
 bench: all
 	BUILD=$(BUILD) bench/run
+
+# The CLI finds the bundled models at ../share/temper/models from its own
+# folder, so BINDIR and DATADIR must keep that layout (the defaults do).
+install: lib cli
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR)
+	install -m 755 $(BUILD)/temper $(DESTDIR)$(BINDIR)/temper
+	install -m 644 $(BUILD)/libtemper.a $(DESTDIR)$(LIBDIR)/libtemper.a
+	install -m 644 include/temper.h $(DESTDIR)$(INCDIR)/temper.h
+	for f in $(MODELS); do \
+	    install -d $(DESTDIR)$(DATADIR)/$$(dirname $$f) && \
+	    install -m 644 $$f $(DESTDIR)$(DATADIR)/$$f || exit 1; done
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/temper $(DESTDIR)$(LIBDIR)/libtemper.a $(DESTDIR)$(INCDIR)/temper.h
+	rm -rf $(DESTDIR)$(DATADIR)
 
 clean:
 	rm -rf build build-san build-tsan

@@ -60,7 +60,7 @@ extern "C" {
 #define TEMPER_API
 #endif
 
-/* "0.1.0": static string. */
+/* "MAJOR.MINOR.PATCH" of the macros above, e.g. "0.1.0": static string. */
 TEMPER_API const char *temper_version(void);
 
 /* ------------------------------------------------------------------------ */

@@ -6,7 +6,13 @@
 
 static _Thread_local char temper__last_error[1024] = "no error";
 
-const char *temper_version(void) { return "0.1.0"; }
+#define TEMPER__STR(x) #x
+#define TEMPER__VERSION(a, b, c) TEMPER__STR(a) "." TEMPER__STR(b) "." TEMPER__STR(c)
+
+/* Made from the TEMPER_VERSION_* macros of temper.h, the one place it is set. */
+const char *temper_version(void) {
+    return TEMPER__VERSION(TEMPER_VERSION_MAJOR, TEMPER_VERSION_MINOR, TEMPER_VERSION_PATCH);
+}
 
 const char *temper_strerror(int err) {
     switch (err) {

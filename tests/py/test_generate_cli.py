@@ -330,8 +330,13 @@ def test_generation_config(model, ref, tmp):
     line = err.splitlines()[0] if err else ""
     check(rc == 0 and "mode=greedy" in line and "max_new_tokens=3" in line,
           f"flags win over generation_config: {line}")
-    check(rc == 0 and "seed=" in line and line.startswith("temper: settings:"),
-          "settings and seed on one stderr line")
+    check(rc == 0 and "seed=" not in line and line.startswith("temper: settings:"),
+          f"settings on one stderr line, no seed for greedy (none is used): {line}")
+    rc, out, err = temper("-m", m, "--prompt-ids", P, "--temp", "0.3", "-n", "3", "-s", "7")
+    line = err.splitlines()[0] if err else ""
+    check(rc == 0 and "mode=sampling seed=7 " in line, f"sampling: the seed on the settings line: {line}")
+    rc, out, err = temper("-m", m, "--prompt-ids", P, "--temp", "0.3", "-n", "3", "-q")
+    check(rc == 0 and err == "" and out, f"-q: nothing on stderr: {err!r}")
     doc = gen_json(m, "--prompt-ids", P, "--temp", "0", "--ignore-eos")
     check(doc and doc["settings"]["mode"] == "greedy" and doc["sequences"][0]["ids"] ==
           greedy[:6], "--temp 0 is greedy")

@@ -59,6 +59,7 @@ hub.repos["tiny-org/tiny-gpt2"] = Repo({**MODEL, **EXTRA}, lfs=LFS)
 hub.repos["tiny-org/tiny-gpt2"].add_snapshot({**MODEL, "config.json": MODEL["config.json"] + b"\n"},
                                               ref="v1")
 hub.repos["tinygpt"] = Repo(dict(MODEL), lfs=LFS)            # an id without an org
+hub.repos["gpt2"] = Repo(dict(MODEL), lfs=LFS)               # the default model once cached
 hub.renamed["old-org/tiny"] = "tiny-org/tiny-gpt2"            # a renamed repo
 hub.repos["gated/tiny"] = Repo(dict(MODEL), lfs=LFS, gated_token="hf_good")
 hub.repos["tiny-org/no-weights"] = Repo({"config.json": MODEL["config.json"],
@@ -117,6 +118,22 @@ def fresh_home(name):
     return home
 
 
+def human(n):
+    """Sizes as the Hub shows them: decimal units, one decimal."""
+    units = ["B", "kB", "MB", "GB"]
+    u = 0
+    while n >= 1000 and u < 3:
+        n /= 1000
+        u += 1
+    return "%.1f %s" % (n, units[u]) if u else "%d B" % n
+
+
+def size_line(repo_id):
+    """The line a download starts with: how many files and bytes in all."""
+    total = sum(len(MODEL[n]) for n in NEEDED)
+    return "%s: %d files, %s in all" % (repo_id, len(NEEDED), human(total))
+
+
 def repo_dir(home, repo_id):
     return os.path.join(home, "hub", "models--" + repo_id.replace("/", "--"))
 
@@ -166,6 +183,9 @@ def main():
     check("pull: not a byte of the files temper does not need",
           not [q for q in hub.requests("GET") if any(x in q[1] for x in
                ("README", "flax", "pytorch_model", "onnx"))], hub.requests("GET"))
+    lines = r.stderr.splitlines()
+    check("pull: the total size is said before any file", len(lines) > 1 and
+          lines[1] == size_line("tiny-org/tiny-gpt2"), "%r, expected %r" % (lines[:3], size_line("tiny-org/tiny-gpt2")))
     check("pull: plain progress lines when stderr is not a terminal", "\r" not in r.stderr
           and "model.safetensors" in r.stderr, r.stderr)
     # the API was asked for the revision, the files by commit
@@ -196,6 +216,7 @@ def main():
     home4 = fresh_home("h4")
     r = temper(["info", "--json", "-m", "tinygpt"], home4)
     check("first use: info downloads and loads", r.returncode == 0, r.stderr)
+    check("first use: the size is said first", size_line("tinygpt") in r.stderr.splitlines()[:3], r.stderr)
     check_layout("first use", home4, "tinygpt", hub.repos["tinygpt"], NEEDED)
     # a snapshot holding only config.json (what AutoConfig leaves) is completed
     home4b = fresh_home("h4b")
@@ -226,6 +247,35 @@ def main():
     r = temper(["pull", "tiny-org/tiny-gpt2"], home4, HF_HUB_OFFLINE="1")
     check("offline pull: refused", r.returncode != 0 and "HF_HUB_OFFLINE" in r.stderr, r.stderr)
     check("offline: no request reached the server", len(hub.log) == n_log, hub.log[n_log:])
+    for cmd in (["info"], ["generate", "-n", "1", "--prompt-ids", "1"], ["probs", "--prompt-ids", "1"],
+                ["tokenize", "x"], ["score", "x"], ["trace", "--prompt-ids", "1"]):
+        r = temper(cmd + ["-m", "tiny-org/tiny-gpt2", "--offline"], home4)
+        check("--offline %s: an error naming the fix" % cmd[0], r.returncode == 1 and
+              "temper pull tiny-org/tiny-gpt2" in r.stderr, r.stderr)
+    check("--offline: no request reached the server", len(hub.log) == n_log, hub.log[n_log:])
+
+    # --- 4c. the model without -m: gpt2 once cached, else the bundled one, and
+    # never a download that was not asked for by name
+    home4c = fresh_home("h4c")
+    n_log = len(hub.log)
+    r = temper(["generate", "-n", "2", "--prompt-ids", "1,2"], home4c)
+    check("no -m, empty cache: the bundled stories260K, nothing downloaded",
+          r.returncode == 0 and r.stderr.startswith("temper: model stories260K (bundled") and
+          "temper pull gpt2" in r.stderr.splitlines()[0] and len(hub.log) == n_log, r.stderr)
+    r = temper(["pull", "gpt2"], home4c)
+    check("pull gpt2", r.returncode == 0, r.stderr)
+    n_log = len(hub.log)
+    r = temper(["generate", "-n", "2", "--prompt-ids", "1,2", "--json"], home4c)
+    doc = None
+    try:
+        doc = json.loads(r.stdout)
+    except ValueError:
+        pass
+    check("no -m, gpt2 in the cache: gpt2 is used, offline", r.returncode == 0 and
+          r.stderr.startswith("temper: model gpt2 (found in the Hugging Face cache") and
+          doc and doc.get("model") == "gpt2" and len(hub.log) == n_log, r.stderr)
+    r = temper(["generate", "-n", "2", "--prompt-ids", "1,2", "-q"], home4c, TEMPER_MODEL="stories260K")
+    check("no -m, $TEMPER_MODEL wins; -q: silent", r.returncode == 0 and r.stderr == "", r.stderr)
 
     # --- 5. a connection dropped half-way is resumed with a Range -----------
     home5 = fresh_home("h5")

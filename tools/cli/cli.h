@@ -27,9 +27,13 @@ int cmd_pull(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_rm(int argc, char **argv);
 /* If model is a Hub id missing from the cache (or without weights there),
- * download it with a progress display, unless HF_HUB_OFFLINE is set.
- * Returns 0 (nothing to do, or downloaded) or 1 (error printed). */
-int cli_hub_fetch(const char *model);
+ * download it with a progress display (its total size said first), unless
+ * offline or HF_HUB_OFFLINE is set. Returns 0 (nothing to do, or
+ * downloaded) or 1 (error printed). */
+int cli_hub_fetch(const char *model, bool offline);
+
+/* -q/--quiet: no information lines on stderr (errors are still printed). */
+extern bool cli_quiet;
 
 /* ---- errors: "temper: <msg>" on stderr */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -48,6 +52,7 @@ typedef struct cli_common {
     int threads;             /* -t/--threads, 0 = all cores */
     bool json;               /* --json */
     bool truncate;           /* --truncate: drop tokens from the left to fit */
+    bool offline;            /* --offline: never download */
 } cli_common;
 
 /* Argument loop convention (every command):
@@ -91,9 +96,14 @@ int cli_prompt_arg(cli_common *c, const char *cmd, int *i, int argc, char **argv
 /* Help text of the common options (for the commands' --help). */
 extern const char cli_common_help[];
 
-/* Load the model named by c->model (error printed on failure).
- * Returns 0, 2 when -m is missing, 1 when loading fails. */
-int cli_load_model(const cli_common *c, temper_model **out);
+/* Load the model named by c->model (cli_model.c): a folder or file, a
+ * bundled model (stories260K), else a Hub id. Without -m, c->model is set
+ * to the default ($TEMPER_MODEL, else gpt2 when cached, else stories260K)
+ * and one stderr line names it. Returns 0, or 1 (error printed). */
+int cli_load_model(cli_common *c, temper_model **out);
+/* The folder of the bundled model name (models/NAME beside the build tree,
+ * or PREFIX/share/temper/models/NAME) into out (cap): 1 found, 0 not. */
+int cli_bundled_model(const char *name, char *out, size_t cap);
 
 /* A context for one sequence of n_ctx positions with c->threads threads. */
 int cli_context_init(const cli_common *c, temper_model *model, int n_ctx,

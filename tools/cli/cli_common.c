@@ -35,12 +35,15 @@ int cli_lib_error(const char *what, int rc) {
 /* ---- options ----------------------------------------------------------- */
 
 const char cli_common_help[] =
-    "  -m, --model MODEL      model folder, or Hub id in the local HF cache (gpt2)\n"
+    "  -m, --model MODEL      model folder, Hub id (gpt2) or stories260K (bundled);\n"
+    "                         default: $TEMPER_MODEL, else gpt2 if cached, else stories260K\n"
     "  -z, --tokenizer PATH   tokenizer folder or tokenizer.json (default: the model's)\n"
     "  -p, --prompt TEXT      the prompt (or give it as the last argument)\n"
     "  -f, --file FILE        read the prompt from FILE, exactly as is ('-': stdin)\n"
     "      --prompt-ids IDS   the prompt as token ids: 15496,995\n"
     "  -t, --threads N        threads (default: all cores)\n"
+    "      --offline          never download (as HF_HUB_OFFLINE=1)\n"
+    "  -q, --quiet            no information lines on stderr (errors still)\n"
     "      --quantize q8      8-bit weights made at load time (faster, small accuracy cost)\n"
     "      --truncate         drop prompt tokens from the left to fit the context\n"
     "      --json             one JSON object on stdout\n"
@@ -138,6 +141,14 @@ int cli_parse_common(cli_common *c, int *i, int argc, char **argv) {
         c->json = true;
         return 1;
     }
+    if (cli_flag(argv, i, NULL, "--offline")) {
+        c->offline = true;
+        return 1;
+    }
+    if (cli_flag(argv, i, "-q", "--quiet")) {
+        cli_quiet = true;
+        return 1;
+    }
     if (cli_flag(argv, i, NULL, "--truncate")) {
         c->truncate = true;
         return 1;
@@ -230,21 +241,6 @@ int cli_parse_ids(const char *s, temper_token **ids, int *n) {
 }
 
 /* ---- model, context ---------------------------------------------------- */
-
-int cli_load_model(const cli_common *c, temper_model **out) {
-    if (!c->model) {
-        cli_error("no model: pass -m FOLDER (config.json + model.safetensors) "
-                  "or a Hub id such as -m gpt2");
-        return 2;
-    }
-    if (cli_hub_fetch(c->model) != 0) return 1; /* a Hub id not yet in the cache */
-    temper_model_params mp = temper_model_default_params();
-    mp.tokenizer_path = c->tokenizer;
-    mp.quantize = c->quantize;
-    int rc = temper_model_load(c->model, &mp, out);
-    if (rc < 0) return cli_lib_error(NULL, rc);
-    return 0;
-}
 
 int cli_context_init(const cli_common *c, temper_model *model, int n_ctx,
                      temper_context **out) {

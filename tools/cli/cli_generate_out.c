@@ -62,8 +62,9 @@ void gen_print_settings(const gen_ctx *x, const gen_run *run) {
     const temper_generate_params *g = &a->gp;
     bool beams = g->num_beams > 1, sampling = a->n_temps || (!run->greedy && !beams);
     FILE *f = stderr;
-    fprintf(f, "temper: settings: mode=%s seed=%llu", mode_name(x, run),
-            (unsigned long long)g->seed);
+    if (cli_quiet) return;
+    fprintf(f, "temper: settings: mode=%s", mode_name(x, run));
+    if (sampling) fprintf(f, " seed=%llu", (unsigned long long)g->seed); /* greedy, beams: none used */
     if (a->n_temps) {
         fputs(" temperatures=", f);
         for (int k = 0; k < a->n_temps; k++) fprintf(f, "%s%g", k ? "," : "", a->temps[k]);
@@ -424,6 +425,7 @@ void gen_print_json(const gen_ctx *x, const gen_run *runs, int n_runs) {
 
 void gen_print_timings(const gen_ctx *x, const gen_run *runs, int n_runs) {
     gen_totals t = totals(runs, n_runs);
+    if (cli_quiet) return;
     fflush(stdout);
     fprintf(stderr, "temper: %lld new tokens in %.3f s", t.n_generated, t.decode_s);
     if (t.decode_s > 0) fprintf(stderr, " (%.1f tok/s)", (double)t.n_generated / t.decode_s);

@@ -131,10 +131,6 @@ int cmd_generate_power(int argc, char **argv) {
         cli_error("--particles belongs to --power-method smc or sir");
         return 2;
     }
-    if (!c.model) {
-        cli_error("generate: no model: pass -m MODEL (a folder or a Hub id such as gpt2)");
-        return 2;
-    }
     temper_model *model;
     if (cli_load_model(&c, &model) != 0) return 1;
     const temper_tokenizer *tok = temper_model_tokenizer(model);
@@ -164,14 +160,17 @@ int cmd_generate_power(int argc, char **argv) {
         goto out;
     }
     static const char *names[] = {"mh", "smc", "sir"};
-    fprintf(stderr, "power sampling: method %s, alpha %g, max_new_tokens %d", names[p.method], p.alpha,
-            p.max_new_tokens);
-    if (p.method == TEMPER_POWER_MH)
-        fprintf(stderr, ", block %d, mcmc_steps %d",
-                p.block_size ? p.block_size : (p.max_new_tokens / 16 > 0 ? p.max_new_tokens / 16 : 1), p.mcmc_steps);
-    else
-        fprintf(stderr, ", particles %d", p.particles);
-    fprintf(stderr, ", seed %llu\n", (unsigned long long)p.seed);
+    if (!cli_quiet) {
+        fprintf(stderr, "power sampling: method %s, alpha %g, max_new_tokens %d", names[p.method],
+                p.alpha, p.max_new_tokens);
+        if (p.method == TEMPER_POWER_MH)
+            fprintf(stderr, ", block %d, mcmc_steps %d",
+                    p.block_size ? p.block_size : (p.max_new_tokens / 16 > 0 ? p.max_new_tokens / 16 : 1),
+                    p.mcmc_steps);
+        else
+            fprintf(stderr, ", particles %d", p.particles);
+        fprintf(stderr, ", seed %llu\n", (unsigned long long)p.seed);
+    }
     double t0 = now_seconds();
     if (temper_power_sample(ctx, ids, n_prompt, &p, &res) < 0) {
         rc = cli_lib_error("power sampling", -1);

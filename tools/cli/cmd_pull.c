@@ -36,6 +36,7 @@ typedef struct pull_view {
     bool quiet;
     double last_line;  /* time of the last plain progress line */
     int bar_width;     /* columns of the drawn line, to clear it */
+    bool told_total;   /* the line with the size of the whole pull is out */
 } pull_view;
 
 static double now_seconds(void) {
@@ -52,6 +53,11 @@ static int on_progress(const temper_pull_progress *p, void *user) {
     double speed = p->seconds > 0 ? (double)fresh / p->seconds : 0;
     double eta = speed > 0 && p->file_total ? (double)(p->file_total - p->file_done) / speed : -1;
     const char *name = p->file;
+    if (!v->told_total && p->file_index >= 0 && p->total > 0) {
+        v->told_total = true;
+        fprintf(stderr, "%s: %d file%s, %s in all\n", p->repo, p->n_files, p->n_files == 1 ? "" : "s",
+                human(a, sizeof a, (double)p->total));
+    }
     switch (p->event) {
     case TEMPER_PULL_START:
         if (p->resumed)
@@ -111,17 +117,18 @@ static int pull(const char *id, bool force, bool quiet, char *folder, size_t cap
     return 0;
 }
 
-int cli_hub_fetch(const char *model) {
+int cli_hub_fetch(const char *model, bool offline) {
     if (!model || access(model, F_OK) == 0) return 0; /* a folder or file */
     const char *off = getenv("HF_HUB_OFFLINE");
-    if (off && *off && strcmp(off, "0") != 0) return 0; /* the loader says what is missing */
+    if (offline || (off && *off && strcmp(off, "0") != 0))
+        return 0; /* the loader says what is missing */
     char folder[4096];
     int rc = temper_hub_find(model, folder, sizeof folder);
     if (rc == TEMPER_EINVAL) return 0;                   /* not a Hub id */
     if (rc >= 0 && temper_hub_is_complete(folder)) return 0;
-    fprintf(stderr, "%s is not in the Hugging Face cache: downloading it (HF_HUB_OFFLINE=1 "
-                    "prevents this)\n", model);
-    return pull(model, false, false, folder, sizeof folder);
+    fprintf(stderr, "%s is not in the Hugging Face cache: downloading it (--offline or "
+                    "HF_HUB_OFFLINE=1 prevents this)\n", model);
+    return pull(model, false, cli_quiet, folder, sizeof folder);
 }
 
 /* ---- temper pull ------------------------------------------------------------ */

@@ -45,20 +45,16 @@ static void usage_detokenize(FILE *f) {
 
 /* The tokenizer of c->tokenizer or c->model. *model is set (owned by the
  * caller) when a model had to be loaded for it. Returns 0 or an exit code. */
-static int load_tokenizer(const cli_common *c, temper_tokenizer **tok, temper_model **model) {
+static int load_tokenizer(cli_common *c, temper_tokenizer **tok, temper_model **model) {
     *tok = NULL;
     *model = NULL;
     const char *path = c->tokenizer ? c->tokenizer : c->model;
-    if (!path) {
-        cli_error("no tokenizer: give -m MODEL (a model or tokenizer folder) or -z PATH");
-        return 2;
-    }
     struct stat st;
-    if (c->tokenizer || stat(path, &st) == 0) {
+    if (c->tokenizer || (path && stat(path, &st) == 0)) {
         int rc = temper_tokenizer_load(path, tok);
         return rc < 0 ? cli_lib_error(path, rc) : 0;
     }
-    int rc = cli_load_model(c, model); /* a Hub id */
+    int rc = cli_load_model(c, model); /* a Hub id, bundled or default model */
     if (rc != 0) return rc;
     if (!temper_model_tokenizer(*model)) {
         cli_error("%s: the model has no tokenizer files: pass -z TOKENIZER", c->model);

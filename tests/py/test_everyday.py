@@ -1,0 +1,146 @@
+#!/usr/bin/python3
+# san: yes
+"""test_everyday.py - a new user's first run: the bundled model, model
+resolution without -m, `make install`, and the everyday CLI frictions.
+
+1. models/stories260K/ holds the very files of ../shared/fixtures/stories260K
+   (whose greedy outputs test_stories260k.py checks against llama2.c's
+   published ones), with its licence and provenance.
+2. With no -m, an empty Hugging Face cache and no network, `generate` runs
+   on the bundled model (one stderr line names it and `temper pull gpt2`)
+   and prints the same text as `-m FIXTURE.bin -z tok512.bin`; `-m
+   stories260K` works from any folder; a local folder of that name wins.
+3. `make install DESTDIR=... PREFIX=...` puts the CLI, library, header and
+   model in place, and the installed `temper` finds the model from any
+   folder (not for the sanitizer build: it installs the plain build).
+
+Run: TEMPER_BUILD=build /usr/bin/python3 tests/py/test_everyday.py
+"""
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import BUILD, BUILD_NAME, FIXTURES, ROOT, TEMPER, check  # noqa: E402
+
+FIX = os.path.join(FIXTURES, "stories260K")
+BUNDLED = os.path.join(ROOT, "models", "stories260K")
+TMP = tempfile.mkdtemp(prefix="test-everyday-", dir=BUILD)
+
+
+def clean_env(**extra):
+    """No model set, an empty Hugging Face cache, a Hub that cannot be reached."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("HF_") and k not in ("TEMPER_MODEL", "XDG_CACHE_HOME")}
+    env.update(HF_HOME=os.path.join(TMP, "hf"), HOME=os.path.join(TMP, "home"),
+               HF_ENDPOINT="http://127.0.0.1:9")
+    env.update(extra)
+    return env
+
+
+def temper(*args, exe=TEMPER, cwd=TMP, **extra):
+    r = subprocess.run([exe, *args], capture_output=True, text=True, cwd=cwd, env=clean_env(**extra),
+                       timeout=120)
+    check("no crash: %s" % " ".join(args), r.returncode >= 0 and not harness.crash_report(r.stderr),
+          r.stderr[-2000:])
+    return r
+
+
+def sha256(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def bundled_files():
+    for name in ("stories260K.bin", "tok512.bin"):
+        check("bundled %s is the fixture's file" % name,
+              sha256(os.path.join(BUNDLED, name)) == sha256(os.path.join(FIX, name)))
+    for name in ("LICENSE", "PROVENANCE.md"):
+        with open(os.path.join(BUNDLED, name)) as f:
+            text = f.read()
+        check("bundled %s" % name, ("MIT" in text) and len(text) > 200, text[:200])
+
+
+def resolution():
+    prompt = "Lily went to the"
+    ref = temper("generate", "-n", "30", "-m", os.path.join(FIX, "stories260K.bin"), "-z",
+                 os.path.join(FIX, "tok512.bin"), prompt)
+    check("reference run", ref.returncode == 0 and ref.stdout.startswith(prompt + " "), ref.stderr)
+    r = temper("generate", "-n", "30", prompt, cwd="/")
+    first = r.stderr.splitlines()[0] if r.stderr else ""
+    check("no -m: the bundled model, offline", r.returncode == 0 and r.stdout == ref.stdout,
+          "%r vs %r %s" % (r.stdout, ref.stdout, r.stderr))
+    check("no -m: one line names the model and how to get gpt2",
+          first.startswith("temper: model stories260K (bundled") and "temper pull gpt2" in first, first)
+    r = temper("generate", "-n", "30", "-m", "stories260K", "-q", prompt, cwd="/")
+    check("-m stories260K from any folder; -q: nothing on stderr",
+          r.returncode == 0 and r.stdout == ref.stdout and r.stderr == "", r.stderr)
+    # the README's first command: the continuation and each token's probability
+    r = temper("generate", "--n-probs", "3", prompt)
+    check("first command: text and a probability table", r.returncode == 0 and
+          r.stdout.startswith(ref.stdout.split(" with")[0]) and "0.684794" in r.stdout, r.stdout[:500])
+    # a folder called stories260K in the working directory wins over the bundled one
+    local = os.path.join(TMP, "stories260K")
+    os.makedirs(local, exist_ok=True)
+    r = temper("info", "-m", "stories260K", cwd=TMP)
+    check("a local folder named stories260K wins (an empty one fails to load)",
+          r.returncode == 1 and "stories260K" in r.stderr, r.stderr)
+    shutil.rmtree(local)
+    for cmd in (["info"], ["tokenize", "Lily"], ["probs", "Lily"], ["trace", "-n", "2", "Lily"],
+                ["score", "Lily went"], ["attention", "Lily"], ["hidden", "Lily"]):
+        r = temper(*cmd)
+        check("no -m: %s runs on the bundled model" % cmd[0], r.returncode == 0 and
+              "model stories260K" in r.stderr, r.stderr)
+
+
+def version():
+    """--version is made from temper.h's TEMPER_VERSION_* macros."""
+    import re
+    with open(os.path.join(ROOT, "include", "temper.h")) as f:
+        h = f.read()
+    parts = [re.search(r"#define TEMPER_VERSION_%s (\d+)" % k, h).group(1) for k in ("MAJOR", "MINOR", "PATCH")]
+    r = temper("--version")
+    check("--version from temper.h", r.stdout == "temper %s\n" % ".".join(parts), r.stdout)
+
+
+def install():
+    if BUILD_NAME != "build":
+        return  # make install copies the plain build
+    dest = os.path.join(TMP, "dest")
+    r = subprocess.run(["make", "--no-print-directory", "-C", ROOT, "install", "DESTDIR=" + dest,
+                        "PREFIX=/opt/tp"], capture_output=True, text=True, timeout=600)
+    check("make install", r.returncode == 0, r.stderr[-2000:])
+    root = dest + "/opt/tp"
+    for path in ("bin/temper", "lib/libtemper.a", "include/temper.h",
+                 "share/temper/models/stories260K/stories260K.bin",
+                 "share/temper/models/stories260K/tok512.bin",
+                 "share/temper/models/stories260K/LICENSE"):
+        check("installed %s" % path, os.path.isfile(os.path.join(root, path)))
+    r = temper("generate", "-n", "5", "-m", "stories260K", "Lily", exe=root + "/bin/temper", cwd="/")
+    check("the installed temper finds the bundled model", r.returncode == 0 and
+          r.stdout.startswith("Lily "), r.stderr)
+    r = subprocess.run(["make", "--no-print-directory", "-C", ROOT, "uninstall", "DESTDIR=" + dest,
+                        "PREFIX=/opt/tp"], capture_output=True, text=True, timeout=60)
+    left = [os.path.join(d, f) for d, _, fs in os.walk(dest) for f in fs]
+    check("make uninstall removes it all", r.returncode == 0 and not left, left)
+
+
+def main():
+    if not os.access(TEMPER, os.X_OK):
+        return harness.missing("%s not built: run make" % TEMPER)
+    try:
+        bundled_files()
+        resolution()
+        version()
+        install()
+    finally:
+        shutil.rmtree(TMP, ignore_errors=True)
+    return harness.summary()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+/*
+ * cli_model.c - which model a command runs on, and loading it.
+ *
+ *   -m given: a folder or file wins; else a model bundled with temper
+ *   (models/NAME beside the build tree, or PREFIX/share/temper/models/NAME
+ *   once installed); else a Hub id (downloaded if missing, unless offline).
+ *   no -m: $TEMPER_MODEL, else gpt2 when the Hugging Face cache has it,
+ *   else the bundled stories260K, said in one stderr line.
+ *
+ * Nothing here starts a download that the user did not ask for by name.
+ */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#define BUNDLED_DEFAULT "stories260K"
+
+bool cli_quiet;
+
+/* The folder of the running executable into dir (cap), "" if unknown. */
+static void exe_dir(char *dir, size_t cap) {
+    ssize_t n = readlink("/proc/self/exe", dir, cap - 1);
+    dir[n > 0 ? n : 0] = '\0';
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = '\0';
+    else dir[0] = '\0';
+}
+
+int cli_bundled_model(const char *name, char *out, size_t cap) {
+    if (!name || !*name || strchr(name, '/') || name[0] == '.') return 0;
+    char dir[PATH_MAX];
+    exe_dir(dir, sizeof dir);
+    if (!dir[0]) return 0;
+    /* build/temper -> models/; PREFIX/bin/temper -> PREFIX/share/temper/models/ */
+    static const char *const where[] = {"%s/../models/%s", "%s/../share/temper/models/%s"};
+    for (size_t k = 0; k < sizeof where / sizeof where[0]; k++) {
+        struct stat st;
+        int n = snprintf(out, cap, where[k], dir, name);
+        if (n > 0 && (size_t)n < cap && stat(out, &st) == 0 && S_ISDIR(st.st_mode)) return 1;
+    }
+    return 0;
+}
+
+/* The model to use when -m is not given (see the top of the file). */
+static const char *default_model(void) {
+    const char *env = getenv("TEMPER_MODEL");
+    if (env && *env) {
+        if (!cli_quiet) fprintf(stderr, "temper: model %s (from $TEMPER_MODEL)\n", env);
+        return env;
+    }
+    char folder[4096];
+    if (temper_hub_find("gpt2", folder, sizeof folder) >= 0 && temper_hub_is_complete(folder)) {
+        if (!cli_quiet)
+            fprintf(stderr, "temper: model gpt2 (found in the Hugging Face cache; -m picks "
+                            "another)\n");
+        return "gpt2";
+    }
+    if (!cli_quiet)
+        fprintf(stderr, "temper: model %s (bundled: a 260K-parameter TinyStories model; "
+                        "`temper pull gpt2` makes GPT-2 the default, -m picks another)\n",
+                BUNDLED_DEFAULT);
+    return BUNDLED_DEFAULT;
+}
+
+int cli_load_model(cli_common *c, temper_model **out) {
+    if (!c->model) c->model = default_model();
+    char bundled[PATH_MAX];
+    const char *path = c->model;
+    if (access(path, F_OK) != 0 && cli_bundled_model(path, bundled, sizeof bundled))
+        path = bundled;
+    else if (cli_hub_fetch(path, c->offline) != 0)
+        return 1; /* a Hub id not yet in the cache, and the download failed */
+    temper_model_params mp = temper_model_default_params();
+    mp.tokenizer_path = c->tokenizer;
+    mp.quantize = c->quantize;
+    mp.offline = c->offline;
+    int rc = temper_model_load(path, &mp, out);
+    if (rc < 0) return cli_lib_error(NULL, rc);
+    return 0;
+}
