@@ -11,6 +11,8 @@
  */
 #include <float.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "decode/decode.h"
@@ -49,6 +51,30 @@ void temper__apply_top_k(temper__row *r, int k, int min_keep) {
     temper__row_keep_ge(r, t);
 }
 
+/* The shortest decimal that rounds to the float p, as a double: the value
+ * the user wrote (0.8f -> 0.8, not 0.800000012). Remembered per thread. */
+static double decimal_of(float p) {
+    static _Thread_local float last_p = NAN;
+    static _Thread_local double last_d;
+    if (p == last_p) return last_d;
+    double d = p;
+    for (int digits = 1; digits <= 9; digits++) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "%.*g", digits, (double)p);
+        double v = strtod(buf, NULL);
+        if ((float)v == p) {
+            d = v;
+            break;
+        }
+    }
+    last_p = p, last_d = d;
+    return d;
+}
+
+/* Masses within float rounding (a few ulps) of p's count as reaching it
+ * (see temper__apply_top_p). */
+#define TOP_P_ROUNDING (1.0 - 8 * (double)FLT_EPSILON)
+
 /*
  * Top-p of a dense row without sorting or exponentiating it twice: z is
  * one exp-sum pass; then the scores above m - gap are collected with
@@ -61,7 +87,8 @@ void temper__apply_top_k(temper__row *r, int k, int min_keep) {
  */
 static void top_p_dense(temper__row *r, float p, float m, float t_keep) {
     temper__row_settle(r);
-    double z = temper__exp_sub_sum(r->x, m, r->e, r->V), target = (double)p * z;
+    double z = temper__exp_sub_sum(r->x, m, r->e, r->V);
+    double target = decimal_of(p) * TOP_P_ROUNDING * z; /* see temper__apply_top_p */
     float floor_t = -FLT_MAX;
     if (r->V > 1) {
         double cut = (1.0 - p) / (r->V - 1) * z * 0.999;
@@ -103,7 +130,11 @@ static void top_p_dense(temper__row *r, float p, float m, float t_keep) {
  * transformers' TopPLogitsWarper removes, in ascending order, the tokens
  * whose cumulative probability is <= 1 - p. The same set: keep a token iff
  * the mass of the tokens strictly above it is < p (the token crossing p is
- * kept; tied tokens are kept together).
+ * kept; tied tokens are kept together). At the boundary transformers'
+ * answer is the one of exact arithmetic (its test: p = 0.8 on [.3 .1 .1 .5]
+ * removes both 0.1s, whose cumulative 0.2 is exactly 1 - 0.8): so p is
+ * the decimal the user wrote, and a mass within float rounding (a few
+ * ulps) of p counts as reaching it.
  */
 void temper__apply_top_p(temper__row *r, float p, int min_keep) {
     float m = temper__row_max(r);
@@ -113,7 +144,7 @@ void temper__apply_top_p(temper__row *r, float p, int min_keep) {
         top_p_dense(r, p, m, t_keep);
         return;
     }
-    double z = temper__row_exp(r, m), target = (double)p * z;
+    double z = temper__row_exp(r, m), target = decimal_of(p) * TOP_P_ROUNDING * z;
     /* below llama2.c's bound a token is never kept (see top_p_dense) */
     float cut = r->n > 1 ? (float)((1.0 - p) / (r->n - 1) * z * 0.999) : 0.0f;
     if (cut <= 0.0f) cut = FLT_MIN; /* never select e == 0 */

@@ -194,7 +194,9 @@ def test_usage():
     expect_error("id outside vocab", ["probs", "-m", MODEL, "--prompt-ids", "1,50257"],
                  ["50257"], 2)
     expect_error("no prompt", ["probs", "-m", MODEL], ["prompt"], 2)
-    expect_error("no model", ["probs", "hi"], ["-m"], 2)
+    # without -m the default model runs (tests/py/test_everyday.py); a -m
+    # that is neither a folder nor a bundled model nor reachable is an error
+    expect_error("no such model", ["probs", "-m", "/nonexistent/model", "hi"], ["/nonexistent/model"], 1)
     expect_error("missing prompt file", ["probs", "-m", MODEL, "-f", "/nonexistent/p.txt"],
                  ["/nonexistent/p.txt"], 1)
 

@@ -404,6 +404,15 @@ def test_text(model, ref, dec, sampled):
     check(e < 2e-5, f"--n-probs table vs numpy: max error {e:.1e} (6 decimals printed)")
     alts = [l for l in out.splitlines() if l.startswith("      ") and l.split()[0] in ("1", "2", "*")]
     check(len(alts) == 16, f"--n-probs 2: two alternatives per step, got {len(alts)}")
+    # greedy, no processor: no processed columns; --n-probs 1 does not repeat the chosen row
+    rc, out, err = temper("-m", model, "--prompt-ids", P, "-n", "4", "--ignore-eos", "--n-probs", "1")
+    lines = out.splitlines()
+    head = [l for l in lines if l.startswith("step")]
+    check(rc == 0 and head and head[0].split() == ["step", "token", "p", "logp"],
+          f"greedy --n-probs: only the raw columns: {head}")
+    check(len([l for l in lines if l.startswith("      ")]) == 0 and
+          len([l for l in lines if l[:6].strip().isdigit()]) == 4,
+          f"--n-probs 1, greedy: one row per step, none repeated: {out}")
     # colour on a terminal
     master, slave = pty.openpty()
     env = dict(os.environ)

@@ -179,6 +179,23 @@ static void test_top_p_min_keep_and_ties(void) {
     check_probs(&p, y, 4, w2);
 }
 
+static void test_top_p_transformers_vector(void) {
+    /* transformers' test_top_p_dist_warper: TopPLogitsWarper(0.8) on
+     * log([.3 .1 .1 .5]) keeps .3 and .5 (ascending cumsum .1 .2 .5 1:
+     * the .2 is exactly 1 - 0.8, removed), so p = [.375 0 0 .625]; on
+     * log([.15 .3 .3 .25]) it removes only the .15. */
+    double q1[4] = {0.3, 0.1, 0.1, 0.5}, q2[4] = {0.15, 0.3, 0.3, 0.25};
+    float x[4];
+    temper_sampling_params p = sampling();
+    p.top_p = 0.8f;
+    logp(q1, x, 4);
+    double w1[4] = {0.375, 0, 0, 0.625};
+    check_probs(&p, x, 4, w1);
+    logp(q2, x, 4);
+    double w2[4] = {0, 0.3 / 0.85, 0.3 / 0.85, 0.25 / 0.85};
+    check_probs(&p, x, 4, w2);
+}
+
 static void test_top_p_large_row(void) {
     /* V = 3000, p_i proportional to 1/(i+1) (Zipf): the nucleus of mass
      * 0.5 is the first K tokens with H(K-1) < 0.5 H(V) <= H(K), where H is
@@ -991,6 +1008,7 @@ int main(void) {
     RUN(test_top_k_min_keep);
     RUN(test_top_p_crossing_token_kept);
     RUN(test_top_p_min_keep_and_ties);
+    RUN(test_top_p_transformers_vector);
     RUN(test_top_p_large_row);
     RUN(test_large_rows_against_sort);
     RUN(test_top_k_clustered_finite);

@@ -35,6 +35,15 @@ int cli_hub_fetch(const char *model, bool offline);
 /* -q/--quiet: no information lines on stderr (errors are still printed). */
 extern bool cli_quiet;
 
+/* ---- "did you mean" (cli_suggest.c) */
+/* The command being run (set by main), whose --help names its options. */
+extern int (*cli_current_run)(int argc, char **argv);
+/* The name of names (n) closest to word by edit distance when close
+ * enough to be a typo, else NULL. */
+const char *cli_closest(const char *word, const char *const *names, int n);
+/* The option of the current command's --help closest to arg, into out. */
+bool cli_closest_option(const char *arg, char *out, size_t cap);
+
 /* ---- errors: "temper: <msg>" on stderr */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print "temper: <what>: <temper_last_error()>" (what NULL: just the
@@ -155,6 +164,17 @@ void cli_print_visible(FILE *f, const char *bytes, size_t len);
 size_t cli_visible(char *buf, size_t cap, const char *bytes, size_t len);
 /* Display width in terminal columns of a UTF-8 string. */
 int cli_display_width(const char *s);
+
+/* HF tokenizer.decode(prompt + ids, skip_special_tokens=True), decoded
+ * together so that the space or character at the seam is right, as a
+ * malloc'd string owned by the caller ("" without a tokenizer; NULL: out of
+ * memory). *cut (may be NULL): the bytes it shares with the prompt's own
+ * decode, where the continuation starts. */
+char *cli_decode_continued(const temper_tokenizer *tok, const temper_token *prompt, int n_prompt,
+                           const temper_token *ids, int n, size_t *cut);
+/* Write s as Python's repr(s) does: quotes, escapes, non-printables as
+ * \xNN, \uNNNN or \UNNNNNNNN (a token list reads as in a notebook). */
+void cli_print_pyrepr(FILE *f, const char *s);
 
 /* True when stdout is a terminal and NO_COLOR is unset. */
 bool cli_use_color(FILE *f);

@@ -89,8 +89,13 @@ int cli_set_prompt(cli_common *c, const char *text) {
 }
 
 int cli_unknown_option(const char *cmd, const char *arg) {
-    cli_error("%s: unknown option \"%s\": run 'temper %s --help' "
-              "(a prompt that starts with '-' goes after --)", cmd, arg, cmd);
+    char guess[128];
+    if (cli_closest_option(arg, guess, sizeof guess))
+        cli_error("%s: unknown option \"%s\": did you mean %s? (run 'temper %s --help' for "
+                  "the options)", cmd, arg, guess, cmd);
+    else
+        cli_error("%s: unknown option \"%s\": run 'temper %s --help' "
+                  "(a prompt that starts with '-' goes after --)", cmd, arg, cmd);
     return 2;
 }
 
@@ -369,16 +374,26 @@ int cli_prompt_ids(const cli_common *c, const temper_tokenizer *tok,
 int cli_fit_context(const cli_common *c, temper_token *ids, int *n, int n_new, int n_ctx) {
     if (*n + (long)n_new <= n_ctx) return 0;
     const char *src = c->file ? c->file : "prompt";
+    int room = n_ctx - *n; /* new tokens that fit after the whole prompt */
     if (n_new >= n_ctx) {
-        cli_error("%s: %d new tokens do not fit in the context window of %d tokens "
-                  "with a prompt: ask for at most %d", src, n_new, n_ctx, n_ctx - 1);
+        if (room > 0)
+            cli_error("%s: %d prompt tokens + %d new tokens exceed the context window of %d "
+                      "tokens: ask for at most %d new tokens", src, *n, n_new, n_ctx, room);
+        else
+            cli_error("%s: %d new tokens do not fit in the context window of %d tokens: ask "
+                      "for at most %d with --truncate, which drops prompt tokens from the left",
+                      src, n_new, n_ctx, n_ctx - 1);
         return 2;
     }
     if (!c->truncate) {
-        if (n_new > 0)
+        if (n_new > 0 && room > 0)
             cli_error("%s: %d prompt tokens + %d new tokens exceed the context window of %d "
-                      "tokens: shorten the prompt, ask for fewer tokens, or pass --truncate "
-                      "to drop tokens from the left", src, *n, n_new, n_ctx);
+                      "tokens: ask for at most %d new tokens, shorten the prompt, or pass "
+                      "--truncate to drop prompt tokens from the left", src, *n, n_new, n_ctx, room);
+        else if (n_new > 0)
+            cli_error("%s: %d prompt tokens + %d new tokens exceed the context window of %d "
+                      "tokens: shorten the prompt, or pass --truncate to drop prompt tokens "
+                      "from the left", src, *n, n_new, n_ctx);
         else
             cli_error("%s: %d prompt tokens exceed the context window of %d tokens: "
                       "shorten the prompt or pass --truncate to drop tokens from the left",

@@ -113,14 +113,8 @@ void gen_print_settings(const gen_ctx *x, const gen_run *run) {
 /* Prompt text then the generated text (coloured on a terminal). The two
  * are decoded together so that a character split at the boundary is whole. */
 static void print_text(const gen_ctx *x, const temper_sequence *s) {
-    size_t n = (size_t)x->n_prompt + (size_t)s->n_ids;
-    temper_token *all = malloc(sizeof *all * (n ? n : 1)); /* (n) prompt + generated */
-    if (!all) return;
-    memcpy(all, x->prompt, sizeof *all * (size_t)x->n_prompt);
-    memcpy(all + x->n_prompt, s->ids, sizeof *all * (size_t)s->n_ids);
-    char *whole = gen_detok(x->tok, all, (int)n), *head = gen_detok(x->tok, x->prompt, x->n_prompt);
-    size_t cut = 0;
-    while (whole && head && head[cut] && head[cut] == whole[cut]) cut++;
+    size_t cut;
+    char *whole = cli_decode_continued(x->tok, x->prompt, x->n_prompt, s->ids, s->n_ids, &cut);
     if (whole) {
         fwrite(whole, 1, cut, stdout);
         if (x->color) fputs(GEN_COLOR_GEN, stdout);
@@ -128,8 +122,6 @@ static void print_text(const gen_ctx *x, const temper_sequence *s) {
         if (x->color) fputs(GEN_COLOR_OFF, stdout);
     }
     free(whole);
-    free(head);
-    free(all);
 }
 
 void gen_print_sequences(const gen_ctx *x, const gen_run *run) {
@@ -149,8 +141,9 @@ void gen_print_sequences(const gen_ctx *x, const gen_run *run) {
 
 /* ---- --n-probs table ------------------------------------------------------ */
 
-static void print_cells(double lp, double lpp) {
+static void print_cells(double lp, double lpp, bool proc) {
     printf(" %9.6f %10.6f", exp(lp), lp);
+    if (!proc) return;
     if (lpp == -INFINITY) printf(" %9.6f %10s", 0.0, "-inf");
     else printf(" %9.6f %10.6f", exp(lpp), lpp);
 }
@@ -162,14 +155,31 @@ static void print_label(const gen_ctx *x, temper_token id, int w) {
     for (int k = cli_display_width(label); k < w; k++) putchar(' ');
 }
 
+/* Whether any processor changed a probability the table shows: else the
+ * processed columns would only repeat the raw ones. */
+static bool processed_differs(const temper_generation *g) {
+    int K = g->n_top;
+    for (int i = 0; i < g->n_seqs; i++) {
+        const temper_sequence *s = &g->seqs[i];
+        for (int k = 0; k < s->n_ids; k++) {
+            if (s->probs[k].logprob != s->probs[k].logprob_processed) return true;
+            for (int j = 0; j < K; j++) {
+                const temper_token_prob *t = &s->top[(size_t)k * K + j];
+                if (t->id >= 0 && t->logprob != t->logprob_processed) return true;
+            }
+        }
+    }
+    return false;
+}
+
 void gen_print_probs(const gen_ctx *x, const gen_run *run) {
     const temper_generation *g = run->g;
     int K = g->n_top;
-    bool beams = x->a->gp.num_beams > 1;
+    bool beams = x->a->gp.num_beams > 1, proc = processed_differs(g);
     if (!isnan(run->temperature)) printf("\nT=%g", run->temperature);
-    printf("\nraw = softmax of the model's logits; processed = ");
-    if (!run->stages[0]) printf("the same (no processor active)\n");
-    else printf("after %s%s\n", run->stages,
+    printf("\np = raw: softmax of the model's logits");
+    if (!proc) printf(" (no processor changes it)\n");
+    else printf("; p proc = processed: after %s%s\n", run->stages,
                 beams ? " on log-softmax (beam search scores)"
                 : run->greedy ? " (greedy takes its argmax)" : ": the distribution sampled");
     for (int i = 0; i < g->n_seqs; i++) {
@@ -185,26 +195,31 @@ void gen_print_probs(const gen_ctx *x, const gen_run *run) {
                 w = lw > w ? lw : w;
             }
         if (g->n_seqs > 1) printf("\nsequence %d\n", i + 1);
-        printf("step  %-*s %9s %10s %9s %10s\n", w + (K ? 4 : 0), "token", "p", "logp",
-               "p proc", "logp proc");
+        printf("step  %-*s %9s %10s", w + (K ? 4 : 0), "token", "p", "logp");
+        if (proc) printf(" %9s %10s", "p proc", "logp proc");
+        putchar('\n');
         for (int k = 0; k < s->n_ids; k++) {
             printf("%4.2d  ", k + 1); /* "  01", as seed 001 numbers the steps */
             print_label(x, s->ids[k], w + (K ? 4 : 0));
-            print_cells(s->probs[k].logprob, s->probs[k].logprob_processed);
+            print_cells(s->probs[k].logprob, s->probs[k].logprob_processed, proc);
             putchar('\n');
+            const temper_token_prob *top = &s->top[(size_t)k * K];
+            if (K == 1 && top[0].id == s->ids[k]) continue; /* the row above again */
             for (int j = 0; j < K; j++) { /* the alternatives, indented under the token */
-                const temper_token_prob *t = &s->top[(size_t)k * K + j];
+                const temper_token_prob *t = &top[j];
                 if (t->id < 0) break;
                 if (x->color) fputs(GEN_COLOR_DIM, stdout);
                 printf("      %c%2d ", t->id == s->ids[k] ? '*' : ' ', j + 1);
                 print_label(x, t->id, w);
-                print_cells(t->logprob, t->logprob_processed);
+                print_cells(t->logprob, t->logprob_processed, proc);
                 if (x->color) fputs(GEN_COLOR_OFF, stdout);
                 putchar('\n');
             }
         }
     }
-    if (K) printf("(*: the chosen token among the %d most likely by raw probability)\n", K);
+    if (K > 1) printf("(*: the chosen token among the %d most likely by raw probability)\n", K);
+    else if (K == 1) printf("(rows under a step: the most likely token by raw probability, when "
+                            "it was not chosen)\n");
 }
 
 /* ---- --temps ------------------------------------------------------------- */

@@ -159,3 +159,76 @@ bool cli_use_color(FILE *f) {
     if (term && strcmp(term, "dumb") == 0) return false;
     return isatty(fileno(f));
 }
+
+/* ---- prompt + continuation ------------------------------------------------ */
+
+/* decode(ids, skip_special_tokens=True) as a malloc'd string; "" without
+ * a tokenizer; NULL when out of memory. */
+static char *decode_ids(const temper_tokenizer *tok, const temper_token *ids, int n) {
+    char probe; /* cap 0: only the size is asked */
+    int len = tok && n > 0 ? temper_detokenize(tok, ids, n, TEMPER_DETOKENIZE_SKIP_SPECIAL, &probe, 0) : 0;
+    if (len < 0) len = 0;
+    char *s = malloc((size_t)len + 1);
+    if (!s) return NULL;
+    if (len > 0) temper_detokenize(tok, ids, n, TEMPER_DETOKENIZE_SKIP_SPECIAL, s, (size_t)len + 1);
+    s[len] = '\0';
+    return s;
+}
+
+char *cli_decode_continued(const temper_tokenizer *tok, const temper_token *prompt, int n_prompt,
+                           const temper_token *ids, int n, size_t *cut) {
+    size_t total = (size_t)n_prompt + (size_t)n;
+    temper_token *all = malloc(sizeof *all * (total ? total : 1)); /* (total) prompt + new */
+    char *whole = NULL, *head = NULL;
+    if (all) {
+        memcpy(all, prompt, sizeof *all * (size_t)n_prompt);
+        memcpy(all + n_prompt, ids, sizeof *all * (size_t)n);
+        whole = decode_ids(tok, all, (int)total);
+        head = decode_ids(tok, prompt, n_prompt);
+    }
+    size_t k = 0;
+    while (whole && head && head[k] && head[k] == whole[k]) k++;
+    if (cut) *cut = k;
+    free(head);
+    free(all);
+    return whole;
+}
+
+/* ---- Python's repr() of a str ------------------------------------------------ */
+
+/* str.isprintable(): not in the categories Other (Cc Cf Cs Co Cn) and
+ * Separator (Zl Zp Zs), except the ASCII space. */
+static bool py_printable(int32_t cp) {
+    if (cp == ' ') return true;
+    switch (utf8proc_category(cp)) {
+    case UTF8PROC_CATEGORY_CC: case UTF8PROC_CATEGORY_CF: case UTF8PROC_CATEGORY_CS:
+    case UTF8PROC_CATEGORY_CO: case UTF8PROC_CATEGORY_CN: case UTF8PROC_CATEGORY_ZL:
+    case UTF8PROC_CATEGORY_ZP: case UTF8PROC_CATEGORY_ZS:
+        return false;
+    default:
+        return true;
+    }
+}
+
+void cli_print_pyrepr(FILE *f, const char *s) {
+    size_t n = strlen(s);
+    char q = strchr(s, '\'') && !strchr(s, '"') ? '"' : '\'';
+    fputc(q, f);
+    for (size_t i = 0; i < n;) {
+        int32_t cp;
+        int used = cli_utf8_next(s + i, n - i, &cp);
+        if (cp < 0) { /* not UTF-8: Python would have the bytes as surrogates */
+            for (int k = 0; k < used; k++) fprintf(f, "\\udc%02x", (unsigned char)s[i + k]);
+        } else if (cp == q || cp == '\\') {
+            fprintf(f, "\\%c", (char)cp);
+        } else if (cp == '\n' || cp == '\t' || cp == '\r') {
+            fprintf(f, "\\%c", cp == '\n' ? 'n' : cp == '\t' ? 't' : 'r');
+        } else if (py_printable(cp)) {
+            fwrite(s + i, 1, (size_t)used, f);
+        } else {
+            fprintf(f, cp < 0x100 ? "\\x%02x" : cp < 0x10000 ? "\\u%04x" : "\\U%08x", (unsigned)cp);
+        }
+        i += (size_t)used;
+    }
+    fputc(q, f);
+}

@@ -217,10 +217,9 @@ int cmd_generate_power(int argc, char **argv) {
         cj_obj_end(&j);
         cj_finish(&j);
     } else {
-        char *ptext = detok(tok, ids, n_prompt);
-        if (ptext) fputs(ptext, stdout);
-        free(ptext);
-        printf("%s\n", text);
+        char *whole = cli_decode_continued(tok, ids, n_prompt, res.ids, res.n_ids, NULL);
+        if (whole) printf("%s\n", whole);
+        free(whole);
         fprintf(stderr, "log p %.4f over %d tokens (%s)", res.log_p, res.n_ids, res.finished_eos ? "eos" : "length");
         if (p.method == TEMPER_POWER_MH)
             fprintf(stderr, ", acceptance %.1f%% of %d proposals", 100 * acc, res.n_proposals);

@@ -247,7 +247,8 @@ int cmd_trace(int argc, char **argv) {
     printf("   tokens  [");
     for (int k = 0; k < n; k++) {
         const char *piece = tok ? temper_token_text(tok, ids[k]) : NULL;
-        printf("%s'%s'", k ? ", " : "", piece ? piece : "?");
+        if (k) fputs(", ", stdout);
+        cli_print_pyrepr(stdout, piece ? piece : "?");
     }
     printf("]\n   ids     [");
     for (int k = 0; k < n; k++) printf("%s%d", k ? ", " : "", ids[k]);
@@ -278,9 +279,10 @@ int cmd_trace(int argc, char **argv) {
     }
     rule("8. generated text");
     printf("   %d new token%s (stop: %s)\n   \"", n_out, n_out == 1 ? "" : "s", stop);
-    char *all = malloc(strlen(c.prompt ? c.prompt : "") + (cont ? (size_t)len : 0) + 1);
+    /* prompt and continuation decoded together: the space between them is
+     * the tokenizer's (a SentencePiece prompt decoded alone loses it) */
+    char *all = cli_decode_continued(tok, ids, n, ids + n, n_out, NULL);
     if (all) {
-        sprintf(all, "%s%s", c.prompt ? c.prompt : "", cont ? cont : "");
         char quoted[8192];
         cli_an_quote(all, 0, quoted, sizeof quoted);
         fputs(quoted, stdout);

@@ -49,6 +49,19 @@ static const cli_command *find_command(const char *name) {
     return NULL;
 }
 
+/* "unknown command": with the closest command name when there is one. */
+static int unknown_command(const char *name) {
+    const char *names[N_COMMANDS];
+    for (size_t k = 0; k < N_COMMANDS; k++) names[k] = commands[k].name;
+    const char *guess = cli_closest(name, names, (int)N_COMMANDS);
+    if (guess)
+        cli_error("unknown command \"%s\": did you mean '%s'? (run 'temper --help' for the "
+                  "list)", name, guess);
+    else
+        cli_error("unknown command \"%s\": run 'temper --help' for the list", name);
+    return 2;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         usage(stderr);
@@ -69,18 +82,14 @@ int main(int argc, char **argv) {
             return 0;
         }
         const cli_command *cmd = find_command(argv[2]);
-        if (!cmd) {
-            cli_error("unknown command \"%s\": run 'temper --help' for the list", argv[2]);
-            return 2;
-        }
+        if (!cmd) return unknown_command(argv[2]);
+        cli_current_run = cmd->run;
         char *help_argv[] = {argv[2], "--help", NULL};
         return cmd->run(2, help_argv);
     }
     const cli_command *cmd = find_command(name);
-    if (!cmd) {
-        cli_error("unknown command \"%s\": run 'temper --help' for the list", name);
-        return 2;
-    }
+    if (!cmd) return unknown_command(name);
+    cli_current_run = cmd->run;
     int rc = cmd->run(argc - 1, argv + 1);
     if (fflush(stdout) != 0 || ferror(stdout)) {
         cli_error("cannot write to standard output");
