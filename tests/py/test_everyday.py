@@ -176,6 +176,45 @@ def did_you_mean():
           r.stderr)
 
 
+def probs_controls():
+    """probs with decoding controls: the processed probability of every
+    token against transformers' processors and warpers in numpy
+    (tests/py/test_decode.py), from the raw logits probs prints."""
+    import numpy as np
+    import test_decode as td
+    prompt = "Lily went to the park. Lily"
+    flags = ["--temp", "0.7", "--top-k", "20", "--top-p", "0.9", "--min-p", "0.02",
+             "--repeat-penalty", "1.3"]
+    r = temper("probs", "--json", "--top", "512", *flags, prompt)
+    doc = json.loads(r.stdout) if r.returncode == 0 else {"candidates": [], "prompt_ids": []}
+    cands = doc["candidates"]
+    logits = np.zeros(512)
+    for c in cands:
+        logits[c["id"]] = c["logit"]
+    for t in set(doc["prompt_ids"]):  # transformers' RepetitionPenaltyLogitsProcessor
+        logits[t] = logits[t] / 1.3 if logits[t] > 0 else logits[t] * 1.3
+    want = td.reference(logits, {"temperature": 0.7, "top_k": 20, "top_p": 0.9, "min_p": 0.02},
+                        td.HF_ORDER, 1)
+    err = max((abs(c["prob_processed"] - want[c["id"]]) for c in cands), default=1)
+    check("probs --json with every control: processed p vs numpy (%d tokens, max error %.1e)"
+          % (len(cands), err), len(cands) == 512 and err < 1e-5, r.stderr)
+    kept = sum(1 for c in cands if c["prob_processed"] > 0)
+    check("probs: the controls remove tokens", 1 < kept <= 20, kept)
+    r = temper("probs", "--top", "5", *flags, prompt)
+    rows = [l.split() for l in r.stdout.splitlines() if l[:4].strip().isdigit()]
+    head = [l for l in r.stdout.splitlines() if l.startswith("rank")]
+    check("probs table: raw and processed columns", head and head[0].split() ==
+          ["rank", "token", "id", "logit", "prob", "prob", "%", "p", "proc", "proc", "%"] and
+          len(rows) == 5, r.stdout)
+    for k, row in enumerate(rows):
+        c = cands[k]
+        check("probs table row %d: one format per column (6 decimals)" % (k + 1),
+              row[4] == "%.6f" % c["prob"] and row[6] == "%.6f" % c["prob_processed"], row)
+    r = temper("probs", "--top", "5", prompt)
+    head = [l for l in r.stdout.splitlines() if l.startswith("rank")]
+    check("probs without controls: no processed columns", head and "proc" not in head[0], r.stdout)
+
+
 def version():
     """--version is made from temper.h's TEMPER_VERSION_* macros."""
     import re
@@ -219,6 +258,7 @@ def main():
         trace_escaping()
         context_limit()
         did_you_mean()
+        probs_controls()
         install()
     finally:
         shutil.rmtree(TMP, ignore_errors=True)
