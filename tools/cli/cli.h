@@ -102,8 +102,11 @@ int cli_unknown_option(const char *cmd, const char *arg);
  * unknown option of cmd, anything else is the positional prompt (*i moves
  * past it). Returns 0, or 2 with the message printed. */
 int cli_prompt_arg(cli_common *c, const char *cmd, int *i, int argc, char **argv);
-/* Help text of the common options (for the commands' --help). */
+/* Help text of the common options (for the commands' --help): the model
+ * and output options, and the prompt options (-p, -f, --prompt-ids,
+ * --truncate) for the commands that take one prompt. */
 extern const char cli_common_help[];
+extern const char cli_prompt_help[];
 
 /* Load the model named by c->model (cli_model.c): a folder or file, a
  * bundled model (stories260K), else a Hub id. Without -m, c->model is set

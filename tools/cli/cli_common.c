@@ -34,18 +34,20 @@ int cli_lib_error(const char *what, int rc) {
 
 /* ---- options ----------------------------------------------------------- */
 
+const char cli_prompt_help[] =
+    "  -p, --prompt TEXT      the prompt (or give it as the last argument)\n"
+    "  -f, --file FILE        read the prompt from FILE, exactly as is ('-': stdin)\n"
+    "      --prompt-ids IDS   the prompt as token ids: 15496,995\n"
+    "      --truncate         drop prompt tokens from the left to fit the context\n";
+
 const char cli_common_help[] =
     "  -m, --model MODEL      model folder, Hub id (gpt2) or stories260K (bundled);\n"
     "                         default: $TEMPER_MODEL, else gpt2 if cached, else stories260K\n"
     "  -z, --tokenizer PATH   tokenizer folder or tokenizer.json (default: the model's)\n"
-    "  -p, --prompt TEXT      the prompt (or give it as the last argument)\n"
-    "  -f, --file FILE        read the prompt from FILE, exactly as is ('-': stdin)\n"
-    "      --prompt-ids IDS   the prompt as token ids: 15496,995\n"
     "  -t, --threads N        threads (default: all cores)\n"
+    "      --quantize q8      8-bit weights made at load time (faster, small accuracy cost)\n"
     "      --offline          never download (as HF_HUB_OFFLINE=1)\n"
     "  -q, --quiet            no information lines on stderr (errors still)\n"
-    "      --quantize q8      8-bit weights made at load time (faster, small accuracy cost)\n"
-    "      --truncate         drop prompt tokens from the left to fit the context\n"
     "      --json             one JSON object on stdout\n"
     "  -h, --help             this help\n";
 

@@ -39,8 +39,12 @@ int cli_bundled_model(const char *name, char *out, size_t cap) {
     static const char *const where[] = {"%s/../models/%s", "%s/../share/temper/models/%s"};
     for (size_t k = 0; k < sizeof where / sizeof where[0]; k++) {
         struct stat st;
-        int n = snprintf(out, cap, where[k], dir, name);
-        if (n > 0 && (size_t)n < cap && stat(out, &st) == 0 && S_ISDIR(st.st_mode)) return 1;
+        char path[PATH_MAX + 64], real[PATH_MAX];
+        int n = snprintf(path, sizeof path, where[k], dir, name);
+        if (n <= 0 || (size_t)n >= sizeof path || stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+            continue;
+        const char *shown = realpath(path, real) ? real : path; /* without the .. */
+        return snprintf(out, cap, "%s", shown) < (int)cap;
     }
     return 0;
 }

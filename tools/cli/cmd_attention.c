@@ -27,8 +27,8 @@ static void usage(FILE *f) {
                "options:\n"
                "      --layer L          layer (0 .. n_layer - 1)\n"
                "      --head H           head (0 .. n_head - 1)\n"
-               "      --csv              layer,head,query,key,query_token,key_token,weight rows\n%s",
-            cli_common_help);
+               "      --csv              layer,head,query,key,query_token,key_token,weight rows\n%s%s",
+            cli_prompt_help, cli_common_help);
 }
 
 /* Shade of a probability: 5 levels, "·" for a masked (future) key. */

@@ -52,8 +52,8 @@ static void usage(FILE *f) {
             "                            alternatives: raw and processed probabilities\n\n"
             "processors and warpers:\n%s\n"
             "power sampling: temper generate --power ALPHA --help\n\n"
-            "common options:\n%s",
-            cli_sampling_help, cli_common_help);
+            "common options:\n%s%s",
+            cli_sampling_help, cli_prompt_help, cli_common_help);
 }
 
 /* ---- running ----------------------------------------------------------- */

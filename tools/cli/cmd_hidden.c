@@ -23,8 +23,8 @@ static void usage(FILE *f) {
                "      --layer L          one layer (0 .. n_layer)\n"
                "      --pca              2-D PCA of the tokens of layer L (default: the last),\n"
                "                         with the explained variance ratio of each axis\n"
-               "      --project pca|none the same as --pca / no projection\n%s",
-            cli_common_help);
+               "      --project pca|none the same as --pca / no projection\n%s%s",
+            cli_prompt_help, cli_common_help);
 }
 
 typedef struct hstats {

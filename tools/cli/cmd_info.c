@@ -11,10 +11,7 @@ static void usage(FILE *f) {
     fprintf(f, "usage: temper info -m MODEL [--json]\n\n"
                "Architecture, parameter count, layers, heads, embedding size, vocabulary,\n"
                "context window, weight dtype, file size and load time of a model.\n\n"
-               "options:\n"
-               "  -m, --model MODEL      model folder, or Hub id in the local HF cache (gpt2)\n"
-               "  -z, --tokenizer PATH   tokenizer folder or tokenizer.json\n"
-               "      --json             one JSON object on stdout\n");
+               "options:\n%s", cli_common_help);
 }
 
 /* 124439808 -> "124,439,808" */

@@ -45,8 +45,8 @@ static void usage(FILE *f) {
             "      --ess-threshold F    SMC: resample when ESS < F * P (default 0.5)\n"
             "      --alpha-ramp N       SMC: raise alpha from 1 over N tokens (default off)\n"
             "  -s, --seed S             random seed (default 0)\n"
-            "      --ignore-eos         do not stop at the end-of-sequence token\n%s",
-            cli_common_help);
+            "      --ignore-eos         do not stop at the end-of-sequence token\n%s%s",
+            cli_prompt_help, cli_common_help);
 }
 
 static int parse_method(const char *v, int *out) {

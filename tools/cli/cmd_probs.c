@@ -26,8 +26,8 @@ static void usage(FILE *f) {
                "  -k, --top N            rows to show (default 10; larger than the\n"
                "                         vocabulary: all of it)\n\n"
                "decoding controls (as in generate):\n%s\n"
-               "common options:\n%s",
-            cli_sampling_help, cli_common_help);
+               "common options:\n%s%s",
+            cli_sampling_help, cli_prompt_help, cli_common_help);
 }
 
 /* Whether any decoding control was given (then the processed column). */

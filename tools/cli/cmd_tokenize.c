@@ -28,6 +28,8 @@ static void usage_tokenize(FILE *f) {
             "      --no-special       do not add the post-processor's tokens (OPT's </s>)\n"
             "      --special-as-text  read \"<|endoftext|>\" in the text as plain text\n"
             "  -t, --threads N        threads for long texts (0: all cores; default 1)\n"
+            "      --offline          never download (as HF_HUB_OFFLINE=1)\n"
+            "  -q, --quiet            no information lines on stderr\n"
             "example: temper tokenize -m gpt2 \"Hello world\"\n");
 }
 
@@ -40,6 +42,8 @@ static void usage_detokenize(FILE *f) {
             "  -m, --model MODEL      model folder, tokenizer folder, or Hub id (gpt2)\n"
             "  -z, --tokenizer PATH   tokenizer folder or tokenizer.json (instead of -m)\n"
             "      --skip-special     leave out special tokens (<|endoftext|>, </s>)\n"
+            "      --offline          never download (as HF_HUB_OFFLINE=1)\n"
+            "  -q, --quiet            no information lines on stderr\n"
             "      --json             {\"text\", \"n_tokens\"}\n");
 }
 

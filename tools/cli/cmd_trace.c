@@ -23,8 +23,8 @@ static void usage(FILE *f) {
                "      --top-k K          keep the K most probable tokens (sampling; default 50,\n"
                "                         as transformers; 0: off)\n"
                "      --top-p P          nucleus sampling (default 1.0: off)\n"
-               "  -s, --seed SEED        random seed (default 42)\n%s",
-            cli_common_help);
+               "  -s, --seed SEED        random seed (default 42)\n%s%s",
+            cli_prompt_help, cli_common_help);
 }
 
 static void rule(const char *title) {
