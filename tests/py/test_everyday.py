@@ -215,6 +215,39 @@ def probs_controls():
     check("probs without controls: no processed columns", head and "proc" not in head[0], r.stdout)
 
 
+def defaults():
+    """One set of defaults: -n 20 and a fresh seed (shown when sampling) in
+    generate, trace and power sampling; warnings for ignored flags."""
+    gen = json.loads(temper("generate", "--json", "--ignore-eos", "Lily").stdout)
+    n_gen = len(gen["sequences"][0]["ids"])
+    tr = json.loads(temper("trace", "--json", "Lily").stdout)
+    pw = json.loads(temper("generate", "--power", "2", "--power-method", "smc", "--ignore-eos",
+                           "--json", "Lily").stdout)
+    check("-n defaults to 20 in generate, trace and power sampling",
+          (n_gen, len(tr["continuation_ids"]), pw["settings"]["max_new_tokens"],
+           len(pw["sequences"][0]["ids"])) == (20, 20, 20, 20),
+          (n_gen, len(tr["continuation_ids"]), pw["settings"]["max_new_tokens"]))
+    seeds = []
+    for _ in range(2):
+        r = temper("generate", "--temp", "1", "-n", "8", "Lily")
+        m = __import__("re").search(r"seed=(\d+)", r.stderr)
+        seeds.append((m.group(1) if m else None, r.stdout))
+    check("generate: a fresh seed per run when sampling, shown", seeds[0][0] and seeds[1][0] and
+          seeds[0][0] != seeds[1][0], seeds)
+    r = temper("generate", "--temp", "1", "-n", "8", "-s", seeds[0][0], "Lily")
+    check("the shown seed reproduces the run", r.stdout == seeds[0][1], (r.stdout, seeds[0][1]))
+    t1 = json.loads(temper("trace", "--json", "--temp", "1", "Lily").stdout)["settings"]["seed"]
+    t2 = json.loads(temper("trace", "--json", "--temp", "1", "Lily").stdout)["settings"]["seed"]
+    p2 = json.loads(temper("generate", "--power", "2", "--json", "-n", "4", "Lily").stdout)["settings"]["seed"]
+    check("trace and power sampling: the same default seed rule (fresh, shown)",
+          t1 != t2 and t1 != 42 and p2 != 0, (t1, t2, p2))
+    for args, want in ((["--do-sample", "--temp", "0"], "temperature 0 means greedy"),
+                       (["--greedy", "--top-p", "0.9"], "--top-p is ignored")):
+        r = temper("generate", "-n", "2", *args, "Lily")
+        check("conflicting flags warn: %s" % " ".join(args),
+              r.returncode == 0 and ("temper: warning: " in r.stderr) and want in r.stderr, r.stderr)
+
+
 def version():
     """--version is made from temper.h's TEMPER_VERSION_* macros."""
     import re
@@ -259,6 +292,7 @@ def main():
         context_limit()
         did_you_mean()
         probs_controls()
+        defaults()
         install()
     finally:
         shutil.rmtree(TMP, ignore_errors=True)

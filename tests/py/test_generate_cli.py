@@ -327,7 +327,9 @@ def test_generation_config(model, ref, tmp):
               {"do_sample", "temperature", "top_k", "max_new_tokens"},
               f"from_generation_config {st['from_generation_config']!r}")
     rc, out, err = temper("-m", m, "--prompt-ids", P, "--greedy", "--temp", "0.3", "-n", "3")
-    line = err.splitlines()[0] if err else ""
+    check("temper: warning: --temp is used only when sampling" in err,
+          f"--greedy --temp 0.3: a warning that --temp is ignored: {err}")
+    line = next((l for l in err.splitlines() if l.startswith("temper: settings:")), "")
     check(rc == 0 and "mode=greedy" in line and "max_new_tokens=3" in line,
           f"flags win over generation_config: {line}")
     check(rc == 0 and "seed=" not in line and line.startswith("temper: settings:"),

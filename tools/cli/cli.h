@@ -44,11 +44,19 @@ const char *cli_closest(const char *word, const char *const *names, int n);
 /* The option of the current command's --help closest to arg, into out. */
 bool cli_closest_option(const char *arg, char *out, size_t cap);
 
+/* ---- defaults shared by every command (docs/cli.md, "Defaults") */
+#define CLI_DEFAULT_MAX_NEW 20 /* -n: transformers' max_new_tokens default */
+/* The seed when -s is not given: a fresh one from the system, shown when
+ * sampling uses it (greedy uses none). */
+uint64_t cli_random_seed(void);
+
 /* ---- errors: "temper: <msg>" on stderr */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print "temper: <what>: <temper_last_error()>" (what NULL: just the
  * library's message, which names the file and the fix) and return 1. */
 int cli_lib_error(const char *what, int rc);
+/* "temper: warning: <msg>" on stderr (also with -q, as transformers warns). */
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- common options shared by the commands that take a model and a prompt */
 typedef struct cli_common {

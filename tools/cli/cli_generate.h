@@ -69,8 +69,6 @@ int gen_apply_generation_config(gen_args *a, const char *text);
  * generation_config.json cannot change is checked; call it again with
  * final true after gen_apply_generation_config. */
 int gen_resolve_mode(gen_args *a, bool final);
-/* A seed from the system, for when -s is not given. */
-uint64_t gen_random_seed(void);
 
 /* ---- cli_generate_out.c */
 /* Text of ids as HF tokenizer.decode(ids, skip_special_tokens=True), as a

@@ -8,8 +8,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
 
 #include <cJSON.h>
 
@@ -276,6 +274,27 @@ static const char *sampling_flag(const gen_args *a) {
     return NULL;
 }
 
+/* Flags that the chosen mode ignores, said as transformers' GenerationConfig
+ * warns ("`do_sample` is set to `False`. However, `top_p` is set to ...").
+ * A result that would be meaningless is an error instead (below). */
+static void warn_conflicts(const gen_args *a) {
+    const cli_sampling *s = &a->samp;
+    if (a->set.greedy) {
+        const struct { bool given; const char *flag; } w[] = {
+            {s->set.temperature && s->p.temperature > 0, "--temp"}, {s->set.top_k, "--top-k"},
+            {s->set.top_p, "--top-p"}, {s->set.min_p, "--min-p"}, {s->set.typical_p, "--typical-p"},
+            {s->set.epsilon_cutoff, "--epsilon-cutoff"}, {s->set.eta_cutoff, "--eta-cutoff"},
+        };
+        for (size_t k = 0; k < sizeof w / sizeof w[0]; k++)
+            if (w[k].given)
+                cli_warn("%s is used only when sampling, and --greedy takes the most probable "
+                         "token: %s is ignored (drop --greedy to sample)", w[k].flag, w[k].flag);
+    }
+    if (a->set.do_sample && s->set.temperature && s->p.temperature == 0)
+        cli_warn("--do-sample with --temp 0: temperature 0 means greedy decoding, so nothing is "
+                 "sampled (give --temp T > 0 to sample)");
+}
+
 /* Decide the mode and check what the library would refuse, in the words
  * of the flags. Returns 0 or 2 (message printed). */
 int gen_resolve_mode(gen_args *a, bool final) {
@@ -287,6 +306,7 @@ int gen_resolve_mode(gen_args *a, bool final) {
     }
     if (a->set.greedy) p->do_sample = 0;
     else if (flag) p->do_sample = 1;
+    if (!final) warn_conflicts(a);
     if (a->n_temps && a->samp.set.temperature) {
         cli_error("--temp and --temps: give one of them");
         return 2;
@@ -331,11 +351,4 @@ int gen_resolve_mode(gen_args *a, bool final) {
     if (a->max_new > 0 && p->min_new_tokens > a->max_new)
         add_note(a, "min_new_tokens > max_new_tokens: no end-of-sequence token at all");
     return 0;
-}
-
-/* A seed from the system when none was given (printed with the settings). */
-uint64_t gen_random_seed(void) {
-    uint32_t s;
-    if (getrandom(&s, sizeof s, 0) != (ssize_t)sizeof s) s = (uint32_t)time(NULL);
-    return s;
 }

@@ -40,7 +40,7 @@ static void usage(FILE *f) {
             "      --temps T1,T2,...     one run per temperature (same seed) and the\n"
             "                            number of distinct outputs (seeds 001/004)\n\n"
             "stopping:\n"
-            "  -n, --max-new-tokens N    new tokens at most (default 50; -1: until the\n"
+            "  -n, --max-new-tokens N    new tokens at most (default 20; -1: until the\n"
             "                            context window is full)\n"
             "      --min-new-tokens N    ban the end-of-sequence token before N tokens\n"
             "      --stop STR            stop once the generated text contains STR\n"
@@ -142,7 +142,7 @@ int cmd_generate(int argc, char **argv) {
     memset(&a, 0, sizeof a);
     cli_sampling_init(&a.samp);
     a.gp = temper_generate_default_params();
-    a.max_new = 50;
+    a.max_new = CLI_DEFAULT_MAX_NEW;
     bool help = false;
     temper_model *model = NULL;
     temper_context *ctx = NULL;
@@ -161,7 +161,7 @@ int cmd_generate(int argc, char **argv) {
     if ((rc = gen_apply_generation_config(&a, temper_model_generation_config(model))) != 0 ||
         (rc = gen_resolve_mode(&a, true)) != 0)
         goto done;
-    if (!a.set.seed) a.gp.seed = gen_random_seed();
+    if (!a.set.seed) a.gp.seed = cli_random_seed();
 
     gen_ctx x = {.a = &a, .tok = temper_model_tokenizer(model), .color = cli_use_color(stdout)};
     temper_model_get_info(model, &x.mi);

@@ -38,13 +38,13 @@ static void usage(FILE *f) {
             "options:\n"
             "      --power ALPHA        exponent alpha > 0 (4 in Karan & Du 2025)\n"
             "      --power-method M     mh (Metropolis-Hastings, default), smc or sir\n"
-            "  -n, --max-new-tokens N   length cap T (default 64)\n"
+            "  -n, --max-new-tokens N   length cap T (default 20)\n"
             "      --block B            MH block size (default T/16, at least 1)\n"
             "      --mcmc-steps N       MH steps per block (default 10; 0 = temperature 1/alpha)\n"
             "      --particles P        SMC/SIR particles (default 16)\n"
             "      --ess-threshold F    SMC: resample when ESS < F * P (default 0.5)\n"
             "      --alpha-ramp N       SMC: raise alpha from 1 over N tokens (default off)\n"
-            "  -s, --seed S             random seed (default 0)\n"
+            "  -s, --seed S             random seed (default: a random one, shown)\n"
             "      --ignore-eos         do not stop at the end-of-sequence token\n%s%s",
             cli_prompt_help, cli_common_help);
 }
@@ -63,6 +63,8 @@ static int parse_method(const char *v, int *out) {
 int cmd_generate_power(int argc, char **argv) {
     cli_common c = {0};
     temper_power_params p = temper_power_default_params();
+    p.max_new_tokens = CLI_DEFAULT_MAX_NEW;
+    p.seed = cli_random_seed(); /* unless -s */
     int ignore_eos = 0, method_given = 0, mh_only = 0, particle_only = 0;
     double d;
     long n;

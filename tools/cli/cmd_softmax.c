@@ -31,7 +31,8 @@ static void usage(FILE *f) {
             "  --tokens LIST             their names: the,quick,brown (default: 0,1,...)\n"
             "  --temps LIST              several temperatures side by side: 0.2,1,1.95\n"
             "  --sample N                draw N tokens from the processed distribution\n"
-            "  -s, --seed S              seed of the draws (default 0); the draws use\n"
+            "  -s, --seed S              seed of the draws (default: a random one,\n"
+            "                            printed); the draws use\n"
             "                            stream 0 of the seed, as the first sequence\n"
             "                            of `temper generate`\n"
             "  --bar N                   bar width in columns (default 20; 0: none)\n"
@@ -378,6 +379,7 @@ static void free_args(sm_args *a) {
 int cmd_softmax(int argc, char **argv) {
     sm_args a;
     memset(&a, 0, sizeof a);
+    a.seed = cli_random_seed(); /* unless -s; printed with the draws */
     cli_sampling_init(&a.samp);
     a.samp.p.top_k = 0; /* a toy table: no implicit top-k 50 */
     a.bar = 20;

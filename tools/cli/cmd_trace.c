@@ -17,13 +17,14 @@ static void usage(FILE *f) {
                "Follow PROMPT through the model: text -> tokens -> embeddings -> layers ->\n"
                "logits -> softmax -> next token -> continuation.\n\n"
                "options:\n"
-               "  -n, --max-new-tokens N tokens of the continuation (default 15)\n"
+               "  -n, --max-new-tokens N tokens of the continuation (default 20)\n"
                "      --sample           sample instead of greedy decoding (default T 1.0)\n"
                "      --temp T           sampling temperature (> 0 implies --sample; 0: greedy)\n"
                "      --top-k K          keep the K most probable tokens (sampling; default 50,\n"
                "                         as transformers; 0: off)\n"
                "      --top-p P          nucleus sampling (default 1.0: off)\n"
-               "  -s, --seed SEED        random seed (default 42)\n%s%s",
+               "  -s, --seed SEED        random seed (default: a random one, shown when\n"
+               "                         sampling)\n%s%s",
             cli_prompt_help, cli_common_help);
 }
 
@@ -46,12 +47,12 @@ static int char_count(const char *s) {
 typedef struct trace_opts {
     long n_new, top_k, seed;
     double temp, top_p;
-    bool sample;
+    bool sample, seed_given;
 } trace_opts;
 
 int cmd_trace(int argc, char **argv) {
     cli_common c = {0};
-    trace_opts o = {.n_new = 15, .top_k = 50, .seed = 42, .temp = 1.0, .top_p = 1.0};
+    trace_opts o = {.n_new = CLI_DEFAULT_MAX_NEW, .top_k = 50, .temp = 1.0, .top_p = 1.0};
     for (int i = 1; i < argc;) {
         const char *v;
         if (cli_flag(argv, &i, "-h", "--help")) {
@@ -86,6 +87,7 @@ int cmd_trace(int argc, char **argv) {
         }
         if ((r = cli_opt(argv, argc, &i, "-s", "--seed", &v)) != 0) {
             if (r < 0 || cli_parse_int_opt("--seed", v, 0, INT64_MAX, &o.seed) < 0) return 2;
+            o.seed_given = true;
             continue;
         }
         if (cli_flag(argv, &i, NULL, "--sample")) {
@@ -95,6 +97,7 @@ int cmd_trace(int argc, char **argv) {
         if ((r = cli_prompt_arg(&c, "trace", &i, argc, argv)) != 0) return r;
     }
 
+    if (!o.seed_given) o.seed = (long)cli_random_seed();
     temper_model *model = NULL;
     temper_context *ctx = NULL;
     temper_generation *gen = NULL;
