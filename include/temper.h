@@ -654,6 +654,12 @@ TEMPER_API int temper_generate(temper_context *ctx, const temper_token *prompt,
                                int n_prompt, const temper_generate_params *p,
                                temper_generation **out);
 TEMPER_API void temper_generation_free(temper_generation *g);
+/* Move the sequences of src to the end of dst, add its step, forward and
+ * time counts, and free src: more sequences than a context has slots, run
+ * in batches (each with first_stream = the sequences so far), read as one
+ * generation. Returns 0, or TEMPER_ENOMEM (dst and src unchanged, src
+ * still owned by the caller). */
+TEMPER_API int temper_generation_append(temper_generation *dst, temper_generation *src);
 
 /* ------------------------------------------------------------------------ */
 /* Hub: the local Hugging Face cache and downloads from the Hub              */
@@ -805,6 +811,7 @@ typedef struct temper_power_params {
     const temper_token *eos_ids; /* (n_eos) stop ids; borrowed for the call */
     int n_eos;
     const temper_sampling_params *proposal; /* NULL: temperature 1/alpha */
+    int stream;               /* RNG stream of seed (0): sample i of many uses stream i */
 } temper_power_params;
 
 TEMPER_API temper_power_params temper_power_default_params(void);

@@ -94,6 +94,26 @@ void temper_generation_free(temper_generation *gen) {
     free(gen);
 }
 
+int temper_generation_append(temper_generation *dst, temper_generation *src) {
+    if (!dst || !src) return temper__error(TEMPER_EINVAL, "temper_generation_append: a NULL generation");
+    if (src->n_top != dst->n_top || src->n_prompt != dst->n_prompt)
+        return temper__error(TEMPER_EINVAL, "temper_generation_append: the generations differ in "
+                             "n_top or n_prompt: append only batches of one run");
+    size_t n = (size_t)dst->n_seqs + (size_t)src->n_seqs;
+    temper_sequence *seqs = realloc(dst->seqs, (n ? n : 1) * sizeof *seqs); /* (n) */
+    if (!seqs) return temper__error(TEMPER_ENOMEM, "out of memory appending sequences");
+    memcpy(seqs + dst->n_seqs, src->seqs, (size_t)src->n_seqs * sizeof *seqs);
+    dst->seqs = seqs;
+    dst->n_seqs = (int)n;
+    dst->n_steps = dst->n_steps > src->n_steps ? dst->n_steps : src->n_steps;
+    dst->n_forward += src->n_forward;
+    dst->prompt_seconds += src->prompt_seconds;
+    dst->decode_seconds += src->decode_seconds;
+    free(src->seqs); /* the sequences' arrays now belong to dst */
+    free(src);
+    return 0;
+}
+
 /* The greedy / sampling loop over N = num_return_sequences sequences. */
 static int sample_loop(temper__gen *g) {
     const temper_generate_params *p = g->p;

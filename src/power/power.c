@@ -335,7 +335,7 @@ int temper_power_sample(temper_context *ctx, const temper_token *prompt, int n_p
         q.temperature = 1.0f / params->alpha;
     }
     if ((rc = temper_sampler_init(&q, ps.V, &ps.prop)) < 0) return temper__error_prefix(rc, "power: proposal");
-    temper_rng_seed(&ps.rng, params->seed, 0);
+    temper_rng_seed(&ps.rng, params->seed, (uint64_t)params->stream);
     ps.prompt_logits = malloc((size_t)ps.V * sizeof(float));
     ps.logits = malloc((size_t)ps.V * sizeof(float));
     ps.hist = malloc((size_t)(n_prompt + ps.T) * sizeof *ps.hist);

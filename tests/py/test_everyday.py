@@ -248,6 +248,27 @@ def defaults():
               r.returncode == 0 and ("temper: warning: " in r.stderr) and want in r.stderr, r.stderr)
 
 
+def many_sequences():
+    """More return sequences than a batch (512): run in batches, sequence k
+    still drawn from stream k; power sampling takes --num-return-sequences."""
+    def seqs(n):
+        r = temper("generate", "--json", "--temp", "1", "-n", "4", "-s", "5", "--ignore-eos",
+                   "--num-return-sequences", str(n), "Lily")
+        return [tuple(q["ids"]) for q in json.loads(r.stdout)["sequences"]] if r.returncode == 0 else []
+    s100, s600, s1000 = seqs(100), seqs(600), seqs(1000)
+    check("600 sequences in batches of 512: all returned", len(s600) == 600 and len(s1000) == 1000,
+          (len(s600), len(s1000)))
+    check("batched: sequence k is the same as in a single batch", s600[:100] == s100)
+    check("batched: the second batch's sequences depend only on k", s600[512:] == s1000[512:600])
+    check("batched: the sequences are not copies", len(set(s600)) > 100, len(set(s600)))
+    base = ["generate", "--power", "1", "--power-method", "sir", "-n", "8", "-s", "3", "--json"]
+    one = json.loads(temper(*base, "Lily went to the").stdout)["sequences"]
+    many = json.loads(temper(*base, "--num-return-sequences", "4", "Lily went to the").stdout)["sequences"]
+    check("power sampling --num-return-sequences 4: four samples, the first as a single run",
+          len(many) == 4 and many[0]["ids"] == one[0]["ids"], (len(many), one))
+    check("power sampling: independent samples differ", len({tuple(q["ids"]) for q in many}) > 1, many)
+
+
 def version():
     """--version is made from temper.h's TEMPER_VERSION_* macros."""
     import re
@@ -293,6 +314,7 @@ def main():
         did_you_mean()
         probs_controls()
         defaults()
+        many_sequences()
         install()
     finally:
         shutil.rmtree(TMP, ignore_errors=True)

@@ -12,6 +12,7 @@
 #define GEN_MAX_TEMPS 16
 #define GEN_MAX_STOP 32
 #define GEN_MAX_TOP 64 /* temper_generate_params.n_top at most */
+#define GEN_BATCH 512  /* sequences decoded together (a context's slots); more run in batches */
 
 #define GEN_COLOR_GEN "\x1b[36m" /* generated text, on a terminal */
 #define GEN_COLOR_DIM "\x1b[2m"

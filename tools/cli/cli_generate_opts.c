@@ -83,7 +83,7 @@ static int generate_opt(gen_args *a, int *i, int argc, char **argv) {
         return 1;
     }
     if ((r = cli_opt(argv, argc, i, NULL, "--num-return-sequences", &v)) != 0) {
-        if (r < 0 || cli_parse_int_opt("--num-return-sequences", v, 1, 4096, &n) < 0) return -1;
+        if (r < 0 || cli_parse_int_opt("--num-return-sequences", v, 1, 1000000, &n) < 0) return -1;
         a->gp.num_return_sequences = (int)n;
         return a->set.nrs = true, 1;
     }

@@ -104,20 +104,37 @@ static int prepare_run(const gen_ctx *x, gen_run *run, temper_generate_params *g
     return 0;
 }
 
-/* Generate with gp (streaming sequence 0 to st when not NULL) and count
- * the distinct texts, as seed 004's len(set(outputs)). */
+/* Generate with gp (streaming sequence 0 to st when not NULL), sampled
+ * sequences in batches of at most GEN_BATCH (sequence i still draws from
+ * stream i: the batches read as one run), and count the distinct texts, as
+ * seed 004's len(set(outputs)). */
 static int run_once(const gen_ctx *x, temper_context *ctx, gen_run *run,
                     temper_generate_params *gp, stream_state *st) {
-    /* temper_generate evaluates the prompt after what slot 0 holds: empty
-     * the slots a previous run (--temps) filled */
-    int slots = gp->num_beams > gp->num_return_sequences ? gp->num_beams : gp->num_return_sequences;
-    for (int i = 0; i < slots; i++) temper_seq_truncate(ctx, i, 0);
     if (st) {
         gp->on_token = on_token;
         gp->user = st;
     }
-    int rc = temper_generate(ctx, x->prompt, x->n_prompt, gp, &run->g);
-    if (rc < 0) return cli_lib_error("generate", rc);
+    int total = gp->num_return_sequences, first = gp->first_stream;
+    int batch = gp->num_beams > 1 || total <= GEN_BATCH ? total : GEN_BATCH;
+    for (int done = 0; done < total; done += batch) {
+        gp->num_return_sequences = total - done < batch ? total - done : batch;
+        gp->first_stream = first + done;
+        /* temper_generate evaluates the prompt after what slot 0 holds:
+         * empty the slots a previous batch or run (--temps) filled */
+        int slots = gp->num_beams > gp->num_return_sequences ? gp->num_beams : gp->num_return_sequences;
+        for (int i = 0; i < slots; i++) temper_seq_truncate(ctx, i, 0);
+        temper_generation *g = NULL;
+        int rc = temper_generate(ctx, x->prompt, x->n_prompt, gp, &g);
+        if (rc < 0) return cli_lib_error("generate", rc);
+        if (!run->g) {
+            run->g = g;
+        } else if ((rc = temper_generation_append(run->g, g)) < 0) {
+            temper_generation_free(g);
+            return cli_lib_error("generate", rc);
+        }
+    }
+    gp->num_return_sequences = total;
+    gp->first_stream = first;
     int n = run->g->n_seqs;
     char **texts = calloc((size_t)n, sizeof *texts); /* (n) owned */
     if (!texts) return cli_lib_error("generate", TEMPER_ENOMEM);
@@ -184,8 +201,8 @@ int cmd_generate(int argc, char **argv) {
 
     temper_context_params cp = temper_context_default_params();
     cp.n_ctx = n_prompt + (int)a.max_new;
-    cp.n_seq = a.gp.num_beams > a.gp.num_return_sequences ? a.gp.num_beams
-                                                          : a.gp.num_return_sequences;
+    int batch = a.gp.num_return_sequences < GEN_BATCH ? a.gp.num_return_sequences : GEN_BATCH;
+    cp.n_seq = a.gp.num_beams > batch ? a.gp.num_beams : batch;
     cp.n_threads = a.c.threads;
     if ((rc = temper_context_init(model, &cp, &ctx)) < 0) {
         rc = cli_lib_error(NULL, rc);

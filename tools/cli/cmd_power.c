@@ -45,6 +45,8 @@ static void usage(FILE *f) {
             "      --ess-threshold F    SMC: resample when ESS < F * P (default 0.5)\n"
             "      --alpha-ramp N       SMC: raise alpha from 1 over N tokens (default off)\n"
             "  -s, --seed S             random seed (default: a random one, shown)\n"
+            "      --num-return-sequences N  N independent samples (sample k uses\n"
+            "                           stream k of the seed)\n"
             "      --ignore-eos         do not stop at the end-of-sequence token\n%s%s",
             cli_prompt_help, cli_common_help);
 }
@@ -65,7 +67,7 @@ int cmd_generate_power(int argc, char **argv) {
     temper_power_params p = temper_power_default_params();
     p.max_new_tokens = CLI_DEFAULT_MAX_NEW;
     p.seed = cli_random_seed(); /* unless -s */
-    int ignore_eos = 0, method_given = 0, mh_only = 0, particle_only = 0;
+    int ignore_eos = 0, method_given = 0, mh_only = 0, particle_only = 0, n_seqs = 1;
     double d;
     long n;
     for (int i = 1; i < argc;) {
@@ -115,6 +117,9 @@ int cmd_generate_power(int argc, char **argv) {
         } else if ((r = cli_opt(argv, argc, &i, "-s", "--seed", &v)) != 0) {
             if (r < 0 || cli_parse_int_opt("--seed", v, 0, 0x7fffffffffffffffL, &n) < 0) return 2;
             p.seed = (uint64_t)n;
+        } else if ((r = cli_opt(argv, argc, &i, NULL, "--num-return-sequences", &v)) != 0) {
+            if (r < 0 || cli_parse_int_opt("--num-return-sequences", v, 1, 1000000, &n) < 0) return 2;
+            n_seqs = (int)n;
         } else if (cli_flag(argv, &i, NULL, "--ignore-eos")) {
             ignore_eos = 1;
         } else if (argv[i][0] == '-' && argv[i][1]) {
@@ -173,17 +178,8 @@ int cmd_generate_power(int argc, char **argv) {
             fprintf(stderr, ", particles %d", p.particles);
         fprintf(stderr, ", seed %llu\n", (unsigned long long)p.seed);
     }
-    double t0 = now_seconds();
-    if (temper_power_sample(ctx, ids, n_prompt, &p, &res) < 0) {
-        rc = cli_lib_error("power sampling", -1);
-        goto out;
-    }
-    double secs = now_seconds() - t0;
-    char *text = detok(tok, res.ids, res.n_ids);
-    if (!text) goto out;
-    double acc = res.n_proposals ? (double)res.n_accepted / res.n_proposals : NAN;
+    cli_json j;
     if (c.json) {
-        cli_json j;
         cj_init(&j, stdout);
         cj_obj_begin(&j);
         cj_key(&j, "settings"), cj_obj_begin(&j);
@@ -194,35 +190,56 @@ int cmd_generate_power(int argc, char **argv) {
         cj_key(&j, "mcmc_steps"), cj_int(&j, p.mcmc_steps);
         cj_key(&j, "particles"), cj_int(&j, p.particles);
         cj_key(&j, "seed"), cj_int(&j, (long long)p.seed);
+        cj_key(&j, "num_return_sequences"), cj_int(&j, n_seqs);
         cj_obj_end(&j);
-        cj_key(&j, "sequences"), cj_arr_begin(&j), cj_obj_begin(&j);
-        cj_key(&j, "text"), cj_str(&j, text);
-        cj_key(&j, "ids"), cj_arr_begin(&j);
-        for (int k = 0; k < res.n_ids; k++) cj_int(&j, res.ids[k]);
-        cj_arr_end(&j);
-        cj_key(&j, "finish_reason"), cj_str(&j, res.finished_eos ? "eos" : "length");
-        cj_key(&j, "log_prob"), cj_double(&j, res.log_p);
-        cj_obj_end(&j), cj_arr_end(&j);
-        cj_key(&j, "power"), cj_obj_begin(&j);
-        cj_key(&j, "acceptance_rate"), cj_double(&j, acc);
-        cj_key(&j, "proposals"), cj_int(&j, res.n_proposals);
-        cj_key(&j, "accepted"), cj_int(&j, res.n_accepted);
-        cj_key(&j, "resamples"), cj_int(&j, res.n_resamples);
-        cj_key(&j, "ess"), cj_arr_begin(&j);
-        for (int k = 0; k < res.n_ess; k++) cj_double(&j, res.ess[k]);
-        cj_arr_end(&j);
-        cj_key(&j, "forward_tokens"), cj_int(&j, res.forward_tokens);
-        cj_obj_end(&j);
-        cj_key(&j, "timings"), cj_obj_begin(&j);
-        cj_key(&j, "seconds"), cj_double(&j, secs);
-        cj_obj_end(&j);
-        cj_obj_end(&j);
-        cj_finish(&j);
-    } else {
+        cj_key(&j, "sequences"), cj_arr_begin(&j);
+    }
+    /* sample k draws from stream k of the seed: independent samples, and
+     * sample k is the same whatever the number asked for */
+    for (int k = 0; k < n_seqs; k++) {
+        p.stream = k;
+        temper_power_result_free(&res);
+        double t0 = now_seconds();
+        if (temper_power_sample(ctx, ids, n_prompt, &p, &res) < 0) {
+            rc = cli_lib_error("power sampling", -1);
+            goto out;
+        }
+        double secs = now_seconds() - t0;
+        double acc = res.n_proposals ? (double)res.n_accepted / res.n_proposals : NAN;
+        if (c.json) {
+            char *text = detok(tok, res.ids, res.n_ids);
+            cj_obj_begin(&j);
+            cj_key(&j, "text"), cj_str(&j, text ? text : "");
+            free(text);
+            cj_key(&j, "ids"), cj_arr_begin(&j);
+            for (int q = 0; q < res.n_ids; q++) cj_int(&j, res.ids[q]);
+            cj_arr_end(&j);
+            cj_key(&j, "finish_reason"), cj_str(&j, res.finished_eos ? "eos" : "length");
+            cj_key(&j, "log_prob"), cj_double(&j, res.log_p);
+            cj_key(&j, "power"), cj_obj_begin(&j);
+            cj_key(&j, "acceptance_rate"), cj_double(&j, acc);
+            cj_key(&j, "proposals"), cj_int(&j, res.n_proposals);
+            cj_key(&j, "accepted"), cj_int(&j, res.n_accepted);
+            cj_key(&j, "resamples"), cj_int(&j, res.n_resamples);
+            cj_key(&j, "ess"), cj_arr_begin(&j);
+            for (int q = 0; q < res.n_ess; q++) cj_double(&j, res.ess[q]);
+            cj_arr_end(&j);
+            cj_key(&j, "forward_tokens"), cj_int(&j, res.forward_tokens);
+            cj_key(&j, "seconds"), cj_double(&j, secs);
+            cj_obj_end(&j);
+            cj_obj_end(&j);
+            continue;
+        }
+        /* prompt and continuation decoded together: the space between them */
         char *whole = cli_decode_continued(tok, ids, n_prompt, res.ids, res.n_ids, NULL);
+        if (n_seqs > 1) printf("[%d] ", k + 1);
         if (whole) printf("%s\n", whole);
         free(whole);
-        fprintf(stderr, "log p %.4f over %d tokens (%s)", res.log_p, res.n_ids, res.finished_eos ? "eos" : "length");
+        if (cli_quiet) continue;
+        fflush(stdout);
+        if (n_seqs > 1) fprintf(stderr, "[%d] ", k + 1);
+        fprintf(stderr, "log p %.4f over %d tokens (%s)", res.log_p, res.n_ids,
+                res.finished_eos ? "eos" : "length");
         if (p.method == TEMPER_POWER_MH)
             fprintf(stderr, ", acceptance %.1f%% of %d proposals", 100 * acc, res.n_proposals);
         else
@@ -230,7 +247,11 @@ int cmd_generate_power(int argc, char **argv) {
                     res.n_ess ? res.ess[res.n_ess - 1] : 1.0);
         fprintf(stderr, ", %lld forward tokens, %.2f s\n", (long long)res.forward_tokens, secs);
     }
-    free(text);
+    if (c.json) {
+        cj_arr_end(&j);
+        cj_obj_end(&j);
+        cj_finish(&j);
+    }
     rc = 0;
 out:
     temper_power_result_free(&res);
