@@ -57,19 +57,29 @@ static inline const temper__merge_slot *temper__merge_get(const temper_tokenizer
     }
 }
 
+/* A byte without a token (-1) loads, as in Hugging Face tokenizers: the
+ * error comes when a text needs it (temper__bpe_word). */
 int temper__bpe_prepare(temper_tokenizer *tok, const char *path) {
+    (void)path;
     for (int b = 0; b < 256; b++) {
         uint8_t ch[4];
         int l = temper__utf8_encode(temper__byte_to_char((uint8_t)b), ch);
-        int id = temper__vocab_find(tok, (const char *)ch, (size_t)l);
-        if (id < 0)
-            return temper__error(TEMPER_EUNSUPPORTED,
-                                 "%s: the vocabulary has no token for byte 0x%02X (\"%.*s\"): "
-                                 "only byte-level BPE vocabularies (all 256 bytes) are supported",
-                                 path, b, l, (const char *)ch);
-        tok->byte_id[b] = id;
+        tok->byte_id[b] = temper__vocab_find(tok, (const char *)ch, (size_t)l);
     }
     return 0;
+}
+
+/* The error for a byte of a word that the vocabulary has no token for. */
+static int temper__missing_byte(const uint8_t *w, size_t n, const temper_token *ids) {
+    size_t k = 0;
+    while (k < n && ids[k] >= 0) k++;
+    uint8_t ch[4];
+    int l = temper__utf8_encode(temper__byte_to_char(w[k]), ch);
+    return temper__error(TEMPER_EUNSUPPORTED,
+                         "the text has byte 0x%02X, and this byte-level vocabulary has no token "
+                         "for it (\"%.*s\"): it cannot be encoded; remove that character from "
+                         "the text or use a tokenizer with all 256 byte tokens",
+                         w[k], l, (const char *)ch);
 }
 
 /* ---- short words: scan for the lowest rank --------------------------- */
@@ -217,7 +227,9 @@ int temper__bpe_word(temper__enc *e, const uint8_t *w, size_t n, temper_token *i
             return 1;
         }
     }
-    for (size_t k = 0; k < n; k++) ids_out[k] = tok->byte_id[w[k]];
+    temper_token missing = 0; /* < 0: a byte without a token */
+    for (size_t k = 0; k < n; k++) missing |= ids_out[k] = tok->byte_id[w[k]];
+    if (missing < 0) return temper__missing_byte(w, n, ids_out);
     if (n <= TEMPER__BPE_SMALL) return temper__bpe_scan(tok, ids_out, (int)n);
     return temper__bpe_heap(e, ids_out, (int)n);
 }

@@ -218,7 +218,8 @@ int temper__load_special_names(temper_tokenizer *tok, const char *folder);
 int temper__merges_init(temper_tokenizer *tok, int n_merges);
 void temper__merges_put(temper_tokenizer *tok, temper_token left,
                         temper_token right, int32_t rank, temper_token merged);
-/* Check the byte-level alphabet is complete and fill tok->byte_id. */
+/* Fill tok->byte_id from the byte-level alphabet (-1: a byte without a
+ * token, an error only when a text needs it). */
 int temper__bpe_prepare(temper_tokenizer *tok, const char *path);
 /* Register an added token (id already in the vocabulary). */
 int temper__added_push(temper_tokenizer *tok, temper_token id, bool special,

@@ -269,6 +269,29 @@ def many_sequences():
     check("power sampling: independent samples differ", len({tuple(q["ids"]) for q in many}) > 1, many)
 
 
+def lenient_vocab():
+    """A byte-level tokenizer.json whose vocabulary lacks a byte's token
+    ("!") loads, as Hugging Face tokenizers does; a text that needs the
+    byte gets a clear error at encode time, the others encode as before."""
+    with open(os.path.join(FIXTURES, "gpt2", "tokenizer.json"), encoding="utf-8") as f:
+        t = json.load(f)
+    del t["model"]["vocab"]["!"]
+    t["model"]["merges"] = [m for m in t["model"]["merges"]
+                            if "!" not in (m.split(" ") if isinstance(m, str) else m)]
+    d = os.path.join(TMP, "no-bang")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "tokenizer.json"), "w", encoding="utf-8") as f:
+        json.dump(t, f)
+    r = temper("tokenize", "-z", d, "--json", "Hello world")
+    ids = json.loads(r.stdout)["ids"] if r.returncode == 0 else None
+    check("a vocabulary without the token of byte 0x21 loads and encodes other text",
+          ids == [15496, 995], r.stderr)
+    r = temper("tokenize", "-z", d, "Hello world!")
+    check("a text with that byte: a clear error at encode time", r.returncode == 1 and
+          "byte 0x21" in r.stderr and "no token for it" in r.stderr and
+          len(r.stderr.strip().splitlines()) == 1, r.stderr)
+
+
 def version():
     """--version is made from temper.h's TEMPER_VERSION_* macros."""
     import re
@@ -315,6 +338,7 @@ def main():
         probs_controls()
         defaults()
         many_sequences()
+        lenient_vocab()
         install()
     finally:
         shutil.rmtree(TMP, ignore_errors=True)
