@@ -292,6 +292,42 @@ def lenient_vocab():
           len(r.stderr.strip().splitlines()) == 1, r.stderr)
 
 
+def info_from_config():
+    """info on a folder with config.json and no weights: config.json's
+    facts; the parameter count from its sizes equals the one counted from
+    the weights of the same model (GPT-2, OPT with a projection and post-LN,
+    Llama with grouped heads, tied and untied), and the published counts of
+    gpt2 and distilgpt2."""
+    shapes = {"gpt2": ["--preset", "tiny"],
+              "opt": ["--arch", "opt", "--n-layer", "2", "--n-head", "4", "--n-embd", "64",
+                      "--n-ctx", "64", "--post-ln", "--word-embed-proj-dim", "32"],
+              "llama": ["--arch", "llama", "--n-layer", "2", "--n-head", "4", "--n-kv-head", "2",
+                        "--n-embd", "64", "--n-inner", "96", "--n-ctx", "64"],
+              "llama-tied": ["--arch", "llama", "--n-layer", "2", "--n-head", "4", "--n-kv-head", "2",
+                             "--n-embd", "64", "--n-inner", "96", "--n-ctx", "64", "--tied-lm-head"]}
+    for label, args in shapes.items():
+        model = harness.cached_model("everyday-" + label, args + ["--dtype", "f32"])
+        r = temper("info", "--json", "-m", model)
+        full = json.loads(r.stdout) if r.returncode == 0 else {}
+        d = os.path.join(TMP, "config-only-" + label)
+        os.makedirs(d, exist_ok=True)
+        shutil.copy(os.path.join(model, "config.json"), d)
+        r = temper("info", "--json", "-m", d)
+        got = json.loads(r.stdout) if r.returncode == 0 else {}
+        keys = ("arch", "n_params", "n_layer", "n_head", "n_kv_head", "n_embd", "n_ff", "n_vocab", "n_ctx")
+        check("info from config.json alone, %s: the facts of the loaded model" % label,
+              got.get("weights") is False and full.get("n_params") and
+              all(got.get(k) == full.get(k) for k in keys),
+              {k: (got.get(k), full.get(k)) for k in keys})
+    for name, n_params in (("gpt2", 124439808), ("distilgpt2", 81912576)):
+        d = os.path.join(TMP, "config-only-" + name)
+        os.makedirs(d, exist_ok=True)
+        shutil.copy(os.path.join(FIXTURES, name, "config.json"), d)
+        r = temper("info", "-m", d)
+        check("info from %s's config.json: %d parameters" % (name, n_params), r.returncode == 0 and
+              "{:,}".format(n_params) in r.stdout and "none in the folder" in r.stdout, r.stdout + r.stderr)
+
+
 def version():
     """--version is made from temper.h's TEMPER_VERSION_* macros."""
     import re
@@ -339,6 +375,7 @@ def main():
         defaults()
         many_sequences()
         lenient_vocab()
+        info_from_config()
         install()
     finally:
         shutil.rmtree(TMP, ignore_errors=True)

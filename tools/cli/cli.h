@@ -50,6 +50,15 @@ bool cli_closest_option(const char *arg, char *out, size_t cap);
  * sampling uses it (greedy uses none). */
 uint64_t cli_random_seed(void);
 
+/* ---- info from config.json alone (cli_config_info.c) */
+/* True when dir has config.json and no weight files. */
+bool cli_config_only(const char *dir);
+/* The facts of dir/config.json into mi (parameters from the sizes for
+ * GPT-2, OPT, Llama; 0 otherwise); arch and dtype hold its strings.
+ * Returns 0 or 1 (message printed). */
+int cli_config_info(const char *dir, temper_model_info *mi, char *arch, size_t arch_cap,
+                    char *dtype, size_t dtype_cap);
+
 /* ---- errors: "temper: <msg>" on stderr */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print "temper: <what>: <temper_last_error()>" (what NULL: just the

@@ -3,7 +3,9 @@
  * numbers the seed notebooks print after from_pretrained) and how long it
  * took to load.
  */
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -35,7 +37,7 @@ static const char *si(char *buf, size_t cap, double v, const char *unit) {
     return buf;
 }
 
-static void print_json(const cli_common *c, const temper_model_info *mi) {
+static void print_json(const cli_common *c, const temper_model_info *mi, bool config_only) {
     cli_json j;
     cj_init(&j, stdout);
     cj_obj_begin(&j);
@@ -57,6 +59,7 @@ static void print_json(const cli_common *c, const temper_model_info *mi) {
     const char *simd;
     temper_simd_level(&simd);
     cj_key(&j, "simd"), cj_str(&j, simd);
+    cj_key(&j, "weights"), cj_bool(&j, !config_only);
     cj_key(&j, "bos_id");
     if (mi->bos_id >= 0) cj_int(&j, mi->bos_id);
     else cj_null(&j);
@@ -67,7 +70,7 @@ static void print_json(const cli_common *c, const temper_model_info *mi) {
     cj_finish(&j);
 }
 
-static void print_text(const cli_common *c, const temper_model_info *mi) {
+static void print_text(const cli_common *c, const temper_model_info *mi, bool config_only) {
     char a[64], b[64];
     bool color = cli_use_color(stdout);
     const char *bold = color ? "\x1b[1m" : "", *plain = color ? "\x1b[0m" : "";
@@ -87,12 +90,16 @@ static void print_text(const cli_common *c, const temper_model_info *mi) {
     printf("context        %s tokens\n", grouped(a, sizeof a, (unsigned long long)mi->n_ctx));
     printf("dtype          %s\n", mi->dtype ? mi->dtype : "?");
     if (mi->settings && *mi->settings) printf("settings       %s\n", mi->settings);
-    printf("file size      %s (%s bytes)\n", si(b, sizeof b, (double)mi->file_bytes, "B"),
-           grouped(a, sizeof a, mi->file_bytes));
-    printf("load time      %.3f s\n", mi->load_seconds);
-    const char *simd;
-    temper_simd_level(&simd);
-    printf("SIMD level     %s\n", simd);
+    if (config_only) {
+        printf("weights        none in the folder: these are config.json's values\n");
+    } else {
+        printf("file size      %s (%s bytes)\n", si(b, sizeof b, (double)mi->file_bytes, "B"),
+               grouped(a, sizeof a, mi->file_bytes));
+        printf("load time      %.3f s\n", mi->load_seconds);
+        const char *simd;
+        temper_simd_level(&simd);
+        printf("SIMD level     %s\n", simd);
+    }
     if (mi->bos_id >= 0) printf("bos id         %d\n", (int)mi->bos_id);
     if (mi->eos_id >= 0) printf("eos id         %d\n", (int)mi->eos_id);
 }
@@ -114,13 +121,29 @@ int cmd_info(int argc, char **argv) {
         }
         c.model = argv[i++]; /* `temper info gpt2` works too */
     }
+    /* a folder (or a cached Hub snapshot, offline) with config.json and no
+     * weights: what config.json says */
+    char folder[4096] = "";
+    const char *off = getenv("HF_HUB_OFFLINE");
+    bool offline = c.offline || (off && *off && strcmp(off, "0") != 0);
+    if (c.model && access(c.model, F_OK) == 0) snprintf(folder, sizeof folder, "%s", c.model);
+    else if (c.model && offline && temper_hub_find(c.model, folder, sizeof folder) < 0) folder[0] = '\0';
+    if (folder[0] && cli_config_only(folder)) {
+        temper_model_info mi;
+        char arch[64], dtype[32];
+        int rc = cli_config_info(folder, &mi, arch, sizeof arch, dtype, sizeof dtype);
+        if (rc != 0) return rc;
+        if (c.json) print_json(&c, &mi, true);
+        else print_text(&c, &mi, true);
+        return 0;
+    }
     temper_model *model;
     int rc = cli_load_model(&c, &model);
     if (rc != 0) return rc;
     temper_model_info mi;
     temper_model_get_info(model, &mi);
-    if (c.json) print_json(&c, &mi);
-    else print_text(&c, &mi);
+    if (c.json) print_json(&c, &mi, false);
+    else print_text(&c, &mi, false);
     temper_model_free(model);
     return 0;
 }
