@@ -241,6 +241,11 @@ def defaults():
     p2 = json.loads(temper("generate", "--power", "2", "--json", "-n", "4", "Lily").stdout)["settings"]["seed"]
     check("trace and power sampling: the same default seed rule (fresh, shown)",
           t1 != t2 and t1 != 42 and p2 != 0, (t1, t2, p2))
+    r = temper("generate", "--temp", "0.7", "-n", "3", "-s", "1", "Lily")
+    line = [l for l in r.stderr.splitlines() if l.startswith("temper: settings:")]
+    check("the settings line says which values came from flags",
+          line and "(flags: temperature,max_new_tokens,seed)" in line[0] and
+          "(the rest: transformers' defaults)" in line[0], line)
     for args, want in ((["--do-sample", "--temp", "0"], "temperature 0 means greedy"),
                        (["--greedy", "--top-p", "0.9"], "--top-p is ignored")):
         r = temper("generate", "-n", "2", *args, "Lily")

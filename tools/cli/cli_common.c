@@ -423,7 +423,8 @@ int cli_fit_context(const cli_common *c, temper_token *ids, int *n, int n_new, i
     int keep = n_ctx - n_new, drop = *n - keep;
     memmove(ids, ids + drop, (size_t)keep * sizeof *ids);
     *n = keep;
-    fprintf(stderr, "temper: %s: dropped the first %d of %d prompt tokens to fit the "
-            "context window of %d tokens (--truncate)\n", src, drop, keep + drop, n_ctx);
+    if (!cli_quiet)
+        fprintf(stderr, "temper: %s: dropped the first %d of %d prompt tokens to fit the "
+                "context window of %d tokens (--truncate)\n", src, drop, keep + drop, n_ctx);
     return 0;
 }

@@ -56,6 +56,29 @@ static int eos_ids(const gen_ctx *x, const temper_token **ids) {
 
 /* ---- settings (stderr) ---------------------------------------------------- */
 
+/* The settings given by flags, as generation_config.json keys. */
+static void flag_keys(const gen_args *a, char *buf, size_t cap) {
+    const struct { bool set; const char *key; } k[] = {
+        {a->set.do_sample || a->set.greedy, "do_sample"},
+        {a->samp.set.temperature, "temperature"}, {a->samp.set.top_k, "top_k"},
+        {a->samp.set.top_p, "top_p"}, {a->samp.set.min_p, "min_p"},
+        {a->samp.set.typical_p, "typical_p"}, {a->samp.set.epsilon_cutoff, "epsilon_cutoff"},
+        {a->samp.set.eta_cutoff, "eta_cutoff"}, {a->samp.set.min_keep, "min_keep"},
+        {a->samp.set.repetition_penalty, "repetition_penalty"},
+        {a->samp.set.presence_penalty, "presence_penalty"},
+        {a->samp.set.frequency_penalty, "frequency_penalty"},
+        {a->samp.set.no_repeat_ngram_size, "no_repeat_ngram_size"},
+        {a->set.max_new, "max_new_tokens"}, {a->set.min_new, "min_new_tokens"},
+        {a->set.nrs, "num_return_sequences"}, {a->set.beams, "num_beams"},
+        {a->set.length_penalty, "length_penalty"}, {a->set.early_stopping, "early_stopping"},
+        {a->set.seed, "seed"},
+    };
+    size_t n = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof k / sizeof k[0] && n < cap; i++)
+        if (k[i].set) n += (size_t)snprintf(buf + n, cap - n, "%s%s", n ? "," : "", k[i].key);
+}
+
 void gen_print_settings(const gen_ctx *x, const gen_run *run) {
     const gen_args *a = x->a;
     const temper_sampling_params *p = &a->samp.p;
@@ -103,7 +126,11 @@ void gen_print_settings(const gen_ctx *x, const gen_run *run) {
     if (g->ignore_eos) fputs(" ignore_eos", f);
     for (int k = 0; !g->ignore_eos && k < n_eos; k++) fprintf(f, "%s%d", k ? "," : " eos=", eos[k]);
     if (a->n_stop) fprintf(f, " stop=%d string%s", a->n_stop, a->n_stop > 1 ? "s" : "");
+    char flags[512];
+    flag_keys(a, flags, sizeof flags);
+    if (flags[0]) fprintf(f, " (flags: %s)", flags);
     if (a->from_config[0]) fprintf(f, " (generation_config.json: %s)", a->from_config);
+    fputs(" (the rest: transformers' defaults)", f);
     if (a->notes[0]) fprintf(f, " (%s)", a->notes);
     fputc('\n', f);
 }

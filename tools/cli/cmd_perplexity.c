@@ -40,7 +40,7 @@ typedef struct ppl_item {
 /* Progress on a terminal only: "window 3/10" on stderr, erased at the end. */
 static int progress(const temper_ppl_window *w, int index, int n_windows, void *user) {
     (void)w, (void)user;
-    if (n_windows > 1) fprintf(stderr, "\rperplexity: window %d/%d ", index + 1, n_windows);
+    if (n_windows > 1 && !cli_quiet) fprintf(stderr, "\rperplexity: window %d/%d ", index + 1, n_windows);
     return 0;
 }
 
