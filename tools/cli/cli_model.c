@@ -56,12 +56,15 @@ static const char *default_model(void) {
         if (!cli_quiet) fprintf(stderr, "temper: model %s (from $TEMPER_MODEL)\n", env);
         return env;
     }
-    char folder[4096];
-    if (temper_hub_find("gpt2", folder, sizeof folder) >= 0 && temper_hub_is_complete(folder)) {
-        if (!cli_quiet)
-            fprintf(stderr, "temper: model gpt2 (found in the Hugging Face cache; -m picks "
-                            "another)\n");
-        return "gpt2";
+    static const char *const gpt2[] = {"gpt2", "openai-community/gpt2"}; /* the same repo */
+    for (int k = 0; k < 2; k++) {
+        char folder[4096];
+        if (temper_hub_find(gpt2[k], folder, sizeof folder) >= 0 && temper_hub_is_complete(folder)) {
+            if (!cli_quiet)
+                fprintf(stderr, "temper: model %s (found in the Hugging Face cache; -m picks "
+                                "another)\n", gpt2[k]);
+            return gpt2[k];
+        }
     }
     if (!cli_quiet)
         fprintf(stderr, "temper: model %s (bundled: a 260K-parameter TinyStories model; "
