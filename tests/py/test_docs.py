@@ -4,7 +4,8 @@
 1. Every example command of README.md and docs/*.md that needs no network
    runs as written (`temper` is build/temper; `./build/temper` too), in a
    scratch folder holding the files the examples name (article.txt,
-   ./toy-power: the hand-built model of test_analysis.py). An example
+   build/models/analysis-toy-power-v1: the hand-built model of
+   test_analysis.py). An example
    written `$ temper ...` with output lines under it (up to the next `$`
    or the end of the block) must print them (a line "..." stands for any
    lines; trailing spaces ignored).
@@ -109,7 +110,8 @@ def scratch():
     import test_analysis
     if not os.path.exists(os.path.join(test_analysis.TOY, "model.safetensors")):
         test_analysis.make_toy()
-    os.symlink(test_analysis.TOY, os.path.join(d, "toy-power"))
+    os.makedirs(os.path.join(d, "build", "models"))
+    os.symlink(test_analysis.TOY, os.path.join(d, "build", "models", "analysis-toy-power-v1"))
     return d
 
 

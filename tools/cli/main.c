@@ -19,7 +19,7 @@ typedef struct cli_command {
 static const cli_command commands[] = {
     {"info", cmd_info, "model facts: architecture, parameters, layers, context window"},
     {"probs", cmd_probs, "next-token probability table for a prompt"},
-    {"generate", cmd_generate, "continue a prompt (greedy decoding)"},
+    {"generate", cmd_generate, "continue a prompt: greedy, sampling, beams, power sampling"},
     {"tokenize", cmd_tokenize, "text to tokens, with ids and byte offsets"},
     {"detokenize", cmd_detokenize, "token ids to text"},
     {"softmax", cmd_softmax, "softmax with temperature of a list of logits"},
@@ -40,7 +40,9 @@ static void usage(FILE *f) {
         fprintf(f, "  %-12s %s\n", commands[k].name, commands[k].summary);
     fprintf(f, "\n'temper <command> --help' shows the options of a command.\n"
                "'temper --version' prints the version.\n"
-               "example: temper probs -m gpt2 --top 10 \"The capital of France is\"\n");
+               "Without -m, the model is $TEMPER_MODEL, else gpt2 if the Hugging Face cache\n"
+               "has it, else the bundled stories260K.\n"
+               "example: temper generate --n-probs 3 \"Lily went to the\"\n");
 }
 
 static const cli_command *find_command(const char *name) {
