@@ -9,6 +9,7 @@
  */
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "temper.h"
 #include "tensor/simd.h" /* temper__simd_set: the portable passes too */
@@ -1001,6 +1002,44 @@ static void test_invalid_rows(void) {
     temper_sampler_free(s);
 }
 
+/* ---- batches of sequences ---- */
+
+/* A generation of n sequences of one id each (id = first + k), allocated
+ * as temper_generate's: everything malloc'd, freed by temper_generation_free. */
+static temper_generation *batch(int n, int first, int n_top) {
+    temper_generation *g = calloc(1, sizeof *g);
+    g->seqs = calloc((size_t)n, sizeof *g->seqs);
+    g->n_seqs = n;
+    g->n_top = n_top;
+    g->n_prompt = 3;
+    g->n_steps = 1 + first;
+    g->n_forward = 10;
+    g->decode_seconds = 0.5;
+    for (int k = 0; k < n; k++) {
+        g->seqs[k].ids = malloc(sizeof(temper_token));
+        g->seqs[k].ids[0] = first + k;
+        g->seqs[k].n_ids = 1;
+    }
+    return g;
+}
+
+static void test_generation_append(void) {
+    temper_generation *a = batch(2, 0, 0), *b = batch(3, 2, 0), *c = batch(1, 9, 5);
+    CHECK_EQ_INT(temper_generation_append(a, b), 0); /* b is freed */
+    CHECK_EQ_INT(a->n_seqs, 5);
+    for (int k = 0; k < 5; k++) CHECK_EQ_INT(a->seqs[k].ids[0], k); /* in order */
+    CHECK_EQ_INT(a->n_steps, 3);                                     /* the longest batch */
+    CHECK_EQ_INT((int)a->n_forward, 20);
+    CHECK_NEAR(a->decode_seconds, 1.0, 1e-12);
+    /* batches of different runs do not mix; nothing changes */
+    CHECK_EQ_INT(temper_generation_append(a, c), TEMPER_EINVAL);
+    CHECK_EQ_INT(a->n_seqs, 5);
+    CHECK_EQ_INT(c->n_seqs, 1);
+    CHECK_EQ_INT(temper_generation_append(a, NULL), TEMPER_EINVAL);
+    temper_generation_free(c);
+    temper_generation_free(a);
+}
+
 int main(void) {
     RUN(test_temperature_scores);
     RUN(test_temperature_probs);
@@ -1032,5 +1071,6 @@ int main(void) {
     RUN(test_sampling_deterministic);
     RUN(test_invalid_params);
     RUN(test_invalid_rows);
+    RUN(test_generation_append);
     return TEST_SUMMARY();
 }
