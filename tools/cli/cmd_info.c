@@ -77,8 +77,11 @@ static void print_text(const cli_common *c, const temper_model_info *mi, bool co
     printf("%smodel%s          %s\n", bold, plain, c->model);
     if (mi->path && strcmp(mi->path, c->model) != 0) printf("path           %s\n", mi->path);
     printf("architecture   %s\n", mi->arch ? mi->arch : "?");
-    printf("parameters     %s (%s)\n", grouped(a, sizeof a, (unsigned long long)mi->n_params),
-           si(b, sizeof b, (double)mi->n_params, ""));
+    if (config_only && mi->n_params == 0)
+        printf("parameters     ? (not computed from config.json for %s)\n", mi->arch);
+    else
+        printf("parameters     %s (%s)\n", grouped(a, sizeof a, (unsigned long long)mi->n_params),
+               si(b, sizeof b, (double)mi->n_params, ""));
     printf("layers         %d\n", mi->n_layer);
     if (mi->n_kv_head > 0 && mi->n_kv_head != mi->n_head)
         printf("heads          %d (key/value heads: %d)\n", mi->n_head, mi->n_kv_head);
