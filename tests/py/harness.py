@@ -9,6 +9,7 @@ the references (ref_gpt2, make_model, safetensors_io...) import directly.
 """
 import hashlib
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -36,7 +37,7 @@ def tool(name):
 # Counting
 # ---------------------------------------------------------------------------
 
-passed = failed = 0
+passed = failed = skipped = 0
 
 
 def check(name, ok, detail=""):
@@ -52,10 +53,92 @@ def check(name, ok, detail=""):
     return ok
 
 
-def summary():
-    """Print the closing line "N passed, N failed"; the exit status (1 on failure)."""
+def skip(name, why):
+    """A check that cannot run here: printed and counted as skipped, never
+    as passed (the closing line and tests/run report the count)."""
+    global skipped
+    skipped += 1
     sys.stdout.flush()
-    print(f"{passed} passed, {failed} failed")
+    print(f"SKIP {name}: {why}", file=sys.stderr, flush=True)
+
+
+def _floats(v):
+    """v as a flat list of floats, or None when it is not numbers."""
+    try:
+        import numpy as np
+        a = np.asarray(v, dtype=np.float64).ravel()
+        return [float(x) for x in a]
+    except (TypeError, ValueError, ImportError):
+        try:
+            return [float(x) for x in v]
+        except (TypeError, ValueError):
+            return None
+
+
+def close(got, want, atol=0.0, rtol=0.0, n=None):
+    """"" when got matches want value by value (|got - want| <= atol +
+    rtol |want|), else what is wrong. Fails on NaN anywhere, on an infinity
+    where want has not the same infinity, on empty output, on a length
+    mismatch, and (n given) on a length other than n."""
+    g, w = _floats(got), _floats(want)
+    if g is None or w is None:
+        return "not numbers: got %r, want %r" % (str(got)[:80], str(want)[:80])
+    if n is not None and len(w) != n:
+        return "reference has %d values, %d expected" % (len(w), n)
+    if not w:
+        return "nothing to compare (empty reference)"
+    if len(g) != len(w):
+        return "got %d values, want %d" % (len(g), len(w))
+    bad, worst = 0, None
+    for i, (a, b) in enumerate(zip(g, w)):
+        lim = atol + rtol * abs(b) if math.isfinite(b) else 0.0
+        if math.isnan(a) or math.isnan(b):
+            e = math.inf
+        elif math.isinf(a) or math.isinf(b):
+            e = -math.inf if a == b else math.inf
+        else:
+            e = abs(a - b) - lim
+        if not e <= 0:
+            bad += 1
+            if worst is None or e > worst[0]:
+                worst = (e, i, a, b, lim)
+    if bad:
+        return "%d of %d values out of bounds; worst at %d: got %.9g want %.9g (limit %.3g)" % (
+            bad, len(w), worst[1], worst[2], worst[3], worst[4])
+    return ""
+
+
+def check_close(name, got, want, atol=0.0, rtol=0.0, n=None):
+    """check() of close(): NaN-safe, fails on empty or short output."""
+    why = close(got, want, atol, rtol, n)
+    return check(name, not why, why)
+
+
+def same(got, want):
+    """"" when the sequences got and want have the same length (> 0) and
+    the same items, else the first difference."""
+    got, want = list(got), list(want)
+    if not want:
+        return "nothing to compare (empty reference)"
+    for i, (a, b) in enumerate(zip(got, want)):
+        if a != b:
+            return "differ at %d of %d: got %r, want %r" % (i, len(want), a, b)
+    if len(got) != len(want):
+        return "got %d items, want %d" % (len(got), len(want))
+    return ""
+
+
+def check_same(name, got, want):
+    """check() of same(): equal items, equal lengths, not empty."""
+    why = same(got, want)
+    return check(name, not why, why)
+
+
+def summary():
+    """Print the closing line "N passed, N failed, N skipped"; the exit
+    status (1 on failure)."""
+    sys.stdout.flush()
+    print(f"{passed} passed, {failed} failed, {skipped} skipped")
     return 1 if failed else 0
 
 

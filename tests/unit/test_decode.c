@@ -229,9 +229,11 @@ static int cmp_desc(const void *a, const void *b) {
 }
 
 /* transformers' temperature, top-k, top-p, min-p in that order (min_keep
- * 1), by sorting, in double after the float32 division. keep: (V) out.
- * Returns 0 when a decision is within rounding of its threshold or a tie
- * straddles it (the row is then not compared), else 1. */
+ * 1), by sorting, in double after the float32 division, with ties kept as
+ * temper documents: every token tied with the k-th value, or with the last
+ * token of the nucleus, stays. keep: (V) out. Returns 0 when a decision is
+ * within rounding of its threshold (fp32 against fp64: the row is then not
+ * compared), else 1. */
 static int ref_filters(const float *x, int V, float t, int k, double p,
                        double mp, int *keep, double *s, double *srt) {
     for (int i = 0; i < V; i++) {
@@ -241,7 +243,6 @@ static int ref_filters(const float *x, int V, float t, int k, double p,
     if (k > 0 && k < V) {
         memcpy(srt, s, sizeof(double) * (size_t)V);
         qsort(srt, (size_t)V, sizeof(double), cmp_desc);
-        if (srt[k - 1] == srt[k]) return 0; /* ties at k: kept together */
         for (int i = 0; i < V; i++) keep[i] = s[i] >= srt[k - 1];
     }
     double m = -INFINITY, z = 0;
@@ -260,9 +261,8 @@ static int ref_filters(const float *x, int V, float t, int k, double p,
             above += exp(srt[j] - m) / z;
             last = srt[j];
         }
-        if (j < n && srt[j] == last) return 0; /* a tie straddles p */
         if (j < n && fabs(above - p) < 1e-6) return 0;
-        for (int i = 0; i < V; i++) keep[i] = keep[i] && s[i] >= last;
+        for (int i = 0; i < V; i++) keep[i] = keep[i] && s[i] >= last; /* ties with the last stay */
         m = -INFINITY;
         z = 0;
         for (int i = 0; i < V; i++)
@@ -279,6 +279,18 @@ static int ref_filters(const float *x, int V, float t, int k, double p,
     return 1;
 }
 
+/* Is a tie cut by the k-th value or the nucleus? (rows that test "ties are
+ * kept together": at least one token outside the top k, or outside the
+ * tokens whose mass above is < p, shares the last kept value) */
+static int row_has_tie_at_cut(const double *s, const int *keep, int V) {
+    double last = INFINITY;
+    for (int i = 0; i < V; i++)
+        if (keep[i] && s[i] < last) last = s[i];
+    int n = 0;
+    for (int i = 0; i < V; i++) n += keep[i] && s[i] == last;
+    return n > 1;
+}
+
 static void test_large_rows_against_sort(void) {
     enum { VMAX = 50257 };
     static float x[VMAX], got[VMAX];
@@ -289,27 +301,37 @@ static void test_large_rows_against_sort(void) {
     const int ks[] = {0, 1, 50, 1000};
     const float ps[] = {1.0f, 0.9f, 0.5f};
     const float mps[] = {0.0f, 0.05f};
-    temper_rng rng;
-    temper_rng_seed(&rng, 99, 0);
-    int compared = 0, skipped = 0;
+    const int flat_ks[] = {0, 1000, 0, 4000};
+    const float flat_ps[] = {0.9f, 0.5f, 0.97f};
+    int compared = 0, skipped = 0, nontrivial = 0, tied = 0, top_p_rows = 0, top_p_large = 0;
     for (int simd = 1; simd >= 0; simd--) {
         temper__simd_set(simd);
-        for (int c = 0; c < 32; c++) {
-            int V = sizes[c % 3];
-            /* a head of 40 tokens 6-12 above a normal background, on a
-             * 1/64 grid (distinct values stay distinct after / T) */
+        if (simd && !temper__simd_enabled()) {
+            SKIP("vocabulary-sized rows with the SIMD passes (no AVX-512 on this CPU)");
+            continue;
+        }
+        temper_rng rng; /* the same rows for each level */
+        temper_rng_seed(&rng, 99, 0);
+        for (int c = 0; c < 48; c++) {
+            /* odd rows: a head of 40 tokens 6-12 above a normal background
+             * (language-model-like: small nuclei); even rows: the normal
+             * background alone, sd 1, always with a top-p (nuclei of
+             * hundreds to thousands of tokens). On a 1/64 grid: distinct
+             * values stay distinct after / T, and ties are common. */
+            int flat = c % 2 == 0, j = c / 2;
+            int V = flat ? sizes[j % 2] : sizes[j % 3];
             for (int i = 0; i < V; i++) {
                 double u = temper_rng_uniform(&rng), v = temper_rng_uniform(&rng);
-                x[i] = (float)(2.5 * sqrt(-2 * log(1 - u)) * cos(6.283185307 * v) - 80.0);
+                x[i] = (float)((flat ? 1.0 : 2.5) * sqrt(-2 * log(1 - u)) * cos(6.283185307 * v) - 80.0);
             }
-            for (int h = 0; h < 40; h++)
+            for (int h = 0; h < 40 && !flat; h++)
                 x[temper_rng_next(&rng) % (uint64_t)V] += (float)(6 + 6 * temper_rng_uniform(&rng));
             for (int i = 0; i < V; i++) x[i] = roundf(x[i] * 64) / 64;
             temper_sampling_params p = sampling();
-            p.temperature = temps[(c / 3) % 3];
-            p.top_k = ks[(c / 2) % 4];
-            p.top_p = ps[(c / 5) % 3];
-            p.min_p = mps[(c / 7) % 2];
+            p.temperature = temps[j % 3];
+            p.top_k = flat ? flat_ks[(j / 2) % 4] : ks[(j / 2) % 4];
+            p.top_p = flat ? flat_ps[(j / 3) % 3] : ps[(j / 3) % 3];
+            p.min_p = mps[(j / 5) % 2];
             if (!ref_filters(x, V, p.temperature, p.top_k, p.top_p, p.min_p, keep, s, srt)) {
                 skipped++;
                 continue;
@@ -318,17 +340,18 @@ static void test_large_rows_against_sort(void) {
             if (!sm) continue;
             CHECK_EQ_INT(temper_sampler_apply(sm, x, NULL, 0, 0), 0);
             CHECK_EQ_INT(temper_sampler_scores(sm, got), 0);
-            int bad = 0, n = 0;
+            /* kept set identical, and the kept scores bit for bit x / T
+             * (one float32 division, as transformers) */
+            char label[128];
+            snprintf(label, sizeof label, "simd=%d V=%d T=%g k=%d p=%g min_p=%g", simd, V, p.temperature,
+                     p.top_k, p.top_p, p.min_p);
+            test_cmp cmp = test_cmp_start(label);
+            int n = 0;
             for (int i = 0; i < V; i++) {
                 n += keep[i];
-                if ((got[i] != NINF) != keep[i]) bad++;
-                else if (keep[i]) CHECK_NEAR(got[i], s[i], 1e-5 * fabs(s[i]));
+                test_cmp_add(&cmp, got[i], keep[i] ? s[i] : NINF, 0.0);
             }
-            if (bad)
-                fprintf(stderr, "  simd=%d V=%d T=%g k=%d p=%g min_p=%g: %d of %d kept "
-                        "tokens differ\n", simd, V, p.temperature, p.top_k, p.top_p,
-                        p.min_p, bad, n);
-            CHECK_EQ_INT(bad, 0);
+            CHECK_CMP(cmp, V);
             /* the processed distribution sums to one */
             double z = 0;
             for (int i = 0; i < V; i++)
@@ -336,12 +359,23 @@ static void test_large_rows_against_sort(void) {
             CHECK_NEAR(z, 1.0, 1e-5);
             temper_sampler_free(sm);
             compared++;
+            nontrivial += n > 1 && n < V;
+            tied += row_has_tie_at_cut(s, keep, V) && n < V;
+            if (p.top_p < 1 && (p.top_k == 0 || p.top_k > 1)) {
+                top_p_rows++;
+                top_p_large += n >= 100;
+            }
         }
     }
     temper__simd_set(1);
-    fprintf(stderr, "  large rows: %d compared, %d skipped near a threshold\n", compared,
-            skipped);
-    CHECK(compared >= 40); /* about 3/4 of the 64 rows */
+    fprintf(stderr, "  large rows: %d compared (%d keep 2..V-1 tokens, %d with a tie at the cut; "
+            "%d of %d top-p rows keep >= 100 tokens), %d skipped near a threshold\n",
+            compared, nontrivial, tied, top_p_large, top_p_rows, skipped);
+    int levels = temper__simd_enabled() ? 2 : 1;
+    CHECK(compared >= 44 * levels);
+    CHECK(nontrivial >= 30 * levels);
+    CHECK(tied >= 5 * levels);
+    CHECK(top_p_rows >= 8 * levels && 2 * top_p_large >= top_p_rows);
 }
 
 /* Top-k on a vocabulary-sized row whose few finite scores sit together
@@ -354,6 +388,10 @@ static void test_top_k_clustered_finite(void) {
     for (int i = 0; i < 60; i++) x[1000 + i] = (float)(i % 7); /* ties at the k-th */
     for (int simd = 1; simd >= 0; simd--) {
         temper__simd_set(simd);
+        if (simd && !temper__simd_enabled()) {
+            SKIP("clustered top-k with the SIMD passes (no AVX-512 on this CPU)");
+            continue;
+        }
         temper_sampling_params p = sampling();
         p.top_k = 50;
         temper_sampler *s = make(&p, V);
@@ -805,15 +843,43 @@ static void test_sampling_chi_square_small(void) {
     temper_sampler_free(s);
 }
 
+/* n draws of the sampler s (already applied) binned over the K tokens
+ * idx; returns the chi-square against want (K), counts outside in *outside. */
+static double draw_chi_square(temper_sampler *s, uint64_t seed, long n, const int *idx, const double *want,
+                              int K, long *outside) {
+    long counts[64] = {0};
+    temper_rng rng;
+    temper_rng_seed(&rng, seed, 3);
+    *outside = 0;
+    for (long i = 0; i < n; i++) {
+        temper_token t = -1;
+        temper_sampler_sample(s, &rng, &t);
+        int k = 0;
+        while (k < K && idx[k] != t) k++;
+        if (k < K) counts[k]++;
+        else ++*outside;
+    }
+    return chi_square(counts, want, K, n);
+}
+
 static void test_sampling_chi_square_large(void) {
-    /* V = 200 pseudo-random logits, T = 0.8, top_k = 12: the expected
-     * distribution computed here in double (sort, cut, softmax of x/T).
-     * 60,000 draws; 11 dof: chi-square < 31.26 (p = 0.001). */
+    /* V = 200 pseudo-random logits (normal, sd 2), T = 0.8, top_k = 12: the
+     * expected distribution computed here in double (sort, cut, softmax of
+     * x/T). 60,000 draws; 11 dof: chi-square < 31.26 (p = 0.001).
+     * Power: a sampler that ignores the temperature draws from q = the
+     * softmax of x over the same 12; its chi-square is noncentral with
+     * lambda = n sum (q - p)^2 / p (computed below; required >= 100, so
+     * its mean 11 + lambda >= 111 is 3.8 sd (sqrt(2 (11 + 2 lambda)) = 21)
+     * above 31.26: it passes with probability < 0.01). That sampler is also
+     * run and must fail. */
     enum { V = 200, K = 12 };
     float x[V];
     temper_rng g;
     temper_rng_seed(&g, 7, 99);
-    for (int i = 0; i < V; i++) x[i] = (float)(4.0 * temper_rng_uniform(&g));
+    for (int i = 0; i < V; i++) {
+        double u = temper_rng_uniform(&g), v = temper_rng_uniform(&g);
+        x[i] = (float)(2.0 * sqrt(-2 * log(1 - u)) * cos(6.283185307 * v));
+    }
     /* indices of the K largest, by selection */
     int idx[K];
     int used[V] = {0};
@@ -824,30 +890,37 @@ static void test_sampling_chi_square_large(void) {
         used[best] = 1;
         idx[k] = best;
     }
-    double z = 0, want[K];
-    for (int k = 0; k < K; k++) z += exp((double)x[idx[k]] / 0.8);
-    for (int k = 0; k < K; k++) want[k] = exp((double)x[idx[k]] / 0.8) / z;
+    double z = 0, zq = 0, want[K], wrong[K], lambda = 0;
+    const long n = 60000;
+    for (int k = 0; k < K; k++) {
+        z += exp((double)x[idx[k]] / 0.8);
+        zq += exp((double)x[idx[k]]);
+    }
+    for (int k = 0; k < K; k++) {
+        want[k] = exp((double)x[idx[k]] / 0.8) / z;
+        wrong[k] = exp((double)x[idx[k]]) / zq;
+        lambda += n * (wrong[k] - want[k]) * (wrong[k] - want[k]) / want[k];
+    }
     temper_sampling_params p = sampling();
     p.temperature = 0.8f;
     p.top_k = K;
     temper_sampler *s = make(&p, V);
-    temper_rng rng;
-    temper_rng_seed(&rng, 1234, 3);
-    long counts[K] = {0}, outside = 0, n = 60000;
+    long outside;
     CHECK_EQ_INT(temper_sampler_apply(s, x, NULL, 0, 0), 0);
-    for (long i = 0; i < n; i++) {
-        temper_token t = -1;
-        temper_sampler_sample(s, &rng, &t);
-        int k = 0;
-        while (k < K && idx[k] != t) k++;
-        if (k < K) counts[k]++;
-        else outside++;
-    }
-    double x2 = chi_square(counts, want, K, n);
-    fprintf(stderr, "  chi-square (11 dof) = %.3f\n", x2);
+    double x2 = draw_chi_square(s, 1234, n, idx, want, K, &outside);
     CHECK(x2 < 31.26);
     CHECK_EQ_INT(outside, 0);
     temper_sampler_free(s);
+    /* negative control: temperature ignored */
+    p.temperature = 1.0f;
+    s = make(&p, V);
+    CHECK_EQ_INT(temper_sampler_apply(s, x, NULL, 0, 0), 0);
+    double x2_wrong = draw_chi_square(s, 1234, n, idx, want, K, &outside);
+    temper_sampler_free(s);
+    fprintf(stderr, "  chi-square (11 dof) = %.3f; temperature ignored: %.1f (lambda %.0f)\n", x2, x2_wrong,
+            lambda);
+    CHECK(lambda >= 100);
+    CHECK(x2_wrong >= 31.26);
 }
 
 static void test_sampling_deterministic(void) {
