@@ -134,6 +134,17 @@ def check_same(name, got, want):
     return check(name, not why, why)
 
 
+def pairs(name, *seqs):
+    """zip(*seqs) after a counted check that the sequences have the same
+    length, not zero (an empty or short output fails instead of pairing
+    nothing)."""
+    seqs = [list(x) for x in seqs]
+    lens = [len(x) for x in seqs]
+    check(name + ": as many outputs as inputs", lens[0] > 0 and len(set(lens)) == 1,
+          "lengths %s" % lens)
+    return list(zip(*seqs))
+
+
 def summary():
     """Print the closing line "N passed, N failed, N skipped"; the exit
     status (1 on failure)."""
@@ -147,6 +158,39 @@ def missing(what):
     print(what, file=sys.stderr)
     print("0 passed, 1 failed")
     return 1
+
+
+# ---------------------------------------------------------------------------
+# SIMD levels
+# ---------------------------------------------------------------------------
+
+def cpu_flags():
+    """The CPU's feature flags (/proc/cpuinfo), empty when unknown."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith(("flags", "Features")):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def simd_levels(name):
+    """[(level, env)]: one run per SIMD level of the library this CPU can
+    run, the portable one always last. A level the CPU cannot run is
+    reported with skip(name, ...) (never silently dropped)."""
+    env = dict(os.environ)
+    env.pop("TEMPER_NO_SIMD", None)
+    runs = []
+    if {"avx512f", "avx512bw", "avx512vl", "avx512dq", "fma", "f16c"} <= cpu_flags():
+        runs.append(("avx512", env))
+    else:
+        skip(name + " [avx512]", "not run on this CPU")
+    portable = dict(env)
+    portable["TEMPER_NO_SIMD"] = "1"
+    runs.append(("portable", portable))
+    return runs
 
 
 # ---------------------------------------------------------------------------

@@ -64,7 +64,7 @@ def byte_to_char_offsets(text, offsets):
 
 def compare(name, texts, mine, theirs):
     bad, first = 0, ""
-    for text, m, h in zip(texts, mine, theirs):
+    for text, m, h in harness.pairs(name, texts, mine, theirs):
         problems = []
         if "error" in m:
             problems.append(f"temper error {m}")

@@ -240,7 +240,7 @@ def compare(name, texts, mine, theirs, roundtrip):
     n_bad = 0
     first = ""
     kinds = {}
-    for text, m, h in zip(texts, mine, theirs):
+    for text, m, h in harness.pairs(name, texts, mine, theirs):
         problems = []
         if "error" in m:
             problems.append(f"temper error {m}")
@@ -389,9 +389,10 @@ def main():
     vt = [x["text"] for x in vectors]
     for name, path in (("tokenizer.json", GPT2), ("vocab.json+merges.txt", v["files"])):
         got = temper(path, vt)
-        bad_v = [x["text"][:40] for x, g in zip(vectors, got) if g.get("ids") != x["ids"]]
+        both = harness.pairs(f"encode-vectors.json with {name}", vectors, got)
+        bad_v = [x["text"][:40] for x, g in both if g.get("ids") != x["ids"]]
         check(f"encode-vectors.json ({len(vectors)} cases) with {name}", not bad_v, str(bad_v[:5]))
-        rt = [x["text"][:40] for x, g in zip(vectors, got) if g.get("decoded") != x["text"]]
+        rt = [x["text"][:40] for x, g in both if g.get("decoded") != x["text"]]
         check(f"encode-vectors.json decode round trip with {name}", not rt, str(rt[:5]))
 
     cli_checks(texts, ref)

@@ -220,7 +220,7 @@ def parity(name, path, items):
         theirs = hf_encode(path, items, add, skip)
         mine = ours(path, items, *flags)
         bad = []
-        for text, t, m in zip(items, theirs, mine):
+        for text, t, m in harness.pairs(f"{name} add={add}", items, theirs, mine):
             if "error" in m:
                 bad.append((text, m))
                 continue
@@ -288,11 +288,11 @@ def decode_parity(name, path, n_vocab):
         r = subprocess.run([DETOK, path] + (["--skip-special"] if skip else []),
                            input=json.dumps(seqs).encode(), capture_output=True, check=True)
         mine = [json.loads(line) for line in r.stdout.decode().split("\n") if line]
-        bad = [(seq, m, t) for seq, m, t in zip(seqs, mine, theirs) if m.get("text") != t]
+        both = harness.pairs(f"{name} decode skip={skip}", seqs, mine, theirs)
+        bad = [(seq, m, t) for seq, m, t in both if m.get("text") != t]
         check(f"{name} decode of {len(seqs)} random id lists, skip={skip}",
               not bad and len(mine) == len(seqs), repr(bad[:3]))
-        streamed = [(seq, m, t) for seq, m, t in zip(seqs, mine, theirs)
-                    if not run_starts_whole(seq, skip)]
+        streamed = [(seq, m, t) for seq, m, t in both if not run_starts_whole(seq, skip)]
         bad = [x for x in streamed if x[1].get("stream") != x[2]]
         check(f"{name} stream of {len(streamed)} of them, skip={skip}", not bad, repr(bad[:3]))
 
