@@ -17,7 +17,10 @@ Then it runs temper's sampler R times with independent seeds
 (tests/tools/power_runs.c) and compares the empirical law with the exact
 one: total variation within 2x its noise floor and a Pearson chi-square
 with p > 0.001. Negative controls (temperature-1/alpha sampling and plain
-sampling, compared with pi) must fail the same test.
+sampling, compared with pi) must fail the same test, and their chance to
+pass it is bounded (<= 0.01, McDiarmid: power_bound). SMC and SIR with 16
+particles are compared the same way with their own law, simulated here from
+the algorithm's description (particle_law).
 """
 import math
 import os
@@ -236,6 +239,80 @@ class Exact:
 
 
 # ---------------------------------------------------------------------------
+# SMC and SIR with P particles: their law, by simulation here
+# ---------------------------------------------------------------------------
+
+def particle_law(ex, T, P, sir, ess_threshold=0.5, sims=200000, seed=5):
+    """The law of the sequence that Power-SMC (sir False) or SIR (sir True)
+    returns with P particles, estimated by simulating the algorithm as
+    temper.h documents it over `sims` independent runs in numpy (batched,
+    float64): each particle extends from the proposal (temperature 1/alpha
+    for SMC, the model for SIR) until EOS or T tokens; the log weight gains
+    alpha log p - log q per token (SMC) or (alpha - 1) log p (SIR); SMC
+    resamples multinomially when the ESS falls below ess_threshold * P
+    (except after the last token), weights then reset; the output is drawn
+    by the final weights. Returns {sequence: probability}; its Monte Carlo
+    error is ~sqrt(p / sims)."""
+    prefixes, index = [()], {(): 0}
+    for x in prefixes:  # every prefix, breadth first
+        if len(x) < T and not ex.done(x):
+            for v in range(V):
+                index[x + (v,)] = len(prefixes)
+                prefixes.append(x + (v,))
+    n = len(prefixes)
+    nxt = np.zeros((n, V), dtype=np.int64)
+    lp = np.zeros((n, V))
+    lq = np.zeros((n, V))
+    live = np.zeros(n, dtype=bool)  # can still extend
+    for i, x in enumerate(prefixes):
+        if len(x) < T and not ex.done(x):
+            live[i] = True
+            lp[i] = ex.logp_next(x)
+            lq[i] = lp[i] if sir else ex.logq_next(x)
+            nxt[i] = [index[x + (v,)] for v in range(V)]
+    cq = np.cumsum(np.exp(lq), axis=1)
+    rng = np.random.default_rng(seed)
+    state = np.zeros((sims, P), dtype=np.int64)
+    logw = np.zeros((sims, P))
+    rows = np.arange(sims)[:, None]
+    for t in range(T):
+        act = live[state]
+        u = rng.random((sims, P))
+        tok = np.minimum((u[..., None] >= cq[state]).sum(-1), V - 1)
+        inc = (ex.alpha - 1.0) * lp[state, tok] if sir else ex.alpha * lp[state, tok] - lq[state, tok]
+        logw = np.where(act, logw + inc, logw)
+        state = np.where(act, nxt[state, tok], state)
+        if sir or t + 1 >= T or not live[state].any():
+            continue
+        w = np.exp(logw - logw.max(1, keepdims=True))
+        ess = w.sum(1) ** 2 / (w * w).sum(1)
+        res = (ess < ess_threshold * P) & live[state].any(1)
+        if res.any():
+            c = np.cumsum(w[res], 1)
+            c /= c[:, -1:]
+            u = rng.random((int(res.sum()), P))
+            anc = np.minimum((u[..., None] >= c[:, None, :]).sum(-1), P - 1)
+            state[res] = state[res][np.arange(anc.shape[0])[:, None], anc]
+            logw[res] = 0.0
+    w = np.exp(logw - logw.max(1, keepdims=True))
+    c = np.cumsum(w, 1)
+    pick = np.minimum((rng.random(sims)[:, None] * c[:, -1:] >= c).sum(1), P - 1)
+    final = state[rows[:, 0], pick]
+    counts = np.bincount(final, minlength=n)
+    return {prefixes[i]: counts[i] / sims for i in range(n) if counts[i]}
+
+
+def power_bound(law_wrong, law, runs, floor):
+    """Probability bound that a sampler with law_wrong passes "TV <= 2
+    floor" against law over `runs` draws: the empirical TV has bounded
+    differences 1/runs and a mean >= the exact TV (convexity), so by
+    McDiarmid it falls to 2 floor with probability <= exp(-2 runs (TV -
+    2 floor)^2)."""
+    d = tv(law_wrong, law) - 2 * floor
+    return math.exp(-2 * runs * d * d) if d > 0 else 1.0
+
+
+# ---------------------------------------------------------------------------
 
 def ensure_model():
     harness.model_folder(MODEL, ["--arch", "gpt2", "--n-layer", "1", "--n-head", "2", "--n-embd", "16",
@@ -310,28 +387,49 @@ def main():
                   tv(biased, ex.schedule(block, T, 10)) > 4 * floor,
                   "TV(without factor, with factor) = %.4f after 10 steps" % tv(biased, ex.schedule(block, T, 10)))
         # Negative controls: the same test must reject temperature and plain sampling.
+        # (power_bound: their chance to pass, required <= 0.01)
         counts, _ = run("mh", alpha, T, eos, steps=0, block=block, seed=200000)
         d, floor, p = compare(pi, counts, RUNS)
-        check("negative control: temperature-1/alpha sampling fails against pi (%s)" % mode,
-              d > 2 * floor and p < 0.001, "TV %.4f floor %.4f p=%.3g" % (d, floor, p))
+        bound = power_bound(mu0, pi, RUNS, floor)
+        check("negative control: temperature-1/alpha sampling fails against pi (%s; passes with probability "
+              "<= %.1g)" % (mode, bound), bound <= 0.01 and d > 2 * floor and p < 0.001,
+              "TV %.4f floor %.4f p=%.3g" % (d, floor, p))
         counts, _ = run("mh", 1.0, T, eos, steps=0, block=block, seed=300000)
         d, floor, p = compare(pi, counts, RUNS)
-        check("negative control: plain sampling fails against pi (%s)" % mode,
-              d > 2 * floor and p < 0.001, "TV %.4f floor %.4f p=%.3g" % (d, floor, p))
+        bound = power_bound(Exact(MODEL, 1.0, eos).pi(T), pi, RUNS, floor)
+        check("negative control: plain sampling fails against pi (%s; passes with probability <= %.1g)"
+              % (mode, bound), bound <= 0.01 and d > 2 * floor and p < 0.001,
+              "TV %.4f floor %.4f p=%.3g" % (d, floor, p))
 
-    # SMC and SIR: consistent as the particle count grows.
+    # SMC and SIR with P = 16 particles against their own law (simulated
+    # here, particle_law), with the bound of the MH tests (TV within 2x its
+    # noise floor, chi-square p > 0.001); the wrong samplers (the proposal
+    # alone: temperature sampling for SMC, plain sampling for both) must
+    # fail the same test, with a stated bound on their chance to pass.
     ex = Exact(MODEL, alpha, EOS)
-    T = 4
+    T, P, runs, sims = 4, 16, 4000, 100000
     pi = ex.pi(T)
-    temp = ex.schedule(T, T, 0)
+    wrong = {"temperature sampling": ex.schedule(T, T, 0),
+             "plain sampling": Exact(MODEL, 1.0, EOS).pi(T)}
     for method in ("smc", "sir"):
-        tvs = []
-        for P in (2, 32):
-            counts, _ = run(method, alpha, T, EOS, runs=2000, particles=P, seed=400000 + P)
-            tvs.append(compare(pi, counts, 2000)[0])
-        check("%s: TV to pi falls as particles grow, and beats temperature sampling" % method,
-              tvs[1] < tvs[0] and tvs[1] < tv(temp, pi),
-              "TV P=2 %.4f, P=32 %.4f, temperature %.4f" % (tvs[0], tvs[1], tv(temp, pi)))
+        law = particle_law(ex, T, P, method == "sir", sims=sims)
+        check("%s P=%d: its law is close to pi (far closer than temperature sampling)" % (method, P),
+              tv(law, pi) < 0.5 * tv(wrong["temperature sampling"], pi),
+              "TV(law, pi) %.4f, TV(temperature, pi) %.4f" % (tv(law, pi), tv(wrong["temperature sampling"], pi)))
+        counts, _ = run(method, alpha, T, EOS, runs=runs, particles=P, seed=400000 + P)
+        d, floor, p = compare(law, counts, runs)
+        floor *= math.sqrt(1 + runs / sims)  # the simulated law's own noise
+        check("%s P=%d matches its law" % (method, P), d <= 2 * floor and p > 0.001,
+              "TV %.4f (floor %.4f) chi2 p=%.3g" % (d, floor, p))
+        for name, seed, a in (("temperature sampling", 500000, alpha), ("plain sampling", 600000, 1.0)):
+            if method == "sir" and name == "temperature sampling":
+                continue  # SIR's proposal is the model itself
+            bound = power_bound(wrong[name], law, runs, floor)
+            counts, _ = run("mh", a, T, EOS, steps=0, block=T, runs=runs, seed=seed)
+            d, _, p = compare(law, counts, runs)
+            check("negative control: %s fails against the %s law (passes with probability <= %.1g)"
+                  % (name, method, bound), bound <= 0.01 and (d > 2 * floor or p < 0.001),
+                  "TV %.4f floor %.4f p=%.3g" % (d, floor, p))
 
     return harness.summary()
 
