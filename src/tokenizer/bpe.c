@@ -8,7 +8,7 @@
  * skipped. Here short words (most of them) use a plain scan over the pair
  * ranks, which applies the merges in exactly that order; long words (a
  * megabyte of digits, use_regex = false) use the heap, O(n log n).
- * temper__bpe_word_naive is the textbook loop kept as the tests' oracle.
+ * (tests/unit/test_tokenizer.c checks both against a BPE of its own.)
  */
 #include <stdlib.h>
 #include <string.h>
@@ -237,32 +237,4 @@ int temper__bpe_word(temper__enc *e, const uint8_t *w, size_t n, temper_token *i
 int temper__bpe_merge(temper__enc *e, temper_token *sym, int n) {
     if (n <= TEMPER__BPE_SMALL) return temper__bpe_scan(e->tok, sym, n);
     return temper__bpe_heap(e, sym, n);
-}
-
-int temper__bpe_word_naive(const temper_tokenizer *tok, const uint8_t *w, size_t n,
-                           temper_token *ids_out) {
-    int m = (int)n;
-    for (int k = 0; k < m; k++) ids_out[k] = tok->byte_id[w[k]];
-    for (;;) {
-        /* the lowest-ranked pair present... */
-        int32_t best = INT32_MAX;
-        temper_token left = -1, right = -1, merged = -1;
-        for (int k = 0; k + 1 < m; k++) {
-            const temper__merge_slot *s = temper__merge_get(tok, ids_out[k], ids_out[k + 1]);
-            if (s && s->rank < best) best = s->rank, left = ids_out[k], right = ids_out[k + 1],
-                                     merged = s->merged;
-        }
-        if (best == INT32_MAX) return m;
-        /* ...merged everywhere, left to right */
-        int out = 0;
-        for (int k = 0; k < m; k++) {
-            if (k + 1 < m && ids_out[k] == left && ids_out[k + 1] == right) {
-                ids_out[out++] = merged;
-                k++;
-            } else {
-                ids_out[out++] = ids_out[k];
-            }
-        }
-        m = out;
-    }
 }

@@ -265,9 +265,6 @@ int temper__encode_segment(temper__enc *e, const uint8_t *text, size_t a,
  * implied): appends ids to ids_out (room for n) and returns their count. */
 int temper__bpe_word(temper__enc *e, const uint8_t *w, size_t n,
                      temper_token *ids_out);
-/* Reference merge loop (quadratic, the oracle for the tests). */
-int temper__bpe_word_naive(const temper_tokenizer *tok, const uint8_t *w,
-                           size_t n, temper_token *ids_out);
 
 /* One piece of the added-token split: an added token (id >= 0) or plain
  * text (id = -1) covering text[start..end). */

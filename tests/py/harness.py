@@ -75,12 +75,14 @@ def _floats(v):
             return None
 
 
-def close(got, want, atol=0.0, rtol=0.0, n=None):
+def close(got, want, atol=0.0, rtol=0.0, n=None, lim=None):
     """"" when got matches want value by value (|got - want| <= atol +
-    rtol |want|), else what is wrong. Fails on NaN anywhere, on an infinity
-    where want has not the same infinity, on empty output, on a length
-    mismatch, and (n given) on a length other than n."""
+    rtol |want|, or <= lim[i] when lim, one limit per value, is given),
+    else what is wrong. Fails on NaN anywhere, on an infinity where want
+    has not the same infinity, on empty output, on a length mismatch, and
+    (n given) on a length other than n."""
     g, w = _floats(got), _floats(want)
+    lims = _floats(lim) if lim is not None else None
     if g is None or w is None:
         return "not numbers: got %r, want %r" % (str(got)[:80], str(want)[:80])
     if n is not None and len(w) != n:
@@ -89,9 +91,14 @@ def close(got, want, atol=0.0, rtol=0.0, n=None):
         return "nothing to compare (empty reference)"
     if len(g) != len(w):
         return "got %d values, want %d" % (len(g), len(w))
+    if lims is not None and len(lims) != len(w):
+        return "%d limits for %d values" % (len(lims), len(w))
     bad, worst = 0, None
     for i, (a, b) in enumerate(zip(g, w)):
-        lim = atol + rtol * abs(b) if math.isfinite(b) else 0.0
+        if lims is not None:
+            lim = lims[i]
+        else:
+            lim = atol + rtol * abs(b) if math.isfinite(b) else 0.0
         if math.isnan(a) or math.isnan(b):
             e = math.inf
         elif math.isinf(a) or math.isinf(b):
@@ -108,9 +115,9 @@ def close(got, want, atol=0.0, rtol=0.0, n=None):
     return ""
 
 
-def check_close(name, got, want, atol=0.0, rtol=0.0, n=None):
+def check_close(name, got, want, atol=0.0, rtol=0.0, n=None, lim=None):
     """check() of close(): NaN-safe, fails on empty or short output."""
-    why = close(got, want, atol, rtol, n)
+    why = close(got, want, atol, rtol, n, lim)
     return check(name, not why, why)
 
 

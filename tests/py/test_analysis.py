@@ -46,11 +46,8 @@ def close(name, got, want, tol, rel=False):
     if got.shape != want.shape:
         check(name, False, f"shape {got.shape} != {want.shape}")
         return
-    err = np.abs(got - want)
-    if rel:
-        err = err / np.maximum(np.abs(want), 1.0)
-    worst = float(err.max()) if err.size else 0.0
-    check(name, worst <= tol, f"max error {worst:.3g} > {tol}")
+    lim = tol * np.maximum(np.abs(want), 1.0) if rel else np.full(want.shape, float(tol))
+    harness.check_close(name, got.ravel(), want.ravel(), lim=lim.ravel())
 
 
 def temper(*args):
