@@ -183,20 +183,39 @@ def cpu_flags():
     return set()
 
 
+LEVELS = ("avx512", "avx2", "neon", "portable")  # temper_simd_level()'s names, highest first
+
+
+def cpu_levels():
+    """The SIMD levels this CPU runs, from its flags (independently of
+    temper's own detection: a disagreement makes TEMPER_SIMD fail loudly)."""
+    f = cpu_flags()
+    have = {"portable"}
+    if {"avx2", "fma", "f16c"} <= f:
+        have.add("avx2")
+        if {"avx512f", "avx512bw", "avx512vl", "avx512dq"} <= f:
+            have.add("avx512")
+    if "asimd" in f:
+        have.add("neon")
+    return [lv for lv in LEVELS if lv in have]
+
+
 def simd_levels(name):
-    """[(level, env)]: one run per SIMD level of the library this CPU can
-    run, the portable one always last. A level the CPU cannot run is
-    reported with skip(name, ...) (never silently dropped)."""
-    env = dict(os.environ)
-    env.pop("TEMPER_NO_SIMD", None)
+    """[(level, env)]: one run per SIMD level this CPU runs, highest first,
+    portable always, each forced with TEMPER_SIMD. Prints "SIMD level run:
+    LEVEL" for each; a level the CPU cannot run is reported with skip()
+    ("not run on this CPU", never silently dropped). tests/run's closing
+    line names both."""
+    have = cpu_levels()
     runs = []
-    if {"avx512f", "avx512bw", "avx512vl", "avx512dq", "fma", "f16c"} <= cpu_flags():
-        runs.append(("avx512", env))
-    else:
-        skip(name + " [avx512]", "not run on this CPU")
-    portable = dict(env)
-    portable["TEMPER_NO_SIMD"] = "1"
-    runs.append(("portable", portable))
+    for lv in LEVELS:
+        if lv not in have:
+            skip("SIMD level %s" % lv, "not run on this CPU (%s)" % name)
+            continue
+        env = dict(os.environ, TEMPER_SIMD=lv)
+        env.pop("TEMPER_NO_SIMD", None)
+        print("SIMD level run: %s" % lv, flush=True)
+        runs.append((lv, env))
     return runs
 
 

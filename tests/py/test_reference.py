@@ -139,8 +139,13 @@ def maxdiff(a, b):
     return float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
 
 
+LEVEL = ""  # the SIMD level being run (in check names)
+
+
 def compare(name, got, err, want, tol):
     """got (T, V) vs want (T, V): max abs at every position <= tol."""
+    if LEVEL:
+        name = "[%s] %s" % (LEVEL, name)
     if got is None:
         check(name, False, err)
         return None
@@ -711,16 +716,29 @@ def main():
         sys.exit(harness.missing("missing %s: run make first" % DUMP))
     MODEL_A = model("gpt2-l2h4e64", SMALL_ARGS + ["--dtype", "f32"])
     test_tools()
-    test_gpt2()
-    test_stories()
-    test_opt()
-    test_llama()
-    test_gpt_neo()
-    test_gpt_neox()
-    test_qwen()
-    test_gemma3()
-    test_formats()
-    print("reference test: %.1f s%s" % (time.time() - t0, " (quick subset)" if QUICK else ""))
+    # every SIMD level this CPU runs: the highest with everything; the
+    # others (TEMPER_SIMD) with the quick subset of GPT-2, stories260K and
+    # Llama (the kernels every architecture shares); the sanitizer run at
+    # the default level only
+    global LEVEL, QUICK
+    levels = [("", None)] if "san" in os.path.basename(BUILD.rstrip("/")) else harness.simd_levels("reference")
+    for i, (LEVEL, env) in enumerate(levels):
+        if env is not None:
+            os.environ["TEMPER_SIMD"] = env["TEMPER_SIMD"]
+            os.environ.pop("TEMPER_NO_SIMD", None)
+        QUICK = QUICK or i > 0
+        test_gpt2()
+        test_stories()
+        test_llama()
+        if i > 0:
+            continue
+        test_opt()
+        test_gpt_neo()
+        test_gpt_neox()
+        test_qwen()
+        test_gemma3()
+        test_formats()
+    print("reference test: %.1f s%s" % (time.time() - t0, " (quick subset)" if QUICK and len(levels) == 1 else ""))
     sys.exit(harness.summary())
 
 

@@ -2,7 +2,8 @@
  * test_decode.c - the decoding stages on small rows whose results are
  * worked out by hand (in the comments) from transformers' formulas, their
  * order, the edge cases (ties, top-p boundary, min_keep), greedy, the
- * random streams, a chi-square test of sampling, and invalid parameters.
+ * random streams, chi-square tests of sampling, and invalid parameters;
+ * every test runs once per SIMD level the CPU supports (main).
  *
  * Most rows are logits = ln(p) for a chosen p, so that every expected
  * probability is a ratio of the chosen p's.
@@ -12,7 +13,7 @@
 #include <stdlib.h>
 
 #include "temper.h"
-#include "tensor/simd.h" /* temper__simd_set: the portable passes too */
+#include "tensor/simd.h" /* the SIMD levels: every test runs at each */
 #include "test.h"
 
 #define NINF (-INFINITY)
@@ -304,13 +305,8 @@ static void test_large_rows_against_sort(void) {
     const int flat_ks[] = {0, 1000, 0, 4000};
     const float flat_ps[] = {0.9f, 0.5f, 0.97f};
     int compared = 0, skipped = 0, nontrivial = 0, tied = 0, top_p_rows = 0, top_p_large = 0;
-    for (int simd = 1; simd >= 0; simd--) {
-        temper__simd_set(simd);
-        if (simd && !temper__simd_enabled()) {
-            SKIP("vocabulary-sized rows with the SIMD passes (no AVX-512 on this CPU)");
-            continue;
-        }
-        temper_rng rng; /* the same rows for each level */
+    {
+        temper_rng rng; /* the same rows at each level */
         temper_rng_seed(&rng, 99, 0);
         for (int c = 0; c < 48; c++) {
             /* odd rows: a head of 40 tokens 6-12 above a normal background
@@ -343,8 +339,8 @@ static void test_large_rows_against_sort(void) {
             /* kept set identical, and the kept scores bit for bit x / T
              * (one float32 division, as transformers) */
             char label[128];
-            snprintf(label, sizeof label, "simd=%d V=%d T=%g k=%d p=%g min_p=%g", simd, V, p.temperature,
-                     p.top_k, p.top_p, p.min_p);
+            snprintf(label, sizeof label, "%s V=%d T=%g k=%d p=%g min_p=%g", temper__simd_name(temper__simd()),
+                     V, p.temperature, p.top_k, p.top_p, p.min_p);
             test_cmp cmp = test_cmp_start(label);
             int n = 0;
             for (int i = 0; i < V; i++) {
@@ -367,15 +363,13 @@ static void test_large_rows_against_sort(void) {
             }
         }
     }
-    temper__simd_set(1);
-    fprintf(stderr, "  large rows: %d compared (%d keep 2..V-1 tokens, %d with a tie at the cut; "
+    fprintf(stderr, "  [%s] large rows: %d compared (%d keep 2..V-1 tokens, %d with a tie at the cut; "
             "%d of %d top-p rows keep >= 100 tokens), %d skipped near a threshold\n",
-            compared, nontrivial, tied, top_p_large, top_p_rows, skipped);
-    int levels = temper__simd_enabled() ? 2 : 1;
-    CHECK(compared >= 44 * levels);
-    CHECK(nontrivial >= 30 * levels);
-    CHECK(tied >= 5 * levels);
-    CHECK(top_p_rows >= 8 * levels && 2 * top_p_large >= top_p_rows);
+            temper__simd_name(temper__simd()), compared, nontrivial, tied, top_p_large, top_p_rows, skipped);
+    CHECK(compared >= 44);
+    CHECK(nontrivial >= 30);
+    CHECK(tied >= 5);
+    CHECK(top_p_rows >= 8 && 2 * top_p_large >= top_p_rows);
 }
 
 /* Top-k on a vocabulary-sized row whose few finite scores sit together
@@ -386,22 +380,14 @@ static void test_top_k_clustered_finite(void) {
     static float x[V];
     for (int i = 0; i < V; i++) x[i] = NINF;
     for (int i = 0; i < 60; i++) x[1000 + i] = (float)(i % 7); /* ties at the k-th */
-    for (int simd = 1; simd >= 0; simd--) {
-        temper__simd_set(simd);
-        if (simd && !temper__simd_enabled()) {
-            SKIP("clustered top-k with the SIMD passes (no AVX-512 on this CPU)");
-            continue;
-        }
-        temper_sampling_params p = sampling();
-        p.top_k = 50;
-        temper_sampler *s = make(&p, V);
-        CHECK_EQ_INT(temper_sampler_apply(s, x, NULL, 0, 0), 0);
-        /* values 0..6 repeat; the 50 largest reach down to value 1 (60 - 9
-         * zeros = 51 tokens >= 1), so all 51 are kept */
-        CHECK_EQ_INT(temper_sampler_n_kept(s), 51);
-        temper_sampler_free(s);
-    }
-    temper__simd_set(1);
+    temper_sampling_params p = sampling();
+    p.top_k = 50;
+    temper_sampler *s = make(&p, V);
+    CHECK_EQ_INT(temper_sampler_apply(s, x, NULL, 0, 0), 0);
+    /* values 0..6 repeat; the 50 largest reach down to value 1 (60 - 9
+     * zeros = 51 tokens >= 1), so all 51 are kept */
+    CHECK_EQ_INT(temper_sampler_n_kept(s), 51);
+    temper_sampler_free(s);
 }
 
 /* ---- min-p, typical, epsilon, eta ---- */
@@ -1113,7 +1099,7 @@ static void test_generation_append(void) {
     temper_generation_free(a);
 }
 
-int main(void) {
+static void run_all(void) {
     RUN(test_temperature_scores);
     RUN(test_temperature_probs);
     RUN(test_top_k_ties);
@@ -1144,6 +1130,18 @@ int main(void) {
     RUN(test_sampling_deterministic);
     RUN(test_invalid_params);
     RUN(test_invalid_rows);
-    RUN(test_generation_append);
+}
+
+int main(void) {
+    /* every test at every SIMD level this CPU runs, down to portable */
+    const unsigned sup = temper__simd_supported();
+    for (int level = TEMPER__SIMD_NLEVELS - 1; level >= 0; level--) {
+        test_level(temper__simd_name(level), (sup & 1u << level) != 0);
+        if (!(sup & 1u << level)) continue;
+        temper__simd_force(level);
+        run_all();
+    }
+    temper__simd_force(-1);
+    RUN(test_generation_append); /* no SIMD in it: once */
     return TEST_SUMMARY();
 }
