@@ -304,6 +304,12 @@ TEMPER_API void temper_model_get_info(const temper_model *model,
                                       temper_model_info *out);
 TEMPER_API int temper_model_n_vocab(const temper_model *model);
 TEMPER_API int temper_model_n_ctx(const temper_model *model);
+/* Every EOS id of the model: generation_config.json's eos_token_id (an id
+ * or a list: Llama 3 has two), else config.json's. *ids (may be NULL) is
+ * borrowed from model. Returns the count (0: none). */
+TEMPER_API int temper_model_eos_ids(const temper_model *model,
+                                    const temper_token **ids);
+
 /* Text of the folder's generation_config.json (decoding defaults), or NULL
  * when there is none. Borrowed from model. */
 TEMPER_API const char *temper_model_generation_config(const temper_model *model);
@@ -314,10 +320,23 @@ TEMPER_API const char *temper_model_generation_config(const temper_model *model)
 
 typedef struct temper_context temper_context;
 
+/* Compute threads that contexts may share, so that a process runs no more
+ * threads than it asks for however many contexts it has: contexts of one
+ * pool take turns, one evaluation at a time (any thread may evaluate; a
+ * context still belongs to one thread at a time). On success *out is
+ * owned by the caller: free it with temper_threadpool_free() after every
+ * context that uses it. */
+typedef struct temper_threadpool temper_threadpool;
+TEMPER_API int temper_threadpool_new(int n_threads, temper_threadpool **out);
+TEMPER_API void temper_threadpool_free(temper_threadpool *pool);
+TEMPER_API int temper_threadpool_n_threads(const temper_threadpool *pool);
+
 typedef struct temper_context_params {
     int n_ctx;     /* positions per sequence; 0: the model's context window */
     int n_seq;     /* sequence slots (batched decoding, beams); default 1 */
-    int n_threads; /* 0: all cores */
+    int n_threads; /* 0: all cores; ignored with a pool */
+    temper_threadpool *pool; /* NULL: the context has its own n_threads;
+                                else borrowed, must outlive the context */
 } temper_context_params;
 
 TEMPER_API temper_context_params temper_context_default_params(void);
@@ -383,6 +402,15 @@ TEMPER_API int temper_seq_truncate(temper_context *ctx, int seq, int n_keep);
 TEMPER_API int temper_seq_copy(temper_context *ctx, int dst, int src, int n);
 
 TEMPER_API int temper_context_n_threads(const temper_context *ctx);
+
+/* Called between the layers of every evaluation of ctx (temper_eval,
+ * temper_eval_batch, temper_eval_capture* and everything built on them),
+ * on the thread that evaluates: a non-zero return stops the evaluation,
+ * which appends nothing to the slots and returns TEMPER_ECANCELED. NULL
+ * removes the hook. */
+typedef int (*temper_abort_callback)(void *user);
+TEMPER_API void temper_context_set_abort(temper_context *ctx,
+                                         temper_abort_callback fn, void *user);
 
 /* ------------------------------------------------------------------------ */
 /* Decoding: logits processors, samplers, random streams                     */
@@ -589,6 +617,7 @@ enum temper_finish_reason {
     TEMPER_FINISH_LENGTH = 2,  /* max_new_tokens reached */
     TEMPER_FINISH_STOP = 3,    /* a stop string appeared */
     TEMPER_FINISH_CONTEXT = 4, /* the context window is full */
+    TEMPER_FINISH_CANCELED = 5, /* the token callback or temper_gen_cancel() */
 };
 
 /* One token with its log-probabilities: raw (log_softmax of the model's
@@ -600,9 +629,32 @@ typedef struct temper_token_prob {
     float logprob_processed; /* -INFINITY when the stages removed it */
 } temper_token_prob;
 
+/* What the token callback sees of one new token. Every pointer is borrowed
+ * for the duration of the callback. */
+typedef struct temper_token_event {
+    int seq;                        /* the sequence's context slot (temper_generate:
+                                       sequence i is in slot i) */
+    int index;                      /* 0-based position among the generated tokens */
+    temper_token id;
+    const temper_token_prob *prob;  /* the token: raw and processed log-probs */
+    const temper_token_prob *top;   /* (n_top) best alternatives by raw log-prob */
+    int n_top;
+    const char *piece;              /* the newly completed text (special tokens
+                                       left out; at the end, what remains of
+                                       an incomplete UTF-8 tail): the pieces of a
+                                       sequence join into its decoded text, as
+                                       temper_detokenize_stream gives it */
+    size_t piece_len;
+    int finish_reason;              /* enum temper_finish_reason: not NONE when
+                                       this token ends the sequence */
+} temper_token_event;
+
 /* Called for every new token of every sequence as it is produced (not
- * under beam search, whose sequences are only known at the end). */
-typedef void (*temper_token_callback)(void *user, int seq, temper_token id);
+ * under beam search, whose sequences are only known at the end). Return 0
+ * to go on, non-zero to cancel this sequence: it ends with
+ * TEMPER_FINISH_CANCELED after this token, which stays in its output, and
+ * is not evaluated further. */
+typedef int (*temper_token_callback)(const temper_token_event *e, void *user);
 
 typedef struct temper_generate_params {
     temper_sampling_params sampling; /* the chain; eos_ids are filled in */
@@ -624,6 +676,20 @@ typedef struct temper_generate_params {
 } temper_generate_params;
 
 TEMPER_API temper_generate_params temper_generate_default_params(void);
+
+/* temper_generate_default_params() with the model's generation_config.json
+ * applied, as transformers' GenerationConfig does: do_sample, temperature,
+ * top_k, top_p, min_p, typical_p, epsilon_cutoff, eta_cutoff,
+ * repetition_penalty, no_repeat_ngram_size, min_new_tokens, num_beams,
+ * num_return_sequences, length_penalty, max_new_tokens, early_stopping,
+ * suppress_tokens, and every EOS id (eos_ids, n_eos). The arrays are
+ * borrowed from model. keys (cap bytes, may be NULL) gets the keys taken
+ * from the file, comma-separated (buffer rule). Returns 0 or
+ * TEMPER_EFORMAT when the file holds a value of the wrong type (*out then
+ * has the keys before it). */
+TEMPER_API int temper_model_generate_defaults(const temper_model *model,
+                                              temper_generate_params *out,
+                                              char *keys, size_t cap);
 
 typedef struct temper_sequence {
     temper_token *ids;        /* (n_ids) generated ids */
@@ -660,6 +726,86 @@ TEMPER_API void temper_generation_free(temper_generation *g);
  * generation. Returns 0, or TEMPER_ENOMEM (dst and src unchanged, src
  * still owned by the caller). */
 TEMPER_API int temper_generation_append(temper_generation *dst, temper_generation *src);
+
+/* Static name of a finish reason: "none", "eos", "length", "stop",
+ * "context", "canceled" (NULL for an unknown value). OpenAI's API calls
+ * both "length" and "context" "length". */
+TEMPER_API const char *temper_finish_reason_name(int finish_reason);
+
+/* ---- Step-wise generation: many requests, one batch per step ------------ */
+/*
+ * A temper_gen is one request decoded by greedy search or sampling (not
+ * beam search) in one sequence slot of a context: its prompt, parameters,
+ * sampler, random stream, stop strings, EOS ids and the tokens and
+ * probabilities recorded so far. temper_gen_step() advances several of
+ * them by one token each and evaluates the new tokens with one
+ * temper_eval_batch(): requests of different parameters and seeds share a
+ * step, join (a new one evaluates its prompt in the step it first takes
+ * part in) and leave between steps. A request's tokens and probabilities
+ * are the same bits whether it runs alone or with others.
+ * temper_generate() (without beams) is a loop over these functions.
+ *
+ *     temper_gen *g[2];
+ *     temper_gen_new(ctx, 0, prompt_a, n_a, &params_a, 0, &g[0]);
+ *     temper_gen_new(ctx, 1, prompt_b, n_b, &params_b, 0, &g[1]);
+ *     while (temper_gen_step(g, 2) > 0) {}   // 2, 1, ..., 0 unfinished
+ *     const temper_sequence *s = temper_gen_sequence(g[0]);
+ *     temper_gen_free(g[0]); temper_gen_free(g[1]);
+ *
+ * Thread safety: a context and its requests belong to one thread at a
+ * time, except temper_gen_cancel(), which any thread may call.
+ */
+typedef struct temper_gen temper_gen;
+
+/* A request continuing prompt (n_prompt >= 1 ids, copied) in slot seq of
+ * ctx, which it uses from its first step until it is freed (the slot is
+ * emptied first). p is checked and copied (stop strings and ids
+ * included); p->num_beams must be 1 and p->num_return_sequences is not
+ * used (a request is one sequence). Its random numbers are stream
+ * `stream` of p->seed; p->on_token is called for each of its tokens. On
+ * success *out is owned by the caller: free it with temper_gen_free(). */
+TEMPER_API int temper_gen_new(temper_context *ctx, int seq,
+                              const temper_token *prompt, int n_prompt,
+                              const temper_generate_params *p,
+                              uint64_t stream, temper_gen **out);
+TEMPER_API void temper_gen_free(temper_gen *g);
+
+/* Take the evaluated prompt of src (a request with the same prompt that
+ * has evaluated it and taken no token yet) instead of evaluating it again:
+ * src's slot and last logits are copied. Returns 0 or a negative error
+ * (TEMPER_ESTATE when g has started or src is not at that point,
+ * TEMPER_EINVAL when the prompts differ or the contexts do). */
+TEMPER_API int temper_gen_share_prompt(temper_gen *g, const temper_gen *src);
+
+/* Evaluate the prompt now (the first temper_gen_step does it otherwise).
+ * Returns 0 or a negative error. */
+TEMPER_API int temper_gen_prefill(temper_gen *g);
+
+/* One step of the unfinished requests among gens (n, in distinct slots of
+ * one context): each one whose prompt is not evaluated evaluates it, then
+ * each picks its next token, records it (id, raw and processed
+ * log-probabilities, n_top alternatives), calls its on_token and checks
+ * its stops; the tokens of those that go on are evaluated with one
+ * temper_eval_batch (at most 512). Finished requests are skipped, so the
+ * same array may be passed until none is left. Returns the number of
+ * unfinished requests, or a negative error: on a failed evaluation
+ * (TEMPER_ECANCELED when the context's abort hook fired) the requests of
+ * that evaluation end with TEMPER_FINISH_CANCELED, their last token kept. */
+TEMPER_API int temper_gen_step(temper_gen *const *gens, int n);
+
+/* Ask g to stop: it ends with TEMPER_FINISH_CANCELED at the start of the
+ * next step, taking no further token. Safe from any thread. */
+TEMPER_API void temper_gen_cancel(temper_gen *g);
+
+/* enum temper_finish_reason of g; TEMPER_FINISH_NONE while it runs. */
+TEMPER_API int temper_gen_finish_reason(const temper_gen *g);
+
+/* The tokens so far (finish_reason, ids, probs, top, sum_logprob; score
+ * NAN). Borrowed from g: valid until the next step on it or its free. */
+TEMPER_API const temper_sequence *temper_gen_sequence(const temper_gen *g);
+
+/* Tokens g has run through the model (prompt included). */
+TEMPER_API int64_t temper_gen_n_forward(const temper_gen *g);
 
 /* ------------------------------------------------------------------------ */
 /* Hub: the local Hugging Face cache and downloads from the Hub              */

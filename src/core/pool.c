@@ -30,10 +30,11 @@
 #define temper__cpu_relax() sched_yield()
 #endif
 
-struct temper__pool {
+struct temper_threadpool {
     int n;                       /* threads including the caller */
     pthread_t *threads;          /* (n - 1) workers */
     pthread_mutex_t mu;
+    pthread_mutex_t job_mu;      /* held by the context evaluating (shared pools) */
     pthread_cond_t wake;
     atomic_uint generation;      /* bumped once per job */
     atomic_int sleeping;         /* workers waiting on `wake` */
@@ -104,6 +105,7 @@ int temper__pool_new(int n_threads, temper__pool **out) {
     pool->n = n_threads;
     pool->serial_s = TEMPER__SERIAL_MIN_S;
     pthread_mutex_init(&pool->mu, NULL);
+    pthread_mutex_init(&pool->job_mu, NULL);
     pthread_cond_init(&pool->wake, NULL);
     pool->threads = calloc((size_t)n_threads, sizeof *pool->threads);
     if (!pool->threads) {
@@ -134,6 +136,7 @@ void temper__pool_free(temper__pool *pool) {
     pthread_mutex_unlock(&pool->mu);
     for (int i = 1; i < pool->n; i++) pthread_join(pool->threads[i - 1], NULL);
     pthread_mutex_destroy(&pool->mu);
+    pthread_mutex_destroy(&pool->job_mu);
     pthread_cond_destroy(&pool->wake);
     free(pool->scratch);
     free(pool->threads);
@@ -191,3 +194,26 @@ float *temper__pool_scratch(temper__pool *pool, size_t n) {
     pool->scratch_floats = pool->scratch ? n : 0;
     return pool->scratch;
 }
+
+void temper__pool_lock(temper__pool *pool) {
+    if (pool) pthread_mutex_lock(&pool->job_mu);
+}
+
+void temper__pool_unlock(temper__pool *pool) {
+    if (pool) pthread_mutex_unlock(&pool->job_mu);
+}
+
+/* ---- the public face: pools that contexts share ------------------------ */
+
+int temper_threadpool_new(int n_threads, temper_threadpool **out) {
+    if (!out) return temper__error(TEMPER_EINVAL, "temper_threadpool_new: out is NULL");
+    *out = NULL;
+    if (n_threads < 0)
+        return temper__error(TEMPER_EINVAL, "a thread pool of %d threads: give 1 or more (0: all cores)",
+                             n_threads);
+    return temper__pool_new(n_threads ? n_threads : temper__n_cores(), out);
+}
+
+void temper_threadpool_free(temper_threadpool *pool) { temper__pool_free(pool); }
+
+int temper_threadpool_n_threads(const temper_threadpool *pool) { return temper__pool_size(pool); }

@@ -11,15 +11,16 @@
  * Two chunks of one job may run at once, a chunk never twice: per-chunk
  * scratch indexed by c is safe. temper__pool_run uses one chunk per thread.
  * Workers spin briefly between jobs (decode issues many small jobs per
- * token), then sleep on a condition variable. A pool belongs to one
- * context; it is not safe to run two jobs at once.
+ * token), then sleep on a condition variable. It is not safe to run two
+ * jobs at once: a context that evaluates holds the pool's lock
+ * (temper__pool_lock), so that contexts may share one pool.
  */
 #ifndef TEMPER_POOL_H
 #define TEMPER_POOL_H
 
 #include <stddef.h>
 
-typedef struct temper__pool temper__pool;
+typedef struct temper_threadpool temper__pool; /* public name: temper_threadpool */
 typedef void (*temper__pool_fn)(void *arg, int ith, int nth);
 
 /* n_threads >= 1. *out is owned by the caller (temper__pool_free). */
@@ -29,6 +30,10 @@ int temper__pool_size(const temper__pool *pool);
 void temper__pool_run(temper__pool *pool, temper__pool_fn fn, void *arg);
 /* n_chunks in 1..65535. */
 void temper__pool_run_chunks(temper__pool *pool, temper__pool_fn fn, void *arg, int n_chunks);
+
+/* Take / release the pool for one evaluation (pool may be NULL). */
+void temper__pool_lock(temper__pool *pool);
+void temper__pool_unlock(temper__pool *pool);
 
 /* A buffer of at least n floats (64-byte aligned) owned by the pool, for
  * kernels that need partial results shared between threads. Call it from

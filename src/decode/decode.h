@@ -209,14 +209,34 @@ typedef struct temper__gen {
 } temper__gen;
 
 int temper__is_eos(const temper__gen *g, temper_token id);
+/* 1 if the decoded ids (n; special tokens left out) contain one of the
+ * n_stop strings, 0 if not, or a negative error. *text (*cap bytes) is
+ * scratch, grown as needed. */
+int temper__stop_hit(const temper_tokenizer *tok, const char *const *stop, int n_stop,
+                     const temper_token *ids, int n, char **text, size_t *cap);
 /* 1 if the decoded generated ids (n) contain a stop string, 0 if not, or a
  * negative error. */
 int temper__hits_stop(temper__gen *g, const temper_token *ids, int n);
+/* Record in prob and top (n_top) the token id of the row last applied to s. */
+void temper__record_with(temper_sampler *s, int n_top, temper_token id, temper_token_prob *prob,
+                         temper_token_prob *top);
 /* Record in probs/top the token id of the row last applied to g->sampler. */
 void temper__record(temper__gen *g, temper_token id, temper_token_prob *prob,
                     temper_token_prob *top);
+/* Allocate seq's arrays for cap tokens (n_top alternatives each). */
+int temper__seq_alloc_n(int cap, int n_top, temper_sequence *seq);
 /* Allocate seq's arrays for g->cap tokens. */
 int temper__seq_alloc(const temper__gen *g, temper_sequence *seq);
+/* Check the parameters of a generation that needs `slots` sequence slots
+ * of ctx. */
+int temper__check_generate(temper_context *ctx, const temper_tokenizer *tok,
+                           const temper_generate_params *p, int slots);
+/* The stop ids of p: p->eos_ids, else the model's (*n of them, a malloc'd
+ * copy in *out, owned by the caller). */
+int temper__generate_eos(const temper_context *ctx, const temper_generate_params *p,
+                         temper_token **out, int *n);
+/* Move g's sequence into dst (g keeps an empty one). */
+void temper__gen_take(temper_gen *g, temper_sequence *dst);
 int temper__beam_search(temper__gen *g);
 
 #endif

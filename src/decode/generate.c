@@ -33,54 +33,70 @@ int temper__is_eos(const temper__gen *g, temper_token id) {
     return 0;
 }
 
-int temper__hits_stop(temper__gen *g, const temper_token *ids, int n) {
-    if (g->p->n_stop == 0 || n == 0) return 0;
+int temper__stop_hit(const temper_tokenizer *tok, const char *const *stop, int n_stop,
+                     const temper_token *ids, int n, char **text, size_t *cap) {
+    if (n_stop == 0 || n == 0) return 0;
     for (;;) {
-        int len = temper_detokenize(g->tok, ids, n, TEMPER_DETOKENIZE_SKIP_SPECIAL,
-                                    g->text, g->text_cap);
+        int len = temper_detokenize(tok, ids, n, TEMPER_DETOKENIZE_SKIP_SPECIAL, *text, *cap);
         if (len < 0) return len;
-        if ((size_t)len < g->text_cap) break;
-        char *t = realloc(g->text, (size_t)len + 64);
+        if ((size_t)len < *cap) break;
+        char *t = realloc(*text, (size_t)len + 64);
         if (!t) return temper__error(TEMPER_ENOMEM, "out of memory for stop strings");
-        g->text = t;
-        g->text_cap = (size_t)len + 64;
+        *text = t;
+        *cap = (size_t)len + 64;
     }
-    for (int k = 0; k < g->p->n_stop; k++)
-        if (strstr(g->text, g->p->stop[k])) return 1;
+    for (int k = 0; k < n_stop; k++)
+        if (strstr(*text, stop[k])) return 1;
     return 0;
+}
+
+int temper__hits_stop(temper__gen *g, const temper_token *ids, int n) {
+    return temper__stop_hit(g->tok, g->p->stop, g->p->n_stop, ids, n, &g->text, &g->text_cap);
+}
+
+void temper__record_with(temper_sampler *s, int n_top, temper_token id, temper_token_prob *prob,
+                         temper_token_prob *top) {
+    prob->id = id;
+    prob->logprob = temper_sampler_logprob(s, id, TEMPER_LOGPROB_RAW);
+    prob->logprob_processed = temper_sampler_logprob(s, id, TEMPER_LOGPROB_PROCESSED);
+    if (n_top == 0) return;
+    temper_token ids[64];
+    float lps[64];
+    int n = temper_sampler_top(s, TEMPER_LOGPROB_RAW, n_top, ids, lps);
+    for (int k = 0; k < n_top; k++) {
+        top[k].id = k < n ? ids[k] : -1;
+        top[k].logprob = k < n ? lps[k] : -INFINITY;
+        top[k].logprob_processed =
+            k < n ? temper_sampler_logprob(s, ids[k], TEMPER_LOGPROB_PROCESSED) : -INFINITY;
+    }
 }
 
 void temper__record(temper__gen *g, temper_token id, temper_token_prob *prob,
                     temper_token_prob *top) {
-    prob->id = id;
-    prob->logprob = temper_sampler_logprob(g->sampler, id, TEMPER_LOGPROB_RAW);
-    prob->logprob_processed =
-        temper_sampler_logprob(g->sampler, id, TEMPER_LOGPROB_PROCESSED);
-    if (g->n_top == 0) return;
-    temper_token ids[64];
-    float lps[64];
-    int n = temper_sampler_top(g->sampler, TEMPER_LOGPROB_RAW, g->n_top, ids, lps);
-    for (int k = 0; k < g->n_top; k++) {
-        top[k].id = k < n ? ids[k] : -1;
-        top[k].logprob = k < n ? lps[k] : -INFINITY;
-        top[k].logprob_processed =
-            k < n ? temper_sampler_logprob(g->sampler, ids[k], TEMPER_LOGPROB_PROCESSED)
-                  : -INFINITY;
-    }
+    temper__record_with(g->sampler, g->n_top, id, prob, top);
 }
 
-int temper__seq_alloc(const temper__gen *g, temper_sequence *seq) {
-    size_t cap = (size_t)(g->cap > 0 ? g->cap : 1);
+int temper__seq_alloc_n(int cap_tokens, int n_top, temper_sequence *seq) {
+    size_t cap = (size_t)(cap_tokens > 0 ? cap_tokens : 1);
     seq->ids = malloc(sizeof(temper_token) * cap);
     seq->probs = malloc(sizeof(temper_token_prob) * cap);
-    seq->top = g->n_top ? malloc(sizeof(temper_token_prob) * cap * (size_t)g->n_top) : NULL;
+    seq->top = n_top ? malloc(sizeof(temper_token_prob) * cap * (size_t)n_top) : NULL;
     seq->n_ids = 0;
     seq->finish_reason = TEMPER_FINISH_NONE;
     seq->sum_logprob = 0;
     seq->score = NAN;
-    if (!seq->ids || !seq->probs || (g->n_top && !seq->top))
+    if (!seq->ids || !seq->probs || (n_top && !seq->top))
         return temper__error(TEMPER_ENOMEM, "out of memory for %zu tokens", cap);
     return 0;
+}
+
+int temper__seq_alloc(const temper__gen *g, temper_sequence *seq) {
+    return temper__seq_alloc_n(g->cap, g->n_top, seq);
+}
+
+const char *temper_finish_reason_name(int r) {
+    static const char *const names[] = {"none", "eos", "length", "stop", "context", "canceled"};
+    return r >= 0 && r < (int)(sizeof names / sizeof names[0]) ? names[r] : NULL;
 }
 
 void temper_generation_free(temper_generation *gen) {
@@ -114,102 +130,8 @@ int temper_generation_append(temper_generation *dst, temper_generation *src) {
     return 0;
 }
 
-/* The greedy / sampling loop over N = num_return_sequences sequences. */
-static int sample_loop(temper__gen *g) {
-    const temper_generate_params *p = g->p;
-    temper_context *ctx = g->ctx;
-    int N = p->num_return_sequences, V = g->V;
-    temper_sequence *seqs = g->out->seqs;
-    size_t hist_len = (size_t)g->n_prompt + (size_t)g->cap;
-    float *logits = malloc(sizeof(float) * (size_t)V * (size_t)N);  /* (N, V) */
-    temper_token *hist = malloc(sizeof(temper_token) * hist_len * (size_t)N); /* (N, hist_len) */
-    temper_rng *rng = malloc(sizeof(temper_rng) * (size_t)N);
-    int *alive = malloc(sizeof(int) * (size_t)N), *slots = malloc(sizeof(int) * (size_t)N);
-    temper_token *next = malloc(sizeof(temper_token) * (size_t)N);
-    int rc = 0;
-    if (!logits || !hist || !rng || !alive || !slots || !next) {
-        rc = temper__error(TEMPER_ENOMEM, "out of memory for %d sequences", N);
-        goto done;
-    }
-    double t0 = temper__now();
-    /* Every slot is overwritten: start from an empty slot 0. */
-    if ((rc = temper_seq_truncate(ctx, 0, 0)) < 0) goto done;
-    if ((rc = temper_eval(ctx, 0, g->prompt, g->n_prompt, logits, 0)) < 0) goto done;
-    g->out->n_forward += g->n_prompt;
-    for (int i = 1; i < N; i++) {
-        if ((rc = temper_seq_copy(ctx, i, 0, -1)) < 0) goto done;
-        memcpy(logits + (size_t)i * V, logits, sizeof(float) * (size_t)V);
-    }
-    double t1 = temper__now();
-    g->out->prompt_seconds = t1 - t0;
-    for (int i = 0; i < N; i++) {
-        memcpy(hist + (size_t)i * hist_len, g->prompt, sizeof(temper_token) * (size_t)g->n_prompt);
-        temper_rng_seed(&rng[i], p->seed, (uint64_t)(p->first_stream + i));
-        alive[i] = 1;
-    }
-    if (g->cap == 0)
-        for (int i = 0; i < N; i++)
-            seqs[i].finish_reason = p->max_new_tokens == 0 ? TEMPER_FINISH_LENGTH
-                                                           : TEMPER_FINISH_CONTEXT;
-
-    /* logits row of sequence i: (i, V) of the previous batch, in order */
-    for (int step = 0; step < g->cap; step++) {
-        int n_next = 0;
-        for (int i = 0; i < N; i++) {
-            if (!alive[i]) continue;
-            temper_sequence *s = &seqs[i];
-            temper_token *h = hist + (size_t)i * hist_len;
-            temper_token id;
-            if ((rc = temper_sampler_apply(g->sampler, logits + (size_t)i * V, h,
-                                           g->n_prompt + s->n_ids, g->n_prompt)) < 0 ||
-                (rc = temper_sampler_sample(g->sampler, &rng[i], &id)) < 0)
-                goto done;
-            int k = s->n_ids++;
-            temper__record(g, id, &s->probs[k], s->top ? s->top + (size_t)k * g->n_top : NULL);
-            s->ids[k] = id;
-            s->sum_logprob += s->probs[k].logprob_processed;
-            h[g->n_prompt + k] = id;
-            if (p->on_token) p->on_token(p->user, i, id);
-            int stop = temper__hits_stop(g, s->ids, s->n_ids);
-            if (stop < 0) {
-                rc = stop;
-                goto done;
-            }
-            if (temper__is_eos(g, id)) s->finish_reason = TEMPER_FINISH_EOS;
-            else if (stop) s->finish_reason = TEMPER_FINISH_STOP;
-            else if (s->n_ids == p->max_new_tokens) s->finish_reason = TEMPER_FINISH_LENGTH;
-            else if (s->n_ids == g->cap) s->finish_reason = TEMPER_FINISH_CONTEXT;
-            if (s->finish_reason != TEMPER_FINISH_NONE) {
-                alive[i] = 0;
-                continue;
-            }
-            slots[n_next] = i;
-            next[n_next++] = id;
-        }
-        g->out->n_steps = step + 1;
-        if (n_next == 0) break;
-        if ((rc = temper_eval_batch(ctx, slots, next, n_next, logits)) < 0) goto done;
-        g->out->n_forward += n_next;
-        /* spread the (n_next, V) rows back to the rows of their sequences,
-         * from the last one down so that no row is overwritten early */
-        for (int j = n_next - 1; j >= 0; j--)
-            if (slots[j] != j)
-                memcpy(logits + (size_t)slots[j] * V, logits + (size_t)j * V,
-                       sizeof(float) * (size_t)V);
-    }
-    g->out->decode_seconds = temper__now() - t1;
-done:
-    free(logits);
-    free(hist);
-    free(rng);
-    free(alive);
-    free(slots);
-    free(next);
-    return rc;
-}
-
-static int check_params(const temper__gen *g, const temper_generate_params *p) {
-    int slots = p->num_beams > p->num_return_sequences ? p->num_beams : p->num_return_sequences;
+int temper__check_generate(temper_context *ctx, const temper_tokenizer *tok,
+                           const temper_generate_params *p, int slots) {
     int greedy = !p->sampling.do_sample || p->sampling.temperature == 0.0f;
     if (p->max_new_tokens < 0)
         return temper__error(TEMPER_EINVAL, "max_new_tokens is %d: use a count >= 0",
@@ -254,15 +176,53 @@ static int check_params(const temper__gen *g, const temper_generate_params *p) {
     for (int k = 0; k < p->n_stop; k++)
         if (!p->stop[k] || !p->stop[k][0])
             return temper__error(TEMPER_EINVAL, "stop string %d is empty", k);
-    if (p->n_stop > 0 && !g->tok)
+    if (p->n_stop > 0 && !tok)
         return temper__error(TEMPER_EINVAL, "stop strings need the model's tokenizer, "
                              "which is missing");
-    if (slots > g->ctx->n_seq)
+    if (slots > ctx->n_seq)
         return temper__error(TEMPER_EINVAL,
                              "the context has %d sequence slots and this needs %d: create "
                              "it with temper_context_params.n_seq >= %d",
-                             g->ctx->n_seq, slots, slots);
+                             ctx->n_seq, slots, slots);
     return 0;
+}
+
+int temper__generate_eos(const temper_context *ctx, const temper_generate_params *p,
+                         temper_token **out, int *n) {
+    const temper_token *ids = p->eos_ids;
+    int count = p->n_eos;
+    if (!ids) count = temper_model_eos_ids(ctx->model, &ids);
+    *out = malloc(sizeof(temper_token) * (size_t)(count + 1));
+    if (!*out) return temper__error(TEMPER_ENOMEM, "out of memory");
+    if (count) memcpy(*out, ids, sizeof(temper_token) * (size_t)count);
+    *n = count;
+    return 0;
+}
+
+/* Greedy or sampling: N = num_return_sequences requests in slots 0..N-1,
+ * the prompt evaluated once, one temper_gen_step per token. */
+static int sample_loop(temper_context *ctx, const temper_token *prompt, int n_prompt,
+                       const temper_generate_params *p, temper_generation *out) {
+    int N = p->num_return_sequences, rc = 0;
+    temper_gen **gens = calloc((size_t)N, sizeof *gens);
+    if (!gens) return temper__error(TEMPER_ENOMEM, "out of memory for %d sequences", N);
+    for (int i = 0; i < N && rc == 0; i++)
+        rc = temper_gen_new(ctx, i, prompt, n_prompt, p, (uint64_t)p->first_stream + (uint64_t)i, &gens[i]);
+    double t0 = temper__now();
+    if (rc == 0) rc = temper_gen_prefill(gens[0]);
+    for (int i = 1; i < N && rc == 0; i++) rc = temper_gen_share_prompt(gens[i], gens[0]);
+    double t1 = temper__now();
+    out->prompt_seconds = t1 - t0;
+    while (rc == 0 && (rc = temper_gen_step(gens, N)) > 0) rc = 0;
+    out->decode_seconds = temper__now() - t1;
+    for (int i = 0; i < N && gens[i]; i++) {
+        out->n_forward += temper_gen_n_forward(gens[i]);
+        temper__gen_take(gens[i], &out->seqs[i]);
+        if (out->seqs[i].n_ids > out->n_steps) out->n_steps = out->seqs[i].n_ids;
+    }
+    for (int i = 0; i < N; i++) temper_gen_free(gens[i]);
+    free(gens);
+    return rc;
 }
 
 int temper_generate(temper_context *ctx, const temper_token *prompt, int n_prompt,
@@ -281,7 +241,8 @@ int temper_generate(temper_context *ctx, const temper_token *prompt, int n_promp
     g.n_prompt = n_prompt;
     g.V = temper_model_n_vocab(ctx->model);
     g.n_top = p->n_top;
-    int rc = check_params(&g, p);
+    int slots = p->num_beams > p->num_return_sequences ? p->num_beams : p->num_return_sequences;
+    int rc = temper__check_generate(ctx, g.tok, p, slots);
     if (rc < 0) return rc;
     for (int i = 0; i < n_prompt; i++)
         if (prompt[i] < 0 || prompt[i] >= g.V)
@@ -293,39 +254,32 @@ int temper_generate(temper_context *ctx, const temper_token *prompt, int n_promp
     g.cap = ctx->n_ctx - n_prompt;
     if (g.cap > p->max_new_tokens) g.cap = p->max_new_tokens;
 
-    /* EOS: the given ids, else the model's */
-    temper_model_info info;
-    temper_model_get_info(ctx->model, &info);
-    int n_eos = p->eos_ids ? p->n_eos : (info.eos_id >= 0);
-    g.eos = malloc(sizeof(temper_token) * (size_t)(n_eos + 1));
-    if (!g.eos) return temper__error(TEMPER_ENOMEM, "out of memory");
-    if (p->eos_ids) memcpy(g.eos, p->eos_ids, sizeof(temper_token) * (size_t)n_eos);
-    else if (n_eos) g.eos[0] = info.eos_id;
-    g.n_eos = n_eos;
-
-    /* the sampler: min_new_tokens bans these EOS ids even with ignore_eos */
-    temper_sampling_params sp = p->sampling;
-    if (!sp.eos_ids) {
-        sp.eos_ids = g.eos;
-        sp.n_eos = g.n_eos;
-    }
-    if (p->ignore_eos) g.n_eos = 0;
-    if (p->num_beams > 1) sp.do_sample = 0; /* processors only, on log-softmax */
-    rc = temper_sampler_init(&sp, g.V, &g.sampler);
-
     int n_seqs = p->num_return_sequences;
-    if (rc == 0) {
-        g.out = calloc(1, sizeof *g.out);
-        if (g.out) g.out->seqs = calloc((size_t)n_seqs, sizeof(temper_sequence));
-        if (!g.out || !g.out->seqs) rc = temper__error(TEMPER_ENOMEM, "out of memory");
+    g.out = calloc(1, sizeof *g.out);
+    if (g.out) g.out->seqs = calloc((size_t)n_seqs, sizeof(temper_sequence));
+    if (!g.out || !g.out->seqs) {
+        if (g.out) free(g.out);
+        return temper__error(TEMPER_ENOMEM, "out of memory");
     }
-    if (rc == 0) {
-        g.out->n_seqs = n_seqs;
-        g.out->n_top = g.n_top;
-        g.out->n_prompt = n_prompt;
+    g.out->n_seqs = n_seqs;
+    g.out->n_top = g.n_top;
+    g.out->n_prompt = n_prompt;
+    if (p->num_beams == 1) {
+        rc = sample_loop(ctx, prompt, n_prompt, p, g.out);
+    } else {
+        /* the sampler: min_new_tokens bans these EOS ids even with ignore_eos */
+        rc = temper__generate_eos(ctx, p, &g.eos, &g.n_eos);
+        temper_sampling_params sp = p->sampling;
+        if (rc == 0 && !sp.eos_ids) {
+            sp.eos_ids = g.eos;
+            sp.n_eos = g.n_eos;
+        }
+        if (p->ignore_eos) g.n_eos = 0;
+        sp.do_sample = 0; /* processors only, on log-softmax */
+        if (rc == 0) rc = temper_sampler_init(&sp, g.V, &g.sampler);
         for (int i = 0; i < n_seqs && rc == 0; i++) rc = temper__seq_alloc(&g, &g.out->seqs[i]);
+        if (rc == 0) rc = temper__beam_search(&g);
     }
-    if (rc == 0) rc = p->num_beams > 1 ? temper__beam_search(&g) : sample_loop(&g);
     temper_sampler_free(g.sampler);
     free(g.eos);
     free(g.text);

@@ -5,7 +5,7 @@
 #include "models/model.h"
 
 temper_context_params temper_context_default_params(void) {
-    temper_context_params p = {.n_ctx = 0, .n_seq = 1, .n_threads = 0};
+    temper_context_params p = {.n_ctx = 0, .n_seq = 1, .n_threads = 0, .pool = NULL};
     return p;
 }
 
@@ -36,7 +36,11 @@ int temper_context_init(temper_model *model, const temper_context_params *params
     if (!ctx->seq_len || !ctx->k_cache || !ctx->v_cache)
         rc = temper__error(TEMPER_ENOMEM, "out of memory for the KV cache (%d sequences x %d positions): "
                            "use a smaller context or fewer sequences", p.n_seq, p.n_ctx);
-    if (rc == 0) rc = temper__pool_new(p.n_threads, &ctx->pool);
+    if (rc == 0 && p.pool) ctx->pool = p.pool;
+    else if (rc == 0) {
+        rc = temper__pool_new(p.n_threads, &ctx->pool);
+        ctx->own_pool = 1;
+    }
     if (rc < 0) {
         temper_context_free(ctx);
         return rc;
@@ -47,7 +51,7 @@ int temper_context_init(temper_model *model, const temper_context_params *params
 
 void temper_context_free(temper_context *ctx) {
     if (!ctx) return;
-    temper__pool_free(ctx->pool);
+    if (ctx->own_pool) temper__pool_free(ctx->pool);
     free(ctx->seq_len);
     free(ctx->k_cache);
     free(ctx->v_cache);
@@ -56,6 +60,20 @@ void temper_context_free(temper_context *ctx) {
 }
 
 int temper_context_n_threads(const temper_context *ctx) { return temper__pool_size(ctx->pool); }
+
+void temper_context_set_abort(temper_context *ctx, temper_abort_callback fn, void *user) {
+    if (!ctx) return;
+    ctx->abort_fn = fn;
+    ctx->abort_user = user;
+}
+
+/* One forward call, holding the pool (which other contexts may share). */
+static int temper__forward(temper_context *ctx, const temper__batch *b) {
+    temper__pool_lock(ctx->pool);
+    int rc = ctx->model->arch->forward(ctx, b);
+    temper__pool_unlock(ctx->pool);
+    return rc;
+}
 
 float *temper__ctx_scratch(temper_context *ctx, size_t n) {
     if (n <= ctx->scratch_floats) return ctx->scratch;
@@ -166,11 +184,12 @@ int temper_eval_capture_layers(temper_context *ctx, int seq, const temper_token 
             .hidden = hidden ? hidden + (size_t)done * hp->n_embd : NULL,
             .hidden_layer = (size_t)n * hp->n_embd,
         };
-        rc = ctx->model->arch->forward(ctx, &b);
+        rc = temper__forward(ctx, &b);
         ctx->capture = (temper__capture){0};
         if (rc < 0) break;
         ctx->seq_len[seq] = start + done + T;
     }
+    if (rc < 0) ctx->seq_len[seq] = start; /* nothing appended */
     free(slot);
     return rc;
 }
@@ -197,7 +216,7 @@ int temper_eval_batch(temper_context *ctx, const int *seqs, const temper_token *
     }
     temper__batch b = {.n = n_seqs, .tokens = tokens, .seq = seqs, .pos = pos,
                        .n_out = logits ? n_seqs : 0, .out_rows = rows, .logits = logits};
-    if ((rc = ctx->model->arch->forward(ctx, &b)) < 0) return rc;
+    if ((rc = temper__forward(ctx, &b)) < 0) return rc;
     for (int i = 0; i < n_seqs; i++) ctx->seq_len[seqs[i]]++;
     return 0;
 }

@@ -352,18 +352,15 @@ int temper_model_load(const char *path_or_id, const temper_model_params *params,
     if ((rc = m->arch->init(m, cfg)) < 0) goto fail;
 
     m->bos_id = temper__first_id(cfg, "bos_token_id", -1);
-    m->eos_id = temper__first_id(cfg, "eos_token_id", -1);
     char *gpath = temper__strfmt("%s/generation_config.json", m->path);
     if (!l2c && gpath && temper__is_file(gpath) &&
         temper__read_file(gpath, &m->generation_config, NULL) == 0) {
         cJSON *g = cJSON_Parse(m->generation_config);
-        if (cJSON_IsObject(g)) {
-            m->bos_id = temper__first_id(g, "bos_token_id", m->bos_id);
-            m->eos_id = temper__first_id(g, "eos_token_id", m->eos_id);
-        }
+        if (cJSON_IsObject(g)) m->bos_id = temper__first_id(g, "bos_token_id", m->bos_id);
         cJSON_Delete(g);
     }
     free(gpath);
+    if ((rc = temper__model_read_eos(m, cfg)) < 0) goto fail;
 
     const char *tp = params->tokenizer_path ? params->tokenizer_path : m->path;
     if ((rc = temper_tokenizer_load(tp, &m->tok)) < 0) goto fail;
@@ -385,6 +382,8 @@ void temper_model_free(temper_model *m) {
     temper_tokenizer_free(m->tok);
     temper__weights_close(&m->weights);
     free(m->generation_config);
+    free(m->eos_ids);
+    free(m->suppress_ids);
     free(m->path);
     free(m);
 }

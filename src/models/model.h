@@ -64,12 +64,22 @@ struct temper_model {
     int quantize_q8;            /* temper_model_params.quantize == "q8" */
     double load_seconds;
     temper_token bos_id, eos_id;
+    temper_token *eos_ids;      /* (n_eos) every EOS id (owned); eos_ids[0] == eos_id */
+    int n_eos;
+    temper_token *suppress_ids; /* (n_suppress) generation_config.json's suppress_tokens (owned) */
+    int n_suppress;
     char *generation_config;    /* generation_config.json text or NULL (owned) */
     char settings[512];         /* the architecture's own settings, for info */
 };
 
 /* Append "; "-separated text to m->settings (printf-style). */
 void temper__model_setting(temper_model *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* gen_config.c: the EOS ids of config.json, replaced by those of
+ * generation_config.json when it names any (as transformers'
+ * GenerationConfig), and its suppress_tokens. Ids that are not numbers are skipped here; strict
+ * checks are temper_model_generate_defaults()'s. */
+int temper__model_read_eos(temper_model *m, const cJSON *config);
 
 /* What the forward pass may capture for analysis, for the rows of the
  * current call. Buffers are borrowed from the caller (temper_eval_capture).
@@ -96,7 +106,10 @@ struct temper_context {
     int n_ctx, n_seq;
     int *seq_len;               /* (S) positions held per slot */
     float *k_cache, *v_cache;   /* (L, S, P, Hkv * hd) */
-    temper__pool *pool;
+    temper__pool *pool;         /* owned when own_pool, else borrowed */
+    int own_pool;
+    temper_abort_callback abort_fn; /* may be NULL */
+    void *abort_user;
     float *scratch;             /* activations, grown on demand */
     size_t scratch_floats;
     temper__capture capture;
@@ -115,6 +128,13 @@ static inline void temper__capture_attn(const temper_context *ctx, int l, temper
 static inline void temper__capture_hidden(const temper_context *ctx, int l, const float *x, int T, int C) {
     if (ctx->capture.hidden)
         memcpy(ctx->capture.hidden + (size_t)l * ctx->capture.hidden_layer, x, (size_t)T * C * sizeof(float));
+}
+
+/* Between layers: 0, or TEMPER_ECANCELED (error set) when the abort hook
+ * asks to stop. */
+static inline int temper__ctx_abort(const temper_context *ctx) {
+    if (!ctx->abort_fn || !ctx->abort_fn(ctx->abort_user)) return 0;
+    return temper__error(TEMPER_ECANCELED, "the evaluation was stopped by the context's abort hook");
 }
 
 /* Scratch of at least n floats (64-byte aligned), or NULL (error set). */

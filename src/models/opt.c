@@ -158,6 +158,8 @@ static int temper__opt_forward(temper_context *ctx, const temper__batch *b) {
     temper__capture_hidden(ctx, 0, x, T, C);
 
     for (int l = 0; l < hp->n_layer; l++) {
+        int stop = temper__ctx_abort(ctx); /* between layers */
+        if (stop < 0) return stop;
         const temper__opt_layer *ly = &g->layers[l];
         const float *in = x;
         if (g->pre_ln) {

@@ -75,8 +75,9 @@ static void emit(stream_state *st, temper_token id, bool generated) {
     fflush(stdout);
 }
 
-static void on_token(void *user, int seq, temper_token id) {
-    if (seq == 0) emit(user, id, true);
+static int on_token(const temper_token_event *e, void *user) {
+    if (e->seq == 0) emit(user, e->id, true);
+    return 0;
 }
 
 /* The parameters of one run at run->temperature (NAN: the options' own);
