@@ -1,6 +1,7 @@
 # temper - build everything with `make`, test with `make test`, benchmark with `make bench`.
 #
-#   make            library (build/libtemper.a), CLI (build/temper), tests, benches
+#   make            libraries (build/libtemper.a, build/libtemper.so), CLI (build/temper),
+#                   tests, benches
 #   make test       all tests, then the unit tests again under ASan + UBSan
 #   make bench      benchmarks on random-weight models with real GPT-2 shapes
 #   make SAN=1      build into build-san/ with -fsanitize=address,undefined
@@ -14,7 +15,7 @@ CC      ?= gcc
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-psabi \
-           -pthread -fvisibility=hidden -Iinclude -Isrc -I/usr/include/cjson
+           -pthread -fPIC -fvisibility=hidden -Iinclude -Isrc -I/usr/include/cjson
 LDLIBS  += -lcjson -lutf8proc -lpcre2-8 -lcurl -lcrypto -lz -llapacke -lm -pthread
 
 ifeq ($(SAN),1)
@@ -44,20 +45,39 @@ INCDIR  ?= $(PREFIX)/include
 DATADIR ?= $(PREFIX)/share/temper
 MODELS  := $(wildcard models/*/*)
 
-.PHONY: all lib cli tests benches test test-fast bench clean install uninstall
+# The shared library: soname libtemper.so.MAJOR.MINOR (until 1.0 the ABI may
+# change between minor versions), only temper_* exported (src/temper.map).
+SOVERSION := $(shell sed -n 's/^\#define TEMPER_VERSION_MAJOR //p' include/temper.h).$(shell \
+               sed -n 's/^\#define TEMPER_VERSION_MINOR //p' include/temper.h)
+SONAME    := libtemper.so.$(SOVERSION)
+
+.PHONY: all lib cli tests benches test test-fast bench clean install uninstall FORCE
 all: lib cli tests benches
-lib: $(BUILD)/libtemper.a
+lib: $(BUILD)/libtemper.a $(BUILD)/libtemper.so
 cli: $(BUILD)/temper
 tests: $(TESTS) $(TOOLS)
 benches: $(BENCHES)
 
-$(BUILD)/obj/%.o: %.c
+# Objects are rebuilt when the compiler flags change (the file holds them).
+$(BUILD)/cflags: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(CC) $(CFLAGS)' | cmp -s - $@ || echo '$(CC) $(CFLAGS)' > $@
+FORCE:
+
+$(BUILD)/obj/%.o: %.c $(BUILD)/cflags
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/libtemper.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
+
+$(BUILD)/$(SONAME): $(LIB_OBJ) src/temper.map
+	$(CC) -shared $(LDFLAGS) -Wl,-soname,$(SONAME) -Wl,--version-script=src/temper.map \
+	    -Wl,--no-undefined -o $@ $(LIB_OBJ) $(LDLIBS)
+
+$(BUILD)/libtemper.so: $(BUILD)/$(SONAME)
+	ln -sf $(SONAME) $@
 
 $(BUILD)/temper: $(CLI_OBJ) $(BUILD)/libtemper.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -91,13 +111,16 @@ install: lib cli
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR)
 	install -m 755 $(BUILD)/temper $(DESTDIR)$(BINDIR)/temper
 	install -m 644 $(BUILD)/libtemper.a $(DESTDIR)$(LIBDIR)/libtemper.a
+	install -m 755 $(BUILD)/$(SONAME) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libtemper.so
 	install -m 644 include/temper.h $(DESTDIR)$(INCDIR)/temper.h
 	for f in $(MODELS); do \
 	    install -d $(DESTDIR)$(DATADIR)/$$(dirname $$f) && \
 	    install -m 644 $$f $(DESTDIR)$(DATADIR)/$$f || exit 1; done
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/temper $(DESTDIR)$(LIBDIR)/libtemper.a $(DESTDIR)$(INCDIR)/temper.h
+	rm -f $(DESTDIR)$(BINDIR)/temper $(DESTDIR)$(LIBDIR)/libtemper.a \
+	    $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libtemper.so $(DESTDIR)$(INCDIR)/temper.h
 	rm -rf $(DESTDIR)$(DATADIR)
 
 clean:

@@ -255,7 +255,7 @@ int temper__hub_resolve(const char *path_or_id, int offline, char **folder_out) 
     if (!is_id)
         return temper__error(TEMPER_ENOENT, "%s: no such file or folder (and not a Hub id such as "
                              "gpt2 or openai-community/gpt2): check the path, or give a Hub id "
-                             "(temper pull gpt2)", path_or_id);
+                             "(temper_pull downloads one into the cache)", path_or_id);
     char *cache = NULL;
     const char *from = NULL;
     int rc = temper__hub_cache_dir(&cache, &from);
@@ -273,8 +273,8 @@ int temper__hub_resolve(const char *path_or_id, int offline, char **folder_out) 
         char missing[1024]; /* what find_snapshot did not find */
         snprintf(missing, sizeof missing, "%s", temper_last_error());
         rc = temper__error(TEMPER_ENOENT, "model \"%s\" is not a folder and not in the Hugging Face "
-                           "cache %s (from %s): %s; offline%s: download it with `temper pull %s` "
-                           "(or pass a model folder)", path_or_id, cache, from, missing,
+                           "cache %s (from %s): %s; offline%s: download %s into the cache first "
+                           "(temper_pull), or pass a model folder", path_or_id, cache, from, missing,
                            temper__hub_env_offline() ? " (HF_HUB_OFFLINE is set)" : "", path_or_id);
         goto done;
     }

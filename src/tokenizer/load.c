@@ -139,7 +139,7 @@ int temper_tokenizer_load(const char *path, temper_tokenizer **out) {
         if (!ok) {
             rc = temper__error(TEMPER_ENOENT,
                                "%s: no tokenizer.json and no vocab.json + merges.txt: give the "
-                               "folder that holds the tokenizer files (-z/--tokenizer)", folder);
+                               "folder that holds the tokenizer files (temper_model_params.tokenizer_path)", folder);
             goto fail;
         }
         if ((rc = temper__load_vocab_merges(tok, folder)) < 0) goto fail;

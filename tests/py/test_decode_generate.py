@@ -20,6 +20,7 @@ import json
 import math
 import os
 import subprocess
+import tempfile
 import sys
 
 import numpy as np
@@ -279,6 +280,44 @@ def test_stopping(path, ref):
     check(out is not None and out["sequences"][0]["ids"] == [], "max_new_tokens 0")
 
 
+def test_eos_list(path, ref):
+    """Every EOS id of generation_config.json stops the library's default
+    generation (Llama 3 has two), and temper_model_generate_defaults takes
+    the file's values."""
+    p = ",".join(map(str, PROMPT))
+    out, err = run(path, ["--ids", p, "-n", "8", "--ignore-eos"])
+    check(out is not None, "greedy run " + err)
+    if out is None:
+        return
+    greedy = out["sequences"][0]["ids"]
+    second = greedy[3]
+    first = next(t for t in range(1000, 2000) if t not in greedy)
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in os.listdir(path):
+            if name != "generation_config.json":
+                os.symlink(os.path.join(path, name), os.path.join(tmp, name))
+        with open(os.path.join(tmp, "generation_config.json"), "w") as f:
+            json.dump({"eos_token_id": [first, second], "max_new_tokens": 7,
+                       "repetition_penalty": 1.0, "do_sample": False}, f)
+        want = greedy[:greedy.index(second) + 1]
+        out, err = run(tmp, ["--ids", p, "-n", "8"])
+        s = out["sequences"][0] if out else {}
+        check(s.get("ids") == want and s.get("finish") == 1,
+              f"the second EOS id of generation_config.json stops: {s} {err}")
+        out, err = run(tmp, ["--ids", p, "--defaults", "--ignore-eos"])
+        s = out["sequences"][0] if out else {}
+        check(s.get("ids") == greedy[:7] and s.get("finish") == 2,
+              f"max_new_tokens 7 from generation_config.json: {s} {err}")
+        check(out is not None and out["keys"] ==
+              "do_sample,repetition_penalty,max_new_tokens,eos_token_id",
+              f"keys taken from the file: {out and out['keys']}")
+        with open(os.path.join(tmp, "generation_config.json"), "w") as f:
+            json.dump({"top_p": "high"}, f)
+        out, err = run(tmp, ["--ids", p, "--defaults"])
+        check(out is None and "top_p" in err and "not a number" in err,
+              f"a bad value in generation_config.json is named: {err}")
+
+
 def main():
     if not os.access(TOOL, os.X_OK):
         return harness.missing(f"{TOOL} not built")
@@ -290,6 +329,7 @@ def main():
         test_determinism(path, together)
     test_beams(path, ref)
     test_stopping(path, ref)
+    test_eos_list(path, ref)
     return harness.summary()
 
 

@@ -7,6 +7,8 @@
  *       [--top-k K] [--top-p P] [--seed S] [--first-stream J] [--threads T]
  *       [--repetition-penalty R] [--no-repeat-ngram N] [--min-new N]
  *       [--eos ID]... [--ignore-eos] [--stop STR]... [--n-top K] [--n-ctx N]
+ *       [--defaults]   (start from temper_model_generate_defaults: the
+ *                       model's generation_config.json; "keys" in the output)
  *
  * Output: {"sequences": [{"ids": [...], "finish": N, "score": X|null,
  *   "sum_logprob": X, "logprob": [...], "logprob_processed": [...],
@@ -31,6 +33,19 @@ int main(int argc, char **argv) {
     }
     temper_generate_params p = temper_generate_default_params();
     p.sampling.top_k = 0;
+    temper_model *model;
+    temper_model_params mp = temper_model_default_params();
+    if (temper_model_load(argv[1], &mp, &model) < 0) {
+        fprintf(stderr, "load: %s\n", temper_last_error());
+        return 1;
+    }
+    char keys[512] = "";
+    for (int i = 2; i < argc; i++)
+        if (!strcmp(argv[i], "--defaults") &&
+            temper_model_generate_defaults(model, &p, keys, sizeof keys) < 0) {
+            fprintf(stderr, "defaults: %s\n", temper_last_error());
+            return 1;
+        }
     temper_token ids[1024], eos[16];
     const char *stop[16];
     int n_ids = 0, n_eos = 0, n_stop = 0, threads = 1, n_ctx = 0;
@@ -38,6 +53,7 @@ int main(int argc, char **argv) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--sample")) { p.sampling.do_sample = 1; continue; }
         if (!strcmp(a, "--ignore-eos")) { p.ignore_eos = 1; continue; }
+        if (!strcmp(a, "--defaults")) continue;
         if (!v) { fprintf(stderr, "%s needs a value\n", a); return 2; }
         i++;
         if (!strcmp(a, "--ids")) {
@@ -72,12 +88,6 @@ int main(int argc, char **argv) {
     p.stop = stop;
     p.n_stop = n_stop;
 
-    temper_model *model;
-    temper_model_params mp = temper_model_default_params();
-    if (temper_model_load(argv[1], &mp, &model) < 0) {
-        fprintf(stderr, "load: %s\n", temper_last_error());
-        return 1;
-    }
     temper_context_params cp = temper_context_default_params();
     cp.n_seq = p.num_beams > p.num_return_sequences ? p.num_beams : p.num_return_sequences;
     cp.n_threads = threads;
@@ -121,7 +131,8 @@ int main(int argc, char **argv) {
         }
         printf("]}");
     }
-    printf("], \"n_steps\": %d, \"n_forward\": %lld}\n", g->n_steps, (long long)g->n_forward);
+    printf("], \"n_steps\": %d, \"n_forward\": %lld, \"keys\": \"%s\"}\n", g->n_steps,
+           (long long)g->n_forward, keys);
     temper_generation_free(g);
     temper_context_free(ctx);
     temper_model_free(model);

@@ -41,12 +41,26 @@ uint64_t cli_random_seed(void) {
     if (getrandom(&s, sizeof s, 0) != (ssize_t)sizeof s) s = (uint32_t)time(NULL);
     return s;
 }
+/* The library's names of parameters, in the command line's words. */
+static const struct { const char *lib, *cli; } lib_terms[] = {
+    {"temper_model_params.tokenizer_path", "-z/--tokenizer"},
+    {"temper_model_params.quantize", "--quantize"},
+};
 
 int cli_lib_error(const char *what, int rc) {
     const char *detail = temper_last_error();
     if (!detail[0] || strcmp(detail, "no error") == 0) detail = temper_strerror(rc);
-    if (what) cli_error("%s: %s", what, detail);
-    else cli_error("%s", detail);
+    char text[4096];
+    snprintf(text, sizeof text, "%s", detail);
+    for (size_t k = 0; k < sizeof lib_terms / sizeof lib_terms[0]; k++) {
+        char *at = strstr(text, lib_terms[k].lib);
+        size_t nl = strlen(lib_terms[k].lib), nc = strlen(lib_terms[k].cli);
+        if (!at || strlen(text) - nl + nc >= sizeof text) continue;
+        memmove(at + nc, at + nl, strlen(at + nl) + 1);
+        memcpy(at, lib_terms[k].cli, nc);
+    }
+    if (what) cli_error("%s: %s", what, text);
+    else cli_error("%s", text);
     return 1;
 }
 

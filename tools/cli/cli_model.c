@@ -86,6 +86,11 @@ int cli_load_model(cli_common *c, temper_model **out) {
     mp.quantize = c->quantize;
     mp.offline = c->offline;
     int rc = temper_model_load(path, &mp, out);
-    if (rc < 0) return cli_lib_error(NULL, rc);
+    if (rc < 0) {
+        bool pull = rc == TEMPER_ENOENT && strstr(temper_last_error(), "(temper_pull)");
+        cli_lib_error(NULL, rc);
+        if (pull) cli_error("download it with `temper pull %s`", path);
+        return 1;
+    }
     return 0;
 }
