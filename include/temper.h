@@ -727,6 +727,58 @@ TEMPER_API void temper_generation_free(temper_generation *g);
  * still owned by the caller). */
 TEMPER_API int temper_generation_append(temper_generation *dst, temper_generation *src);
 
+/* ---- Every decoding parameter, described once ---------------------------- */
+/*
+ * One table gives each scalar parameter of temper_generate_params (its
+ * sampling chain included) with its name, aliases, command-line flags,
+ * type, default, valid range and "off" value. The defaults
+ * (temper_generate_default_params), the checks, generation_config.json
+ * (temper_model_generate_defaults), and a front end's options, request
+ * fields or keyword arguments are all read from it: a new stage is one
+ * line here plus its code. Lists (eos_ids, stop, logit_bias,
+ * suppress_tokens) and the stage order (order, samplers) are not in it.
+ */
+enum temper_param_type {
+    TEMPER_PARAM_FLOAT = 0, /* a float field */
+    TEMPER_PARAM_INT = 1,   /* an int field */
+    TEMPER_PARAM_BOOL = 2,  /* an int field, 0 or 1 */
+    TEMPER_PARAM_SEED = 3,  /* a uint64_t field */
+};
+
+typedef struct temper_param {
+    const char *name;    /* transformers' name: the JSON key, the keyword
+                            argument and the generation_config.json key */
+    const char *aliases; /* other names a request may use (llama.cpp's,
+                            OpenAI's), comma-separated; "" if none */
+    const char *flags;   /* command-line flags, comma-separated, the usual
+                            one first ("--top-k") */
+    const char *help;    /* what it does, one line */
+    int type;            /* enum temper_param_type */
+    double def;          /* default (transformers') */
+    double min, max;     /* valid range (+-INFINITY: unbounded) */
+    int min_open, max_open; /* 1: that bound is excluded */
+    double off;          /* the value that turns its stage off; NAN: none */
+    int warper;          /* 1: acts only when sampling (asking for it is
+                            asking for sampling) */
+    int from_config;     /* 1: read from generation_config.json */
+    size_t offset;       /* of the field in temper_generate_params */
+} temper_param;
+
+/* The table (*n entries, static), in the order of the stages. */
+TEMPER_API const temper_param *temper_params(int *n);
+/* The entry named name (or one of its aliases or flags: "top_p", "top-p",
+ * "--top-p", "repeat_penalty"; case and '-' / '_' do not matter), or NULL. */
+TEMPER_API const temper_param *temper_param_find(const char *name);
+/* The value of d's field in p. */
+TEMPER_API double temper_param_get(const temper_generate_params *p,
+                                   const temper_param *d);
+/* Check v against d's type and range, then store it in p. Returns 0 or
+ * TEMPER_EINVAL with a message naming the parameter and its range. */
+TEMPER_API int temper_param_set(temper_generate_params *p,
+                                const temper_param *d, double v);
+/* 0 if v is valid for d, else TEMPER_EINVAL (message as above). */
+TEMPER_API int temper_param_check(const temper_param *d, double v);
+
 /* Static name of a finish reason: "none", "eos", "length", "stop",
  * "context", "canceled" (NULL for an unknown value). OpenAI's API calls
  * both "length" and "context" "length". */

@@ -187,6 +187,14 @@ int temper__apply_typical(temper__row *r, float mass, int min_keep);
 void temper__apply_epsilon(temper__row *r, float eps, int min_keep);
 void temper__apply_eta(temper__row *r, float eta, int min_keep);
 
+/* ---- the parameter table (param_table.c) */
+
+/* Every parameter of the table at its default (the rest zero). */
+void temper__params_defaults(temper_generate_params *p);
+/* Check every parameter of the table (only those of p->sampling when
+ * sampling_only). Returns 0 or TEMPER_EINVAL naming the first bad one. */
+int temper__params_check(const temper_generate_params *p, int sampling_only);
+
 /* ---- generation (generate.c, beam.c) */
 
 /* What both decoders share for one temper_generate() call. */

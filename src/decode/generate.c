@@ -17,13 +17,7 @@
 
 temper_generate_params temper_generate_default_params(void) {
     temper_generate_params p;
-    memset(&p, 0, sizeof p);
-    p.sampling = temper_sampling_default_params();
-    p.max_new_tokens = 20;
-    p.num_return_sequences = 1;
-    p.num_beams = 1;
-    p.length_penalty = 1.0f;
-    p.early_stopping = TEMPER_EARLY_STOPPING_FALSE;
+    temper__params_defaults(&p); /* the table's defaults: transformers' */
     return p;
 }
 
@@ -133,15 +127,8 @@ int temper_generation_append(temper_generation *dst, temper_generation *src) {
 int temper__check_generate(temper_context *ctx, const temper_tokenizer *tok,
                            const temper_generate_params *p, int slots) {
     int greedy = !p->sampling.do_sample || p->sampling.temperature == 0.0f;
-    if (p->max_new_tokens < 0)
-        return temper__error(TEMPER_EINVAL, "max_new_tokens is %d: use a count >= 0",
-                             p->max_new_tokens);
-    if (p->num_beams < 1)
-        return temper__error(TEMPER_EINVAL, "num_beams is %d: use 1 (no beam search) or more",
-                             p->num_beams);
-    if (p->num_return_sequences < 1)
-        return temper__error(TEMPER_EINVAL, "num_return_sequences is %d: use 1 or more",
-                             p->num_return_sequences);
+    int rc = temper__params_check(p, 0); /* the ranges of the table */
+    if (rc < 0) return rc;
     if (p->num_beams > 1 && p->num_return_sequences > p->num_beams)
         return temper__error(TEMPER_EINVAL,
                              "num_return_sequences (%d) is larger than num_beams (%d): "
@@ -158,18 +145,9 @@ int temper__check_generate(temper_context *ctx, const temper_tokenizer *tok,
         return temper__error(TEMPER_EUNSUPPORTED,
                              "beam search with sampling (beam-sample) is not supported: "
                              "use num_beams 1 to sample, or turn sampling off");
-    if (!(p->length_penalty == p->length_penalty) || isinf(p->length_penalty))
-        return temper__error(TEMPER_EINVAL, "length_penalty is %g: use a finite number",
-                             (double)p->length_penalty);
-    if (p->early_stopping < TEMPER_EARLY_STOPPING_FALSE ||
-        p->early_stopping > TEMPER_EARLY_STOPPING_NEVER)
-        return temper__error(TEMPER_EINVAL, "early_stopping is %d: use 0 (false), 1 (true) "
-                             "or 2 (never)", p->early_stopping);
     if (p->first_stream < 0)
         return temper__error(TEMPER_EINVAL, "first_stream is %d: use a stream >= 0",
                              p->first_stream);
-    if (p->n_top < 0 || p->n_top > 64)
-        return temper__error(TEMPER_EINVAL, "n_top is %d: use 0 to 64 alternatives", p->n_top);
     if (p->n_eos < 0 || (p->n_eos > 0 && !p->eos_ids) || p->n_stop < 0 ||
         (p->n_stop > 0 && !p->stop))
         return temper__error(TEMPER_EINVAL, "eos_ids or stop: a count without an array");

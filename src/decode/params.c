@@ -1,6 +1,6 @@
 /*
- * params.c - default sampling parameters (transformers' defaults), their
- * validation, and the stage names used by --samplers.
+ * params.c - default sampling parameters (the table's: transformers'
+ * defaults), their validation, and the stage names used by --samplers.
  */
 #include <math.h>
 #include <string.h>
@@ -9,18 +9,9 @@
 #include "decode/decode.h"
 
 temper_sampling_params temper_sampling_default_params(void) {
-    temper_sampling_params p;
-    memset(&p, 0, sizeof p);
-    p.do_sample = 0;
-    p.temperature = 1.0f;
-    p.top_k = 50;
-    p.top_p = 1.0f;
-    p.min_p = 0.0f;
-    p.typical_p = 1.0f;
-    p.min_keep = 1;
-    p.repetition_penalty = 1.0f;
-    p.order = TEMPER_ORDER_HF;
-    return p;
+    temper_generate_params g;
+    temper__params_defaults(&g); /* the table's defaults: transformers' */
+    return g.sampling;
 }
 
 const char *const temper__stage_names[TEMPER__ST_COUNT] = {
@@ -87,43 +78,11 @@ int temper__stage_from_name(const char *name, size_t len) {
 
 int temper_sampling_params_check(const temper_sampling_params *p) {
     if (!p) return temper__error(TEMPER_EINVAL, "sampling params are NULL");
-    CHECK_RANGE(isfinite(p->temperature) && p->temperature >= 0,
-                "temperature is %g: use a finite value >= 0 (0 means greedy)",
-                (double)p->temperature);
-    CHECK_RANGE(p->top_k >= 0,
-                "top_k is %d: use a count >= 0 (0 turns top-k off)", p->top_k);
-    CHECK_RANGE(p->top_p >= 0 && p->top_p <= 1,
-                "top_p is %g: use a value in [0, 1] (1 turns top-p off)",
-                (double)p->top_p);
-    CHECK_RANGE(p->min_p >= 0 && p->min_p <= 1,
-                "min_p is %g: use a value in [0, 1] (0 turns min-p off)",
-                (double)p->min_p);
-    CHECK_RANGE(p->typical_p > 0 && p->typical_p <= 1,
-                "typical_p is %g: use a value in (0, 1] (1 turns it off)",
-                (double)p->typical_p);
-    CHECK_RANGE(p->epsilon_cutoff >= 0 && p->epsilon_cutoff < 1,
-                "epsilon_cutoff is %g: use a value in [0, 1) (0 turns it off)",
-                (double)p->epsilon_cutoff);
-    CHECK_RANGE(p->eta_cutoff >= 0 && p->eta_cutoff < 1,
-                "eta_cutoff is %g: use a value in [0, 1) (0 turns it off)",
-                (double)p->eta_cutoff);
-    CHECK_RANGE(p->min_keep >= 1,
-                "min_keep is %d: use a count >= 1", p->min_keep);
-    CHECK_RANGE(isfinite(p->repetition_penalty) && p->repetition_penalty > 0,
-                "repetition_penalty is %g: use a finite value > 0 (1 turns "
-                "it off, > 1 discourages repeats)",
-                (double)p->repetition_penalty);
-    CHECK_RANGE(p->presence_penalty >= -2 && p->presence_penalty <= 2,
-                "presence_penalty is %g: use a value in [-2, 2]",
-                (double)p->presence_penalty);
-    CHECK_RANGE(p->frequency_penalty >= -2 && p->frequency_penalty <= 2,
-                "frequency_penalty is %g: use a value in [-2, 2]",
-                (double)p->frequency_penalty);
-    CHECK_RANGE(p->no_repeat_ngram_size >= 0,
-                "no_repeat_ngram_size is %d: use a size >= 0 (0 turns it off)",
-                p->no_repeat_ngram_size);
-    CHECK_RANGE(p->min_new_tokens >= 0,
-                "min_new_tokens is %d: use a count >= 0", p->min_new_tokens);
+    temper_generate_params g;
+    memset(&g, 0, sizeof g);
+    g.sampling = *p;
+    int rc = temper__params_check(&g, 1); /* the ranges of the table */
+    if (rc < 0) return rc;
     CHECK_RANGE(p->n_eos >= 0 && (p->n_eos == 0 || p->eos_ids),
                 "n_eos is %d with eos_ids %s", p->n_eos,
                 p->eos_ids ? "set" : "NULL");

@@ -66,21 +66,6 @@ static void note_key(char *keys, size_t cap, size_t *len, const char *key) {
     if (n > 0) *len += (size_t)n;
 }
 
-/* The number under key: 1 (found, *out set), 0 (absent or null) or an error. */
-static int num(const cJSON *g, const char *key, double *out) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(g, key);
-    if (!v || cJSON_IsNull(v)) return 0;
-    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
-        return temper__error(TEMPER_EFORMAT, "generation_config.json: \"%s\" is not a number: fix "
-                             "the file, or set the value in the parameters", key);
-    *out = v->valuedouble;
-    return 1;
-}
-
-static int clamp_int(double d) {
-    return d > INT32_MAX ? INT32_MAX : d < INT32_MIN ? INT32_MIN : (int)d;
-}
-
 int temper_model_generate_defaults(const temper_model *m, temper_generate_params *out, char *keys,
                                    size_t cap) {
     if (!m || !out) return temper__error(TEMPER_EINVAL, "temper_model_generate_defaults: model or out is NULL");
@@ -97,46 +82,28 @@ int temper_model_generate_defaults(const temper_model *m, temper_generate_params
                              "remove the file", m->path);
     }
     temper_sampling_params *p = &out->sampling;
-    const cJSON *ds = cJSON_GetObjectItemCaseSensitive(g, "do_sample");
-    if (cJSON_IsBool(ds)) {
-        p->do_sample = cJSON_IsTrue(ds);
-        note_key(keys, cap, &len, "do_sample");
-    }
-    const struct { const char *key; float *f; int *i; } nums[] = {
-        {"temperature", &p->temperature, NULL},
-        {"top_k", NULL, &p->top_k},
-        {"top_p", &p->top_p, NULL},
-        {"min_p", &p->min_p, NULL},
-        {"typical_p", &p->typical_p, NULL},
-        {"epsilon_cutoff", &p->epsilon_cutoff, NULL},
-        {"eta_cutoff", &p->eta_cutoff, NULL},
-        {"repetition_penalty", &p->repetition_penalty, NULL},
-        {"no_repeat_ngram_size", NULL, &p->no_repeat_ngram_size},
-        {"min_new_tokens", NULL, &p->min_new_tokens},
-        {"num_beams", NULL, &out->num_beams},
-        {"num_return_sequences", NULL, &out->num_return_sequences},
-        {"length_penalty", &out->length_penalty, NULL},
-        {"max_new_tokens", NULL, &out->max_new_tokens},
-    };
-    int rc = 0;
-    for (size_t k = 0; rc == 0 && k < sizeof nums / sizeof nums[0]; k++) {
-        double d = 0;
-        int r = num(g, nums[k].key, &d);
-        if (r < 0) rc = r;
-        if (r <= 0) continue;
-        if (nums[k].f) *nums[k].f = (float)d;
-        else *nums[k].i = clamp_int(d);
-        note_key(keys, cap, &len, nums[k].key);
-    }
-    const cJSON *es = cJSON_GetObjectItemCaseSensitive(g, "early_stopping");
-    if (rc == 0 && es && !cJSON_IsNull(es)) {
-        if (cJSON_IsBool(es)) out->early_stopping = cJSON_IsTrue(es);
-        else if (cJSON_IsString(es) && !strcmp(es->valuestring, "never"))
-            out->early_stopping = TEMPER_EARLY_STOPPING_NEVER;
+    int n_params, rc = 0;
+    const temper_param *table = temper_params(&n_params);
+    for (int k = 0; rc == 0 && k < n_params; k++) {
+        const temper_param *d = &table[k];
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(g, d->name);
+        if (!d->from_config || !v || cJSON_IsNull(v)) continue;
+        double x;
+        if (d->type == TEMPER_PARAM_BOOL && cJSON_IsBool(v)) x = cJSON_IsTrue(v);
+        else if (!strcmp(d->name, "early_stopping") && cJSON_IsBool(v)) x = cJSON_IsTrue(v);
+        else if (!strcmp(d->name, "early_stopping") && cJSON_IsString(v) && !strcmp(v->valuestring, "never"))
+            x = TEMPER_EARLY_STOPPING_NEVER;
+        else if (d->type != TEMPER_PARAM_BOOL && cJSON_IsNumber(v)) x = v->valuedouble;
+        else {
+            rc = temper__error(TEMPER_EFORMAT, "generation_config.json: \"%s\" is not %s: fix the "
+                               "file, or set the value in the parameters", d->name,
+                               d->type == TEMPER_PARAM_BOOL ? "true or false" : "a number");
+            break;
+        }
+        if ((rc = temper_param_set(out, d, x)) < 0)
+            rc = temper__error_prefix(TEMPER_EFORMAT, "generation_config.json");
         else
-            rc = temper__error(TEMPER_EFORMAT, "generation_config.json: \"early_stopping\" is not true, "
-                               "false or \"never\": fix the file");
-        if (rc == 0) note_key(keys, cap, &len, "early_stopping");
+            note_key(keys, cap, &len, d->name);
     }
     temper_token *ids = NULL;
     int n = rc == 0 ? read_ids(cJSON_GetObjectItemCaseSensitive(g, "eos_token_id"), &ids) : 0;

@@ -3,7 +3,8 @@
  * real weights: requests batched together give the same bits as each
  * alone, a cancelled request stops within one step, the abort hook stops
  * an evaluation and appends nothing, contexts sharing one thread pool give
- * the same logits as alone.
+ * the same logits as alone; the parameter table (names, defaults, ranges,
+ * the field each one sets).
  */
 #include <pthread.h>
 
@@ -377,6 +378,81 @@ static void test_errors(void) {
     temper_context_free(ctx);
 }
 
+/* The parameter table: every scalar field of the sampling chain is in it
+ * once; names, aliases and flags find their entry; defaults are
+ * transformers'; ranges are checked at their bounds; set writes its own
+ * field and nothing else. */
+static void test_param_table(void) {
+    int n = 0;
+    const temper_param *t = temper_params(&n);
+    CHECK(t != NULL && n >= 20);
+    static const struct { const char *name; double def; } want[] = {
+        {"do_sample", 0}, {"temperature", 1}, {"top_k", 50}, {"top_p", 1}, {"min_p", 0},
+        {"typical_p", 1}, {"epsilon_cutoff", 0}, {"eta_cutoff", 0}, {"min_keep", 1},
+        {"repetition_penalty", 1}, {"presence_penalty", 0}, {"frequency_penalty", 0},
+        {"no_repeat_ngram_size", 0}, {"min_new_tokens", 0}, {"max_new_tokens", 20},
+        {"num_return_sequences", 1}, {"num_beams", 1}, {"length_penalty", 1},
+        {"early_stopping", 0}, {"seed", 0}, {"ignore_eos", 0}, {"n_top", 0},
+    };
+    temper_generate_params def = temper_generate_default_params();
+    for (size_t k = 0; k < sizeof want / sizeof want[0]; k++) {
+        const temper_param *d = temper_param_find(want[k].name);
+        if (!d) {
+            fprintf(stderr, "%s is not in the table\n", want[k].name);
+            CHECK(0);
+            continue;
+        }
+        CHECK_STR(d->name, want[k].name);
+        CHECK_NEAR(d->def, want[k].def, 0);
+        CHECK_NEAR(temper_param_get(&def, d), want[k].def, 0);
+    }
+    for (int k = 0; k < n; k++) {
+        const temper_param *d = &t[k];
+        CHECK(temper_param_find(d->name) == d);
+        CHECK_EQ_INT(temper_param_check(d, d->def), 0);
+        if (d->off == d->off) CHECK_EQ_INT(temper_param_check(d, d->off), 0);
+        for (int j = 0; j < k; j++) CHECK(t[j].offset != d->offset); /* one entry per field */
+        if (d->min > -INFINITY) {
+            CHECK_EQ_INT(temper_param_check(d, d->min), d->min_open ? TEMPER_EINVAL : 0);
+            CHECK_EQ_INT(temper_param_check(d, d->min - 1), TEMPER_EINVAL);
+        }
+        if (d->max < INFINITY && d->type != TEMPER_PARAM_SEED) {
+            CHECK_EQ_INT(temper_param_check(d, d->max), d->max_open ? TEMPER_EINVAL : 0);
+            CHECK_EQ_INT(temper_param_check(d, d->max + 1), TEMPER_EINVAL);
+        }
+        CHECK_EQ_INT(temper_param_check(d, NAN), TEMPER_EINVAL);
+        /* set writes this field only */
+        temper_generate_params a = temper_generate_default_params(), b = a;
+        double v = d->type == TEMPER_PARAM_BOOL ? 1 : d->max < INFINITY ? d->max - (d->max_open ? 0.5 : 0) : d->def + 2;
+        if (d->type != TEMPER_PARAM_FLOAT) v = floor(v);
+        CHECK_EQ_INT(temper_param_set(&a, d, v), 0);
+        CHECK_NEAR(temper_param_get(&a, d), v, 1e-6 * fabs(v));
+        temper_param_set(&a, d, temper_param_get(&b, d));
+        CHECK(memcmp(&a, &b, sizeof a) == 0);
+    }
+    CHECK(temper_param_find("--top-p") == temper_param_find("top_p"));
+    CHECK(temper_param_find("Top-P") == temper_param_find("top_p"));
+    CHECK(temper_param_find("repeat_penalty") == temper_param_find("repetition_penalty"));
+    CHECK(temper_param_find("--repeat-penalty") == temper_param_find("repetition_penalty"));
+    CHECK(temper_param_find("n_predict") == temper_param_find("max_new_tokens"));
+    CHECK(temper_param_find("-n") == temper_param_find("max_new_tokens"));
+    CHECK(temper_param_find("top-p") != NULL);
+    CHECK(temper_param_find("nope") == NULL);
+    CHECK(temper_param_find("") == NULL);
+    temper_generate_params p = temper_generate_default_params();
+    CHECK_EQ_INT(temper_param_set(&p, temper_param_find("top_p"), 1.5), TEMPER_EINVAL);
+    CHECK(strstr(temper_last_error(), "top_p is 1.5") && strstr(temper_last_error(), "[0, 1]"));
+    CHECK_NEAR(p.sampling.top_p, 1, 0);
+    CHECK_EQ_INT(temper_param_set(&p, temper_param_find("top_k"), 2.5), TEMPER_EINVAL);
+    CHECK_EQ_INT(temper_param_set(&p, temper_param_find("typical_p"), 0), TEMPER_EINVAL);
+    /* the library's own checks are the table's */
+    p.sampling.typical_p = 0;
+    CHECK_EQ_INT(temper_sampling_params_check(&p.sampling), TEMPER_EINVAL);
+    CHECK(strstr(temper_last_error(), "typical_p is 0: use a value in (0, 1]") != NULL);
+    temper_sampling_params sd = temper_sampling_default_params();
+    CHECK(memcmp(&sd, &def.sampling, sizeof sd) == 0);
+}
+
 int main(void) {
     RUN(test_batched_equals_alone);
     RUN(test_share_prompt);
@@ -384,6 +460,7 @@ int main(void) {
     RUN(test_abort);
     RUN(test_shared_pool);
     RUN(test_errors);
+    RUN(test_param_table);
     temper_model_free(model);
     return TEST_SUMMARY();
 }
