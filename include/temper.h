@@ -142,6 +142,16 @@ TEMPER_API int temper_tokenize(const temper_tokenizer *tok, const char *text,
                                size_t len, int flags, temper_token *ids,
                                int32_t *offsets, int cap);
 
+/* temper_tokenize into arrays it allocates: *ids (and *offsets, shape (n, 2),
+ * when offsets is not NULL) are owned by the caller: free them with
+ * temper_free(). Returns the count n or a negative error (*ids NULL). */
+TEMPER_API int temper_tokenize_alloc(const temper_tokenizer *tok, const char *text,
+                                     size_t len, int flags, temper_token **ids,
+                                     int32_t **offsets);
+
+/* Free memory the library allocated for the caller (temper_tokenize_alloc). */
+TEMPER_API void temper_free(void *p);
+
 /* Same result as temper_tokenize, computed by n_threads threads (0: all
  * cores) on long texts: the text is cut where tokenization cannot change
  * (between an ASCII letter and " " + ASCII letter, never inside an added
@@ -582,6 +592,36 @@ TEMPER_API int temper_sampler_top(temper_sampler *s, int kind, int k,
 /* Number of tokens left after the stages (finite processed scores). */
 TEMPER_API int temper_sampler_n_kept(temper_sampler *s);
 
+/* ---- The next-token table ---------------------------------------------- */
+
+typedef struct temper_candidate {
+    temper_token id;
+    float logit;
+    double logprob;           /* log_softmax of the logits, in double */
+    double logprob_processed; /* log_softmax of the sampler's processed scores
+                                 (-INFINITY: removed); NAN without a sampler */
+} temper_candidate;
+
+typedef struct temper_next_token_info {
+    int n_vocab;
+    double entropy;           /* of softmax(logits), nats */
+    double entropy_processed; /* of the processed distribution; NAN without a sampler */
+    int n_kept;               /* tokens the stages keep (n_vocab without a sampler) */
+} temper_next_token_info;
+
+/* The n tokens of largest logit of one row (n_vocab logits), ties -> lowest
+ * id, with log-probabilities computed in double over the whole vocabulary
+ * (shifted by the largest logit), as seed 004's get_next_token_probs and
+ * `temper probs` show them. s (may be NULL): a sampler whose last
+ * temper_sampler_apply() was on this row; it gives the processed
+ * log-probabilities and entropy. out (n entries) is caller-owned; info may
+ * be NULL. Returns the count written (min(n, n_vocab)) or a negative
+ * error. */
+TEMPER_API int temper_next_token_table(const float *logits, int n_vocab,
+                                       temper_sampler *s, int n,
+                                       temper_candidate *out,
+                                       temper_next_token_info *info);
+
 /* ---- Generation ---------------------------------------------------------- */
 /*
  * temper_generate() continues a prompt with the sampler above:
@@ -778,6 +818,25 @@ TEMPER_API int temper_param_set(temper_generate_params *p,
                                 const temper_param *d, double v);
 /* 0 if v is valid for d, else TEMPER_EINVAL (message as above). */
 TEMPER_API int temper_param_check(const temper_param *d, double v);
+
+enum temper_generate_mode {
+    TEMPER_MODE_GREEDY = 0,
+    TEMPER_MODE_SAMPLE = 1,
+    TEMPER_MODE_BEAM = 2,
+};
+
+/* The decoder p asks for (greedy: do_sample 0 or temperature 0; beam:
+ * num_beams > 1), after the checks of every value and of their
+ * combination that need no context (beam search does not sample; several
+ * greedy sequences would be copies; ...). Returns the mode, or
+ * TEMPER_EINVAL / TEMPER_EUNSUPPORTED with a message. */
+TEMPER_API int temper_generate_mode(const temper_generate_params *p);
+/* "greedy", "sample", "beam" (NULL for an unknown mode). */
+TEMPER_API const char *temper_generate_mode_name(int mode);
+
+/* A seed from the system's random source (32 bits, so that it can be
+ * shown and given back), for callers that were given none. */
+TEMPER_API uint64_t temper_random_seed(void);
 
 /* Static name of a finish reason: "none", "eos", "length", "stop",
  * "context", "canceled" (NULL for an unknown value). OpenAI's API calls
@@ -1066,6 +1125,12 @@ typedef struct temper_sequence_score {
     double mean_log_prob; /* log_prob / n_scored (= -transformers' loss) */
     double perplexity;    /* exp(-mean_log_prob) (= exp(loss)) */
 } temper_sequence_score;
+
+/* The token put in front of a text so that its first token is scored too:
+ * the model's BOS id, else its EOS id (GPT-2: <|endoftext|>, as
+ * transformers' examples do). Returns 0, or TEMPER_ENOENT when the model
+ * has neither (give the ids yourself). */
+TEMPER_API int temper_model_score_bos(const temper_model *model, temper_token *bos);
 
 /* Score tokens (n >= 2, n <= the context's n_ctx) with the model of ctx:
  * slot params->seq is emptied, then the tokens are evaluated from

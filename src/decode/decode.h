@@ -236,7 +236,7 @@ int temper__seq_alloc_n(int cap, int n_top, temper_sequence *seq);
 /* Allocate seq's arrays for g->cap tokens. */
 int temper__seq_alloc(const temper__gen *g, temper_sequence *seq);
 /* Check the parameters of a generation that needs `slots` sequence slots
- * of ctx. */
+ * of ctx (NULL: only what needs no context). */
 int temper__check_generate(temper_context *ctx, const temper_tokenizer *tok,
                            const temper_generate_params *p, int slots);
 /* The stop ids of p: p->eos_ids, else the model's (*n of them, a malloc'd

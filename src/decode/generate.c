@@ -154,10 +154,10 @@ int temper__check_generate(temper_context *ctx, const temper_tokenizer *tok,
     for (int k = 0; k < p->n_stop; k++)
         if (!p->stop[k] || !p->stop[k][0])
             return temper__error(TEMPER_EINVAL, "stop string %d is empty", k);
-    if (p->n_stop > 0 && !tok)
+    if (p->n_stop > 0 && ctx && !tok)
         return temper__error(TEMPER_EINVAL, "stop strings need the model's tokenizer, "
                              "which is missing");
-    if (slots > ctx->n_seq)
+    if (ctx && slots > ctx->n_seq)
         return temper__error(TEMPER_EINVAL,
                              "the context has %d sequence slots and this needs %d: create "
                              "it with temper_context_params.n_seq >= %d",

@@ -324,3 +324,33 @@ done:
     temper__ids_free(&out);
     return rc;
 }
+
+int temper_tokenize_alloc(const temper_tokenizer *tok, const char *text, size_t len, int flags,
+                          temper_token **ids, int32_t **offsets) {
+    if (!ids) return temper__error(TEMPER_EINVAL, "temper_tokenize_alloc: ids is NULL");
+    *ids = NULL;
+    if (offsets) *offsets = NULL;
+    /* a first guess (most texts need fewer tokens than bytes / 2), then the size asked for */
+    int cap = len / 2 + 16 < 1 << 20 ? (int)(len / 2 + 16) : 1 << 20;
+    for (;;) {
+        temper_token *t = malloc(sizeof *t * (size_t)cap);
+        int32_t *o = offsets ? malloc(sizeof *o * 2 * (size_t)cap) : NULL;
+        if (!t || (offsets && !o)) {
+            free(t);
+            free(o);
+            return temper__error(TEMPER_ENOMEM, "out of memory for %d tokens", cap);
+        }
+        int n = temper_tokenize(tok, text, len, flags, t, o, cap);
+        if (n >= 0 && n <= cap) {
+            *ids = t;
+            if (offsets) *offsets = o;
+            return n;
+        }
+        free(t);
+        free(o);
+        if (n < 0) return n;
+        cap = n;
+    }
+}
+
+void temper_free(void *p) { free(p); }

@@ -453,6 +453,103 @@ static void test_param_table(void) {
     CHECK(memcmp(&sd, &def.sampling, sizeof sd) == 0);
 }
 
+/* The next-token table against a plain softmax written out here (in long
+ * double, no shift: the logits are small), ties by id, a sampler's
+ * processed view, n larger than the vocabulary. */
+static void test_next_token_table(void) {
+    const float logits[8] = {0.5f, 2.0f, -1.0f, 2.0f, 0.0f, -INFINITY, 1.25f, -3.0f};
+    long double z = 0;
+    for (int i = 0; i < 8; i++) z += expl((long double)logits[i]);
+    temper_candidate c[10];
+    temper_next_token_info info;
+    CHECK_EQ_INT(temper_next_token_table(logits, 8, NULL, 10, c, &info), 8);
+    const int order[8] = {1, 3, 6, 0, 4, 2, 7, 5};
+    long double h = 0;
+    for (int r = 0; r < 8; r++) {
+        CHECK_EQ_INT(c[r].id, order[r]);
+        long double p = expl((long double)logits[order[r]]) / z;
+        if (p > 0) {
+            CHECK_NEAR(c[r].logprob, (double)logl(p), 1e-12);
+            h -= p * logl(p);
+        } else {
+            CHECK(c[r].logprob == -INFINITY);
+        }
+        CHECK(isnan(c[r].logprob_processed));
+    }
+    CHECK_NEAR(info.entropy, (double)h, 1e-12);
+    CHECK_EQ_INT(info.n_kept, 8);
+    CHECK(isnan(info.entropy_processed));
+    /* top_k 3 keeps ids 1, 3, 6: processed = softmax over them */
+    temper_sampling_params sp = temper_sampling_default_params();
+    sp.do_sample = 1;
+    sp.top_k = 3;
+    temper_sampler *s = NULL;
+    CHECK_EQ_INT(temper_sampler_init(&sp, 8, &s), 0);
+    if (!s) return;
+    CHECK_EQ_INT(temper_sampler_apply(s, logits, NULL, 0, 0), 0);
+    CHECK_EQ_INT(temper_next_token_table(logits, 8, s, 4, c, &info), 4);
+    long double zk = expl(2.0L) * 2 + expl(1.25L), hk = 0;
+    for (int r = 0; r < 3; r++) {
+        long double p = expl((long double)logits[order[r]]) / zk;
+        CHECK_NEAR(c[r].logprob_processed, (double)logl(p), 1e-12);
+        hk -= p * logl(p);
+    }
+    CHECK(c[3].logprob_processed == -INFINITY);
+    CHECK_NEAR(info.entropy_processed, (double)hk, 1e-12);
+    CHECK_EQ_INT(info.n_kept, 3);
+    temper_sampler_free(s);
+    const float bad[2] = {0, NAN};
+    CHECK_EQ_INT(temper_next_token_table(bad, 2, NULL, 1, c, NULL), TEMPER_EINVAL);
+    CHECK_EQ_INT(temper_next_token_table(logits, 8, NULL, 0, NULL, &info), 0);
+}
+
+/* The mode a parameter set asks for, and the small helpers front ends
+ * share: the seed, the BOS for scores, tokenize into library memory. */
+static void test_helpers(void) {
+    temper_generate_params p = temper_generate_default_params();
+    CHECK_EQ_INT(temper_generate_mode(&p), TEMPER_MODE_GREEDY);
+    p.sampling.do_sample = 1;
+    CHECK_EQ_INT(temper_generate_mode(&p), TEMPER_MODE_SAMPLE);
+    p.sampling.temperature = 0;
+    CHECK_EQ_INT(temper_generate_mode(&p), TEMPER_MODE_GREEDY);
+    p.num_return_sequences = 2;
+    CHECK_EQ_INT(temper_generate_mode(&p), TEMPER_EINVAL); /* two copies of one text */
+    p.num_beams = 3;
+    CHECK_EQ_INT(temper_generate_mode(&p), TEMPER_MODE_BEAM);
+    p.sampling.temperature = 0.7f;
+    CHECK_EQ_INT(temper_generate_mode(&p), TEMPER_EUNSUPPORTED); /* beam-sample */
+    p.sampling.temperature = -1;
+    CHECK_EQ_INT(temper_generate_mode(&p), TEMPER_EINVAL);
+    CHECK(strstr(temper_last_error(), "temperature") != NULL);
+    CHECK_STR(temper_generate_mode_name(TEMPER_MODE_BEAM), "beam");
+    CHECK(temper_generate_mode_name(3) == NULL);
+    CHECK(temper_random_seed() <= UINT32_MAX);
+    if (load_model() < 0) { CHECK(0); return; }
+    temper_token bos = -1;
+    temper_model_info mi;
+    temper_model_get_info(model, &mi);
+    CHECK_EQ_INT(temper_model_score_bos(model, &bos), 0);
+    CHECK_EQ_INT(bos, mi.bos_id >= 0 ? mi.bos_id : mi.eos_id);
+    CHECK(bos >= 0);
+    /* more tokens than the first guess (bytes / 2 + 16): the retry */
+    char text[401];
+    for (int i = 0; i < 400; i++) text[i] = "QZXJ"[i % 4];
+    text[400] = '\0';
+    const temper_tokenizer *tok = temper_model_tokenizer(model);
+    temper_token *ids = NULL, want[1024];
+    int32_t *off = NULL;
+    int n = temper_tokenize_alloc(tok, text, 400, 0, &ids, &off);
+    int m = temper_tokenize(tok, text, 400, 0, want, NULL, 1024);
+    CHECK(n > 400 / 2 + 16);
+    CHECK_EQ_INT(n, m);
+    CHECK(ids && off && memcmp(ids, want, sizeof(temper_token) * (size_t)(n > 0 ? n : 0)) == 0);
+    if (off && n > 0) CHECK_EQ_INT(off[2 * n - 1], 400);
+    temper_free(ids);
+    temper_free(off);
+    CHECK_EQ_INT(temper_tokenize_alloc(tok, "\xff", 1, 0, &ids, NULL), TEMPER_EUTF8);
+    CHECK(ids == NULL);
+}
+
 int main(void) {
     RUN(test_batched_equals_alone);
     RUN(test_share_prompt);
@@ -461,6 +558,8 @@ int main(void) {
     RUN(test_shared_pool);
     RUN(test_errors);
     RUN(test_param_table);
+    RUN(test_next_token_table);
+    RUN(test_helpers);
     temper_model_free(model);
     return TEST_SUMMARY();
 }
