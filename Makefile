@@ -96,10 +96,11 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libtemper.a
 
 # The full suite: unit tests, reference tests, CLI tests, then the unit and
 # CLI-error tests again with ASan + UBSan, and the thread pool and kernels
-# (test_ops) with ThreadSanitizer.
+# (test_ops) and contexts sharing a pool (test_generate) with ThreadSanitizer.
 test: all
 	$(MAKE) SAN=1 all
-	$(MAKE) BUILD=build-tsan OPT="-O1 -fsanitize=thread" LDFLAGS=-fsanitize=thread build-tsan/tests/test_ops
+	$(MAKE) BUILD=build-tsan OPT="-O1 -fsanitize=thread" LDFLAGS=-fsanitize=thread \
+	    build-tsan/tests/test_ops build-tsan/tests/test_generate
 	tests/run
 
 bench: all
