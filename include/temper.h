@@ -888,6 +888,16 @@ TEMPER_API void temper_gen_free(temper_gen *g);
  * TEMPER_EINVAL when the prompts differ or the contexts do). */
 TEMPER_API int temper_gen_share_prompt(temper_gen *g, const temper_gen *src);
 
+/* Prompt prefix reuse: the slot of g already holds the first n_cached
+ * tokens of its prompt (the caller knows: e.g. the previous request of
+ * this slot had the same system text), so only the rest is evaluated
+ * (at least the last prompt token is). Call before the prompt is
+ * evaluated. The logits are those of evaluating the prompt in two parts:
+ * equal to a whole evaluation up to float rounding, not always bit for
+ * bit. Returns 0 or a negative error (TEMPER_ESTATE when g has started;
+ * TEMPER_EINVAL when the slot holds fewer than n_cached positions). */
+TEMPER_API int temper_gen_reuse_prefix(temper_gen *g, int n_cached);
+
 /* Evaluate the prompt now (the first temper_gen_step does it otherwise).
  * Returns 0 or a negative error. */
 TEMPER_API int temper_gen_prefill(temper_gen *g);

@@ -35,6 +35,7 @@ struct temper_gen {
     temper_token *hist;            /* (n_prompt + cap) prompt then generated */
     float *logits;                 /* (V) the next token's logits when READY */
     int state;
+    int n_cached;                  /* prompt tokens the slot already holds */
     atomic_int cancel;
     temper_sequence out;           /* arrays of cap tokens, owned */
     temper_utf8_stream utf8;
@@ -151,11 +152,25 @@ int temper_gen_new(temper_context *ctx, int seq, const temper_token *prompt, int
 int temper_gen_prefill(temper_gen *g) {
     if (!g) return temper__error(TEMPER_EINVAL, "temper_gen_prefill: the request is NULL");
     if (g->state != GEN_NEW) return 0;
-    int rc = temper_seq_truncate(g->ctx, g->seq, 0);
-    if (rc == 0) rc = temper_eval(g->ctx, g->seq, g->prompt, g->n_prompt, g->logits, 0);
+    int k = g->n_cached;
+    int rc = temper_seq_truncate(g->ctx, g->seq, k);
+    if (rc == 0) rc = temper_eval(g->ctx, g->seq, g->prompt + k, g->n_prompt - k, g->logits, 0);
     if (rc < 0) return rc;
-    g->n_forward += g->n_prompt;
+    g->n_forward += g->n_prompt - k;
     g->state = GEN_READY;
+    return 0;
+}
+
+int temper_gen_reuse_prefix(temper_gen *g, int n_cached) {
+    if (!g) return temper__error(TEMPER_EINVAL, "temper_gen_reuse_prefix: the request is NULL");
+    if (g->state != GEN_NEW)
+        return temper__error(TEMPER_ESTATE, "temper_gen_reuse_prefix: the prompt is already evaluated");
+    int held = temper_seq_len(g->ctx, g->seq);
+    if (n_cached < 0 || n_cached > held)
+        return temper__error(TEMPER_EINVAL, "temper_gen_reuse_prefix: %d cached tokens, and slot %d "
+                             "holds %d positions", n_cached, g->seq, held);
+    /* the last prompt token is always evaluated: its logits are the first step's */
+    g->n_cached = n_cached < g->n_prompt ? n_cached : g->n_prompt - 1;
     return 0;
 }
 

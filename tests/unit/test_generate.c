@@ -156,6 +156,43 @@ static void test_share_prompt(void) {
     temper_context_free(ctx);
 }
 
+/* A second request of a slot reuses the prompt prefix its first one left
+ * there: only the new tokens are evaluated, and the result is the one of a
+ * whole evaluation (same tokens, log-probs to float rounding). */
+static void test_reuse_prefix(void) {
+    if (load_model() < 0) { CHECK(0); return; }
+    temper_token sys[64], full[128];
+    int ns = tokenize("Once upon a time, there was a little girl named Lily.", sys, 64);
+    int nf = tokenize("Once upon a time, there was a little girl named Lily. She liked", full, 128);
+    CHECK(ns > 4 && nf > ns && memcmp(sys, full, sizeof(temper_token) * (size_t)ns) == 0);
+    temper_context *ctx = new_ctx(1, 1, NULL), *alone = new_ctx(1, 1, NULL);
+    if (!ctx || !alone) { CHECK(0); return; }
+    temper_generate_params p = req_params(3);
+    p.ignore_eos = 1;
+    temper_gen *first = NULL, *second = NULL, *ref = NULL;
+    CHECK_EQ_INT(temper_gen_new(ctx, 0, sys, ns, &p, 0, &first), 0);
+    while (temper_gen_step(&first, 1) > 0) {}
+    CHECK(temper_seq_len(ctx, 0) >= ns);
+    CHECK_EQ_INT(temper_gen_new(ctx, 0, full, nf, &p, 1, &second), 0);
+    CHECK_EQ_INT(temper_gen_reuse_prefix(second, temper_seq_len(ctx, 0) + 1), TEMPER_EINVAL);
+    CHECK_EQ_INT(temper_gen_reuse_prefix(second, ns), 0);
+    while (temper_gen_step(&second, 1) > 0) {}
+    CHECK_EQ_INT(temper_gen_n_forward(second), nf - ns + temper_gen_sequence(second)->n_ids - 1);
+    CHECK_EQ_INT(temper_gen_reuse_prefix(second, 1), TEMPER_ESTATE);
+    CHECK_EQ_INT(temper_gen_new(alone, 0, full, nf, &p, 1, &ref), 0);
+    while (temper_gen_step(&ref, 1) > 0) {}
+    const temper_sequence *a = temper_gen_sequence(second), *b = temper_gen_sequence(ref);
+    CHECK_EQ_INT(a->n_ids, b->n_ids);
+    CHECK(a->n_ids == b->n_ids && memcmp(a->ids, b->ids, sizeof(temper_token) * (size_t)a->n_ids) == 0);
+    for (int k = 0; k < a->n_ids && k < b->n_ids; k++)
+        CHECK_NEAR(a->probs[k].logprob, b->probs[k].logprob, 1e-4);
+    temper_gen_free(first);
+    temper_gen_free(second);
+    temper_gen_free(ref);
+    temper_context_free(ctx);
+    temper_context_free(alone);
+}
+
 typedef struct cb_state {
     int calls[N_REQ];
     int cancel_seq, cancel_at;
@@ -553,6 +590,7 @@ static void test_helpers(void) {
 int main(void) {
     RUN(test_batched_equals_alone);
     RUN(test_share_prompt);
+    RUN(test_reuse_prefix);
     RUN(test_cancel);
     RUN(test_abort);
     RUN(test_shared_pool);
