@@ -252,6 +252,8 @@ TEMPER_API int temper_utf8_stream_flush(temper_utf8_stream *s, char *buf,
 
 typedef struct temper_model temper_model;
 
+struct temper_pull_progress; /* see the Hub section */
+
 typedef struct temper_model_params {
     /* Tokenizer folder or file; NULL: the model folder. */
     const char *tokenizer_path;
@@ -266,6 +268,11 @@ typedef struct temper_model_params {
      * a token embedding table tied to the output head is read from its q8
      * copy. */
     const char *quantize;
+    /* A Hub id missing from the cache is downloaded (unless offline) with
+     * its progress reported here, as temper_pull reports it (may be NULL);
+     * a non-zero return cancels the load (TEMPER_ECANCELED). */
+    int (*progress)(const struct temper_pull_progress *p, void *user);
+    void *progress_user;      /* passed to progress */
 } temper_model_params;
 
 TEMPER_API temper_model_params temper_model_default_params(void);

@@ -238,6 +238,11 @@ done:
 }
 
 int temper__hub_resolve(const char *path_or_id, int offline, char **folder_out) {
+    return temper__hub_resolve_progress(path_or_id, offline, NULL, NULL, folder_out);
+}
+
+int temper__hub_resolve_progress(const char *path_or_id, int offline, temper_pull_callback progress,
+                                 void *user, char **folder_out) {
     if (!folder_out) return temper__error(TEMPER_EINVAL, "temper__hub_resolve: folder_out is NULL");
     *folder_out = NULL;
     if (!path_or_id || !*path_or_id)
@@ -278,7 +283,8 @@ int temper__hub_resolve(const char *path_or_id, int offline, char **folder_out) 
                            temper__hub_env_offline() ? " (HF_HUB_OFFLINE is set)" : "", path_or_id);
         goto done;
     }
-    rc = temper__hub_download(repo, revision, NULL, folder_out);
+    temper__hub_opts opts = {.progress = progress, .user = user};
+    rc = temper__hub_download(repo, revision, &opts, folder_out);
     if (rc < 0)
         temper__error_prefix(rc, "model \"%s\" is not a folder nor in the Hugging Face cache %s "
                              "(from %s), and downloading it failed", path_or_id, cache, from);

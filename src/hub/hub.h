@@ -33,8 +33,12 @@
  *     (temper__hub_download with default options, no progress).
  * On success *folder_out is malloc'd and owned by the caller (free()).
  * A miss offline is TEMPER_ENOENT with a message naming the paths looked
- * at and the fix (`temper pull ID`, or pass a folder). */
+ * at and the fix (temper_pull, or pass a folder). */
 int temper__hub_resolve(const char *path_or_id, int offline, char **folder_out);
+/* The same, the download reporting to progress (may be NULL; a non-zero
+ * return cancels: TEMPER_ECANCELED). */
+int temper__hub_resolve_progress(const char *path_or_id, int offline, temper_pull_callback progress,
+                                 void *user, char **folder_out);
 
 /* 1 if s has the shape of a Hub id ("NAME" or "ORG/NAME", optionally
  * followed by "@REVISION"), else 0. When it does and repo/revision are not

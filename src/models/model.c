@@ -313,7 +313,8 @@ int temper_model_load(const char *path_or_id, const temper_model_params *params,
     m->bos_id = m->eos_id = -1;
     cJSON *cfg = NULL;
     char *l2c = NULL;
-    int rc = temper__hub_resolve(path_or_id, params->offline, &m->path);
+    int rc = temper__hub_resolve_progress(path_or_id, params->offline, params->progress,
+                                          params->progress_user, &m->path);
     if (rc < 0) goto fail;
 
     /* A llama2.c checkpoint: the file itself, or the one in a folder with no config.json. */
