@@ -75,10 +75,7 @@ int cli_an_term_width(void) {
 }
 
 int cli_an_bos(const temper_model *model, temper_token *bos) {
-    temper_model_info mi;
-    temper_model_get_info(model, &mi);
-    *bos = mi.bos_id >= 0 ? mi.bos_id : mi.eos_id;
-    if (*bos < 0) {
+    if (temper_model_score_bos(model, bos) < 0) { /* the library's choice: BOS, else EOS */
         cli_error("--bos: the model has neither a BOS nor an EOS token: give the ids with "
                   "--prompt-ids instead");
         return 2;
