@@ -32,8 +32,10 @@
  *   - Ownership is written on every function that hands out or takes a
  *     pointer. "Borrowed" means: valid while the named owner lives.
  *   - Thread safety: a temper_model and its tokenizer are read-only after
- *     load and may be shared by threads. A temper_context belongs to one
- *     thread at a time.
+ *     load and may be shared by threads. A temper_context (and the
+ *     temper_gen requests in it) belongs to one thread at a time; contexts
+ *     may share a temper_threadpool; temper_gen_cancel() may be called
+ *     from any thread.
  *   - Shapes are written (rows, cols) row-major. Legend: T = tokens,
  *     V = vocabulary size, C = embedding size, L = layers, H = heads.
  *
