@@ -170,6 +170,8 @@ static int temper__neox_forward(temper_context *ctx, const temper__batch *b) {
     temper__capture_hidden(ctx, 0, x, T, C);
 
     for (int l = 0; l < hp->n_layer; l++) {
+        int stop = temper__ctx_abort(ctx); /* between layers */
+        if (stop < 0) return stop;
         const temper__neox_layer *ly = &g->layers[l];
         temper__layernorm(h, x, T, C, ly->ln1_g, ly->ln1_b, hp->norm_eps);
         temper__matmul(ctx->pool, qkv, 3 * C, h, T, &ly->qkv, ly->b_qkv, 0);
