@@ -212,6 +212,8 @@ static int temper__gemma3_forward(temper_context *ctx, const temper__batch *b) {
     temper__capture_hidden(ctx, 0, x, T, C);
 
     for (int l = 0; l < hp->n_layer; l++) {
+        int stop = temper__ctx_abort(ctx); /* between layers */
+        if (stop < 0) return stop;
         const temper__gemma3_layer *ly = &g->layers[l];
         temper__rmsnorm(h, x, T, C, ly->attn_norm, eps);
         temper__matmul(ctx->pool, q, QD, h, T, &ly->wq, ly->bq, 0);
