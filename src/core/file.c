@@ -11,17 +11,33 @@
 
 #include "core.h"
 
-int temper__mmap_open(const char *path, temper__mmap *out) {
-    out->data = NULL;
-    out->size = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+/* open(path) read-only if it is a regular file: a FIFO is opened without
+ * blocking (O_NONBLOCK) so that it can be refused. Returns the fd or a
+ * negative error. */
+static int temper__open_regular(const char *path) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return temper__error(errno == ENOENT ? TEMPER_ENOENT : TEMPER_EIO,
                              "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);
-        return temper__error(TEMPER_EIO, "%s: not a regular file", path);
+        return temper__error(TEMPER_EIO, "%s: not a regular file (a device, pipe or folder): give a file",
+                             path);
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    return fd;
+}
+
+int temper__mmap_open(const char *path, temper__mmap *out) {
+    out->data = NULL;
+    out->size = 0;
+    int fd = temper__open_regular(path);
+    if (fd < 0) return fd;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        return temper__error(TEMPER_EIO, "%s: cannot stat: %s", path, strerror(errno));
     }
     if (st.st_size == 0) {
         close(fd);
@@ -44,16 +60,30 @@ void temper__mmap_close(temper__mmap *m) {
 }
 
 int temper__read_file(const char *path, char **out, size_t *size_out) {
+    return temper__read_file_max(path, TEMPER__MAX_TEXT_FILE, out, size_out);
+}
+
+int temper__read_file_max(const char *path, size_t max, char **out, size_t *size_out) {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return temper__error(errno == ENOENT ? TEMPER_ENOENT : TEMPER_EIO,
-                             "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
+    int fd = temper__open_regular(path);
+    if (fd < 0) return fd;
+    struct stat st;
+    FILE *f = fstat(fd, &st) == 0 ? fdopen(fd, "rb") : NULL;
+    if (!f) {
+        close(fd);
+        return temper__error(TEMPER_EIO, "%s: cannot read: %s", path, strerror(errno));
+    }
+    if ((uint64_t)st.st_size > max) {
+        fclose(f);
+        return temper__error(TEMPER_EFORMAT, "%s: the file is %lld bytes, more than the %zu this kind of "
+                             "file may have: is it the right file?", path, (long long)st.st_size, max);
+    }
+    /* Read at most max + 1 bytes, whatever st_size said (the file may grow). */
+    size_t cap = (size_t)st.st_size + 2, n = 0;
     char *buf = malloc(cap);
     while (buf) {
         n += fread(buf + n, 1, cap - n - 1, f);
-        if (n < cap - 1) break;
+        if (n < cap - 1 || n > max) break;
         char *bigger = realloc(buf, cap * 2);
         if (!bigger) { free(buf); buf = NULL; break; }
         buf = bigger;
@@ -62,9 +92,11 @@ int temper__read_file(const char *path, char **out, size_t *size_out) {
     int err = ferror(f);
     fclose(f);
     if (!buf) return temper__error(TEMPER_ENOMEM, "%s: out of memory reading the file", path);
-    if (err) {
+    if (err || n > max) {
         free(buf);
-        return temper__error(TEMPER_EIO, "%s: read error", path);
+        return err ? temper__error(TEMPER_EIO, "%s: read error", path)
+                   : temper__error(TEMPER_EFORMAT, "%s: the file grew past %zu bytes while it was read",
+                                   path, max);
     }
     buf[n] = '\0';
     *out = buf;

@@ -101,7 +101,7 @@ int temper__llama2c_open(const char *path, temper__weights *w, cJSON **config) {
     } else {
         memcpy(&h, m.data, sizeof h);
         shared = h.vocab > 0;
-        if (h.vocab < 0) h.vocab = -h.vocab;
+        if (h.vocab < 0 && h.vocab > INT32_MIN) h.vocab = -h.vocab; /* INT32_MIN stays: refused below */
         offset = sizeof h;
     }
     if (h.dim <= 0 || h.hidden <= 0 || h.n_layers <= 0 || h.n_heads <= 0 || h.n_kv_heads <= 0 || h.vocab <= 0 ||
@@ -114,13 +114,27 @@ int temper__llama2c_open(const char *path, temper__weights *w, cJSON **config) {
     }
     const int64_t C = h.dim, F = h.hidden, L = h.n_layers, V = h.vocab, hs = C / h.n_heads,
                   KD = (int64_t)h.n_kv_heads * hs;
-    int64_t floats = V * C + 2 * L * C + C + L * (2 * C * C + 2 * KD * C + 3 * C * F) + (shared ? 0 : V * C);
-    if (version == 0) floats += (int64_t)h.seq_len * hs; /* the two freq_cis tables */
-    if ((uint64_t)m.size != offset + (uint64_t)floats * 4) {
+    /* floats = V*C + 2*L*C + C + L*(2*C*C + 2*KD*C + 3*C*F) [+ V*C] [+ seq_len*hs],
+     * every step checked: a hostile header can make any of them overflow. */
+    int64_t floats = 0, t;
+    bool ok = temper__mul_i64(V, C, &floats) && temper__mul_i64(C, C, &t) && temper__mul_i64(t, 2, &t);
+    int64_t layer = t, u;
+    ok = ok && temper__mul_i64(KD, C, &u) && temper__mul_i64(u, 2, &u) && temper__add_i64(layer, u, &layer) &&
+         temper__mul_i64(C, F, &u) && temper__mul_i64(u, 3, &u) && temper__add_i64(layer, u, &layer) &&
+         temper__add_i64(layer, 2 * C, &layer) && temper__mul_i64(layer, L, &layer) &&
+         temper__add_i64(floats, layer, &floats) && temper__add_i64(floats, C, &floats);
+    if (ok && !shared) ok = temper__mul_i64(V, C, &t) && temper__add_i64(floats, t, &floats);
+    if (ok && version == 0) /* the two freq_cis tables */
+        ok = temper__mul_i64(h.seq_len, hs, &t) && temper__add_i64(floats, t, &floats);
+    uint64_t bytes = 0;
+    ok = ok && temper__mul_u64((uint64_t)floats, 4, &bytes) && temper__add_u64(bytes, offset, &bytes);
+    if (!ok || (uint64_t)m.size != bytes) {
+        char implied[32] = "more than 2^64";
+        if (ok) snprintf(implied, sizeof implied, "%llu", (unsigned long long)bytes);
         rc = temper__error(TEMPER_EFORMAT,
-                           "%s: file size %zu disagrees with its header, which implies %llu bytes "
+                           "%s: file size %zu disagrees with its header, which implies %s bytes "
                            "(truncated or not a llama2.c checkpoint): download or export it again",
-                           path, m.size, (unsigned long long)(offset + (uint64_t)floats * 4));
+                           path, m.size, implied);
         goto fail;
     }
     const float *cur = (const float *)(m.data + offset);

@@ -296,7 +296,7 @@ static int temper__pt_add_tensor(temper__pt *pt, const temper__pk_value *key, co
     out->nbytes = (size_t)numel * esize;
     int contiguous = 1;
     int64_t expect = 1;
-    for (int d = t.ndim - 1; d >= 0; d--) {
+    for (int d = t.ndim - 1; d >= 0 && numel > 0; d--) { /* numel > 0: expect stays <= numel */
         if (t.size[d] != 1 && t.stride[d] != expect) contiguous = 0;
         expect *= t.size[d];
     }

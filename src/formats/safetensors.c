@@ -33,6 +33,46 @@ static size_t temper__st_other_size(const char *s) {
     return 0;
 }
 
+/* Entries [first, w->n) of one file: no name twice, no two byte ranges
+ * overlapping (the safetensors library refuses both). Sorted copies of the
+ * entries' indices make it O(n log n) for headers of any size. */
+static int temper__st_by_name(const void *a, const void *b, void *w) {
+    const temper__tensor *t = ((const temper__weights *)w)->tensors;
+    return strcmp(t[*(const int *)a].name, t[*(const int *)b].name);
+}
+static int temper__st_by_begin(const void *a, const void *b, void *w) {
+    const temper__tensor *x = &((const temper__weights *)w)->tensors[*(const int *)a],
+                         *y = &((const temper__weights *)w)->tensors[*(const int *)b];
+    const uint8_t *px = x->data, *py = y->data;
+    if (px != py) return px < py ? -1 : 1;
+    return x->nbytes < y->nbytes ? -1 : x->nbytes > y->nbytes;
+}
+
+static int temper__st_check_disjoint(const temper__weights *w, int first, const char *path,
+                                     const uint8_t *data) {
+    int n = w->n - first;
+    if (n < 2) return 0;
+    int *ix = malloc((size_t)n * sizeof *ix);
+    if (!ix) return temper__error(TEMPER_ENOMEM, "out of memory");
+    for (int i = 0; i < n; i++) ix[i] = first + i;
+    qsort_r(ix, (size_t)n, sizeof *ix, temper__st_by_name, (void *)w);
+    int rc = 0;
+    for (int i = 1; i < n && rc == 0; i++)
+        if (strcmp(w->tensors[ix[i - 1]].name, w->tensors[ix[i]].name) == 0)
+            rc = temper__error(TEMPER_EFORMAT, "%s: tensor \"%s\" appears twice in the header (corrupt "
+                               "header): download the file again", path, w->tensors[ix[i]].name);
+    if (rc == 0) qsort_r(ix, (size_t)n, sizeof *ix, temper__st_by_begin, (void *)w);
+    for (int i = 1; i < n && rc == 0; i++) {
+        const temper__tensor *a = &w->tensors[ix[i - 1]], *b = &w->tensors[ix[i]];
+        if ((const uint8_t *)a->data + a->nbytes > (const uint8_t *)b->data)
+            rc = temper__error(TEMPER_EFORMAT, "%s: tensors \"%s\" and \"%s\" overlap (bytes %lld.. of the "
+                               "data; corrupt header): download the file again", path, a->name, b->name,
+                               (long long)((const uint8_t *)b->data - data));
+    }
+    free(ix);
+    return rc;
+}
+
 static int temper__st_parse(temper__weights *w, const char *path, const temper__mmap *m) {
     if (m->size < 8) {
         int rc = temper__check_not_placeholder(path, m->data, m->size);
@@ -58,6 +98,10 @@ static int temper__st_parse(temper__weights *w, const char *path, const temper__
                              "%s: corrupt safetensors header (not a JSON object): download the file again",
                              path);
     }
+    /* Every entry is checked as the safetensors library checks it: integer
+     * shapes and offsets, begin <= end <= the data, end - begin = the size
+     * of the shape, no two entries with one name, no two overlapping ranges. */
+    int first = w->n;
     rc = 0;
     const cJSON *item;
     cJSON_ArrayForEach(item, root) {
@@ -92,31 +136,37 @@ static int temper__st_parse(temper__weights *w, const char *path, const temper__
         if (!t) { rc = temper__error(TEMPER_ENOMEM, "out of memory"); break; }
         t->dtype = dtype;
         t->ndim = ndim;
-        size_t numel = 1;
-        int bad = 0;
-        for (int d = 0; d < ndim; d++) {
+        /* sizes up to 2^53: exact in the JSON doubles, products checked */
+        const int64_t max = (int64_t)1 << 53;
+        uint64_t numel = 1;
+        int64_t b = -1, e = -1;
+        bool ok = true;
+        for (int d = 0; d < ndim && ok; d++) {
             const cJSON *v = cJSON_GetArrayItem(shape, d);
-            if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 1e12) { bad = 1; break; }
-            t->shape[d] = (int64_t)v->valuedouble;
-            numel = temper__mul_size(numel, (size_t)t->shape[d]);
+            ok = cJSON_IsNumber(v) && temper__double_to_i64(v->valuedouble, 0, max, &t->shape[d]) &&
+                 temper__mul_u64(numel, (uint64_t)t->shape[d], &numel);
         }
-        double b = cJSON_GetArrayItem(offs, 0)->valuedouble, e = cJSON_GetArrayItem(offs, 1)->valuedouble;
-        size_t nbytes = temper__mul_size(numel, elt);
-        if (bad || !(b >= 0 && e >= b) || (size_t)(e - b) != nbytes) {
-            rc = temper__error(TEMPER_EFORMAT, "%s: tensor \"%s\": shape and data_offsets disagree "
-                               "(corrupt header): download the file again", path, item->string);
+        const cJSON *vb = cJSON_GetArrayItem(offs, 0), *ve = cJSON_GetArrayItem(offs, 1);
+        uint64_t nbytes = 0;
+        if (!ok || !temper__mul_u64(numel, elt, &nbytes) || !cJSON_IsNumber(vb) || !cJSON_IsNumber(ve) ||
+            !temper__double_to_i64(vb->valuedouble, 0, max, &b) ||
+            !temper__double_to_i64(ve->valuedouble, 0, max, &e) || e < b || (uint64_t)(e - b) != nbytes) {
+            rc = temper__error(TEMPER_EFORMAT, "%s: tensor \"%s\": shape and data_offsets are not whole "
+                               "numbers that agree (corrupt header): download the file again", path,
+                               item->string);
             break;
         }
-        if ((size_t)e > data_size) {
+        if ((uint64_t)e > data_size) {
             rc = temper__error(TEMPER_EFORMAT,
-                               "%s: truncated file: tensor \"%s\" ends at byte %.0f of the data but the "
+                               "%s: truncated file: tensor \"%s\" ends at byte %lld of the data but the "
                                "file holds %zu: download the file again",
-                               path, item->string, e, data_size);
+                               path, item->string, (long long)e, data_size);
             break;
         }
-        t->data = data + (size_t)b;
-        t->nbytes = nbytes;
+        t->data = data + b;
+        t->nbytes = (size_t)nbytes;
     }
+    if (rc == 0) rc = temper__st_check_disjoint(w, first, path, data);
     cJSON_Delete(root);
     return rc;
 }

@@ -48,9 +48,10 @@ static int temper__gpt2_init(temper_model *m, const cJSON *cfg) {
         (rc = temper__cfg_int(cfg, "n_positions", 1024, &hp->n_ctx)) < 0 ||
         (rc = temper__cfg_int(cfg, "vocab_size", 50257, &hp->n_vocab)) < 0 ||
         (rc = temper__cfg_int(cfg, "n_inner", 0, &n_inner)) < 0 ||
-        (rc = temper__cfg_num(cfg, "layer_norm_epsilon", 1e-5, &eps)) < 0)
+        (rc = temper__cfg_positive(cfg, "layer_norm_epsilon", 1e-5, &eps)) < 0)
         return temper__error_prefix(rc, "%s", m->path);
-    if (hp->n_layer < 1 || hp->n_head < 1 || hp->n_embd < 1 || hp->n_embd % hp->n_head != 0 ||
+    if (hp->n_layer < 1 || hp->n_layer > TEMPER__MAX_LAYERS || hp->n_head < 1 || hp->n_embd < 1 ||
+        hp->n_embd % hp->n_head != 0 ||
         hp->n_ctx < 1 || hp->n_vocab < 1 || n_inner < 0)
         return temper__error(TEMPER_EFORMAT,
                              "%s/config.json: inconsistent sizes (n_layer %d, n_head %d, n_embd %d, "

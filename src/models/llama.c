@@ -30,10 +30,11 @@ int temper__llama_init_variant(temper_model *m, const cJSON *cfg, const temper__
         (rc = temper__cfg_int(cfg, "max_position_embeddings", 2048, &hp->n_ctx)) < 0 ||
         (rc = temper__cfg_int(cfg, "vocab_size", 32000, &hp->n_vocab)) < 0 ||
         (rc = temper__cfg_int(cfg, "head_dim", hp->n_head ? hp->n_embd / hp->n_head : 0, &head_dim)) < 0 ||
-        (rc = temper__cfg_num(cfg, "rms_norm_eps", 1e-6, &eps)) < 0 ||
-        (rc = temper__cfg_num(cfg, "rope_theta", 10000.0, &theta)) < 0)
+        (rc = temper__cfg_positive(cfg, "rms_norm_eps", 1e-6, &eps)) < 0 ||
+        (rc = temper__cfg_positive(cfg, "rope_theta", 10000.0, &theta)) < 0)
         return temper__error_prefix(rc, "%s", m->path);
-    if (hp->n_layer < 1 || hp->n_head < 1 || hp->n_kv_head < 1 || hp->n_head % hp->n_kv_head ||
+    if (hp->n_layer < 1 || hp->n_layer > TEMPER__MAX_LAYERS || hp->n_head < 1 || hp->n_kv_head < 1 ||
+        hp->n_head % hp->n_kv_head || (int64_t)hp->n_head * head_dim > TEMPER__MAX_CFG_INT ||
         hp->n_embd < 1 || hp->n_ff < 1 || head_dim < 2 || head_dim % 2 || hp->n_ctx < 1 || hp->n_vocab < 1 ||
         theta <= 0)
         return temper__error(TEMPER_EFORMAT,

@@ -35,10 +35,21 @@ int temper__cfg_int(const cJSON *cfg, const char *key, int def, int *out) {
     double d;
     int rc = temper__cfg_num(cfg, key, def, &d);
     if (rc < 0) return rc;
-    if (d != floor(d) || d < -2147483648.0 || d > 2147483647.0)
+    if (d != floor(d))
         return temper__error(TEMPER_EFORMAT, "config.json: \"%s\" should be an integer (it is %g)", key, d);
+    if (fabs(d) > TEMPER__MAX_CFG_INT)
+        return temper__error(TEMPER_EFORMAT, "config.json: \"%s\" is %.0f: temper reads values up to %d "
+                             "there (a corrupt or hostile config.json?)", key, d, TEMPER__MAX_CFG_INT);
     *out = (int)d;
     return 0;
+}
+
+int temper__cfg_positive(const cJSON *cfg, const char *key, double def, double *out) {
+    int rc = temper__cfg_num(cfg, key, def, out);
+    if (rc == 0 && !(*out > 0))
+        rc = temper__error(TEMPER_EFORMAT, "config.json: \"%s\" is %g: it must be a positive number", key,
+                           *out);
+    return rc;
 }
 
 const char *temper__cfg_str(const cJSON *cfg, const char *key) {

@@ -162,9 +162,17 @@ const temper__tensor *temper__model_find(const temper_model *m, const char *cons
                                          const char *name);
 
 /* config.json accessors: integer/number with a default when absent; error
- * when present with the wrong type. */
+ * when present with the wrong type. Integers are within +-TEMPER__MAX_CFG_INT,
+ * so that sums and small multiples of them (4 * n_embd, n_ctx + 2) cannot
+ * overflow an int; products of two need int64_t and a check. */
+#define TEMPER__MAX_CFG_INT (1 << 24)
+/* Layers at most (the per-layer tables are allocated before the weights are
+ * looked up). */
+#define TEMPER__MAX_LAYERS (1 << 14)
 int temper__cfg_int(const cJSON *cfg, const char *key, int def, int *out);
 int temper__cfg_num(const cJSON *cfg, const char *key, double def, double *out);
+/* A number > 0 (epsilons, rope_theta): the error names the key. */
+int temper__cfg_positive(const cJSON *cfg, const char *key, double def, double *out);
 const char *temper__cfg_str(const cJSON *cfg, const char *key);
 int temper__cfg_bool(const cJSON *cfg, const char *key, int def);
 /* layer_types (transformers' per-layer attention kinds), when config.json

@@ -52,7 +52,8 @@ static int temper__opt_init(temper_model *m, const cJSON *cfg) {
         (rc = temper__cfg_int(cfg, "vocab_size", 50272, &hp->n_vocab)) < 0 ||
         (rc = temper__cfg_int(cfg, "word_embed_proj_dim", hp->n_embd, &E)) < 0)
         return temper__error_prefix(rc, "%s", m->path);
-    if (hp->n_layer < 1 || hp->n_head < 1 || hp->n_embd % hp->n_head || hp->n_ff < 1 || hp->n_ctx < 1 ||
+    if (hp->n_layer < 1 || hp->n_layer > TEMPER__MAX_LAYERS || hp->n_head < 1 || hp->n_embd % hp->n_head ||
+        hp->n_ff < 1 || hp->n_ctx < 1 ||
         hp->n_vocab < 1 || E < 1)
         return temper__error(TEMPER_EFORMAT, "%s/config.json: inconsistent sizes (layers %d, heads %d, hidden %d)",
                              m->path, hp->n_layer, hp->n_head, hp->n_embd);

@@ -149,21 +149,27 @@ int temper__added_push(temper_tokenizer *tok, temper_token id, bool special, boo
                        bool rstrip, bool normalized) {
     if (id < 0 || id >= tok->n_vocab || !(tok->flags[id] & TEMPER__TOK_PRESENT))
         return temper__error(TEMPER_EFORMAT, "added token id %d is not in the vocabulary", id);
-    for (int k = 0; k < tok->n_added; k++) {
-        if (tok->added[k].id == id) { /* declared twice: the last declaration wins */
-            tok->added[k].special = special;
-            tok->added[k].lstrip = lstrip;
-            tok->added[k].rstrip = rstrip;
-            tok->added[k].normalized = normalized;
-            goto flags;
-        }
+    if (!tok->added_index && !(tok->added_index = calloc((size_t)tok->n_vocab, sizeof(int))))
+        return temper__error(TEMPER_ENOMEM, "out of memory for the added tokens");
+    int k = tok->added_index[id] - 1;
+    if (k >= 0) { /* declared twice: the last declaration wins */
+        tok->added[k].special = special;
+        tok->added[k].lstrip = lstrip;
+        tok->added[k].rstrip = rstrip;
+        tok->added[k].normalized = normalized;
+        goto flags;
     }
-    temper__added *v = realloc(tok->added, ((size_t)tok->n_added + 1) * sizeof *v);
-    if (!v) return temper__error(TEMPER_ENOMEM, "out of memory for the added tokens");
-    tok->added = v;
+    if (tok->n_added == tok->added_cap) {
+        int cap = tok->added_cap ? 2 * tok->added_cap : 16;
+        temper__added *v = realloc(tok->added, (size_t)cap * sizeof *v);
+        if (!v) return temper__error(TEMPER_ENOMEM, "out of memory for the added tokens");
+        tok->added = v;
+        tok->added_cap = cap;
+    }
     const char *text = temper__tok_text(tok, id);
-    v[tok->n_added++] = (temper__added){id, text, (uint32_t)strlen(text), special, lstrip,
-                                        rstrip, normalized};
+    tok->added[tok->n_added++] = (temper__added){id, text, (uint32_t)strlen(text), special, lstrip,
+                                                 rstrip, normalized};
+    tok->added_index[id] = tok->n_added;
 flags:
     tok->flags[id] |= TEMPER__TOK_ADDED;
     if (special) tok->flags[id] |= TEMPER__TOK_SPECIAL;

@@ -155,11 +155,10 @@ int temper__load_vocab_merges(temper_tokenizer *tok, const char *folder) {
 
     const cJSON *v;
     cJSON_ArrayForEach(v, vocab) {
-        if (!cJSON_IsNumber(v)) {
-            rc = temper__error(TEMPER_EFORMAT, "%s: entry \"%s\" has no id", vpath, v->string);
+        int id;
+        if ((rc = temper__json_token_id(v, vpath, "entry", v->string, &id)) < 0 ||
+            (rc = temper__vb_set(&vb, id, v->string, strlen(v->string))) < 0)
             goto done;
-        }
-        if ((rc = temper__vb_set(&vb, (int)v->valuedouble, v->string, strlen(v->string))) < 0) goto done;
     }
     int n_model = vb.n;
 
@@ -173,7 +172,14 @@ int temper__load_vocab_merges(temper_tokenizer *tok, const char *folder) {
         if (rc == 0) continue;
         sp[n_sp].special = temper__flag(v, "special", false);
         sp[n_sp].normalized = temper__flag(v, "normalized", !sp[n_sp].special);
-        sp[n_sp++].id = atoi(v->string);
+        char *end;
+        long id = strtol(v->string, &end, 10);
+        if (end == v->string || *end || id < 0 || id > TEMPER__MAX_TOKEN_ID) {
+            rc = temper__error(TEMPER_EFORMAT, "%s: added_tokens_decoder key \"%s\" is not a token id "
+                               "(a whole number from 0 to %d)", cpath, v->string, TEMPER__MAX_TOKEN_ID);
+            goto done;
+        }
+        sp[n_sp++].id = (int)id;
     }
     static const char *roles[7] = {"bos_token", "eos_token", "unk_token", "sep_token",
                                    "pad_token", "cls_token", "mask_token"};
@@ -203,7 +209,7 @@ int temper__load_vocab_merges(temper_tokenizer *tok, const char *folder) {
         int id = sp[k].id;
         if (id < 0) {
             const cJSON *hit = cJSON_GetObjectItemCaseSensitive(vocab, sp[k].content);
-            if (cJSON_IsNumber(hit)) id = (int)hit->valuedouble;
+            if (hit && (rc = temper__json_token_id(hit, vpath, "entry", sp[k].content, &id)) < 0) goto done;
         }
         for (int j = 0; j < k && id < 0; j++)
             if (strcmp(sp[j].content, sp[k].content) == 0) id = sp[j].id;

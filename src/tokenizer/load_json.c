@@ -76,8 +76,9 @@ static int temper__template_ids(const char *path, const cJSON *specials, const c
         if (*n >= 4)
             return temper__error(TEMPER_EUNSUPPORTED, "%s: TemplateProcessing adds more than 4 "
                                  "tokens on one side", path);
-        if (!cJSON_IsNumber(v)) return temper__error(TEMPER_EFORMAT, "%s: bad special token id", path);
-        dst[(*n)++] = (temper_token)v->valuedouble;
+        int id, rc = temper__json_token_id(v, path, "TemplateProcessing special token", name, &id);
+        if (rc < 0) return rc;
+        dst[(*n)++] = id;
     }
     return 0;
 }
@@ -102,14 +103,19 @@ static int temper__read_post(temper_tokenizer *tok, const char *path, const cJSO
     if (strcmp(type, "RobertaProcessing") == 0) {
         const cJSON *sep = cJSON_GetObjectItemCaseSensitive(pp, "sep");
         const cJSON *cls = cJSON_GetObjectItemCaseSensitive(pp, "cls");
-        if (cJSON_GetArraySize(sep) != 2 || cJSON_GetArraySize(cls) != 2 ||
-            !cJSON_IsNumber(cJSON_GetArrayItem(sep, 1)) || !cJSON_IsNumber(cJSON_GetArrayItem(cls, 1)))
+        int id_sep, id_cls, rc;
+        if (cJSON_GetArraySize(sep) != 2 || cJSON_GetArraySize(cls) != 2)
             return temper__error(TEMPER_EFORMAT, "%s: RobertaProcessing needs \"sep\" and \"cls\" "
                                  "as [token, id]", path);
+        if ((rc = temper__json_token_id(cJSON_GetArrayItem(sep, 1), path, "RobertaProcessing sep", NULL,
+                                        &id_sep)) < 0 ||
+            (rc = temper__json_token_id(cJSON_GetArrayItem(cls, 1), path, "RobertaProcessing cls", NULL,
+                                        &id_cls)) < 0)
+            return rc;
         if (post->n_prefix >= 4 || post->n_suffix >= 4)
             return temper__error(TEMPER_EUNSUPPORTED, "%s: too many post-processor tokens", path);
-        post->prefix[post->n_prefix++] = (temper_token)cJSON_GetArrayItem(cls, 1)->valuedouble;
-        post->suffix[post->n_suffix++] = (temper_token)cJSON_GetArrayItem(sep, 1)->valuedouble;
+        post->prefix[post->n_prefix++] = id_cls;
+        post->suffix[post->n_suffix++] = id_sep;
         post->trim_offsets = temper__json_bool(pp, "trim_offsets", true);
         post->trim_add_prefix_space = temper__json_bool(pp, "add_prefix_space", true);
         return 0;
@@ -207,6 +213,12 @@ static int temper__read_merges(temper_tokenizer *tok, const char *path, const cJ
     return rc;
 }
 
+static uint32_t temper__added_hash(const char *s) {
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (; *s; s++) h = (h ^ (uint8_t)*s) * 16777619u;
+    return h;
+}
+
 int temper__load_tokenizer_json(temper_tokenizer *tok, const char *path, char *text) {
     /* cJSON reads everything but the two large members, which it would
      * turn into one allocation per entry; json_scan.c reads those */
@@ -224,6 +236,7 @@ int temper__load_tokenizer_json(temper_tokenizer *tok, const char *path, char *t
         return temper__error(TEMPER_EFORMAT, "%s: not a valid JSON object", path);
     }
     int *model_id = NULL;     /* (added tokens) their ids in model.vocab, fast path */
+    const cJSON **seen = NULL; /* (added tokens, hashed by content) the first with each content */
     const char **added_text = NULL;
     temper__vocab_builder vb = {0};
     int rc;
@@ -285,11 +298,9 @@ int temper__load_tokenizer_json(temper_tokenizer *tok, const char *path, char *t
             goto done;
     } else {
         cJSON_ArrayForEach(v, mvocab) {
-            if (!cJSON_IsNumber(v)) {
-                rc = temper__error(TEMPER_EFORMAT, "%s: vocab entry \"%s\" has no id", path, v->string);
-                goto done;
-            }
-            if ((rc = temper__vb_set(&vb, (int)v->valuedouble, v->string, strlen(v->string))) < 0)
+            int id;
+            if ((rc = temper__json_token_id(v, path, "vocab entry", v->string, &id)) < 0 ||
+                (rc = temper__vb_set(&vb, id, v->string, strlen(v->string))) < 0)
                 goto done;
         }
         model_size = cJSON_GetArraySize(mvocab);
@@ -300,6 +311,13 @@ int temper__load_tokenizer_json(temper_tokenizer *tok, const char *path, char *t
      * (the model's size, or 1 + the highest added id above it). The ids
      * are written back into the parsed JSON for the loop below. */
     int max_added = -1, k = 0;
+    uint32_t seen_mask = 15;
+    while (seen_mask < 2u * (uint32_t)n_added) seen_mask = 2 * seen_mask + 1;
+    seen = calloc((size_t)seen_mask + 1, sizeof *seen);
+    if (!seen) {
+        rc = temper__error(TEMPER_ENOMEM, "out of memory");
+        goto done;
+    }
     cJSON_ArrayForEach(v, added) {
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(v, "id");
         const cJSON *content = cJSON_GetObjectItemCaseSensitive(v, "content");
@@ -312,21 +330,30 @@ int temper__load_tokenizer_json(temper_tokenizer *tok, const char *path, char *t
                                "true, which is not supported", path, content->valuestring);
             goto done;
         }
-        int i = -1, j = 0;
-        const cJSON *w;
-        cJSON_ArrayForEach(w, added) {
-            if (j++ >= k) break;
-            if (strcmp(cJSON_GetObjectItemCaseSensitive(w, "content")->valuestring,
-                       content->valuestring) == 0)
-                i = (int)cJSON_GetObjectItemCaseSensitive(w, "id")->valuedouble;
+        /* seen[]: an open-addressing table of the contents so far -> their id */
+        uint32_t h = temper__added_hash(content->valuestring) & seen_mask;
+        int i = -1;
+        for (; seen[h]; h = (h + 1) & seen_mask) {
+            const cJSON *w = seen[h];
+            if (strcmp(cJSON_GetObjectItemCaseSensitive(w, "content")->valuestring, content->valuestring) == 0) {
+                i = (int)cJSON_GetObjectItemCaseSensitive(w, "id")->valuedouble; /* written back below */
+                break;
+            }
         }
         if (i < 0 && fast) {
             i = model_id[k];
         } else if (i < 0) {
             const cJSON *hit = cJSON_GetObjectItemCaseSensitive(mvocab, content->valuestring);
-            if (cJSON_IsNumber(hit)) i = (int)hit->valuedouble;
+            if (hit && (rc = temper__json_token_id(hit, path, "vocab entry", content->valuestring, &i)) < 0)
+                goto done;
         }
         if (i < 0) i = max_added >= model_size ? max_added + 1 : model_size;
+        if (i > TEMPER__MAX_TOKEN_ID) {
+            rc = temper__error(TEMPER_EFORMAT, "%s: too many added tokens (ids past %d)", path,
+                               TEMPER__MAX_TOKEN_ID);
+            goto done;
+        }
+        if (!seen[h]) seen[h] = v;
         if (i > max_added) max_added = i;
         cJSON_SetNumberValue((cJSON *)id, i);
         k++;
@@ -353,6 +380,7 @@ int temper__load_tokenizer_json(temper_tokenizer *tok, const char *path, char *t
     if (rc < 0) goto done;
     rc = spm ? temper__spm_prepare(tok, path, root) : temper__bpe_prepare(tok, path);
 done:
+    free(seen);
     free(model_id);
     free(added_text);
     temper__vb_free(&vb);

@@ -98,17 +98,19 @@ int temper__scan_vocab(const char *path, const char *text, const char *p,
         p = temper__json_ws(q + 1);
         len = strlen(buf); /* as cJSON keys: up to an escaped NUL */
         const char *end = p;
-        long id = 0;
-        while (*end >= '0' && *end <= '9' && id < (1L << 40)) id = 10 * id + (*end++ - '0');
-        if (end == p || !strchr(",} \t\n\r", *end)) { /* not a plain integer */
+        int64_t id = 0;
+        while (*end >= '0' && *end <= '9' && id <= TEMPER__MAX_TOKEN_ID) id = 10 * id + (*end++ - '0');
+        if (end == p || !strchr(",} \t\n\r", *end)) { /* not a plain integer: 1e3, 1.5, -1, 4294967297 */
             char *e2;
             double d = strtod(p, &e2);
             end = e2;
-            if (end == p) {
-                rc = temper__error(TEMPER_EFORMAT, "%s: vocab entry \"%s\" has no id", path, buf);
+            if (end == p || !temper__double_to_i64(d, 0, TEMPER__MAX_TOKEN_ID, &id)) {
+                if (end == p) rc = temper__error(TEMPER_EFORMAT, "%s: vocab entry \"%s\" has no id", path, buf);
+                else rc = temper__error(TEMPER_EFORMAT, "%s: vocab entry \"%s\" has id %.*s: ids are whole "
+                                        "numbers from 0 to %d", path, buf, (int)(end - p), p,
+                                        TEMPER__MAX_TOKEN_ID);
                 break;
             }
-            id = (long)d;
         }
         p = end;
         if ((rc = temper__vb_set(vb, (int)id, buf, len)) < 0) break;

@@ -19,6 +19,7 @@ void temper_tokenizer_free(temper_tokenizer *tok) {
     free(tok->str_slots);
     free(tok->merges);
     free(tok->added);
+    free(tok->added_index);
     temper__split_free(tok->split);
     free(tok);
 }

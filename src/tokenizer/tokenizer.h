@@ -27,6 +27,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <cJSON.h>
+
 #include "core/core.h"
 
 /* ---- byte-level alphabet (bytelevel.c) -------------------------------- */
@@ -144,7 +146,9 @@ struct temper_tokenizer {
 
     /* Added tokens: raw pass (normalized = false) then normalized pass. */
     temper__added *added;       /* (n_added), owned */
-    int n_added;
+    int n_added, added_cap;
+    int *added_index;           /* (n_vocab) id -> 1 + its index in added, 0: none;
+                                   owned, made by the first temper__added_push */
 
     temper__post post;
     temper_token bos_id, eos_id, unk_id, pad_id; /* -1: none */
@@ -157,9 +161,21 @@ typedef struct temper__vocab_builder {
     uint32_t *off;             /* (cap) offset + 1 in pool, 0: no token */
     uint8_t *flags;            /* (cap) */
     int cap, n;                /* n: 1 + highest id set */
+    int count;                 /* ids set */
 } temper__vocab_builder;
 
+/* Token ids read from files are at most TEMPER__MAX_TOKEN_ID, and a
+ * vocabulary's ids are dense: an id may run at most 1M past twice the
+ * number of tokens set so far (so that a small file cannot make the tables
+ * huge: the tables grow with the file). */
+#define TEMPER__MAX_TOKEN_ID ((1 << 26) - 1)
 int temper__vb_set(temper__vocab_builder *vb, int id, const char *text, size_t len);
+/* A token id in a JSON file: an integer number in [0, TEMPER__MAX_TOKEN_ID],
+ * else TEMPER_EFORMAT naming path, what ("vocab entry", "added token"...) and
+ * name (the token, may be NULL). NaN, 1.5 or 4294967297 are refused, not
+ * coerced. */
+int temper__json_token_id(const cJSON *v, const char *path, const char *what, const char *name,
+                          int *out);
 void temper__vb_free(temper__vocab_builder *vb);
 /* Move the builder's tables into tok and build the string map and the bytes
  * of every token (the ByteLevel decoder's rule). vb is emptied. */

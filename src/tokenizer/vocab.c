@@ -11,8 +11,13 @@ static uint64_t temper__hash_str(const char *s, size_t len) {
 }
 
 int temper__vb_set(temper__vocab_builder *vb, int id, const char *text, size_t len) {
-    if (id < 0 || id >= (1 << 30))
-        return temper__error(TEMPER_EFORMAT, "token id %d is out of range", id);
+    if (id < 0 || id > TEMPER__MAX_TOKEN_ID)
+        return temper__error(TEMPER_EFORMAT, "token id %d of \"%.*s\" is out of range (0 to %d)", id,
+                             (int)(len < 64 ? len : 64), text, TEMPER__MAX_TOKEN_ID);
+    if (id >= vb->n && id - vb->count >= vb->count + (1 << 20))
+        return temper__error(TEMPER_EFORMAT, "token id %d of \"%.*s\" is far past the %d tokens read so far "
+                             "(a vocabulary's ids run from 0 with few holes): a corrupt file?", id,
+                             (int)(len < 64 ? len : 64), text, vb->count);
     if (id >= vb->cap) {
         int cap = vb->cap ? vb->cap : 1024;
         while (cap <= id) cap *= 2;
@@ -38,9 +43,24 @@ int temper__vb_set(temper__vocab_builder *vb, int id, const char *text, size_t l
     memcpy(vb->pool + vb->pool_len, text, len);
     vb->pool[vb->pool_len + len] = '\0';
     vb->off[id] = (uint32_t)vb->pool_len + 1;
+    if (!(vb->flags[id] & TEMPER__TOK_PRESENT)) vb->count++;
     vb->flags[id] |= TEMPER__TOK_PRESENT;
     vb->pool_len += len + 1;
     if (id + 1 > vb->n) vb->n = id + 1;
+    return 0;
+}
+
+int temper__json_token_id(const cJSON *v, const char *path, const char *what, const char *name,
+                          int *out) {
+    int64_t id;
+    const char *q = name ? "\"" : "";
+    if (!cJSON_IsNumber(v))
+        return temper__error(TEMPER_EFORMAT, "%s: %s %s%s%s has no id (not a number)", path, what, q,
+                             name ? name : "", q);
+    if (!temper__double_to_i64(v->valuedouble, 0, TEMPER__MAX_TOKEN_ID, &id))
+        return temper__error(TEMPER_EFORMAT, "%s: %s %s%s%s has id %.17g: ids are whole numbers from 0 to %d",
+                             path, what, q, name ? name : "", q, v->valuedouble, TEMPER__MAX_TOKEN_ID);
+    *out = (int)id;
     return 0;
 }
 

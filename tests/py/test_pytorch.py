@@ -412,11 +412,23 @@ def test_errors():
     check("120 damaged files: no crash", not bad, str(bad[:3]))
 
 
+def test_empty_huge():
+    """An empty tensor (a dimension of 0) whose other dimensions multiply
+    past 2^63: the contiguity check must not overflow (UBSan found it)."""
+    base = pt.Storage("F32", np.zeros(4, dtype=np.float32))
+    f = path("empty_huge.bin")
+    pt.save(f, [("empty", pt.Tensor(base, (0, 1 << 40, 1 << 40), stride=(1, 1, 1)))])
+    rc, got, err = dump(f)
+    no_crash("empty huge tensor", rc, err)
+    check("empty huge tensor: loads with its shape", rc == 0 and got.get("empty", (0, 0))[1] ==
+          (0, 1 << 40, 1 << 40), f"rc={rc} {err.strip()[:200]}")
+
+
 def main():
     if not os.path.exists(DUMP):
         return harness.missing(f"missing {DUMP}: run make BUILD={BUILD}")
     os.makedirs(OUT, exist_ok=True)
-    for t in (test_dtypes, test_views, test_variants, test_folders, test_errors):
+    for t in (test_dtypes, test_views, test_variants, test_folders, test_errors, test_empty_huge):
         t()
     return harness.summary()
 
