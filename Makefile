@@ -7,6 +7,7 @@
 #   make SAN=1      build into build-san/ with -fsanitize=address,undefined
 #   make install    the CLI, library, header and bundled model under PREFIX
 #                   (/usr/local; DESTDIR for staging); `make uninstall` undoes it
+#   make fuzz       libFuzzer targets (clang) into build-fuzz/, each run FUZZ_TIME s
 #
 # Sources are found by wildcard: a new .c under src/ joins the library, a new
 # tests/unit/test_*.c becomes a test binary, a new bench/bench_*.c a bench.
@@ -51,7 +52,27 @@ SOVERSION := $(shell sed -n 's/^\#define TEMPER_VERSION_MAJOR //p' include/tempe
                sed -n 's/^\#define TEMPER_VERSION_MINOR //p' include/temper.h)
 SONAME    := libtemper.so.$(SOVERSION)
 
-.PHONY: all lib cli tests benches test test-fast bench clean install uninstall FORCE
+
+# libFuzzer targets (tests/fuzz/fuzz_*.c) and the library, built with clang
+# and ASan + UBSan into build-fuzz/. `make fuzz` runs each for FUZZ_TIME
+# seconds (default 600); `make test` runs each for a few seconds.
+FUZZ_CC    ?= clang
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -pthread -Iinclude -Isrc -I/usr/include/cjson \
+              -Wno-psabi -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+# (clang 14 knows no "f16c" for __builtin_cpu_supports, and refuses 8-lane
+# vector helpers without AVX shared by an AVX2 and a baseline variant: the
+# fuzz build assumes AVX2 and runs the portable kernels; the readers are
+# what it is for)
+FUZZ_FLAGS += '-D__builtin_cpu_supports(x)=0'
+ifeq ($(shell uname -m),x86_64)
+FUZZ_FLAGS += -mavx2 -mfma
+endif
+FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZERS    := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
+FUZZ_OBJ   := $(LIB_SRC:%.c=build-fuzz/obj/%.o)
+FUZZ_TIME  ?= 600
+
+.PHONY: all lib cli tests benches test test-fast bench clean install uninstall FORCE fuzzers fuzz
 all: lib cli tests benches
 lib: $(BUILD)/libtemper.a $(BUILD)/libtemper.so
 cli: $(BUILD)/temper
@@ -99,9 +120,26 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libtemper.a
 # (test_ops) and contexts sharing a pool (test_generate) with ThreadSanitizer.
 test: all
 	$(MAKE) SAN=1 all
+	$(MAKE) fuzzers
 	$(MAKE) BUILD=build-tsan OPT="-O1 -fsanitize=thread" LDFLAGS=-fsanitize=thread \
 	    build-tsan/tests/test_ops build-tsan/tests/test_generate
 	tests/run
+
+fuzzers: $(FUZZERS)
+
+build-fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+build-fuzz/libtemper.a: $(FUZZ_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h tests/fuzz/fuzz_tok.h build-fuzz/libtemper.a
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< build-fuzz/libtemper.a $(LDLIBS)
+
+fuzz: fuzzers
+	tests/fuzz/run $(FUZZ_TIME)
 
 bench: all
 	BUILD=$(BUILD) bench/run
@@ -125,6 +163,6 @@ uninstall:
 	rm -rf $(DESTDIR)$(DATADIR)
 
 clean:
-	rm -rf build build-san build-tsan
+	rm -rf build build-san build-tsan build-fuzz
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj build-fuzz/obj -name '*.d' 2>/dev/null)

@@ -227,6 +227,13 @@ int temper__zip_read(const temper__zip *z, const char *path, const temper__zip_e
     if (e->usize > SIZE_MAX - 64)
         return temper__error(TEMPER_ENOMEM, "%s: entry %.*s is too large to decompress", path,
                              (int)e->name_len, e->name);
+    /* deflate expands at most 1032:1: a larger announced size is a lie, and
+     * allocating it would let a small file exhaust the memory */
+    if (e->usize / 1032 > e->size + 1)
+        return temper__error(TEMPER_EFORMAT, "%s: entry %.*s announces %llu bytes from %llu compressed, "
+                             "more than deflate can give (corrupt zip directory): download the file again",
+                             path, (int)e->name_len, e->name, (unsigned long long)e->usize,
+                             (unsigned long long)e->size);
     size_t cap = ((size_t)e->usize + 63) / 64 * 64;
     uint8_t *buf = aligned_alloc(64, cap ? cap : 64);
     if (!buf)

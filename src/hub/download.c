@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -317,6 +318,10 @@ static int temper__head_file(temper__pull *p, temper__pull_file *f) {
             url = next;
             continue;
         }
+        if (st >= 300 && st < 400 && r.resp.location[0] == '/') {
+            rc = temper__error(TEMPER_EIO, "%s: more than 10 redirects (a redirect loop?)", url);
+            goto done;
+        }
         if (st >= 400 || st < 200) {
             rc = temper__status_error(p, &r.resp, url);
             goto done;
@@ -363,6 +368,15 @@ static int temper__download_blob(temper__pull *p, int idx, const char *blob, con
     uint64_t have = stat(part, &st) == 0 ? (uint64_t)st.st_size : 0;
     if (f->size >= 0 && have > (uint64_t)f->size) have = 0; /* not this file: start again */
     if (p->force) have = 0;
+    struct statvfs fs;
+    if (f->size > 0 && statvfs(p->repo_dir, &fs) == 0 &&
+        (uint64_t)f->size - have > (uint64_t)fs.f_bavail * fs.f_frsize) {
+        rc = temper__error(TEMPER_EIO, "%s: the Hub announces %lld bytes but the cache's disk has %llu "
+                           "free: free some space, or set HF_HUB_CACHE to a folder on a larger disk",
+                           f->name, (long long)f->size,
+                           (unsigned long long)fs.f_bavail * fs.f_frsize);
+        goto done;
+    }
     if (!(out = fopen(part, have ? "ab" : "wb"))) { rc = temper__disk_error(part, errno); goto done; }
     p->cur = idx;
     p->cur_resumed = have;
@@ -372,12 +386,19 @@ static int temper__download_blob(temper__pull *p, int idx, const char *blob, con
 
     for (int attempt = 0; f->size < 0 || have < (uint64_t)f->size;) {
         temper__http_req r = {.url = url, .follow = 1, .range_from = have, .file = out,
-                              .progress = temper__on_bytes, .user = p};
+                              .progress = temper__on_bytes, .user = p,
+                              .max_total = f->size > 0 ? (uint64_t)f->size : 0};
         p->cur_resumed = have;
         rc = temper__http_perform(&p->http, &r);
         if (fflush(out) != 0 && rc == 0) rc = temper__disk_error(part, errno);
         if (r.write_errno) rc = temper__disk_error(part, r.write_errno);
         if (rc == TEMPER_ECANCELED || r.write_errno) goto done;
+        if (r.too_big) { /* more than announced: not this file, keep nothing */
+            fclose(out);
+            out = NULL;
+            unlink(part);
+            goto done;
+        }
         long code = r.resp.status;
         have = r.restarted ? r.body_bytes : have + r.body_bytes;
         if (rc == 0 && code == 416 && f->size >= 0 && have == (uint64_t)f->size) break;
@@ -397,7 +418,9 @@ static int temper__download_blob(temper__pull *p, int idx, const char *blob, con
             r.transient = 1;
         }
         if (!r.transient) goto done;
-        if (r.body_bytes > 0) attempt = 0; /* progress was made: a fresh set of retries */
+        /* progress was made: a fresh set of retries (not for a slow drip,
+         * which makes a little progress every time) */
+        if (r.body_bytes > 0 && !r.stalled) attempt = 0;
         if (attempt >= p->max_retries) goto done;
         if ((rc = temper__backoff(p, idx, attempt++, have)) < 0) goto done;
     }
@@ -516,6 +539,20 @@ static int temper__link_file(temper__pull *p, const temper__pull_file *f) {
     rc = temper__mkdirs(link);
     *slash = '/';
     if (rc < 0) goto done;
+    /* the folders of a name such as "sub/x" must be real folders inside
+     * the snapshot, never a symlink that would lead the file elsewhere */
+    size_t root = strlen(link) - strlen(f->name);
+    for (char *c = link + root; (c = strchr(c, '/')); c++) {
+        struct stat st;
+        *c = '\0';
+        int ok = lstat(link, &st) == 0 && S_ISDIR(st.st_mode);
+        *c = '/';
+        if (!ok) {
+            rc = temper__error(TEMPER_EFORMAT, "%s: a folder of this file's path in %s is not a plain "
+                               "folder (a symlink?): refusing to write through it", f->name, p->repo);
+            goto done;
+        }
+    }
     char old[4096];
     ssize_t n = readlink(link, old, sizeof old - 1);
     if (n >= 0) {
@@ -545,6 +582,23 @@ static int temper__write_ref(temper__pull *p) {
     return rc;
 }
 
+/* 1 if name is a relative path that stays in its folder: no leading '/',
+ * no empty, "." or ".." component, no control characters, short. */
+static int temper__safe_name(const char *name) {
+    size_t n = strlen(name);
+    if (n == 0 || n > 1024 || name[0] == '/') return 0;
+    for (const char *c = name; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f || *c == '\\') return 0;
+    for (const char *c = name; *c;) {
+        const char *e = strchr(c, '/');
+        size_t len = e ? (size_t)(e - c) : strlen(c);
+        if (len == 0 || (len == 1 && c[0] == '.') || (len == 2 && c[0] == '.' && c[1] == '.')) return 0;
+        c += len + (e != NULL);
+        if (e && !*c) return 0; /* a trailing '/' */
+    }
+    return 1;
+}
+
 /* Add the shards named by the weight_map of a downloaded index. */
 static int temper__add_shards(temper__pull *p, const temper__pull_file *index) {
     char *path = temper__strfmt("%s/blobs/%s", p->repo_dir, index->etag), *text = NULL;
@@ -557,7 +611,7 @@ static int temper__add_shards(temper__pull *p, const temper__pull_file *index) {
                            "checkpoint index", index->name, p->repo);
     if (rc == 0) {
         cJSON_ArrayForEach(e, map) {
-            if (!cJSON_IsString(e) || strstr(e->valuestring, "..") || e->valuestring[0] == '/') {
+            if (!cJSON_IsString(e) || !temper__safe_name(e->valuestring)) {
                 rc = temper__error(TEMPER_EFORMAT, "%s of %s: bad shard name in weight_map",
                                    index->name, p->repo);
                 break;

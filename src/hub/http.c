@@ -131,6 +131,11 @@ static size_t temper__on_body(char *data, size_t size, size_t nmemb, void *userd
             }
             r->restarted = 1;
         }
+        uint64_t base = r->restarted ? 0 : r->range_from;
+        if (r->max_total && base + r->body_bytes + n > r->max_total) {
+            r->too_big = 1;
+            return 0;
+        }
         errno = 0;
         size_t w = fwrite(data, 1, n, r->file);
         if (w != n) {
@@ -178,7 +183,7 @@ int temper__http_perform(temper__http *h, temper__http_req *r) {
     memset(&r->resp, 0, sizeof r->resp);
     r->resp.content_length = r->resp.linked_size = -1;
     r->body_bytes = 0;
-    r->write_errno = r->canceled = r->transient = r->restarted = 0;
+    r->write_errno = r->canceled = r->transient = r->restarted = r->too_big = r->stalled = 0;
     curl_easy_reset(c); /* keeps the open connections */
 
     struct curl_slist *headers = NULL, *more;
@@ -193,10 +198,13 @@ int temper__http_perform(temper__http *h, temper__http_req *r) {
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-    /* A transfer slower than 1 byte/s for 30 s is a stall: give up and let
-     * the caller resume it. */
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 30L);
+    /* A transfer slower than 1 KB/s for TEMPER_HUB_TIMEOUT s is a stall:
+     * give up and let the caller resume it; small requests get a deadline. */
+    const char *env = getenv("TEMPER_HUB_TIMEOUT");
+    long limit = env && atol(env) > 0 ? atol(env) : 30;
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, limit);
+    if (!r->file) curl_easy_setopt(c, CURLOPT_TIMEOUT, 2 * limit);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, temper__on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, temper__on_body);
@@ -225,8 +233,19 @@ int temper__http_perform(temper__http *h, temper__http_req *r) {
         return 0;
     }
     if (r->canceled) return temper__error(TEMPER_ECANCELED, "download canceled");
+    if (cc == CURLE_WRITE_ERROR && r->too_big)
+        return temper__error(TEMPER_EIO, "%s: the server sent more than the %llu bytes announced", r->url,
+                             (unsigned long long)r->max_total);
     if (cc == CURLE_WRITE_ERROR && r->write_errno)
         return temper__error(TEMPER_EIO, "%s", strerror(r->write_errno));
+    if (cc == CURLE_OPERATION_TIMEDOUT) {
+        r->stalled = 1;
+        r->transient = 1;
+        return temper__error(TEMPER_EIO, "%s: %s for %ld s (a stalled or slow-drip server)", r->url,
+                             r->file ? "the transfer stayed below 1 KB/s" : "no complete answer", limit);
+    }
+    if (cc == CURLE_TOO_MANY_REDIRECTS)
+        return temper__error(TEMPER_EIO, "%s: more than 10 redirects (a redirect loop?)", r->url);
     const char *detail = errbuf[0] ? errbuf : curl_easy_strerror(cc);
     switch (cc) {
     case CURLE_COULDNT_RESOLVE_HOST:

@@ -45,6 +45,9 @@ typedef struct temper__http_req {
      * body size announced (0: unknown); non-zero cancels the request. */
     int (*progress)(void *user, uint64_t got, uint64_t expected);
     void *user;
+    /* File sink: the size the whole file may reach (the Hub's announced
+     * size); a server sending more is cut off (too_big). 0: no limit. */
+    uint64_t max_total;
     /* Out */
     temper__http_resp resp;
     uint64_t body_bytes;      /* body bytes written to the sink */
@@ -52,6 +55,8 @@ typedef struct temper__http_req {
     int canceled;             /* progress asked to stop */
     int transient;            /* a failure worth retrying (network, 5xx, 429) */
     int restarted;            /* a 200 answered a Range request: file truncated */
+    int too_big;              /* the body went past max_total */
+    int stalled;              /* slower than the stall limit (see temper__http_perform) */
 } temper__http_req;
 
 /* token: NULL or "" for none. */
@@ -60,7 +65,11 @@ void temper__http_free(temper__http *h);
 
 /* Run r. Returns 0 when a response arrived (any status: look at
  * r->resp.status), else a negative error with a message (network failure,
- * write failure, cancel) and r->transient set when retrying may help. */
+ * write failure, cancel) and r->transient set when retrying may help.
+ * Time limits (TEMPER_HUB_TIMEOUT seconds, default 30): a request without
+ * a file sink (model info, HEAD) must end within twice that; a file
+ * transfer that moves less than 1 KB/s for that long is a stall (a
+ * slow-drip server): it ends with r->stalled set. Redirects: at most 10. */
 int temper__http_perform(temper__http *h, temper__http_req *r);
 
 /* Percent-encode s for a URL path; keep '/' when keep_slash. Malloc'd,

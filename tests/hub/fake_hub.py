@@ -21,7 +21,10 @@ half of the body then closes the connection (once: the entry is removed),
 "drop_then_500" does the same then answers 500 to every later request,
 "corrupt" flips the bytes of the content (same length), "ignore_range"
 answers 200 with the whole file to a Range request, "slow" sends it in
-64 kB pieces 10 ms apart.
+64 kB pieces 10 ms apart. Attacks: "drip" sends one byte every 50 ms,
+"oversize" sends 1 MB more than the HEAD announced, "huge" announces
+10^15 bytes, "loop" redirects the file to itself forever, "wrong_etag"
+gives an ETag (or X-Linked-Etag) that is not the content's.
 
 Every request is logged in hub.log as (method, path, Range header or None,
 Authorization header or None).
@@ -90,6 +93,12 @@ class FakeHub:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
+        base_error = self.server.handle_error
+
+        def handle_error(request, client_address):  # a client that hung up is no error
+            if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+                base_error(request, client_address)
+        self.server.handle_error = handle_error
         self.port = self.server.server_address[1]
         self.url = "http://127.0.0.1:%d" % self.port
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -199,15 +208,21 @@ class FakeHub:
         if name not in files:
             return self._error(h, 404, "EntryNotFound", "%s does not exist" % name, head)
         data = files[name]
+        fault = self.faults.get(name)
+        if fault == "loop":  # to itself, forever (relative: followed by HEAD too)
+            return self._send(h, 302, [("Location", path)], b"", head)
         if name in repo.lfs:
             sha = hashlib.sha256(data).hexdigest()
             pointer = ("version https://git-lfs.github.com/spec/v1\noid sha256:%s\nsize %d\n"
                        % (sha, len(data))).encode()
-            hdrs = [("X-Repo-Commit", commit), ("X-Linked-Etag", '"%s"' % sha),
-                    ("X-Linked-Size", str(len(data))), ("ETag", '"%s"' % git_blob_sha1(pointer)),
+            etag = hashlib.sha256(b"other").hexdigest() if fault == "wrong_etag" else sha
+            size = 10 ** 15 if fault == "huge" else len(data)
+            hdrs = [("X-Repo-Commit", commit), ("X-Linked-Etag", '"%s"' % etag),
+                    ("X-Linked-Size", str(size)), ("ETag", '"%s"' % git_blob_sha1(pointer)),
                     ("Location", "%s/cdn/%s?name=%s" % (self.url, sha, urllib.parse.quote(name)))]
             return self._send(h, 302, hdrs, b"", head)
-        hdrs = [("X-Repo-Commit", commit), ("ETag", '"%s"' % git_blob_sha1(data))]
+        etag = git_blob_sha1(b"other" if fault == "wrong_etag" else data)
+        hdrs = [("X-Repo-Commit", commit), ("ETag", '"%s"' % etag)]
         self._body(h, name, data, hdrs, head)
 
     def _cdn(self, h, sha, head):
@@ -233,6 +248,8 @@ class FakeHub:
             if start >= len(data):
                 return self._send(h, 416, [("Content-Range", "bytes */%d" % len(data))], b"", head)
         part = data[start:]
+        if fault == "oversize" and not head:
+            part += b"\0" * (1 << 20)
         if start:
             h.send_response(206)
             h.send_header("Content-Range", "bytes %d-%d/%d" % (start, len(data) - 1, len(data)))
@@ -241,9 +258,18 @@ class FakeHub:
         for k, v in hdrs:
             h.send_header(k, v)
         h.send_header("Accept-Ranges", "bytes")
-        h.send_header("Content-Length", str(len(part)))
+        h.send_header("Content-Length", str(10 ** 15 if fault == "huge" else len(part)))
         h.end_headers()
         if head:
+            return
+        if fault == "drip":
+            try:
+                for k in range(len(part)):
+                    h.wfile.write(part[k:k + 1])
+                    h.wfile.flush()
+                    time.sleep(0.05)
+            except OSError:  # the client gave up
+                pass
             return
         if fault in ("drop", "drop_then_500") and len(part) > 1:
             with self.lock:

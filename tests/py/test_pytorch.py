@@ -424,11 +424,29 @@ def test_empty_huge():
           (0, 1 << 40, 1 << 40), f"rc={rc} {err.strip()[:200]}")
 
 
+def test_inflate_bomb():
+    """A deflated entry whose directory claims 4 GB: refused before any
+    allocation (deflate expands at most 1032:1); the fuzzer found it."""
+    f = path("bomb.bin")
+    pt.save(f, [("w", pt.tensor(np.ones(4), "F32"))], compress=("data.pkl",), zip64_end=False,
+            descriptor=False)
+    data = bytearray(open(f, "rb").read())
+    at = data.find(b"PK\1\2")  # the first central directory entry: data.pkl
+    check("bomb: data.pkl is deflated", struct.unpack_from("<H", data, at + 10)[0] == 8)
+    struct.pack_into("<I", data, at + 24, 0xFFFFFFF0)
+    loc = struct.unpack_from("<I", data, at + 42)[0]
+    struct.pack_into("<I", data, loc + 22, 0xFFFFFFF0)
+    with open(f, "wb") as fh:
+        fh.write(data)
+    expect_error("inflate bomb", f, "more than deflate can give")
+
+
 def main():
     if not os.path.exists(DUMP):
         return harness.missing(f"missing {DUMP}: run make BUILD={BUILD}")
     os.makedirs(OUT, exist_ok=True)
-    for t in (test_dtypes, test_views, test_variants, test_folders, test_errors, test_empty_huge):
+    for t in (test_dtypes, test_views, test_variants, test_folders, test_errors, test_empty_huge,
+              test_inflate_bomb):
         t()
     return harness.summary()
 

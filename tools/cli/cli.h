@@ -156,9 +156,15 @@ int cli_fit_context(const cli_common *c, temper_token *ids, int *n, int n_new,
 int cli_parse_ids(const char *s, temper_token **ids, int *n);
 /* The whole of path ("-": stdin) into a malloc'd, NUL-terminated buffer
  * owned by the caller (*len bytes before the NUL). what names the file
- * and opt the option that gave it, for the error. Returns 0 or 1. */
+ * and opt the option that gave it, for the error. The file must be a
+ * regular file (stdin excepted) of at most CLI_MAX_FILE bytes, and text:
+ * a NUL byte is an error. Returns 0 or 1. */
+#define CLI_MAX_FILE ((size_t)1 << 30)
 int cli_read_file(const char *path, const char *what, const char *opt, char **out,
                   size_t *len);
+/* s (n bytes, at most max of them) with the bytes that are not printable
+ * ASCII as \xHH, in buf (cap bytes), for error messages. Returns buf. */
+const char *cli_printable(const char *s, size_t n, size_t max, char *buf, size_t cap);
 
 /* Parse numbers strictly: the whole string, finite unless allow_inf.
  * Return 0, or -1 (nothing printed). */

@@ -4,13 +4,16 @@
  * (text, -f FILE or --prompt-ids) into token ids that fit the context.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -293,17 +296,47 @@ int cli_context_init(const cli_common *c, temper_model *model, int n_ctx,
 
 /* ---- prompt -------------------------------------------------------------- */
 
+/* s (n bytes) for an error message: at most max bytes, each byte that is
+ * not printable ASCII as \xHH (a binary file must not reach the terminal). */
+const char *cli_printable(const char *s, size_t n, size_t max, char *buf, size_t cap) {
+    size_t o = 0;
+    for (size_t i = 0; i < n && i < max && o + 5 < cap; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c < 0x7f) buf[o++] = (char)c;
+        else o += (size_t)snprintf(buf + o, cap - o, "\\x%02X", c);
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
 int cli_read_file(const char *path, const char *what, const char *opt, char **out,
                   size_t *len) {
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (!f) {
+    const size_t max = CLI_MAX_FILE;
+    bool std_in = strcmp(path, "-") == 0;
+    /* O_NONBLOCK: a FIFO is opened without waiting for a writer, then refused */
+    int fd = std_in ? 0 : open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    struct stat st;
+    if (fd < 0) {
         cli_error("%s: cannot open the %s: %s: check the path given to %s", path, what,
                   strerror(errno), opt);
         return 1;
     }
+    if (!std_in && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+        close(fd);
+        cli_error("%s: the %s is not a regular file (a device, pipe or folder): give a file to %s, "
+                  "or - and the text on standard input", path, what, opt);
+        return 1;
+    }
+    if (!std_in) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    FILE *f = std_in ? stdin : fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        cli_error("%s: cannot read the %s: %s", path, what, strerror(errno));
+        return 1;
+    }
     size_t cap = 4096, n = 0;
     char *buf = malloc(cap);
-    while (buf) {
+    while (buf && n <= max) { /* at most max + 1 bytes, whatever the file says */
         n += fread(buf + n, 1, cap - n - 1, f);
         if (n < cap - 1) break;
         char *bigger = realloc(buf, cap * 2);
@@ -316,9 +349,18 @@ int cli_read_file(const char *path, const char *what, const char *opt, char **ou
     }
     int bad = ferror(f);
     if (f != stdin) fclose(f);
-    if (!buf || bad) {
+    if (!buf || bad || n > max) {
         free(buf);
-        cli_error("%s: cannot read the %s: %s", path, what, bad ? "read error" : "out of memory");
+        if (n > max) cli_error("%s: the %s is larger than %zu bytes: give a shorter text to %s", path, what,
+                               max, opt);
+        else cli_error("%s: cannot read the %s: %s", path, what, bad ? "read error" : "out of memory");
+        return 1;
+    }
+    const char *nul = memchr(buf, '\0', n);
+    if (nul) {
+        cli_error("%s: the %s has a NUL byte at offset %zu: is it a binary file? %s takes text", path,
+                  what, (size_t)(nul - buf), opt);
+        free(buf);
         return 1;
     }
     buf[n] = '\0';

@@ -92,5 +92,17 @@ int cli_load_model(cli_common *c, temper_model **out) {
         if (pull) cli_error("download it with `temper pull %s`", path);
         return 1;
     }
+    /* A tokenizer that does not fit the model (-z of another model): its ids
+     * past either vocabulary vanish from the text or cannot be embedded.
+     * Models often pad their vocabulary a little (OPT: 50272 for 50265
+     * tokens), hence the margin. */
+    int nt = temper_tokenizer_n_vocab(temper_model_tokenizer(*out)), nm = temper_model_n_vocab(*out);
+    if (nt > nm || nm > nt + 1024)
+        fprintf(stderr, "temper: warning: the tokenizer has %d tokens but the model %d: %s (is %s the "
+                "model's tokenizer?)\n", nt, nm,
+                nt > nm ? "ids the tokenizer makes past the model's vocabulary cannot be run"
+                        : "ids the model gives past the tokenizer's vocabulary have no text and vanish "
+                          "from the output",
+                c->tokenizer ? "the -z tokenizer" : "the folder's tokenizer");
     return 0;
 }

@@ -52,18 +52,16 @@ typedef struct score_opts {
 /* The lines of path ("-": stdin) that are not empty, as malloc'd strings
  * in *lines (owned by the caller, as each line). */
 static int read_lines(const char *path, char ***lines, int *n) {
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (!f) {
-        cli_error("%s: cannot open the file: %s: check the path given to -f", path, strerror(errno));
-        return 1;
-    }
-    char *line = NULL, **out = NULL;
-    size_t cap = 0;
-    ssize_t len;
+    char *text = NULL, **out = NULL;
+    size_t len;
+    if (cli_read_file(path, "file", "-f", &text, &len) != 0) return 1;
     int count = 0, rc = 0;
-    while ((len = getline(&line, &cap, f)) >= 0) {
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
-        if (len == 0) continue;
+    for (char *line = text, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next) *next++ = '\0';
+        size_t l = strlen(line);
+        while (l > 0 && line[l - 1] == '\r') line[--l] = '\0';
+        if (l == 0) continue;
         char **grown = realloc(out, (size_t)(count + 1) * sizeof *out);
         char *copy = strdup(line);
         if (!grown || !copy) {
@@ -75,8 +73,7 @@ static int read_lines(const char *path, char ***lines, int *n) {
         out = grown;
         out[count++] = copy;
     }
-    free(line);
-    if (f != stdin) fclose(f);
+    free(text);
     if (rc) {
         cli_error("out of memory reading %s", path);
         for (int k = 0; k < count; k++) free(out[k]);

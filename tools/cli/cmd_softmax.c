@@ -96,7 +96,9 @@ static int parse_logits(sm_args *a, const char *opt, const char *text) {
     if (n <= 0) {
         free(copy);
         free(parts);
-        cli_error("%s \"%.60s\": give a list of numbers, e.g. --logits 1.1,0.5,0.85", opt, text);
+        char shown[256];
+        cli_error("%s \"%s\": give a list of numbers, e.g. --logits 1.1,0.5,0.85", opt,
+                  cli_printable(text, strlen(text), 60, shown, sizeof shown));
         return -1;
     }
     a->logits = malloc(sizeof(float) * (size_t)n);
@@ -108,9 +110,10 @@ static int parse_logits(sm_args *a, const char *opt, const char *text) {
     for (int i = 0; i < n; i++) {
         double v;
         if (cli_parse_double(parts[i], &v, true) < 0 || v == INFINITY) {
+            char shown[256];
             cli_error("%s: \"%s\" (value %d) is not a number (finite, or -inf for a banned "
                       "token)",
-                      opt, parts[i], i + 1);
+                      opt, cli_printable(parts[i], strlen(parts[i]), 60, shown, sizeof shown), i + 1);
             a->n = i; /* the texts kept so far are freed with the arguments */
             free(parts);
             free(copy);

@@ -67,32 +67,6 @@ static int load_tokenizer(cli_common *c, temper_tokenizer **tok, temper_model **
     return 0;
 }
 
-static int read_file(const char *path, char **out, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        cli_error("%s: cannot open the file", path);
-        return 1;
-    }
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap) break;
-        char *bigger = realloc(buf, cap *= 2);
-        if (!bigger) free(buf);
-        buf = bigger;
-    }
-    bool bad = ferror(f);
-    fclose(f);
-    if (!buf || bad) {
-        free(buf);
-        cli_error("%s: %s", path, bad ? "read error" : "out of memory");
-        return 1;
-    }
-    *out = buf;
-    *len = n;
-    return 0;
-}
 
 /* Python's str.isspace(): bidirectional class WS, B or S, or category Zs. */
 static bool py_isspace(int32_t cp) {
@@ -215,7 +189,7 @@ int cmd_tokenize(int argc, char **argv) {
     const temper_tokenizer *tok = own ? own : temper_model_tokenizer(model);
     size_t len;
     if (c.file) {
-        if ((rc = read_file(c.file, &text, &len)) != 0) goto done;
+        if ((rc = cli_read_file(c.file, "file", "-f", &text, &len)) != 0) goto done;
     } else {
         len = strlen(c.prompt);
     }
