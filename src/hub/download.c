@@ -384,6 +384,7 @@ static int temper__download_blob(temper__pull *p, int idx, const char *blob, con
     p->last_report = 0;
     if ((rc = temper__report(p, TEMPER_PULL_START, idx, have, NULL)) < 0) goto done;
 
+    uint64_t best = have; /* the most bytes held so far: progress is passing it */
     for (int attempt = 0; f->size < 0 || have < (uint64_t)f->size;) {
         temper__http_req r = {.url = url, .follow = 1, .range_from = have, .file = out,
                               .progress = temper__on_bytes, .user = p,
@@ -420,7 +421,10 @@ static int temper__download_blob(temper__pull *p, int idx, const char *blob, con
         if (!r.transient) goto done;
         /* progress was made: a fresh set of retries (not for a slow drip,
          * which makes a little progress every time) */
-        if (r.body_bytes > 0 && !r.stalled) attempt = 0;
+        if (have > best && !r.stalled) { /* a server that restarts a short body from zero every */
+            best = have;                 /* time (ignoring Range) makes no progress: found by fuzz_hub */
+            attempt = 0;
+        }
         if (attempt >= p->max_retries) goto done;
         if ((rc = temper__backoff(p, idx, attempt++, have)) < 0) goto done;
     }

@@ -176,6 +176,10 @@ def main(out):
     head2 = b"HTTP/1.1 200 OK\r\nX-Repo-Commit: %s\r\nETag: \"idx\"\r\n\r\n" % sha.encode()
     get2 = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(index), index)
     put(out, "fuzz_hub", "index", listing2 + b"\n@@@\n" + head2 + b"\n@@@\n" + get2)
+    # a short body restarted from zero at every retry (Range ignored): looped forever before
+    head_short = head_lfs.replace(b"X-Linked-Size: %d\r\n" % len(body), b"").replace(
+        b"Content-Length: 0", b"Content-Length: 10")
+    put(out, "fuzz_hub", "short_restart", listing + b"\n@@@\n" + head_short + b"\n@@@\n" + get)
     put(out, "fuzz_hub", "notfound", b"HTTP/1.1 404 Not Found\r\nX-Error-Code: RepoNotFound\r\n"
         b"X-Error-Message: Repository not found\r\nContent-Length: 0\r\n\r\n\n@@@\n\n@@@\n")
 
