@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEB_PACKAGES=(gcc make pkg-config libcjson-dev libutf8proc-dev libpcre2-dev libcurl4-openssl-dev libssl-dev zlib1g-dev
-              python3 python3-numpy nodejs npm liblapacke-dev
+              python3 python3-numpy python3-venv python3-pip python3-setuptools nodejs npm liblapacke-dev
               python3-sentencepiece clang libclang-rt-14-dev)
 
 missing=()
