@@ -28,7 +28,7 @@ BUILD   ?= build
 endif
 
 LIB_SRC   := $(shell find src -name '*.c' | sort)
-CLI_SRC   := $(wildcard tools/cli/*.c)
+CLI_SRC   := $(wildcard tools/cli/*.c) $(wildcard tools/server/*.c)
 TEST_SRC  := $(wildcard tests/unit/test_*.c)
 TOOL_SRC  := $(wildcard tests/tools/*.c)
 BENCH_SRC := $(wildcard bench/bench_*.c)
@@ -101,7 +101,7 @@ $(BUILD)/libtemper.so: $(BUILD)/$(SONAME)
 	ln -sf $(SONAME) $@
 
 $(BUILD)/temper: $(CLI_OBJ) $(BUILD)/libtemper.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmicrohttpd
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/test.h $(BUILD)/libtemper.a
 	@mkdir -p $(dir $@)

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 DEB_PACKAGES=(gcc make pkg-config libcjson-dev libutf8proc-dev libpcre2-dev libcurl4-openssl-dev libssl-dev zlib1g-dev
               python3 python3-numpy python3-venv python3-pip python3-setuptools nodejs npm liblapacke-dev
-              python3-sentencepiece clang libclang-rt-14-dev)
+              python3-sentencepiece clang libclang-rt-14-dev libmicrohttpd-dev)
 
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do

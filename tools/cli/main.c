@@ -10,6 +10,8 @@
 
 #include "cli.h"
 
+int cmd_serve(int argc, char **argv); /* tools/server/serve.c */
+
 typedef struct cli_command {
     const char *name;
     int (*run)(int argc, char **argv); /* argv[0] is the command name */
@@ -28,6 +30,7 @@ static const cli_command commands[] = {
     {"attention", cmd_attention, "attention heatmaps per layer and head"},
     {"hidden", cmd_hidden, "hidden states per layer, statistics and PCA"},
     {"trace", cmd_trace, "text -> tokens -> layers -> logits -> softmax -> next token"},
+    {"serve", cmd_serve, "HTTP server: OpenAI's and llama.cpp's APIs, many users at once"},
     {"pull", cmd_pull, "download a model from the Hugging Face Hub into the cache"},
     {"list", cmd_list, "models in the Hugging Face cache"},
     {"rm", cmd_rm, "remove a model from the Hugging Face cache"},

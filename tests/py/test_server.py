@@ -1,0 +1,436 @@
+#!/usr/bin/python3
+# san: yes
+"""test_server.py - `temper serve`, started and stopped by the test on a
+free loopback port, on the bundled stories260K (and a random GPT-2 for the
+slow cases):
+
+- GET /health, /v1/models; POST /v1/completions: greedy and sampled text
+  and log-probs equal `temper generate --json` (same seed: same stream);
+  echo's prompt log-probs equal `temper score --json` within 1e-5; prompt
+  forms (text, ids, lists); n and best_of; stop strings cut the text;
+  logit_bias; usage; streaming (SSE ending in [DONE], the same text as
+  the reply in one piece, include_usage);
+- 16 concurrent clients with different parameters and seeds get exactly
+  what they get one at a time;
+- a client that disconnects frees its slot within a step; a full queue
+  answers 503 with Retry-After;
+- every bad request is a 4xx with an OpenAI-shaped error naming its field;
+  API key and CORS; SIGTERM / SIGINT exit 0.
+
+Run: TEMPER_BUILD=build /usr/bin/python3 tests/py/test_server.py
+"""
+import json
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import check, ROOT, TEMPER, NPM, summary  # noqa: E402
+from server import Server  # noqa: E402
+
+STORIES = os.path.join(ROOT, "models", "stories260K")
+PROMPT = "Once upon a time"
+SAN = "san" in harness.BUILD_NAME
+
+
+def cli_json(*args):
+    r = subprocess.run([TEMPER, *args, "-q", "--json", "-m", STORIES], capture_output=True,
+                       text=True, timeout=120)
+    if r.returncode != 0:
+        raise RuntimeError(r.stderr)
+    return json.loads(r.stdout)
+
+
+def f32(x):
+    import numpy as np
+    return float(np.float32(x))
+
+
+def test_basics(s):
+    st, _, body = s.get("/health")
+    check("health 200", st == 200 and body == {"status": "ok"}, body)
+    st, _, body = s.get("/v1/models")
+    check("models", st == 200 and body["object"] == "list" and body["data"][0]["id"] == "stories260K"
+          and body["data"][0]["meta"]["n_vocab"] == 512, body)
+
+
+def test_greedy_and_sampled(s):
+    # greedy: temperature 0
+    st, _, r = s.post("/v1/completions", {"model": "stories260K", "prompt": PROMPT, "max_tokens": 12,
+                                          "temperature": 0, "logprobs": 2})
+    cli = cli_json("generate", "-n", "12", "--n-probs", "2", PROMPT)["sequences"][0]
+    ch = r["choices"][0] if st == 200 else {}
+    check("greedy text == temper generate", st == 200 and ch["text"] == cli["text"], (r, cli["text"]))
+    check("greedy logprobs == temper generate (raw)",
+          st == 200 and [f32(x) for x in ch["logprobs"]["token_logprobs"]] ==
+          [f32(t["logprob"]) for t in cli["tokens"]], r)
+    check("top_logprobs: 2 best, best first",
+          st == 200 and all(len(t) == 2 for t in ch["logprobs"]["top_logprobs"]) and
+          list(ch["logprobs"]["top_logprobs"][0].values())[0] >= list(ch["logprobs"]["top_logprobs"][0].values())[1], r)
+    check("usage", st == 200 and r["usage"] == {"prompt_tokens": 5, "completion_tokens": 12,
+                                                "total_tokens": 17}, r.get("usage"))
+    check("finish_reason length", st == 200 and ch["finish_reason"] == "length", ch)
+    check("response shape", st == 200 and r["object"] == "text_completion" and r["id"].startswith("cmpl-")
+          and r["system_fingerprint"].startswith("temper-") and isinstance(r["created"], int), r)
+    # sampling: the seed's stream 0, as `temper generate -s`
+    body = {"prompt": PROMPT, "max_tokens": 10, "temperature": 0.8, "top_p": 0.9, "seed": 5,
+            "logprobs": 0}
+    st, _, r = s.post("/v1/completions", body)
+    cli = cli_json("generate", "--do-sample", "--temp", "0.8", "--top-p", "0.9", "--top-k", "0",
+                   "-s", "5", "-n", "10", PROMPT)["sequences"][0]
+    check("sampled text == temper generate -s 5", st == 200 and r["choices"][0]["text"] == cli["text"],
+          (r, cli["text"]))
+    check("sampled log-probs == temper generate",
+          st == 200 and [f32(x) for x in r["choices"][0]["logprobs"]["token_logprobs"]] ==
+          [f32(t["logprob"]) for t in cli["tokens"]], r)
+    st2, _, r2 = s.post("/v1/completions", body)
+    check("same seed, same completion", st2 == 200 and r2["choices"] == r["choices"])
+    texts = set()
+    for seed in range(6):
+        st, _, r = s.post("/v1/completions", dict(body, seed=seed, max_tokens=20))
+        texts.add(r["choices"][0]["text"] if st == 200 else None)
+    check("different seeds, different completions (6 seeds, >= 3 texts)", len(texts) >= 3, texts)
+
+
+def test_echo(s):
+    texts = [PROMPT, "Lily went to the park. She saw a big dog."]
+    st, _, r = s.post("/v1/completions", {"prompt": texts, "max_tokens": 0, "echo": True,
+                                          "logprobs": 1, "temperature": 0})
+    score = cli_json("score", *texts)["results"]
+    check("echo 200", st == 200 and len(r["choices"]) == 2, r)
+    if st != 200:
+        return
+    for i, ch in enumerate(r["choices"]):
+        lp = ch["logprobs"]["token_logprobs"]
+        want = [t["logprob"] for t in score[i]["tokens"]]
+        check(f"echo {i}: text is the prompt", ch["text"] == texts[i], ch["text"])
+        check(f"echo {i}: first log-prob null", lp[0] is None and ch["logprobs"]["top_logprobs"][0] is None)
+        check(f"echo {i}: prompt log-probs == temper score (1e-5)",
+              len(lp) == len(want) and all(abs(a - b) <= 1e-5 for a, b in zip(lp[1:], want[1:])),
+              (lp, want))
+        toks = ch["logprobs"]["tokens"]
+        offs = ch["logprobs"]["text_offset"]
+        check(f"echo {i}: text_offset counts the tokens' characters",
+              offs == [sum(len(t) for t in toks[:k]) for k in range(len(toks))], (toks, offs))
+    # echo and generation: the prompt's tokens, then the new ones
+    st, _, r = s.post("/v1/completions", {"prompt": PROMPT, "max_tokens": 4, "echo": True,
+                                          "logprobs": 0, "temperature": 0})
+    st2, _, g = s.post("/v1/completions", {"prompt": PROMPT, "max_tokens": 4, "temperature": 0,
+                                           "logprobs": 0})
+    ok = st == 200 and st2 == 200
+    check("echo + 4 tokens: text = prompt + completion",
+          ok and r["choices"][0]["text"] == PROMPT + g["choices"][0]["text"], (r, g))
+    check("echo + 4 tokens: 5 + 4 log-probs",
+          ok and len(r["choices"][0]["logprobs"]["tokens"]) == 9 and
+          r["choices"][0]["logprobs"]["token_logprobs"][5:] == g["choices"][0]["logprobs"]["token_logprobs"], r)
+
+
+def test_prompt_forms_n_best_of(s):
+    ids = cli_json("tokenize", PROMPT)["ids"]
+    base = {"max_tokens": 6, "temperature": 0.9, "seed": 11}
+    _, _, a = s.post("/v1/completions", dict(base, prompt=PROMPT))
+    _, _, b = s.post("/v1/completions", dict(base, prompt=ids))
+    _, _, c = s.post("/v1/completions", dict(base, prompt=[ids, ids]))
+    _, _, d = s.post("/v1/completions", dict(base, prompt=[PROMPT, "The cat"]))
+    ta = a["choices"][0]["text"]
+    check("prompt as ids == as text", b["choices"][0]["text"] == ta, (a, b))
+    check("list of id lists: one choice each, indexes 0 1",
+          [x["text"] for x in c["choices"]] == [ta, ta] and [x["index"] for x in c["choices"]] == [0, 1], c)
+    check("list of strings", len(d["choices"]) == 2 and d["choices"][0]["text"] == ta, d)
+    # n: choice i draws from stream i of the seed; choice 0 is the single request's
+    _, _, n3 = s.post("/v1/completions", dict(base, prompt=PROMPT, n=3, logprobs=0))
+    check("n=3: 3 choices, choice 0 == n=1", len(n3["choices"]) == 3 and n3["choices"][0]["text"] == ta, n3)
+    check("n=3: usage counts every choice", n3["usage"]["completion_tokens"] ==
+          sum(len(c["logprobs"]["tokens"]) for c in n3["choices"]), n3["usage"])
+    # best_of: the n best (mean log-prob) of best_of
+    _, _, bo = s.post("/v1/completions", dict(base, prompt=PROMPT, n=1, best_of=3, logprobs=0))
+    means = [sum(c["logprobs"]["token_logprobs"]) / len(c["logprobs"]["token_logprobs"])
+             for c in n3["choices"]]
+    best = n3["choices"][max(range(3), key=lambda i: means[i])]["text"]
+    check("best_of=3: the best of the 3 streams", len(bo["choices"]) == 1 and bo["choices"][0]["text"] == best,
+          (bo, n3, means))
+    check("best_of: usage counts the 3 sequences",
+          bo["usage"]["completion_tokens"] == n3["usage"]["completion_tokens"], bo["usage"])
+
+
+def test_stop_bias_penalties(s):
+    _, _, g = s.post("/v1/completions", {"prompt": PROMPT, "max_tokens": 20, "temperature": 0})
+    full = g["choices"][0]["text"]
+    word = " little"
+    cut = full.find(word)
+    _, _, r = s.post("/v1/completions", {"prompt": PROMPT, "max_tokens": 20, "temperature": 0,
+                                         "stop": [word, "zzz"]})
+    ch = r["choices"][0]
+    check("stop: text ends before the stop string", cut > 0 and ch["text"] == full[:cut] and
+          ch["finish_reason"] == "stop", (full, ch))
+    # logit_bias -100 bans the greedy token
+    _, _, lp = s.post("/v1/completions", {"prompt": PROMPT, "max_tokens": 1, "temperature": 0, "logprobs": 1})
+    first = lp["choices"][0]["logprobs"]["tokens"][0]
+    ids = cli_json("tokenize", PROMPT + first)["ids"]
+    tid = ids[-1]
+    _, _, r = s.post("/v1/completions", {"prompt": PROMPT, "max_tokens": 1, "temperature": 0,
+                                         "logit_bias": {str(tid): -100}})
+    check("logit_bias -100 bans the token", r["choices"][0]["text"] != lp["choices"][0]["text"], (r, first))
+    # table parameters: repetition_penalty, top_k, presence/frequency
+    st, _, r = s.post("/v1/completions", {"prompt": PROMPT, "max_tokens": 30, "temperature": 0,
+                                          "repetition_penalty": 1.5, "top_k": 5,
+                                          "presence_penalty": 1.0, "frequency_penalty": 0.5})
+    cli = cli_json("generate", "-n", "30", "--repetition-penalty", "1.5", "--presence-penalty", "1.0",
+                   "--frequency-penalty", "0.5", PROMPT)["sequences"][0]
+    check("penalties == temper generate", st == 200 and r["choices"][0]["text"] == cli["text"], (r, cli["text"]))
+
+
+def test_stream(s):
+    body = {"prompt": PROMPT, "max_tokens": 15, "temperature": 1.0, "seed": 7, "logprobs": 1}
+    _, _, whole = s.post("/v1/completions", body)
+    st, ev = s.stream("/v1/completions", dict(body, stream=True, stream_options={"include_usage": True}))
+    check("stream ends with [DONE]", st == 200 and ev and ev[-1] == "[DONE]", ev[-3:])
+    chunks = [json.loads(e) for e in ev[:-1]]
+    text = "".join(c["choices"][0]["text"] for c in chunks if c["choices"])
+    check("stream text == whole text", text == whole["choices"][0]["text"], (text, whole))
+    lps = [x for c in chunks if c["choices"] for x in c["choices"][0]["logprobs"]["token_logprobs"]]
+    check("stream log-probs == whole", lps == whole["choices"][0]["logprobs"]["token_logprobs"])
+    fins = [c["choices"][0]["finish_reason"] for c in chunks if c["choices"]]
+    check("finish_reason on the last chunk only", fins[-1] == "length" and all(f is None for f in fins[:-1]), fins)
+    check("include_usage: a last chunk with usage and no choices",
+          chunks[-1]["choices"] == [] and chunks[-1]["usage"] == whole["usage"], chunks[-1])
+    # stop strings while streaming: nothing past the stop is sent
+    _, _, g = s.post("/v1/completions", {"prompt": PROMPT, "max_tokens": 20, "temperature": 0})
+    full = g["choices"][0]["text"]
+    st, ev = s.stream("/v1/completions", {"prompt": PROMPT, "max_tokens": 20, "temperature": 0,
+                                          "stop": " little", "stream": True})
+    text = "".join(json.loads(e)["choices"][0]["text"] for e in ev[:-1])
+    check("stream with stop: text before the stop", text == full[:full.find(" little")], (text, full))
+    # n = 2 streamed: the events carry each choice's index
+    st, ev = s.stream("/v1/completions", dict(body, n=2, stream=True))
+    by = {0: "", 1: ""}
+    for e in ev[:-1]:
+        c = json.loads(e)["choices"][0]
+        by[c["index"]] += c["text"]
+    check("stream n=2: choice 0 == the single request", by[0] == whole["choices"][0]["text"], by)
+
+
+def one_request(s, body, out, i):
+    st, _, r = s.post("/v1/completions", body)
+    out[i] = (st, r)
+
+
+def test_concurrency(s):
+    bodies = []
+    prompts = [PROMPT, "Lily went to the", "The cat sat on the mat and", "Tom had a big red ball"]
+    for i in range(16):
+        b = {"prompt": prompts[i % 4], "max_tokens": 8 + 3 * i, "seed": 100 + i, "logprobs": 2,
+             "temperature": [0, 0.5, 0.8, 1.0, 1.3][i % 5]}
+        if i % 3 == 0:
+            b["top_p"] = 0.9
+        if i % 4 == 1:
+            b["top_k"] = 20
+        if i % 5 == 2:
+            b["presence_penalty"] = 0.7
+        if i % 6 == 3:
+            b["n"] = 2
+        if i % 7 == 4:
+            b["stop"] = "."
+        bodies.append(b)
+    alone = [None] * 16
+    for i, b in enumerate(bodies):
+        one_request(s, b, alone, i)
+    together = [None] * 16
+    threads = [threading.Thread(target=one_request, args=(s, b, together, i)) for i, b in enumerate(bodies)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    strip = lambda r: (r[0], r[1]["choices"] if r[0] == 200 else r[1])  # noqa: E731
+    diff = [i for i in range(16) if strip(alone[i]) != strip(together[i])]
+    check("16 concurrent clients == 16 sequential (text, tokens, log-probs)",
+          not diff and all(a[0] == 200 for a in alone), [(alone[i], together[i]) for i in diff[:2]])
+
+
+def test_errors(s):
+    def bad(name, body, status, param, raw=None, path="/v1/completions", words=()):
+        st, _, r = s.request("POST", path, body, raw=raw)
+        err = r.get("error", {}) if isinstance(r, dict) else {}
+        ok = (st == status and set(err) >= {"message", "type", "param", "code"} and err.get("param") == param
+              and all(w in err.get("message", "") for w in words))
+        check(f"error: {name} -> {status} naming {param}", ok, (st, r))
+
+    bad("malformed JSON", None, 400, None, raw=b'{"prompt": "x",')
+    bad("not an object", None, 400, None, raw=b'[1, 2]')
+    bad("empty body", None, 400, None, raw=b'')
+    bad("NaN literal", None, 400, None, raw=b'{"prompt": "x", "temperature": NaN}')
+    bad("trailing text", None, 400, None, raw=b'{"prompt": "x"} {}')
+    bad("max_tokens as a string", {"prompt": "x", "max_tokens": "5"}, 400, "max_tokens")
+    bad("max_tokens negative", {"prompt": "x", "max_tokens": -1}, 400, "max_tokens", words=(">= 0",))
+    bad("max_tokens huge", {"prompt": "x", "max_tokens": 1e300}, 400, "max_tokens")
+    bad("temperature inf", None, 400, "temperature", raw=b'{"prompt": "x", "temperature": 1e999}')
+    bad("temperature -1", {"prompt": "x", "temperature": -1}, 400, "temperature", words=(">= 0",))
+    bad("top_p 1.5", {"prompt": "x", "top_p": 1.5}, 400, "top_p", words=("[0, 1]",))
+    bad("top_k 2.5", {"prompt": "x", "top_k": 2.5}, 400, "top_k")
+    bad("presence_penalty 3", {"prompt": "x", "presence_penalty": 3}, 400, "presence_penalty", words=("[-2, 2]",))
+    bad("logprobs 21", {"prompt": "x", "logprobs": 21}, 400, "logprobs", words=("[0, 20]",))
+    bad("n 0", {"prompt": "x", "n": 0}, 400, "n")
+    bad("best_of < n", {"prompt": "x", "n": 3, "best_of": 2}, 400, "best_of")
+    bad("best_of streamed", {"prompt": "x", "best_of": 2, "stream": True}, 400, "best_of")
+    bad("echo not a bool", {"prompt": "x", "echo": "yes"}, 400, "echo")
+    bad("stop not a string", {"prompt": "x", "stop": 5}, 400, "stop")
+    bad("logit_bias bad id", {"prompt": "x", "logit_bias": {"99999": 1}}, 400, "logit_bias", words=("[0, 512)",))
+    bad("logit_bias bad value", {"prompt": "x", "logit_bias": {"5": 1000}}, 400, "logit_bias")
+    bad("id outside the vocabulary", {"prompt": [1, 5, 512]}, 400, "prompt", words=("[0, 512)",))
+    bad("negative id", {"prompt": [[1, -3]]}, 400, "prompt")
+    bad("prompt missing", {"max_tokens": 3}, 400, "prompt")
+    bad("prompt empty list", {"prompt": []}, 400, "prompt")
+    bad("prompt of a number", {"prompt": 5}, 400, "prompt")
+    bad("prompt over the context", {"prompt": [1] * 600}, 400, "prompt", words=("512",))
+    bad("prompt + max_tokens over the context", {"prompt": [1] * 500, "max_tokens": 100}, 400, "max_tokens")
+    bad("unknown model", {"prompt": "x", "model": "gpt-4"}, 404, "model", words=("stories260K",))
+    bad("unknown field", {"prompt": "x", "tempreature": 1}, 400, "tempreature")
+    bad("stream_options without stream", {"prompt": "x", "stream_options": {"include_usage": True}}, 400,
+        "stream_options")
+    bad("lone surrogate escape", None, 400, None, raw=b'{"prompt": "a\\udc00b"}')
+    bad("invalid UTF-8", None, 400, "prompt", raw=b'{"prompt": "a\xff\xfeb"}')
+    bad("chat completions", {"messages": [{"role": "user", "content": "hi"}]}, 400, "messages",
+        path="/v1/chat/completions")
+    st, _, r = s.request("GET", "/v1/nothing")
+    check("unknown path 404", st == 404 and "error" in r, r)
+    st, _, r = s.request("GET", "/v1/completions")
+    check("wrong method 405", st == 405 and "error" in r, r)
+    st, _, r = s.request("POST", "/v1/completions", raw=b'{"prompt": "' + b'a' * (1 << 21) + b'"}')
+    check("body over the limit: 413", st == 413 and r["error"]["code"] == "request_too_large", (st, r))
+    st, _, r = s.get("/health")
+    check("still healthy after the errors", st == 200, r)
+
+
+def test_disconnect_and_queue():
+    """One slot; a client that goes away frees it within a step; a full queue is 503."""
+    import harness as h
+    slow = h.cached_model("server-slow", ["--arch", "gpt2", "--n-layer", "4", "--n-head", "4",
+                                          "--n-embd", "256", "--n-ctx", "4096"])
+    s = Server("-m", slow, "--parallel", "1", "--queue", "1", "-t", "1")
+    try:
+        long_body = {"prompt": "Hello", "max_tokens": 4000, "ignore_eos": True, "temperature": 1.0,
+                     "stream": True, "seed": 1}
+        t0 = time.time()
+        _, _, r = s.post("/v1/completions", {"prompt": "Hello", "max_tokens": 40, "ignore_eos": True})
+        per_token = (time.time() - t0) / 40
+        # a streamed request: read one event, then close the socket
+        sock = socket.create_connection(("127.0.0.1", s.port))
+        body = json.dumps(long_body).encode()
+        sock.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        got = sock.recv(4096)
+        check("stream started", b"200" in got.split(b"\r\n")[0], got[:100])
+        # the queue: the slot is busy, one waits, the next is refused
+        waiting = [None]
+        th = threading.Thread(target=one_request, args=(s, {"prompt": "Hi", "max_tokens": 2}, waiting, 0))
+        th.start()
+        time.sleep(0.5)
+        st, hd, r = s.post("/v1/completions", {"prompt": "Hi", "max_tokens": 2})
+        check("queue full: 503 with Retry-After", st == 503 and hd.get("Retry-After") == "1" and
+              r["error"]["code"] == "queue_full", (st, hd, r))
+        t1 = time.time()
+        sock.close()
+        th.join(60)
+        waited = time.time() - t1
+        # the 4000-token request would take 4000 x per_token; the waiting one
+        # gets the slot as soon as the disconnect is seen (within a step)
+        check("disconnect frees the slot (%.2fs, a token takes %.4fs)" % (waited, per_token),
+              waiting[0] and waiting[0][0] == 200 and waited < min(5.0, 4000 * per_token / 4),
+              (waiting, waited, per_token))
+    finally:
+        rc = s.stop()
+    check("slow server: SIGTERM exit 0", rc == 0, s.stderr()[-2000:])
+
+
+def test_key_cors_signals():
+    s = Server("-m", STORIES, "--api-key", "sekret", "--cors", "http://example.org")
+    try:
+        st, _, r = s.post("/v1/completions", {"prompt": "x", "max_tokens": 1})
+        check("no key: 401", st == 401 and r["error"]["type"] == "authentication_error", r)
+        st, _, r = s.post("/v1/completions", {"prompt": "x", "max_tokens": 1},
+                          headers={"Authorization": "Bearer wrong!"})
+        check("wrong key: 401", st == 401, r)
+        st, hd, r = s.post("/v1/completions", {"prompt": "x", "max_tokens": 1},
+                           headers={"Authorization": "Bearer sekret"})
+        check("key: 200 with the CORS header", st == 200 and
+              hd.get("Access-Control-Allow-Origin") == "http://example.org", (st, hd))
+        st, _, _ = s.get("/health")
+        check("health needs no key", st == 200)
+        st, hd, _ = s.request("OPTIONS", "/v1/completions")
+        check("CORS preflight", st == 204 and "POST" in hd.get("Access-Control-Allow-Methods", ""), hd)
+    finally:
+        rc = s.stop(signal.SIGINT)
+    check("SIGINT: exit 0", rc == 0, s.stderr()[-2000:])
+    s = Server("-m", STORIES)
+    st, hd, _ = s.get("/health")
+    check("no --cors: no CORS header", "Access-Control-Allow-Origin" not in hd, hd)
+    rc = s.stop()
+    check("SIGTERM: exit 0", rc == 0, s.stderr()[-2000:])
+    if SAN:
+        check("no sanitizer report", "ERROR: " not in s.stderr() and "runtime error" not in s.stderr(),
+              s.stderr()[-3000:])
+
+
+def test_loading():
+    """/health is 503 until the model is loaded (a missing model: the server exits 1)."""
+    s = Server("-m", "/nonexistent/model", wait_ready=False)
+    rc = s.proc.wait(30)
+    check("a model that does not load: exit 1 with the reason", rc == 1 and "nonexistent" in s.proc.stderr.read())
+
+
+def test_node_client(s):
+    script = os.path.join(NPM, "openai_client.js")
+    if not os.path.isdir(os.path.join(NPM, "node_modules", "openai")):
+        harness.skip("OpenAI Node client", "tests/npm has no node_modules/openai (scripts/setup.sh)")
+        return
+    score = cli_json("score", PROMPT)["results"][0]
+    r = subprocess.run(["node", script, "http://127.0.0.1:%d/v1" % s.port, PROMPT], capture_output=True,
+                       text=True, timeout=120)
+    check("node client ran", r.returncode == 0, r.stderr[-2000:])
+    if r.returncode != 0:
+        return
+    out = json.loads(r.stdout)
+    lp = out["echo"]["choices"][0]["logprobs"]["token_logprobs"]
+    want = [t["logprob"] for t in score["tokens"]]
+    check("node: echo log-probs == temper score (1e-5)",
+          lp[0] is None and all(abs(a - b) <= 1e-5 for a, b in zip(lp[1:], want[1:])), (lp, want))
+    check("node: stream text == whole text (same seed)", out["streamed"] == out["whole"]["choices"][0]["text"],
+          out)
+    check("node: n=2 -> two choices", len(out["n2"]["choices"]) == 2, out["n2"])
+    check("node: same seed twice", out["seed_a"] == out["seed_b"], out)
+    check("node: error is an APIError 400 with param",
+          out["error"]["status"] == 400 and out["error"]["param"] == "temperature", out["error"])
+    check("node: models.list", out["models"] == ["stories260K"], out["models"])
+
+
+def main():
+    if not os.path.exists(TEMPER):
+        return harness.missing(f"{TEMPER} is missing: run make")
+    test_loading()
+    s = Server("-m", STORIES, "--parallel", "6", "--queue", "32")
+    try:
+        test_basics(s)
+        test_greedy_and_sampled(s)
+        test_echo(s)
+        test_prompt_forms_n_best_of(s)
+        test_stop_bias_penalties(s)
+        test_stream(s)
+        test_concurrency(s)
+        test_errors(s)
+        test_node_client(s)
+    finally:
+        rc = s.stop()
+    check("SIGTERM after the load: exit 0", rc == 0, s.stderr()[-3000:])
+    test_key_cors_signals()
+    test_disconnect_and_queue()
+    return summary()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

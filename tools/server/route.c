@@ -1,0 +1,62 @@
+/*
+ * route.c - method + path -> endpoint. Paths are matched exactly; a known
+ * path with another method is 405, an unknown path 404. Every endpoint but
+ * /health answers 503 while the model loads.
+ */
+#include <string.h>
+
+#include "server.h"
+
+typedef struct srv_route_entry {
+    const char *method, *path;
+    enum MHD_Result (*run)(srv_request *r);
+} srv_route_entry;
+
+static enum MHD_Result health(srv_request *r) {
+    int st = atomic_load(&r->srv->state);
+    if (st == SRV_READY) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "status", "ok");
+        return srv_reply_json(r, 200, o);
+    }
+    srv_error e = {0};
+    srv_fail(&e, 503, NULL, st == SRV_LOADING ? "Loading model" : "the server is stopping");
+    return srv_reply_error(r, &e);
+}
+
+static const srv_route_entry routes[] = {
+    {"GET", "/health", health},
+    {"GET", "/v1/health", health},
+    {"GET", "/v1/models", srv_openai_models},
+    {"GET", "/models", srv_openai_models},
+    {"POST", "/v1/completions", srv_openai_completions},
+    {"POST", "/completions", srv_openai_completions},
+    {"POST", "/v1/chat/completions", srv_openai_chat},
+    {"POST", "/chat/completions", srv_openai_chat},
+};
+
+enum MHD_Result srv_route(srv_request *r) {
+    srv_error e = {0};
+    const srv_route_entry *found = NULL;
+    int path_known = 0;
+    for (size_t k = 0; k < sizeof routes / sizeof routes[0]; k++) {
+        if (strcmp(routes[k].path, r->path) != 0) continue;
+        path_known = 1;
+        if (strcmp(routes[k].method, r->method) == 0) found = &routes[k];
+    }
+    if (!found) {
+        if (path_known)
+            srv_fail(&e, 405, NULL, "%s is not allowed on %s", r->method, r->path);
+        else
+            srv_fail(&e, 404, NULL, "no endpoint %s %s (docs/api.md lists them)", r->method,
+                     r->path);
+        return srv_reply_error(r, &e);
+    }
+    if (found->run != health && atomic_load(&r->srv->state) != SRV_READY) {
+        srv_fail(&e, 503, NULL, atomic_load(&r->srv->state) == SRV_LOADING
+                                    ? "Loading model: try again in a moment"
+                                    : "the server is stopping");
+        return srv_reply_error(r, &e);
+    }
+    return found->run(r);
+}

@@ -1,0 +1,254 @@
+/*
+ * server.h - `temper serve`: an HTTP server (libmicrohttpd) with OpenAI's
+ * and llama.cpp's APIs over one model.
+ *
+ *   serve.c     the command: flags, model loading, signals, clean exit
+ *   http.c      libmicrohttpd glue: bodies and their limit, API key, CORS,
+ *               replies (JSON, errors, Server-Sent Events)
+ *   route.c     method + path -> endpoint
+ *   request.c   request fields -> prompts and temper_generate_params (the
+ *               parameter table), each error naming its field and range
+ *   sched.c     the slots and the scheduler: one temper_gen_step (one
+ *               temper_eval_batch) per step over every active request
+ *   openai.c    GET /v1/models, POST /v1/completions
+ *
+ * Threads: libmicrohttpd runs one thread per connection, which parses the
+ * request, queues a job and waits for it (or streams it); one scheduler
+ * thread owns the context and runs every model evaluation. They meet in
+ * srv_server.mu.
+ */
+#ifndef TEMPER_SERVER_H
+#define TEMPER_SERVER_H
+
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include <cJSON.h>
+
+#include "temper.h"
+
+/* ---- configuration (flags of `temper serve`) */
+typedef struct srv_config {
+    const char *host;      /* 127.0.0.1 */
+    int port;              /* 8080; 0: any free port (printed) */
+    int parallel;          /* slots: sequences decoded together (4) */
+    int queue;             /* requests waiting for a slot, beyond: 503 (64) */
+    size_t max_body;       /* request body bytes (1 MiB) */
+    int max_tokens;        /* largest max_tokens / n_predict (4096) */
+    int max_choices;       /* largest n x best_of x prompts of a request (64) */
+    int n_ctx;             /* positions per slot (0: the model's) */
+    int threads;           /* compute threads (0: all cores) */
+    const char *api_key;   /* NULL: no key */
+    const char *cors;      /* NULL: no CORS headers */
+    int connections;       /* open connections at most (256) */
+    int idle_timeout;      /* seconds a connection may stay idle (15) */
+    const char *model_name;/* the "model" the API reports */
+} srv_config;
+
+/* An OpenAI-shaped error: {"error": {"message", "type", "param", "code"}}. */
+typedef struct srv_error {
+    int status;            /* HTTP status; 0: no error */
+    const char *type;      /* "invalid_request_error", ... */
+    char param[64];        /* the field, "" for none */
+    char code[40];         /* "" for none */
+    char message[768];
+} srv_error;
+
+/* Set *e (when no error is set yet); returns -1. */
+int srv_fail(srv_error *e, int status, const char *param, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* As srv_fail, with code. */
+int srv_fail_code(srv_error *e, int status, const char *param, const char *code,
+                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* The error as its JSON object (owned by the caller). */
+cJSON *srv_error_json(const srv_error *e);
+
+/* ---- a request being decoded */
+typedef struct srv_prompt {
+    temper_token *ids;     /* (n) owned */
+    int n;
+    char *text;            /* the prompt as the client sent it; NULL: ids */
+    /* echo: log p of each token given the ones before ((n), [0] NAN), and
+     * the n_top best alternatives of each position ((n, n_top)); owned */
+    double *lp;
+    temper_token_prob *top;
+    int scored;
+} srv_prompt;
+
+typedef struct srv_job srv_job;
+
+typedef struct srv_seq {
+    srv_job *job;
+    int prompt;            /* index in job->prompts */
+    int index;             /* among the sequences of its prompt (the stream of seed) */
+    temper_gen *gen;       /* while in a slot */
+    int slot;              /* -1: none */
+    int state;             /* 0 waiting, 1 in a slot, 2 done */
+    int finish;            /* enum temper_finish_reason */
+    /* what the callback recorded, token k: */
+    int n, cap;
+    temper_token *ids;     /* (cap) */
+    float *lp;             /* (cap) raw log p */
+    float *lp_proc;        /* (cap) processed log p */
+    temper_token_prob *top;/* (cap, n_top) best alternatives by raw log p */
+    size_t *at;            /* (cap) bytes of text before token k */
+    char *text;            /* the decoded completion (pieces joined) */
+    size_t len, text_cap;
+    size_t released;       /* bytes of text streamed so far */
+    int echoed, closed;    /* the endpoint's: stream sent the echo / the end */
+    size_t offset;         /* the endpoint's: characters of the tokens so far */
+} srv_seq;
+
+/* What an endpoint does with its job's events (called on the scheduler
+ * thread; may be NULL). */
+typedef struct srv_job_ops {
+    void (*token)(srv_job *j, srv_seq *s, int k); /* token k of s was recorded */
+    void (*done)(srv_job *j);                     /* every sequence finished */
+} srv_job_ops;
+
+struct srv_job {
+    struct srv_server *srv;
+    int refs;              /* under srv->mu */
+    const srv_job_ops *ops;
+    void *user;            /* the endpoint's own state */
+    temper_generate_params p; /* stop / logit_bias point into this job */
+    char **stop;           /* (n_stop) owned */
+    temper_logit_bias *bias; /* (n_bias) owned */
+    srv_prompt *prompts;   /* (n_prompts) owned */
+    int n_prompts;
+    int per_prompt;        /* sequences per prompt (best_of) */
+    srv_seq *seqs;         /* (n_seqs) owned, prompt-major */
+    int n_seqs, next_seq, n_done;
+    int echo_top;          /* echo: alternatives per prompt position (-1: no echo) */
+    int fd;                /* the client's socket (disconnect check); -1 */
+    int canceled, finished;
+    srv_error err;         /* set when the job failed */
+    double t_queued, t_started, t_first, t_done; /* seconds (monotonic) */
+    int64_t n_forward;
+    pthread_cond_t cv;     /* finished, or more stream output */
+    char *out;             /* stream output not yet taken */
+    size_t out_len, out_cap, out_pos;
+    int out_end;
+    srv_job *next;         /* queue link */
+};
+
+/* ---- the server */
+enum srv_state { SRV_LOADING = 0, SRV_READY = 1, SRV_STOPPING = 2 };
+
+typedef struct srv_stats {
+    uint64_t requests, errors, rejected;  /* HTTP requests; 4xx/5xx; queue full */
+    uint64_t prompt_tokens, gen_tokens;
+    uint64_t completions;                 /* jobs finished */
+    double sum_latency, sum_first;        /* seconds, over completions */
+    uint64_t steps;                       /* scheduler steps */
+} srv_stats;
+
+typedef struct srv_server {
+    srv_config cfg;
+    atomic_int state;      /* enum srv_state */
+    temper_model *model;
+    const temper_tokenizer *tok;
+    temper_context *ctx;   /* the scheduler's */
+    int n_ctx, n_vocab;
+    temper_generate_params defaults; /* the model's (generation_config.json) */
+    char default_keys[512];          /* keys generation_config.json set */
+    char fingerprint[64];
+    char name[256];        /* the model's name when --alias is not given */
+    const char *model_arg; /* -m as given, also accepted as the model's name */
+    long started;          /* unix time */
+    struct MHD_Daemon *daemon;
+
+    pthread_mutex_t mu;
+    pthread_cond_t work;   /* the scheduler has something to do */
+    pthread_t thread;
+    int running;           /* scheduler started */
+    srv_job *queue_head, *queue_tail;
+    int n_queued;          /* jobs waiting with sequences not yet in a slot */
+    srv_seq **slots;       /* (parallel) */
+    srv_stats stats;
+    atomic_ulong next_id;
+} srv_server;
+
+/* ---- http.c */
+int srv_http_start(srv_server *s, srv_error *e);
+void srv_http_quiesce(srv_server *s);
+void srv_http_stop(srv_server *s);
+
+/* The request an endpoint handles: method, path, body (NUL-terminated). */
+typedef struct srv_request {
+    srv_server *srv;
+    struct MHD_Connection *conn;
+    const char *method, *path;
+    const char *body;
+    size_t body_len;
+    int fd;
+} srv_request;
+
+/* Replies; each returns the MHD result. body / json are taken. */
+enum MHD_Result srv_reply_json(srv_request *r, int status, cJSON *json);
+enum MHD_Result srv_reply_text(srv_request *r, int status, const char *ctype, char *body,
+                               size_t len);
+enum MHD_Result srv_reply_error(srv_request *r, const srv_error *e);
+/* A Server-Sent Events reply that reads the job's stream output until it
+ * ends; takes a reference on j. */
+enum MHD_Result srv_reply_stream(srv_request *r, srv_job *j);
+
+/* ---- route.c */
+enum MHD_Result srv_route(srv_request *r);
+
+/* ---- request.c */
+/* The body as a JSON object, or an error. */
+cJSON *srv_parse_body(const srv_request *r, srv_error *e);
+/* "prompt": a string, a list of strings, a list of ids, a list of id lists,
+ * into *out (n_out prompts, owned: srv_prompts_free). */
+int srv_parse_prompts(srv_server *s, const cJSON *v, const char *field, srv_prompt **out,
+                      int *n_out, srv_error *e);
+void srv_prompts_free(srv_prompt *p, int n);
+/* One decoding parameter of the table (name as the client wrote it). Returns
+ * 1 when key is one, 0 when it is not, -1 on a bad value. */
+int srv_parse_param(temper_generate_params *p, const char *key, const cJSON *v, srv_error *e);
+/* "stop": a string or a list of strings, into the job. */
+int srv_parse_stop(srv_job *j, const cJSON *v, const char *field, srv_error *e);
+/* "logit_bias": {"id": bias, ...} (OpenAI), into the job. */
+int srv_parse_logit_bias(srv_server *s, srv_job *j, const cJSON *v, const char *field,
+                         srv_error *e);
+/* A JSON number that is a whole number in [lo, hi] into *out. */
+int srv_json_int(const cJSON *v, const char *field, long lo, long hi, long *out, srv_error *e);
+int srv_json_bool(const cJSON *v, const char *field, int *out, srv_error *e);
+
+/* ---- sched.c */
+int srv_sched_start(srv_server *s, srv_error *e);
+void srv_sched_stop(srv_server *s);
+/* A job for n_prompts prompts (taken) and per_prompt sequences of each. */
+srv_job *srv_job_new(srv_server *s, const srv_job_ops *ops);
+int srv_job_setup(srv_job *j, int per_prompt, srv_error *e);
+/* Queue j (the scheduler takes its own reference). Fails with 503 when the
+ * queue is full or the server is stopping. */
+int srv_submit(srv_job *j, srv_error *e);
+/* Wait until j finished. */
+void srv_job_wait(srv_job *j);
+void srv_job_cancel(srv_job *j);
+void srv_job_release(srv_job *j);
+/* Append to j's stream output and wake its reader (scheduler thread). */
+void srv_job_emit(srv_job *j, const char *data, size_t len);
+/* End j's stream output. */
+void srv_job_emit_end(srv_job *j);
+double srv_now(void);
+
+/* ---- openai.c */
+enum MHD_Result srv_openai_models(srv_request *r);
+enum MHD_Result srv_openai_completions(srv_request *r);
+enum MHD_Result srv_openai_chat(srv_request *r);
+
+/* ---- text helpers (openai.c) */
+/* s as valid UTF-8 JSON text: a token's bytes that are not whole UTF-8
+ * become "bytes:\xNN..." as OpenAI writes them. buf has cap bytes. */
+const char *srv_token_string(const srv_server *s, temper_token id, char *buf, size_t cap);
+/* Code points of n bytes of UTF-8. */
+size_t srv_utf8_chars(const char *s, size_t n);
+
+int cmd_serve(int argc, char **argv);
+
+#endif
