@@ -72,7 +72,7 @@ FUZZERS    := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
 FUZZ_OBJ   := $(LIB_SRC:%.c=build-fuzz/obj/%.o)
 FUZZ_TIME  ?= 600
 
-.PHONY: all lib cli tests benches test test-fast bench clean install uninstall FORCE fuzzers fuzz
+.PHONY: all lib cli tests benches test test-fast bench clean install uninstall FORCE fuzzers fuzz aarch64
 all: lib cli tests benches
 lib: $(BUILD)/libtemper.a $(BUILD)/libtemper.so
 cli: $(BUILD)/temper
@@ -115,6 +115,21 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libtemper.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libtemper.a $(LDLIBS)
 
+# aarch64 (NEON kernels): the kernel and decoding unit tests, cross-compiled
+# and run under qemu-user by tests/run. A test-only build: the library's
+# parts that need no third-party library (the aarch64 builds of libcjson,
+# libpcre2, ... are not needed; unused sections are dropped at link).
+A64_CC    ?= aarch64-linux-gnu-gcc
+A64_SRC   := src/core/error.c src/core/file.c src/core/pool.c src/formats/weights.c \
+             $(wildcard src/tensor/*.c) $(wildcard src/decode/*.c)
+A64_TESTS := build-aarch64/tests/test_ops build-aarch64/tests/test_decode
+aarch64: $(A64_TESTS)
+
+build-aarch64/tests/%: tests/unit/%.c tests/unit/test.h $(A64_SRC) $(wildcard src/*/*.h) include/temper.h
+	@mkdir -p $(dir $@)
+	$(A64_CC) -O2 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -pthread -Iinclude -Isrc \
+	    -I/usr/include/cjson -Itests/unit -ffunction-sections -fdata-sections -Wl,--gc-sections -o $@ $< $(A64_SRC) -lm
+
 # The full suite: unit tests, reference tests, CLI tests, then the unit and
 # CLI-error tests again with ASan + UBSan, and the thread pool and kernels
 # (test_ops) and contexts sharing a pool (test_generate) with ThreadSanitizer.
@@ -123,6 +138,7 @@ test: all
 	$(MAKE) fuzzers
 	$(MAKE) BUILD=build-tsan OPT="-O1 -fsanitize=thread" LDFLAGS=-fsanitize=thread \
 	    build-tsan/tests/test_ops build-tsan/tests/test_generate
+	if command -v $(A64_CC) >/dev/null && command -v qemu-aarch64 >/dev/null; then $(MAKE) aarch64; fi
 	tests/run
 
 fuzzers: $(FUZZERS)
@@ -163,6 +179,6 @@ uninstall:
 	rm -rf $(DESTDIR)$(DATADIR)
 
 clean:
-	rm -rf build build-san build-tsan build-fuzz
+	rm -rf build build-san build-tsan build-fuzz build-aarch64
 
 -include $(shell find $(BUILD)/obj build-fuzz/obj -name '*.d' 2>/dev/null)

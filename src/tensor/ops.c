@@ -162,6 +162,8 @@ typedef struct {
     const uint8_t *xq;   /* q8 activations (see simd.h) */
     const uint64_t *xneg;
     const float *xd;
+    const int8_t *xq8;   /* q8 activations, AVX2 form */
+    const struct temper__kernels *k;
     temper__pool *pool;
 } temper__mm_job;
 
@@ -172,7 +174,51 @@ static void temper__mm_generic_worker(void *arg, int ith, int nth) {
     if (b < e) temper__matmul_generic(j->out, j->ldo, j->x, j->T, j->w, j->bias, j->ep, (int)b, (int)e);
 }
 
+/* The kernels of one SIMD level (simd.h); NULL at level portable. */
+typedef struct temper__kernels {
+    void (*kn)(float *, int, const float *, int, const temper__mat *, int, int, int, int);
+    void (*nk)(float *, int, const float *, int, const temper__mat *, const float *, int, int, int);
+    /* blocked kernel for T > TEMPER__GEMV_MAX_T; NULL: the streaming ones serve any T */
+    void (*gemm)(float *, int, const float *, int, const temper__mat *, const float *, int, int, int);
+    void (*act)(float *, long, int);
+    void (*softmax)(float *, int);
+    void (*layernorm)(float *, const float *, int, const float *, const float *, float);
+    void (*attn_row)(float *, const float *, const float *, const float *, int, int, int, float, float *);
+    /* q8 with x as int8 (T, K) and scales (T, K / 32) */
+    void (*quantize_q8)(int8_t *, float *, const float *, int, int);
+    void (*q8)(float *, int, const int8_t *, const float *, int, const temper__mat *, const float *, int, int, int);
+} temper__kernels;
+
 #ifdef TEMPER__HAVE_AVX512
+static const temper__kernels temper__k_avx512 = {
+    temper__gemv_kn_avx512,  temper__gemv_nk_avx512,     temper__gemm_avx512,        temper__act_avx512,
+    temper__softmax_avx512,  temper__layernorm_avx512,   temper__attn_row_avx512,    temper__quantize_x_q8_avx2,
+    temper__gemv_q8_avx2};
+static const temper__kernels temper__k_avx2 = {
+    temper__gemv_kn_avx2,  temper__gemv_nk_avx2,   temper__gemm_avx2,          temper__act_avx2,    temper__softmax_avx2,
+    temper__layernorm_avx2, temper__attn_row_avx2, temper__quantize_x_q8_avx2, temper__gemv_q8_avx2};
+#endif
+#ifdef TEMPER__HAVE_NEON
+static const temper__kernels temper__k_neon = {
+    temper__gemv_kn_neon,   temper__gemv_nk_neon,  NULL,                       temper__act_neon,    temper__softmax_neon,
+    temper__layernorm_neon, temper__attn_row_neon, temper__quantize_x_q8_neon, temper__gemv_q8_neon};
+#endif
+
+/* The kernels of the current level, NULL for portable. */
+static const temper__kernels *temper__kern(void) {
+    switch (temper__simd()) {
+#ifdef TEMPER__HAVE_AVX512
+    case TEMPER__SIMD_AVX512: return &temper__k_avx512;
+    case TEMPER__SIMD_AVX2: return &temper__k_avx2;
+#endif
+#ifdef TEMPER__HAVE_NEON
+    case TEMPER__SIMD_NEON: return &temper__k_neon;
+#endif
+    default: return NULL;
+    }
+}
+
+#if defined(TEMPER__HAVE_AVX512) || defined(TEMPER__HAVE_NEON)
 /* out rows [0, T) x columns [n0, n1) = bias [+ out]: the starting value of
  * a streamed KN product. */
 static void temper__mm_init(const temper__mm_job *j, int n0, int n1) {
@@ -189,7 +235,7 @@ static void temper__mm_init(const temper__mm_job *j, int n0, int n1) {
 
 static void temper__mm_act(const temper__mm_job *j, int n0, int n1) {
     if (!(j->ep & (TEMPER__EP_GELU | TEMPER__EP_RELU))) return;
-    for (int t = 0; t < j->T; t++) temper__act_avx512(j->out + (size_t)t * j->ldo + n0, n1 - n0, j->ep);
+    for (int t = 0; t < j->T; t++) j->k->act(j->out + (size_t)t * j->ldo + n0, n1 - n0, j->ep);
 }
 
 /* KN, few rows, each thread a range of columns: it streams its part of
@@ -200,7 +246,7 @@ static void temper__mm_kn_split_n(void *arg, int ith, int nth) {
     temper__split(j->w->N, 64, ith, nth, &b, &e);
     if (b >= e) return;
     temper__mm_init(j, (int)b, (int)e);
-    temper__gemv_kn_avx512(j->out, j->ldo, j->x, j->T, j->w, 0, j->w->K, (int)b, (int)e);
+    j->k->kn(j->out, j->ldo, j->x, j->T, j->w, 0, j->w->K, (int)b, (int)e);
     temper__mm_act(j, (int)b, (int)e);
 }
 
@@ -220,7 +266,7 @@ static void temper__mm_kn_partial(void *arg, int c, int nc) {
     float *acc = c == 0 ? j->out : j->partial + (size_t)(c - 1) * T * N;
     if (c == 0) temper__mm_init(j, 0, N);
     else memset(acc, 0, (size_t)T * N * sizeof(float));
-    if (k0 < k1) temper__gemv_kn_avx512(acc, c == 0 ? j->ldo : N, j->x, T, j->w, (int)k0, (int)k1, 0, N);
+    if (k0 < k1) j->k->kn(acc, c == 0 ? j->ldo : N, j->x, T, j->w, (int)k0, (int)k1, 0, N);
 }
 
 static void temper__mm_kn_reduce(void *arg, int ith, int nth) {
@@ -242,9 +288,10 @@ static void temper__mm_nk_worker(void *arg, int ith, int nth) {
     const temper__mm_job *j = arg;
     long b, e;
     temper__split(j->w->N, 16, ith, nth, &b, &e);
-    if (b < e) temper__gemv_nk_avx512(j->out, j->ldo, j->x, j->T, j->w, j->bias, j->ep, (int)b, (int)e);
+    if (b < e) j->k->nk(j->out, j->ldo, j->x, j->T, j->w, j->bias, j->ep, (int)b, (int)e);
 }
 
+#ifdef TEMPER__HAVE_AVX512
 static void temper__mm_q8_worker(void *arg, int ith, int nth) {
     const temper__mm_job *j = arg;
     long b, e;
@@ -253,12 +300,20 @@ static void temper__mm_q8_worker(void *arg, int ith, int nth) {
         temper__gemv_q8_avx512(j->out, j->ldo, j->xq, j->xneg, j->xd, j->T, j->w, j->bias, j->ep, (int)b,
                                (int)e);
 }
+#endif
+
+static void temper__mm_q8i_worker(void *arg, int ith, int nth) {
+    const temper__mm_job *j = arg;
+    long b, e;
+    temper__split(j->w->N, 16, ith, nth, &b, &e);
+    if (b < e) j->k->q8(j->out, j->ldo, j->xq8, j->xd, j->T, j->w, j->bias, j->ep, (int)b, (int)e);
+}
 
 static void temper__mm_gemm_worker(void *arg, int ith, int nth) {
     const temper__mm_job *j = arg;
     long b, e;
     temper__split(j->w->N, 48, ith, nth, &b, &e);
-    if (b < e) temper__gemm_avx512(j->out, j->ldo, j->x, j->T, j->w, j->bias, j->ep, (int)b, (int)e);
+    if (b < e) j->k->gemm(j->out, j->ldo, j->x, j->T, j->w, j->bias, j->ep, (int)b, (int)e);
 }
 
 /* KN matrices at most this wide are split by K (see above). */
@@ -267,7 +322,9 @@ static void temper__mm_gemm_worker(void *arg, int ith, int nth) {
 static void temper__matmul_simd(temper__mm_job *j) {
     const temper__mat *w = j->w;
     const int T = j->T, K = w->K, N = w->N;
-    if (w->dtype == TEMPER__Q8 && T <= TEMPER__GEMV_MAX_T && temper__cpu_has_vnni()) {
+    const int few = T <= TEMPER__GEMV_MAX_T || !j->k->gemm; /* the streaming kernels */
+#ifdef TEMPER__HAVE_AVX512
+    if (w->dtype == TEMPER__Q8 && few && j->k == &temper__k_avx512 && temper__cpu_has_vnni()) {
         /* Activations quantized once here: |x| (T, K64) u8, signs (T, K64/64)
          * u64, scales (T, K64/4) f32 (K64: K rounded up to 64), carved from
          * the pool's scratch. */
@@ -286,8 +343,22 @@ static void temper__matmul_simd(temper__mm_job *j) {
             return;
         }
     }
-    if (w->dtype == TEMPER__Q8 || T > TEMPER__GEMV_MAX_T) {
-        temper__pool_run(j->pool, temper__mm_gemm_worker, j);
+#endif
+    if (w->dtype == TEMPER__Q8 && few) {
+        /* x as int8 (T, K) and scales (T, K / 32), from the pool's scratch */
+        int8_t *xq = (int8_t *)temper__pool_scratch(j->pool, (size_t)T * K / 4 + (size_t)T * K / 32);
+        if (xq) {
+            float *xd = (float *)xq + (size_t)T * K / 4;
+            j->k->quantize_q8(xq, xd, j->x, T, K);
+            j->xq8 = xq;
+            j->xd = xd;
+            temper__pool_run(j->pool, temper__mm_q8i_worker, j);
+            return;
+        }
+    }
+    if (w->dtype == TEMPER__Q8 || !few) {
+        if (j->k->gemm) temper__pool_run(j->pool, temper__mm_gemm_worker, j);
+        else temper__pool_run(j->pool, temper__mm_generic_worker, j); /* no scratch for q8 */
     } else if (w->layout == TEMPER__NK) {
         temper__pool_run(j->pool, temper__mm_nk_worker, j);
     } else if (N <= TEMPER__SPLIT_K_MAX_N &&
@@ -304,8 +375,8 @@ void temper__matmul_ep(temper__pool *pool, float *out, int ldo, const float *x, 
                        const float *bias, int ep) {
     temper__mm_job j = {.out = out, .ldo = ldo, .x = x, .T = T, .w = w, .bias = bias, .ep = ep, .pool = pool};
     if (T <= 0) return;
-#ifdef TEMPER__HAVE_AVX512
-    if (temper__avx512()) {
+#if defined(TEMPER__HAVE_AVX512) || defined(TEMPER__HAVE_NEON)
+    if ((j.k = temper__kern())) {
         temper__matmul_simd(&j);
         return;
     }
@@ -322,13 +393,11 @@ void temper__matmul(temper__pool *pool, float *out, int ldo, const float *x, int
 
 void temper__layernorm(float *out, const float *x, int T, int C, const float *g, const float *b,
                        float eps) {
-#ifdef TEMPER__HAVE_AVX512
-    if (temper__avx512()) {
-        for (int t = 0; t < T; t++)
-            temper__layernorm_avx512(out + (size_t)t * C, x + (size_t)t * C, C, g, b, eps);
+    const temper__kernels *k = temper__kern();
+    if (k) {
+        for (int t = 0; t < T; t++) k->layernorm(out + (size_t)t * C, x + (size_t)t * C, C, g, b, eps);
         return;
     }
-#endif
     for (int t = 0; t < T; t++) {
         const float *xr = x + (size_t)t * C;
         float *o = out + (size_t)t * C;
@@ -354,12 +423,11 @@ void temper__rmsnorm(float *out, const float *x, int T, int C, const float *g, f
 }
 
 void temper__gelu_tanh(float *x, long n) {
-#ifdef TEMPER__HAVE_AVX512
-    if (temper__avx512()) {
-        temper__act_avx512(x, n, TEMPER__EP_GELU);
+    const temper__kernels *k = temper__kern();
+    if (k) {
+        k->act(x, n, TEMPER__EP_GELU);
         return;
     }
-#endif
     temper__act_ref(x, n, TEMPER__EP_GELU);
 }
 
@@ -376,12 +444,11 @@ void temper__silu_mul(float *gate, const float *up, long n) {
 }
 
 void temper__softmax(float *x, int n) {
-#ifdef TEMPER__HAVE_AVX512
-    if (temper__avx512()) {
-        temper__softmax_avx512(x, n);
+    const temper__kernels *k = temper__kern();
+    if (k) {
+        k->softmax(x, n);
         return;
     }
-#endif
     float mx = -INFINITY;
     for (int i = 0; i < n; i++) mx = x[i] > mx ? x[i] : mx;
     if (mx == -INFINITY) { /* everything masked: leave zeros, never NaN */
@@ -417,22 +484,20 @@ static void temper__attn_probs(const temper__attn_args *a, int r, int h, const f
     memset(po + lo + n, 0, (size_t)(L - lo - n) * sizeof(float));
 }
 
-/* One (row, head): scores, softmax, weighted sum of values. sc: (n_ctx). */
-static void temper__attn_one(const temper__attn_args *a, int r, int h, float *sc, int simd) {
+/* One (row, head): scores, softmax, weighted sum of values. sc: (n_ctx).
+ * kern: the level's kernels, NULL for portable (or a head too wide). */
+static void temper__attn_one(const temper__attn_args *a, int r, int h, float *sc, const temper__kernels *kern) {
     const int hd = a->hd, qdim = a->H * hd, kvdim = a->Hkv * hd, kh = h / (a->H / a->Hkv);
     const int lo = temper__attn_first(a, r), npos = a->pos[r] + 1 - lo;
     const float *q = a->q + (size_t)r * qdim + (size_t)h * hd;
     const float *kbase = a->kc + ((size_t)a->seq[r] * a->n_ctx + lo) * kvdim + (size_t)kh * hd;
     const float *vbase = a->vc + ((size_t)a->seq[r] * a->n_ctx + lo) * kvdim + (size_t)kh * hd;
     float *o = a->out + (size_t)r * qdim + (size_t)h * hd;
-#ifdef TEMPER__HAVE_AVX512
-    if (simd) {
-        temper__attn_row_avx512(o, q, kbase, vbase, npos, hd, kvdim, a->scale, sc);
+    if (kern) {
+        kern->attn_row(o, q, kbase, vbase, npos, hd, kvdim, a->scale, sc);
         temper__attn_probs(a, r, h, sc, lo, npos);
         return;
     }
-#endif
-    (void)simd;
     for (int j = 0; j < npos; j++) {
         const float *k = kbase + (size_t)j * kvdim;
         float s = 0.0f;
@@ -462,14 +527,14 @@ typedef struct {
 static void temper__attn_worker(void *arg, int ith, int nth) {
     const temper__attn_job *j = arg;
     const temper__attn_args *a = j->a;
-    const int simd = temper__avx512() && a->hd <= TEMPER__ATTN_MAX_HD;
+    const temper__kernels *simd = a->hd <= TEMPER__ATTN_MAX_HD ? temper__kern() : NULL;
     if (!j->S) {
         float *sc = a->scratch + (size_t)ith * a->n_ctx;
         for (long job = ith; job < (long)a->T * a->H; job += nth)
             temper__attn_one(a, (int)(job / a->H), (int)(job % a->H), sc, simd);
         return;
     }
-    const int G = (a->T + 3) / 4, qdim = a->H * a->hd, kvdim = a->Hkv * a->hd;
+    const int G = (a->T + 3) / 4;
     float *S = j->S + (size_t)ith * 4 * a->n_ctx;
     long b, e;
     temper__split((long)a->H * G, 1, ith, nth, &b, &e);
@@ -483,6 +548,7 @@ static void temper__attn_worker(void *arg, int ith, int nth) {
             continue;
         }
 #ifdef TEMPER__HAVE_AVX512
+        const int qdim = a->H * a->hd, kvdim = a->Hkv * a->hd;
         int npos[4], kh = h / (a->H / a->Hkv);
         for (int r = 0; r < R; r++) npos[r] = a->pos[r0 + r] + 1;
         size_t cache = (size_t)a->seq[r0] * a->n_ctx * kvdim + (size_t)kh * a->hd;

@@ -74,6 +74,14 @@ TEMPER__AVX512 static uint16_t temper__q8_block_avx512(const float *v, int8_t *q
     }
     return dh;
 }
+
+/* The same for AVX2. */
+static uint16_t temper__q8_block_avx2(const float *v, int8_t *q) {
+    uint16_t dh = temper__f32_to_f16(temper__q8_amax_avx2(v) / 127.0f);
+    float d = temper__f16_to_f32(dh);
+    temper__q8_round_avx2(v, d > 0.0f ? 1.0f / d : 0.0f, q);
+    return dh;
+}
 #endif
 
 /* Element (k, n) of a f32/f16/bf16 matrix, for the slow KN path below. */
@@ -87,6 +95,7 @@ int temper__quantize_q8(const temper__mat *w, temper__mat *out) {
     uint16_t (*temper__q8_block_fn)(const float *, int8_t *) = temper__q8_block;
 #ifdef TEMPER__HAVE_AVX512
     if (temper__simd() == TEMPER__SIMD_AVX512) temper__q8_block_fn = temper__q8_block_avx512;
+    if (temper__simd() == TEMPER__SIMD_AVX2) temper__q8_block_fn = temper__q8_block_avx2;
 #endif
     if (K % 32 != 0 || w->dtype == TEMPER__Q8) return TEMPER_EINVAL;
     int8_t *buf = aligned_alloc(64, (temper__q8_bytes(K, N) + 63) & ~(size_t)63);

@@ -56,6 +56,8 @@ void temper__simd_set(int enabled);
 
 /* Rows that go to the streaming (matrix-vector) kernels; more go to GEMM. */
 #define TEMPER__GEMV_MAX_T 8
+/* The widest head the SIMD attention kernels take (wider: portable). */
+#define TEMPER__ATTN_MAX_HD 128
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define TEMPER__HAVE_AVX512 1
@@ -93,7 +95,6 @@ void temper__layernorm_avx512(float *out, const float *x, int C, const float *g,
 /* Attention of one (row, head) (ops_math.c): out (hd) = softmax(scale K q) V over
  * npos cached positions (rows kvdim apart); scores: (npos) scratch, left
  * holding the probabilities. hd <= TEMPER__ATTN_MAX_HD. */
-#define TEMPER__ATTN_MAX_HD 128
 void temper__attn_row_avx512(float *out, const float *q, const float *kbase, const float *vbase,
                              int npos, int hd, int kvdim, float scale, float *scores);
 /* The same for R <= 4 rows of one sequence and head: q rows ldq apart, out
@@ -102,6 +103,59 @@ void temper__attn_row_avx512(float *out, const float *q, const float *kbase, con
 void temper__attn_rows4_avx512(float *out, int ldo, const float *q, int ldq, int R, const float *kbase,
                                const float *vbase, const int *npos, int hd, int kvdim, float scale, float *S,
                                int lds);
+
+/* The same kernels for AVX2 + FMA + F16C (the *_avx2.c files), same
+ * arguments; attention one row at a time. */
+void temper__gemv_kn_avx2(float *acc, int lda, const float *x, int T, const temper__mat *w, int k0, int k1, int n0,
+                          int n1);
+void temper__gemv_nk_avx2(float *out, int ldo, const float *x, int T, const temper__mat *w, const float *bias, int ep,
+                          int n0, int n1);
+void temper__gemm_avx2(float *out, int ldo, const float *x, int T, const temper__mat *w, const float *bias, int ep,
+                       int n0, int n1);
+void temper__act_avx2(float *x, long n, int ep);
+void temper__softmax_avx2(float *x, int n);
+void temper__layernorm_avx2(float *out, const float *x, int C, const float *g, const float *b, float eps);
+void temper__attn_row_avx2(float *out, const float *q, const float *kbase, const float *vbase, int npos, int hd,
+                           int kvdim, float scale, float *scores);
+/* q8 for AVX2: x (T, K) quantized per block of 32 to xq (T, K) int8 and xd
+ * (T, K / 32) scales; the kernel completes columns [n0, n1) with the
+ * epilogue, with vpmaddubsw, or vpdpbusd on CPUs with AVX-VNNI. */
+void temper__quantize_x_q8_avx2(int8_t *xq, float *xd, const float *x, int T, int K);
+void temper__gemv_q8_avx2(float *out, int ldo, const int8_t *xq, const float *xd, int T, const temper__mat *w,
+                          const float *bias, int ep, int n0, int n1);
+int temper__cpu_has_avxvnni(void);
+/* The load-time q8 quantization of a block of 32 (ops_q8.c), by parts:
+ * max|v|, then q = round half away from zero of v id, clamped to 127. */
+float temper__q8_amax_avx2(const float *v);
+void temper__q8_round_avx2(const float *v, float id, int8_t *q);
+/* Tests: 0 makes the AVX2 q8 kernel use vpmaddubsw even on an AVX-VNNI CPU,
+ * -1 restores the CPU's choice. */
+void temper__avxvnni_force(int use);
+#endif
+
+#if defined(__aarch64__) && defined(__GNUC__)
+#define TEMPER__HAVE_NEON 1
+
+/* Level neon (ops_neon.c, ops_q8_neon.c): the arguments of the x86 forms.
+ * The streaming kernels serve any T (there is no blocked kernel). */
+void temper__gemv_kn_neon(float *acc, int lda, const float *x, int T, const temper__mat *w, int k0, int k1, int n0,
+                          int n1);
+void temper__gemv_nk_neon(float *out, int ldo, const float *x, int T, const temper__mat *w, const float *bias, int ep,
+                          int n0, int n1);
+void temper__act_neon(float *x, long n, int ep);
+void temper__softmax_neon(float *x, int n);
+void temper__layernorm_neon(float *out, const float *x, int C, const float *g, const float *b, float eps);
+void temper__attn_row_neon(float *out, const float *q, const float *kbase, const float *vbase, int npos, int hd,
+                           int kvdim, float scale, float *scores);
+/* q8: x quantized as for AVX2 (xq (T, K) int8, xd (T, K / 32)); sdot on
+ * CPUs with the dot-product extension. */
+void temper__quantize_x_q8_neon(int8_t *xq, float *xd, const float *x, int T, int K);
+void temper__gemv_q8_neon(float *out, int ldo, const int8_t *xq, const float *xd, int T, const temper__mat *w,
+                          const float *bias, int ep, int n0, int n1);
+int temper__cpu_has_sdot(void);
+/* Tests: 0 makes the q8 kernel use widening multiplies even with sdot, -1
+ * restores the CPU's choice. */
+void temper__sdot_force(int use);
 #endif
 
 #endif

@@ -123,6 +123,41 @@ static void test_matmul_all(void) {
     check_matmul(TEMPER__F16, TEMPER__KN, 5, 70, 300, 2, TEMPER__EP_ACC);
 }
 
+/* The same bits with 1, 2 and 3 threads at the current level: GPT-2-like
+ * shapes (narrow KN split by K, wide KN split by columns, NK, the blocked
+ * kernel, q8), every dtype. */
+static void test_thread_bits(void) {
+    static const int shapes[][4] = {/* T, K, N, layout */
+                                    {1, 96, 288, TEMPER__KN},  {4, 96, 2100, TEMPER__KN}, {8, 128, 200, TEMPER__NK},
+                                    {1, 64, 1030, TEMPER__NK}, {20, 96, 100, TEMPER__KN}, {13, 64, 70, TEMPER__NK}};
+    for (int dt = 0; dt < 4; dt++)
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+            const int T = shapes[s][0], K = shapes[s][1], N = shapes[s][2];
+            double *wd = malloc(sizeof(double) * K * N);
+            float *x = malloc(sizeof(float) * T * K), *bias = malloc(sizeof(float) * N);
+            for (int i = 0; i < T * K; i++) x[i] = frand();
+            for (int i = 0; i < N; i++) bias[i] = frand();
+            temper__dtype sdt = dt == 3 ? TEMPER__F32 : (temper__dtype)dt;
+            void *data = make_weights(sdt, (temper__layout)shapes[s][3], K, N, wd);
+            temper__mat w = {sdt, (temper__layout)shapes[s][3], K, N, data}, q = w;
+            if (dt == 3) CHECK(temper__quantize_q8(&w, &q) == 0); /* q8 */
+            float *out[3];
+            for (int th = 1; th <= 3; th++) {
+                temper__pool *pool;
+                CHECK(temper__pool_new(th, &pool) == 0);
+                out[th - 1] = malloc(sizeof(float) * T * N);
+                temper__matmul_ep(pool, out[th - 1], N, x, T, &q, bias, TEMPER__EP_GELU);
+                temper__pool_free(pool);
+            }
+            int same = !memcmp(out[0], out[1], sizeof(float) * T * N) && !memcmp(out[0], out[2], sizeof(float) * T * N);
+            if (!same) fprintf(stderr, "  [%s] dtype %d T=%d K=%d N=%d: 1, 2, 3 threads differ\n", mode, dt, T, K, N);
+            CHECK(same);
+            for (int i = 0; i < 3; i++) free(out[i]);
+            if (dt == 3) free((void *)q.data);
+            free(data); free(wd); free(x); free(bias);
+        }
+}
+
 /* ---- q8 ---------------------------------------------------------------- */
 
 /* The documented format, decoded here: rows of K int8 q then K/32 f16 d. */
@@ -198,10 +233,31 @@ static void check_q8(temper__layout layout, int T, int K, int N, int nthreads, i
     free(x); free(bias); free(wd); free(wq); free(data); free((void *)q.data); free(out); free(out2); free(bound);
 }
 
+/* The q8 kernel's dot-product instruction: -1 the CPU's best (AVX-VNNI on
+ * x86 at level avx2, sdot on aarch64), 0 the baseline one; returns 1 if the
+ * CPU has a better one than the baseline at the current level. */
+static int q8_dot(int use) {
+#if defined(TEMPER__HAVE_AVX512)
+    temper__avxvnni_force(use);
+    return temper__simd() == TEMPER__SIMD_AVX2 && temper__cpu_has_avxvnni();
+#elif defined(TEMPER__HAVE_NEON)
+    temper__sdot_force(use);
+    return temper__simd() == TEMPER__SIMD_NEON && temper__cpu_has_sdot();
+#else
+    (void)use;
+    return 0;
+#endif
+}
+
 static void test_q8(void) {
-    check_q8(TEMPER__KN, 1, 64, 40, 1, 0);
-    check_q8(TEMPER__NK, 3, 96, 37, 2, TEMPER__EP_ACC);        /* K % 64 == 32 */
-    check_q8(TEMPER__KN, 8, 128, 70, 3, TEMPER__EP_GELU);
+    /* with the CPU's dot-product instruction, then the baseline one */
+    for (int best = q8_dot(-1); best >= 0; best--) {
+        q8_dot(best ? -1 : 0);
+        check_q8(TEMPER__KN, 1, 64, 40, 1, 0);
+        check_q8(TEMPER__NK, 3, 96, 37, 2, TEMPER__EP_ACC);        /* K % 64 == 32 */
+        check_q8(TEMPER__KN, 8, 128, 70, 3, TEMPER__EP_GELU);
+    }
+    q8_dot(-1);
     check_q8(TEMPER__NK, 20, 64, 50, 2, TEMPER__EP_ACC | TEMPER__EP_RELU); /* blocked path */
     /* K not a multiple of 32 is refused. */
     float wz[33 * 2] = {0};
@@ -448,6 +504,7 @@ static void test_pool_chunks(void) {
 
 static void run_all(void) {
     RUN(test_matmul_all);
+    RUN(test_thread_bits);
     RUN(test_q8);
     RUN(test_gelu);
     RUN(test_softmax);
