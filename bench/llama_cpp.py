@@ -1,12 +1,23 @@
 #!/usr/bin/python3
 """bench/llama_cpp.py - llama.cpp measured beside temper, in the same run.
 
-    bench/llama_cpp.py setup     # once: llama.cpp's source from the npm package
-                                 # node-llama-cpp (its git bundle), CPU build of
-                                 # llama-bench and llama-batched-bench (cmake,
-                                 # llama.cpp's defaults) under build/llama.cpp/
+    bench/llama_cpp.py setup     # once, under build/llama.cpp/: llama.cpp's
+                                 # source from the npm package node-llama-cpp
+                                 # (its git bundle), then llama-bench and
+                                 # llama-batched-bench (see below)
     bench/llama_cpp.py           # the ratio table (make bench runs this when
                                  # the setup is done)
+
+Two ways to get llama.cpp's binaries. Default: the CPU libraries that
+node-llama-cpp publishes for the same release (@node-llama-cpp/linux-x64:
+libllama, libllama-common, libggml and one libggml-cpu per CPU kind, chosen
+at run time as llama.cpp's own multi-variant build does), with llama-bench
+and llama-batched-bench compiled from the bundle's source against them (two
+C++ files: minutes, where the whole tree takes an hour on 2 busy cores).
+LLAMA_CPP_CMAKE=1: the CPU build of the whole tree with cmake and llama.cpp's
+defaults (GGML_NATIVE). LLAMA_CPU_VARIANT=haswell (for example) keeps only
+that libggml-cpu variant, to compare at temper's TEMPER_SIMD=avx2 on an
+AVX-512 machine.
 
 llama.cpp is not part of temper's build and not a dependency: it is only
 measured. The models are the random-weight GPT-2 shapes of bench/run
@@ -24,9 +35,8 @@ decode as a percentage of the roofline) and the SIMD level.
 
 env: BUILD (default build), THREADS (default 2), SHAPE (default gpt2-124m),
      PRECISIONS (default "f32 f16 q8"), ROUNDS (default 2), LLAMA_CPP (a
-     llama.cpp build folder holding bin/llama-bench; default
-     build/llama.cpp/src/build), NODE_LLAMA_CPP_BUNDLE (the git bundle, for
-     setup; default: npm pack node-llama-cpp).
+     folder holding bin/llama-bench and bin/llama-batched-bench; default
+     build/llama.cpp), LLAMA_CPU_VARIANT, LLAMA_CPP_CMAKE (see above).
 """
 import glob
 import json
@@ -39,7 +49,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("BUILD", "build")
 ROOT = os.path.join(REPO, "build", "llama.cpp")
 SRC = os.path.join(ROOT, "src")
-LLAMA = os.environ.get("LLAMA_CPP", os.path.join(SRC, "build"))
+LLAMA = os.environ.get("LLAMA_CPP", os.path.join(SRC, "build") if os.environ.get("LLAMA_CPP_CMAKE") == "1"
+                       else ROOT)
 THREADS = os.environ.get("THREADS", "2")
 SHAPE = os.environ.get("SHAPE", "gpt2-124m")
 PRECISIONS = os.environ.get("PRECISIONS", "f32 f16 q8").split()
@@ -48,7 +59,19 @@ PY = "/usr/bin/python3"
 
 
 def tool(name):
-    return os.path.join(LLAMA, "bin", name)
+    """The llama.cpp binary; with LLAMA_CPU_VARIANT, a copy of the bin folder
+    whose only libggml-cpu is that variant."""
+    variant = os.environ.get("LLAMA_CPU_VARIANT")
+    if not variant:
+        return os.path.join(LLAMA, "bin", name)
+    src, dst = os.path.join(LLAMA, "bin"), os.path.join(LLAMA, "bin-" + variant)
+    if not os.path.isdir(dst):
+        os.makedirs(dst)
+        for f in os.listdir(src):
+            if f.startswith("libggml-cpu-") and f != "libggml-cpu-%s.so" % variant:
+                continue
+            os.symlink(os.path.realpath(os.path.join(src, f)), os.path.join(dst, f))
+    return os.path.join(dst, name)
 
 
 def available():
@@ -63,23 +86,50 @@ def how_to_enable():
 
 # ---- setup --------------------------------------------------------------
 
+def npm_pack(spec, member):
+    """Extract member of the npm package spec into ROOT (once)."""
+    path = os.path.join(ROOT, spec.replace("@", "").replace("/", "-"))
+    if not os.path.exists(os.path.join(path, member)):
+        os.makedirs(path, exist_ok=True)
+        print("setup: npm pack %s" % spec, flush=True)
+        out = subprocess.run(["npm", "pack", spec, "--silent"], cwd=path, check=True, capture_output=True,
+                             text=True).stdout.split()
+        subprocess.run(["tar", "xzf", out[-1], "--strip-components=1", "package/" + member], cwd=path, check=True)
+    return os.path.join(path, member)
+
+
 def setup():
     os.makedirs(ROOT, exist_ok=True)
-    bundle = os.environ.get("NODE_LLAMA_CPP_BUNDLE")
-    if not bundle:
-        found = glob.glob(os.path.join(ROOT, "package", "llama", "gitRelease.bundle"))
-        if not found:
-            print("setup: npm pack node-llama-cpp (the package carries llama.cpp's source as a git bundle)")
-            out = subprocess.run(["npm", "pack", "node-llama-cpp", "--silent"], cwd=ROOT, check=True,
-                                 capture_output=True, text=True).stdout.split()
-            subprocess.run(["tar", "xzf", out[-1], "package/llama/gitRelease.bundle"], cwd=ROOT, check=True)
-        bundle = os.path.join(ROOT, "package", "llama", "gitRelease.bundle")
+    version = subprocess.run(["npm", "view", "node-llama-cpp", "version"], check=True, capture_output=True,
+                             text=True).stdout.strip()
+    bundle = npm_pack("node-llama-cpp@" + version, "llama/gitRelease.bundle")
     if not os.path.isdir(os.path.join(SRC, ".git")):
         subprocess.run(["git", "clone", "-q", bundle, SRC], check=True)
-    subprocess.run(["cmake", "-S", SRC, "-B", os.path.join(SRC, "build"), "-DCMAKE_BUILD_TYPE=Release",
-                    "-DLLAMA_CURL=OFF", "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_SERVER=OFF"], check=True)
-    subprocess.run(["cmake", "--build", os.path.join(SRC, "build"), "-j2", "--target", "llama-bench",
-                    "llama-batched-bench"], check=True)
+    if os.environ.get("LLAMA_CPP_CMAKE") == "1":
+        subprocess.run(["cmake", "-S", SRC, "-B", os.path.join(SRC, "build"), "-DCMAKE_BUILD_TYPE=Release",
+                        "-DLLAMA_CURL=OFF", "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_SERVER=OFF"], check=True)
+        subprocess.run(["cmake", "--build", os.path.join(SRC, "build"), "-j2", "--target", "llama-bench",
+                        "llama-batched-bench"], check=True)
+        print("setup: ok (%s)" % tool("llama-bench"))
+        return
+    libs = npm_pack("@node-llama-cpp/linux-x64@" + version, "bins/linux-x64")
+    bindir = os.path.join(ROOT, "bin")
+    os.makedirs(bindir, exist_ok=True)
+    for so in glob.glob(os.path.join(libs, "*.so")):  # next to the tools: where ggml looks for its CPU variants
+        dst = os.path.join(bindir, os.path.basename(so))
+        if not os.path.lexists(dst):
+            os.symlink(so, dst)
+    link = [os.path.join(libs, l) for l in ("libllama-common.so", "libllama.v0.5.0.so", "libggml.v0.5.0.so",
+                                            "libggml-base.so")]
+    link = [l for l in link if os.path.exists(l)] or sorted(glob.glob(os.path.join(libs, "lib*.so")))
+    for name, folder in (("llama-bench", "llama-bench"), ("llama-batched-bench", "batched-bench")):
+        d = os.path.join(SRC, "tools", folder)
+        srcs = [os.path.join(d, "main.cpp"), os.path.join(d, folder + ".cpp")]
+        print("setup: compiling %s" % name, flush=True)
+        subprocess.run(["g++", "-O2", "-DNDEBUG", "-std=c++17", "-I" + os.path.join(SRC, "include"),
+                        "-I" + os.path.join(SRC, "ggml", "include"), "-I" + os.path.join(SRC, "common"),
+                        "-I" + os.path.join(SRC, "vendor"), "-I" + d, *srcs, "-o", os.path.join(bindir, name),
+                        *link, "-Wl,-rpath," + libs, "-pthread"], check=True)
     print("setup: ok (%s)" % tool("llama-bench"))
 
 
@@ -308,7 +358,9 @@ def main():
     simd = next((t["simd"] for _, t, _, _ in rows if t.get("simd")), "?")
     print("memory bandwidth (bench_model, same run): %s GB/s; temper's SIMD level: %s; load average: %s"
           % (" / ".join(bws) or "?", simd, open("/proc/loadavg").read().split()[0]))
-    print("roof%%: temper's decode vs bandwidth / matrix bytes per token. llama.cpp: %s" % LLAMA)
+    print("roof%%: temper's decode vs bandwidth / matrix bytes per token. llama.cpp: %s%s"
+          % (tool("llama-bench"), " (CPU variant %s)" % os.environ["LLAMA_CPU_VARIANT"]
+             if os.environ.get("LLAMA_CPU_VARIANT") else ""))
     return 0
 
 
