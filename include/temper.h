@@ -297,8 +297,9 @@ TEMPER_API void temper_model_free(temper_model *model);
  * level this CPU supports; the environment variable TEMPER_SIMD names one
  * (TEMPER_NO_SIMD=1 means "portable"). Returns 0, or TEMPER_EINVAL with a
  * message when TEMPER_SIMD names an unknown level or one this CPU lacks:
- * the kernels then run at the default level (*level names it) and
- * temper_model_load() fails with the same error. */
+ * the kernels then run at the default level (*level names it), and
+ * temper_model_load() and temper_sampler_init() (what runs kernels
+ * without a model) fail with the same error. */
 TEMPER_API int temper_simd_level(const char **level);
 
 /* Borrowed from model. */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "decode/decode.h"
+#include "tensor/simd.h"
 
 struct temper_sampler {
     temper_sampling_params p;      /* scalars; the pointers below are ours */
@@ -143,8 +144,9 @@ static void *dup_array(const void *src, int n, size_t size, int *rc) {
 
 int temper_sampler_init(const temper_sampling_params *p, int n_vocab,
                         temper_sampler **out) {
-    int rc = temper_sampling_params_check(p);
+    int rc = temper__simd_check(); /* a TEMPER_SIMD this CPU cannot run */
     if (rc < 0) return rc;
+    if ((rc = temper_sampling_params_check(p)) < 0) return rc;
     if (!out) return temper__error(TEMPER_EINVAL, "out is NULL");
     *out = NULL;
     if (n_vocab < 1)

@@ -7,8 +7,9 @@
  *
  * A TEMPER_SIMD naming an unknown level or one this CPU lacks is not
  * fatal here: the kernels run at the highest supported level, the error
- * is kept, temper_simd_level() returns it and temper_model_load() refuses
- * with it, so a run never silently measures another level than asked.
+ * is kept, temper_simd_level() returns it and temper_model_load() and
+ * temper_sampler_init() refuse with it, so a run never silently measures
+ * another level than asked.
  */
 #include <pthread.h>
 #include <stdatomic.h>

@@ -482,12 +482,12 @@ def test_simd_env():
     error at model load (never a silent fallback)."""
     levels = cpu_levels()
 
-    def info(env):
+    def info(env, args=("info", "-m", MODEL, "--json")):
         full = dict(os.environ)
         full.pop("TEMPER_SIMD", None)
         full.pop("TEMPER_NO_SIMD", None)
         full.update(env)
-        r = subprocess.run([TEMPER, "info", "-m", MODEL, "--json"], capture_output=True, env=full, timeout=120)
+        r = subprocess.run([TEMPER, *args], capture_output=True, env=full, timeout=120)
         return r.returncode, r.stdout.decode(), r.stderr.decode()
 
     rc, out, err = info({})
@@ -507,6 +507,14 @@ def test_simd_env():
         check(f"TEMPER_SIMD={value}: fails, one line", rc > 0 and out == "" and len(lines) == 1, f"{rc} {out} {err}")
         for w in words:
             check(f"TEMPER_SIMD={value}: mentions {w!r}", w in err, err)
+    # commands that load no model but run kernels (the sampler's) refuse too
+    rc, out, err = info({}, ("softmax", "--logits", "1,2", "--json"))
+    check("softmax runs by default", rc == 0 and out.startswith("{"), out + err)
+    rc, out, err = info({"TEMPER_SIMD": "bogus"}, ("softmax", "--logits", "1,2"))
+    no_crash("softmax with TEMPER_SIMD=bogus", rc, err)
+    check("softmax with TEMPER_SIMD=bogus: fails, one line naming it",
+          rc > 0 and out == "" and len(err.strip().splitlines()) == 1 and "TEMPER_SIMD" in err
+          and "bogus" in err, f"{rc} {out} {err}")
 
 
 def main():
