@@ -527,7 +527,7 @@ typedef struct {
 static void temper__attn_worker(void *arg, int ith, int nth) {
     const temper__attn_job *j = arg;
     const temper__attn_args *a = j->a;
-    const temper__kernels *simd = a->hd <= TEMPER__ATTN_MAX_HD ? temper__kern() : NULL;
+    const temper__kernels *simd = temper__kern();
     if (!j->S) {
         float *sc = a->scratch + (size_t)ith * a->n_ctx;
         for (long job = ith; job < (long)a->T * a->H; job += nth)
@@ -562,7 +562,7 @@ static void temper__attn_worker(void *arg, int ith, int nth) {
 
 void temper__attention(temper__pool *pool, const temper__attn_args *a) {
     temper__attn_job j = {a, NULL};
-    if (temper__avx512() && a->hd <= TEMPER__ATTN_MAX_HD)
+    if (temper__avx512())
         j.S = temper__pool_scratch(pool, (size_t)temper__pool_size(pool) * 4 * a->n_ctx);
     temper__pool_run(pool, temper__attn_worker, &j);
 }

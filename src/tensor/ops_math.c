@@ -79,21 +79,21 @@ TEMPER__AVX512 void temper__layernorm_avx512(float *out, const float *x, int C, 
 
 TEMPER__AVX512 void temper__attn_row_avx512(float *out, const float *q, const float *kbase, const float *vbase,
                                             int npos, int hd, int kvdim, float scale, float *scores) {
-    enum { MAXV = TEMPER__ATTN_MAX_HD / 16 };
     const int nv = (hd + 15) / 16;
     const __mmask16 last = temper__m16(hd - 16 * (nv - 1));
-    __m512 qv[MAXV];
-    for (int v = 0; v < nv; v++) qv[v] = _mm512_maskz_loadu_ps(v == nv - 1 ? last : 0xffff, q + 16 * v);
     const __m512 sc = _mm512_set1_ps(scale);
-    /* Scores: 16 positions at a time, one dot product per lane. */
+    /* Scores: 16 positions at a time, one dot product per lane (q stays in L1). */
     int j = 0;
     for (; j + 16 <= npos; j += 16) {
         __m512 acc[16];
         _Pragma("GCC unroll 16") for (int p = 0; p < 16; p++) {
             const float *k = kbase + (size_t)(j + p) * kvdim;
-            __m512 s = _mm512_mul_ps(qv[0], _mm512_maskz_loadu_ps(nv == 1 ? last : 0xffff, k));
-            for (int v = 1; v < nv; v++)
-                s = _mm512_fmadd_ps(qv[v], _mm512_maskz_loadu_ps(v == nv - 1 ? last : 0xffff, k + 16 * v), s);
+            __mmask16 m0 = nv == 1 ? last : 0xffff;
+            __m512 s = _mm512_mul_ps(_mm512_maskz_loadu_ps(m0, q), _mm512_maskz_loadu_ps(m0, k));
+            for (int v = 1; v < nv; v++) {
+                __mmask16 m = v == nv - 1 ? last : 0xffff;
+                s = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + 16 * v), _mm512_maskz_loadu_ps(m, k + 16 * v), s);
+            }
             acc[p] = s;
         }
         _mm512_storeu_ps(scores + j, _mm512_mul_ps(temper__hsum16x16(acc), sc));
@@ -101,33 +101,37 @@ TEMPER__AVX512 void temper__attn_row_avx512(float *out, const float *q, const fl
     for (; j < npos; j++) {
         const float *k = kbase + (size_t)j * kvdim;
         __m512 s = _mm512_setzero_ps();
-        for (int v = 0; v < nv; v++)
-            s = _mm512_fmadd_ps(qv[v], _mm512_maskz_loadu_ps(v == nv - 1 ? last : 0xffff, k + 16 * v), s);
+        for (int v = 0; v < nv; v++) {
+            __mmask16 m = v == nv - 1 ? last : 0xffff;
+            s = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + 16 * v), _mm512_maskz_loadu_ps(m, k + 16 * v), s);
+        }
         scores[j] = _mm512_reduce_add_ps(s) * scale;
     }
     temper__softmax_avx512(scores, npos);
-    /* Output: probability-weighted sum of value rows, two interleaved sets
-     * of accumulators to keep the FMA pipes busy. */
-    __m512 o0[MAXV], o1[MAXV];
-    for (int v = 0; v < nv; v++) o0[v] = o1[v] = _mm512_setzero_ps();
-    j = 0;
-    for (; j + 2 <= npos; j += 2) {
-        const float *v0 = vbase + (size_t)j * kvdim, *v1 = v0 + kvdim;
-        __m512 p0 = _mm512_set1_ps(scores[j]), p1 = _mm512_set1_ps(scores[j + 1]);
-        for (int v = 0; v < nv; v++) {
-            __mmask16 m = v == nv - 1 ? last : 0xffff;
-            o0[v] = _mm512_fmadd_ps(p0, _mm512_maskz_loadu_ps(m, v0 + 16 * v), o0[v]);
-            o1[v] = _mm512_fmadd_ps(p1, _mm512_maskz_loadu_ps(m, v1 + 16 * v), o1[v]);
+    /* Output: probability-weighted sum of value rows, 8 vectors (128
+     * values) of the head per pass, two interleaved sets of accumulators
+     * to keep the FMA pipes busy. Any head size. */
+    for (int v0 = 0; v0 < nv; v0 += 8) {
+        int vb = nv - v0 < 8 ? nv - v0 : 8;
+        __mmask16 m[8];
+        for (int c = 0; c < 8; c++) m[c] = v0 + c < nv - 1 ? 0xffff : v0 + c == nv - 1 ? last : 0;
+        __m512 o0[8], o1[8];
+        _Pragma("GCC unroll 8") for (int c = 0; c < 8; c++) o0[c] = o1[c] = _mm512_setzero_ps();
+        for (j = 0; j + 2 <= npos; j += 2) {
+            const float *r0 = vbase + (size_t)j * kvdim + 16 * v0, *r1 = r0 + kvdim;
+            __m512 p0 = _mm512_set1_ps(scores[j]), p1 = _mm512_set1_ps(scores[j + 1]);
+            for (int c = 0; c < vb; c++) {
+                o0[c] = _mm512_fmadd_ps(p0, _mm512_maskz_loadu_ps(m[c], r0 + 16 * c), o0[c]);
+                o1[c] = _mm512_fmadd_ps(p1, _mm512_maskz_loadu_ps(m[c], r1 + 16 * c), o1[c]);
+            }
         }
+        if (j < npos) {
+            const float *r0 = vbase + (size_t)j * kvdim + 16 * v0;
+            __m512 p0 = _mm512_set1_ps(scores[j]);
+            for (int c = 0; c < vb; c++) o0[c] = _mm512_fmadd_ps(p0, _mm512_maskz_loadu_ps(m[c], r0 + 16 * c), o0[c]);
+        }
+        for (int c = 0; c < vb; c++) _mm512_mask_storeu_ps(out + 16 * (v0 + c), m[c], _mm512_add_ps(o0[c], o1[c]));
     }
-    if (j < npos) {
-        const float *v0 = vbase + (size_t)j * kvdim;
-        __m512 p0 = _mm512_set1_ps(scores[j]);
-        for (int v = 0; v < nv; v++)
-            o0[v] = _mm512_fmadd_ps(p0, _mm512_maskz_loadu_ps(v == nv - 1 ? last : 0xffff, v0 + 16 * v), o0[v]);
-    }
-    for (int v = 0; v < nv; v++)
-        _mm512_mask_storeu_ps(out + 16 * v, v == nv - 1 ? last : 0xffff, _mm512_add_ps(o0[v], o1[v]));
 }
 
 /* Attention of up to 4 rows of the same sequence and head (prefill): the

@@ -56,8 +56,6 @@ void temper__simd_set(int enabled);
 
 /* Rows that go to the streaming (matrix-vector) kernels; more go to GEMM. */
 #define TEMPER__GEMV_MAX_T 8
-/* The widest head the SIMD attention kernels take (wider: portable). */
-#define TEMPER__ATTN_MAX_HD 128
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define TEMPER__HAVE_AVX512 1
@@ -94,7 +92,7 @@ void temper__layernorm_avx512(float *out, const float *x, int C, const float *g,
                               float eps);
 /* Attention of one (row, head) (ops_math.c): out (hd) = softmax(scale K q) V over
  * npos cached positions (rows kvdim apart); scores: (npos) scratch, left
- * holding the probabilities. hd <= TEMPER__ATTN_MAX_HD. */
+ * holding the probabilities. Any head size. */
 void temper__attn_row_avx512(float *out, const float *q, const float *kbase, const float *vbase,
                              int npos, int hd, int kvdim, float scale, float *scores);
 /* The same for R <= 4 rows of one sequence and head: q rows ldq apart, out

@@ -443,7 +443,7 @@ static void check_attention(int T, int H, int Hkv, int hd, int P, int nthreads, 
 
 static void test_attention(void) {
     /* sliding windows: rows inside and beyond the window, blocks of rows of
-     * one sequence, a window of 1 (only itself), head sizes past SIMD */
+     * one sequence, a window of 1 (only itself), wide heads */
     check_attention_w(9, 2, 2, 16, 20, 2, 0, 5);
     check_attention_w(7, 2, 1, 64, 40, 2, 1, 6);
     check_attention_w(12, 3, 3, 80, 30, 1, 1, 25);
@@ -454,7 +454,9 @@ static void test_attention(void) {
     check_attention(3, 2, 2, 64, 70, 3, 0);
     check_attention(6, 3, 3, 80, 33, 2, 0);   /* head size not a multiple of 16 */
     check_attention(2, 1, 1, 128, 17, 1, 0);
-    check_attention(2, 1, 1, 200, 9, 1, 0);   /* beyond the SIMD head size: portable */
+    check_attention(2, 1, 1, 200, 9, 1, 0);   /* wide heads, Gemma 3's 256 */
+    check_attention(3, 2, 1, 256, 21, 2, 0);
+    check_attention(5, 2, 1, 256, 30, 2, 1);
     check_attention(7, 2, 2, 64, 40, 2, 1);   /* blocks of rows of one sequence */
     check_attention(9, 4, 2, 80, 33, 1, 1);
     check_attention(6, 2, 1, 128, 50, 3, 1);
