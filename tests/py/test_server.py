@@ -216,6 +216,110 @@ def test_stream(s):
     check("stream n=2: choice 0 == the single request", by[0] == whole["choices"][0]["text"], by)
 
 
+def test_llamacpp(s):
+    """llama.cpp's native endpoints, field by field as its server README
+    documents them (tools/server/README.md)."""
+    cli = cli_json("generate", "-n", "8", "--n-probs", "3", PROMPT)["sequences"][0]
+    st, _, r = s.post("/completion", {"prompt": PROMPT, "n_predict": 8, "temperature": 0, "n_probs": 3,
+                                      "return_tokens": True})
+    check("/completion 200", st == 200 and isinstance(r, dict), r)
+    if st != 200:
+        return
+    fields = {"index", "content", "tokens", "id_slot", "stop", "model", "tokens_predicted", "tokens_evaluated",
+              "generation_settings", "prompt", "has_new_line", "truncated", "stop_type", "stopping_word",
+              "tokens_cached", "timings", "completion_probabilities"}
+    check("/completion: llama.cpp's fields", fields <= set(r), sorted(fields - set(r)))
+    check("/completion greedy == temper generate", r["content"] == cli["text"] and r["tokens"] == cli["ids"],
+          (r["content"], cli["text"]))
+    check("/completion: stop, stop_type limit, counts", r["stop"] is True and r["stop_type"] == "limit" and
+          r["tokens_predicted"] == 8 and r["tokens_evaluated"] == 5 and r["stopping_word"] == "", r)
+    cp = r["completion_probabilities"]
+    check("completion_probabilities: one per token, id/token/bytes/logprob/top_logprobs",
+          len(cp) == 8 and all(set(c) == {"id", "token", "bytes", "logprob", "top_logprobs"} for c in cp), cp[:1])
+    check("completion_probabilities: raw log-probs == temper generate",
+          [f32(c["logprob"]) for c in cp] == [f32(t["logprob"]) for t in cli["tokens"]] and
+          [[a["id"] for a in c["top_logprobs"]] for c in cp] == [[a["id"] for a in t["top"]] for t in cli["tokens"]])
+    check("bytes are the token's UTF-8", all(bytes(c["bytes"]).decode() == c["token"] for c in cp), cp[:2])
+    gs = r["generation_settings"]
+    check("generation_settings: n_predict, n_probs, samplers, n_ctx",
+          gs["n_predict"] == 8 and gs["n_probs"] == 3 and gs["n_ctx"] == 512 and gs["temperature"] == 0 and
+          isinstance(gs["samplers"], list), gs)
+    check("timings", {"prompt_n", "prompt_ms", "predicted_n", "predicted_ms", "predicted_per_second"} <= set(r["timings"])
+          and r["timings"]["predicted_n"] == 8, r["timings"])
+    # sampling: llama.cpp's defaults (top_k 40, top_p 0.95, min_p 0.05, temperature last) with a seed
+    body = {"prompt": PROMPT, "n_predict": 12, "seed": 4, "temperature": 1.0}
+    _, _, a = s.post("/completion", body)
+    cli = cli_json("generate", "--do-sample", "--temp", "1.0", "--top-k", "40", "--top-p", "0.95", "--min-p", "0.05",
+                   "--sampler-order", "llama.cpp", "-s", "4", "-n", "12", PROMPT)["sequences"][0]
+    check("/completion sampled (llama.cpp's defaults and order) == temper generate", a["content"] == cli["text"],
+          (a["content"], cli["text"]))
+    # post_sampling_probs: probabilities after the chain, best first, removed tokens left out
+    _, _, p = s.post("/completion", dict(body, n_probs=5, post_sampling_probs=True))
+    cp = p["completion_probabilities"]
+    ok = all("prob" in c and "top_probs" in c and 0 < c["prob"] <= 1 and
+             [t["prob"] for t in c["top_probs"]] == sorted((t["prob"] for t in c["top_probs"]), reverse=True) and
+             all(t["prob"] > 0 for t in c["top_probs"]) and sum(t["prob"] for t in c["top_probs"]) <= 1 + 1e-6
+             for c in cp)
+    check("post_sampling_probs: prob and top_probs after the chain", ok and p["content"] == a["content"], cp[:2])
+    # streaming: one event per token, the last with stop true, no [DONE]
+    st, ev = s.stream("/completion", dict(body, stream=True))
+    evs = [json.loads(e) for e in ev]
+    check("/completion stream: last event stop true, the rest false",
+          evs and evs[-1]["stop"] is True and all(e["stop"] is False for e in evs[:-1]) and "[DONE]" not in ev, ev[-2:])
+    check("/completion stream: content == whole", "".join(e["content"] for e in evs) == a["content"])
+    # stop words, several prompts, mixed prompt
+    _, _, g = s.post("/completion", {"prompt": PROMPT, "n_predict": 20, "temperature": 0})
+    _, _, w = s.post("/completion", {"prompt": PROMPT, "n_predict": 20, "temperature": 0, "stop": [" little"]})
+    check("stop word: content before it, stop_type word, stopping_word",
+          w["content"] == g["content"][:g["content"].find(" little")] and w["stop_type"] == "word" and
+          w["stopping_word"] == " little", w)
+    _, _, many = s.post("/completion", {"prompt": [PROMPT, "Lily went"], "n_predict": 4, "temperature": 0})
+    check("a list of prompts: a list of results", isinstance(many, list) and len(many) == 2 and
+          many[0]["content"] == g["content"][:len(many[0]["content"])] and [m["index"] for m in many] == [0, 1], many)
+    _, _, mixed = s.post("/completion", {"prompt": [1, PROMPT], "n_predict": 20, "temperature": 0})
+    check("mixed prompt [BOS id, text] == the text", mixed["content"] == g["content"], mixed)
+    # /tokenize, /detokenize
+    _, _, t = s.post("/tokenize", {"content": PROMPT})
+    ids = cli_json("tokenize", PROMPT)["ids"]
+    check("/tokenize (add_special false) == temper tokenize without BOS", t["tokens"] == ids[1:], (t, ids))
+    _, _, t = s.post("/tokenize", {"content": PROMPT, "add_special": True, "with_pieces": True})
+    check("/tokenize with_pieces", [x["id"] for x in t["tokens"]] == ids and t["tokens"][1]["piece"] == " Once", t)
+    _, _, t = s.post("/tokenize", {"content": "\u00e1", "with_pieces": True})
+    # (temper tokenizes as Hugging Face does: SentencePiece's " " prefix first)
+    check("/tokenize: a piece that is not UTF-8 is its bytes (llama.cpp's stories260k example)",
+          t["tokens"][-2:] == [{"id": 198, "piece": [195]}, {"id": 164, "piece": [161]}], t)
+    _, _, d = s.post("/detokenize", {"tokens": ids[1:]})
+    check("/detokenize", d == {"content": PROMPT}, d)
+    # /props, /slots, /metrics
+    _, _, pr = s.get("/props")
+    check("/props", pr["total_slots"] == 6 and pr["default_generation_settings"]["n_ctx"] == 512 and
+          abs(pr["default_generation_settings"]["params"]["temperature"] - 0.8) < 1e-6 and "build_info" in pr, pr)
+    _, _, sl = s.get("/slots")
+    check("/slots: one per slot, idle", len(sl) == 6 and all(x["is_processing"] is False for x in sl) and
+          [x["id"] for x in sl] == list(range(6)), sl)
+    st, hd, m = s.get("/metrics")
+    lines = [l for l in m.splitlines() if l and not l.startswith("#")]
+    vals = {l.split()[0]: float(l.split()[1]) for l in lines}
+    check("/metrics: Prometheus text", st == 200 and hd.get("Content-Type", "").startswith("text/plain") and
+          all(len(l.split()) == 2 for l in lines), m[:500])
+    check("/metrics: counters", vals.get("llamacpp:prompt_tokens_total", 0) > 0 and
+          vals.get("llamacpp:tokens_predicted_total", 0) > 0 and vals.get("llamacpp:requests_deferred") == 0 and
+          vals.get("temper_http_requests_total", 0) > 10, vals)
+    # errors
+    for name, body, param in [("mirostat", {"prompt": "x", "mirostat": 2}, "mirostat"),
+                              ("grammar", {"prompt": "x", "grammar": "root ::= x"}, "grammar"),
+                              ("n_predict -2", {"prompt": "x", "n_predict": -2}, "n_predict"),
+                              ("unknown sampler", {"prompt": "x", "samplers": ["top_k", "bogus"]}, "samplers"),
+                              ("logit_bias pair", {"prompt": "x", "logit_bias": [[1]]}, "logit_bias"),
+                              ("no prompt", {"n_predict": 2}, "prompt")]:
+        st, _, r = s.post("/completion", body)
+        check(f"/completion error: {name} -> 400 naming {param}", st == 400 and r["error"]["param"] == param, r)
+    st, _, r = s.post("/tokenize", {"text": "x"})
+    check("/tokenize without content: 400", st == 400 and r["error"]["param"] == "content", r)
+    st, _, r = s.post("/detokenize", {"tokens": [1, 99999]})
+    check("/detokenize id outside the vocabulary: 400", st == 400 and r["error"]["param"] == "tokens", r)
+
+
 def one_request(s, body, out, i):
     st, _, r = s.post("/v1/completions", body)
     out[i] = (st, r)
@@ -458,6 +562,7 @@ def main():
         test_prompt_forms_n_best_of(s)
         test_stop_bias_penalties(s)
         test_stream(s)
+        test_llamacpp(s)
         test_concurrency(s)
         test_errors(s)
         test_node_client(s)

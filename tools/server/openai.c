@@ -78,26 +78,6 @@ static const char *finish_name(int fr) {
     }
 }
 
-/* Where the text of q ends: before the first stop string when it stopped
- * at one; while it runs, before a tail that may begin one. */
-static size_t text_end(const srv_job *j, const srv_seq *q, int final) {
-    size_t end = q->len;
-    for (int i = 0; i < j->p.n_stop; i++) {
-        const char *hit = strstr(q->text, j->stop[i]);
-        if (hit && (size_t)(hit - q->text) < end) end = (size_t)(hit - q->text);
-    }
-    if (final || end < q->len) return end;
-    for (int i = 0; i < j->p.n_stop; i++) { /* the longest tail that a stop string starts with */
-        size_t ls = strlen(j->stop[i]);
-        for (size_t k = ls - 1; k > 0; k--)
-            if (k <= q->len && q->len - k < end && memcmp(q->text + q->len - k, j->stop[i], k) == 0) {
-                end = q->len - k;
-                break;
-            }
-    }
-    return end;
-}
-
 /* ---- logprobs objects */
 
 typedef struct oa_lp {
@@ -210,7 +190,7 @@ static cJSON *response(srv_job *j) {
         char *ptext = o->echo ? prompt_text(j->srv, pr) : NULL;
         for (int c = 0; c < o->n; c++) {
             srv_seq *q = &qs[order[c]];
-            size_t end = text_end(j, q, 1);
+            size_t end = srv_text_end(j, q, 1);
             cJSON *ch = cJSON_CreateObject();
             size_t pl = ptext ? strlen(ptext) : 0;
             char *text = malloc(pl + end + 1);
@@ -305,14 +285,14 @@ static void emit_chunk(srv_job *j, srv_seq *q, int k0, int k1, size_t end, int f
 static void stream_token(srv_job *j, srv_seq *q, int k) {
     if (q->closed) return;
     int final = q->finish != TEMPER_FINISH_NONE;
-    emit_chunk(j, q, k, k + 1, text_end(j, q, final), final);
+    emit_chunk(j, q, k, k + 1, srv_text_end(j, q, final), final);
 }
 
 static void stream_done(srv_job *j) {
     oa_job *o = j->user;
     for (int i = 0; i < j->n_seqs; i++) {
         srv_seq *q = &j->seqs[i];
-        if (!q->closed && !(j->canceled && !j->err.status)) emit_chunk(j, q, q->n, q->n, text_end(j, q, 1), 1);
+        if (!q->closed && !(j->canceled && !j->err.status)) emit_chunk(j, q, q->n, q->n, srv_text_end(j, q, 1), 1);
     }
     if (j->err.status) {
         emit_json(j, srv_error_json(&j->err));

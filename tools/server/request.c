@@ -59,7 +59,7 @@ int srv_json_int(const cJSON *v, const char *field, long lo, long hi, long *out,
 }
 
 int srv_json_bool(const cJSON *v, const char *field, int *out, srv_error *e) {
-    if (cJSON_IsNull(v)) return 0;
+    if (!v || cJSON_IsNull(v)) return 0;
     if (!cJSON_IsBool(v)) return srv_fail(e, 400, field, "%s must be true or false", field);
     *out = cJSON_IsTrue(v);
     return 0;
@@ -113,22 +113,43 @@ static int prompt_text(srv_server *s, const char *text, srv_prompt *p, const cha
     return 0;
 }
 
-/* A list of ids into p. */
+/* A list of ids into p; strings among them (llama.cpp's mixed prompts) are
+ * tokenized without special tokens. */
 static int prompt_ids(srv_server *s, const cJSON *arr, srv_prompt *p, const char *field,
                       srv_error *e) {
-    int n = cJSON_GetArraySize(arr);
-    p->ids = malloc(sizeof(temper_token) * (size_t)(n ? n : 1));
+    size_t cap = (size_t)cJSON_GetArraySize(arr) + 16;
+    p->ids = malloc(sizeof(temper_token) * cap);
     if (!p->ids) return srv_fail(e, 500, NULL, "out of memory");
-    int k = 0;
+    int k = 0, i = 0;
     const cJSON *v;
     cJSON_ArrayForEach(v, arr) {
-        double d = cJSON_IsNumber(v) ? v->valuedouble : NAN;
-        if (!isfinite(d) || d != floor(d) || d < 0 || d >= s->n_vocab)
-            return srv_fail(e, 400, field, "%s: token %d is %s: token ids are integers in "
-                            "[0, %d), the model's vocabulary", field, k,
-                            cJSON_IsNumber(v) ? "outside the vocabulary" : "not a number",
-                            s->n_vocab);
-        p->ids[k++] = (temper_token)d;
+        if (cJSON_IsString(v)) {
+            temper_token *ids = NULL;
+            int n = temper_tokenize_alloc(s->tok, v->valuestring, strlen(v->valuestring), 0, &ids, NULL);
+            if (n < 0) return srv_fail(e, 400, field, "%s[%d]: %s", field, i, temper_last_error());
+            if ((size_t)k + (size_t)n > cap) {
+                cap = (size_t)k + (size_t)n + cap;
+                temper_token *t = realloc(p->ids, sizeof(temper_token) * cap);
+                if (!t) {
+                    temper_free(ids);
+                    return srv_fail(e, 500, NULL, "out of memory");
+                }
+                p->ids = t;
+            }
+            if (n) memcpy(p->ids + k, ids, sizeof(temper_token) * (size_t)n);
+            temper_free(ids);
+            k += n;
+        } else {
+            double d = cJSON_IsNumber(v) ? v->valuedouble : NAN;
+            if (!isfinite(d) || d != floor(d) || d < 0 || d >= s->n_vocab)
+                return srv_fail(e, 400, field, "%s: token %d is %s: token ids are integers in "
+                                "[0, %d), the model's vocabulary", field, i,
+                                cJSON_IsNumber(v) ? "outside the vocabulary" : "not a number or a string",
+                                s->n_vocab);
+            if ((size_t)k == cap) return srv_fail(e, 500, NULL, "out of memory");
+            p->ids[k++] = (temper_token)d;
+        }
+        i++;
     }
     p->n = k;
     return 0;

@@ -32,6 +32,12 @@ static const srv_route_entry routes[] = {
     {"POST", "/v1/completions", srv_openai_completions},
     {"POST", "/completions", srv_openai_completions},
     {"POST", "/v1/chat/completions", srv_openai_chat},
+    {"POST", "/completion", srv_lc_completion},
+    {"POST", "/tokenize", srv_lc_tokenize},
+    {"POST", "/detokenize", srv_lc_detokenize},
+    {"GET", "/props", srv_lc_props},
+    {"GET", "/slots", srv_lc_slots},
+    {"GET", "/metrics", srv_lc_metrics},
     {"POST", "/chat/completions", srv_openai_chat},
 };
 

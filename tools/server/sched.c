@@ -130,6 +130,7 @@ int srv_submit(srv_job *j, srv_error *e) {
                            s->n_queued);
     } else {
         j->refs++;
+        j->id = atomic_fetch_add(&s->next_id, 1);
         j->t_queued = srv_now();
         if (s->queue_tail) s->queue_tail->next = j;
         else s->queue_head = j;
@@ -172,6 +173,26 @@ void srv_job_emit_end(srv_job *j) {
     j->out_end = 1;
     pthread_cond_broadcast(&j->cv);
     pthread_mutex_unlock(&j->srv->mu);
+}
+
+/* Where the text of q ends: before the first stop string when it stopped
+ * at one; while it runs, before a tail that may begin one. */
+size_t srv_text_end(const srv_job *j, const srv_seq *q, int final) {
+    size_t end = q->len;
+    for (int i = 0; i < j->p.n_stop; i++) {
+        const char *hit = strstr(q->text, j->stop[i]);
+        if (hit && (size_t)(hit - q->text) < end) end = (size_t)(hit - q->text);
+    }
+    if (final || end < q->len) return end;
+    for (int i = 0; i < j->p.n_stop; i++) { /* the longest tail that a stop string starts with */
+        size_t ls = strlen(j->stop[i]);
+        for (size_t k = ls - 1; k > 0; k--)
+            if (k <= q->len && q->len - k < end && memcmp(q->text + q->len - k, j->stop[i], k) == 0) {
+                end = q->len - k;
+                break;
+            }
+    }
+    return end;
 }
 
 /* ---- the scheduler thread */

@@ -11,6 +11,8 @@
  *   sched.c     the slots and the scheduler: one temper_gen_step (one
  *               temper_eval_batch) per step over every active request
  *   openai.c    GET /v1/models, POST /v1/completions
+ *   llamacpp.c  llama.cpp's POST /completion, /tokenize, /detokenize,
+ *               GET /props, /slots, /metrics
  *
  * Threads: libmicrohttpd runs one thread per connection, which parses the
  * request, queues a job and waits for it (or streams it); one scheduler
@@ -110,6 +112,7 @@ typedef struct srv_job_ops {
 
 struct srv_job {
     struct srv_server *srv;
+    unsigned long id;      /* task number, from 0 */
     int refs;              /* under srv->mu */
     const srv_job_ops *ops;
     void *user;            /* the endpoint's own state */
@@ -235,12 +238,23 @@ void srv_job_release(srv_job *j);
 void srv_job_emit(srv_job *j, const char *data, size_t len);
 /* End j's stream output. */
 void srv_job_emit_end(srv_job *j);
+/* Where the text of q ends: before the first stop string when it stopped
+ * at one; while it runs (final 0), before a tail that may begin one. */
+size_t srv_text_end(const srv_job *j, const srv_seq *q, int final);
 double srv_now(void);
 
 /* ---- openai.c */
 enum MHD_Result srv_openai_models(srv_request *r);
 enum MHD_Result srv_openai_completions(srv_request *r);
 enum MHD_Result srv_openai_chat(srv_request *r);
+
+/* ---- llamacpp.c */
+enum MHD_Result srv_lc_completion(srv_request *r);
+enum MHD_Result srv_lc_tokenize(srv_request *r);
+enum MHD_Result srv_lc_detokenize(srv_request *r);
+enum MHD_Result srv_lc_props(srv_request *r);
+enum MHD_Result srv_lc_slots(srv_request *r);
+enum MHD_Result srv_lc_metrics(srv_request *r);
 
 /* ---- text helpers (openai.c) */
 /* s as valid UTF-8 JSON text: a token's bytes that are not whole UTF-8
