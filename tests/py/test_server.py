@@ -320,6 +320,97 @@ def test_llamacpp(s):
     check("/detokenize id outside the vocabulary: 400", st == 400 and r["error"]["param"] == "tokens", r)
 
 
+def test_prefix_reuse(s):
+    """cache_prompt: a second request with the same long start evaluates only
+    the rest; its result equals the uncached one (up to float rounding)."""
+    system = ("Once upon a time, there was a little girl named Lily. She loved to play outside in the park. "
+              "One day, she saw a big red ball. ") * 4
+    base = {"n_predict": 12, "temperature": 0, "n_probs": 1}
+    _, _, first = s.post("/completion", dict(base, prompt=system + "Lily said", cache_prompt=True))
+    _, _, again = s.post("/completion", dict(base, prompt=system + "Tom said", cache_prompt=True))
+    _, _, plain = s.post("/completion", dict(base, prompt=system + "Tom said", cache_prompt=False))
+    n_sys = len(cli_json("tokenize", system)["ids"])
+    check("cache_prompt: the shared start comes from the slot (tokens_cached, cache_n)",
+          again["tokens_cached"] >= n_sys - 2 and again["timings"]["cache_n"] == again["tokens_cached"] and
+          plain["tokens_cached"] == 0, (again["tokens_cached"], n_sys, plain["tokens_cached"]))
+    check("cache_prompt: same text as without the cache", again["content"] == plain["content"],
+          (again["content"], plain["content"]))
+    lp_a = [c["logprob"] for c in again["completion_probabilities"]]
+    lp_p = [c["logprob"] for c in plain["completion_probabilities"]]
+    check("cache_prompt: log-probs within 1e-4 of the uncached ones",
+          len(lp_a) == len(lp_p) and all(abs(x - y) <= 1e-4 for x, y in zip(lp_a, lp_p)), (lp_a, lp_p))
+    # OpenAI's endpoint takes it too (off by default)
+    _, _, o = s.post("/v1/completions", {"prompt": system + "Tom said", "max_tokens": 12, "temperature": 0,
+                                         "cache_prompt": True})
+    check("/v1/completions cache_prompt: same text", o["choices"][0]["text"] == plain["content"], o)
+
+
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def test_limits():
+    """--timeout, --rate, and connections that send slowly, too much or nothing."""
+    import harness as h
+    slow = h.cached_model("server-slow", ["--arch", "gpt2", "--n-layer", "4", "--n-head", "4",
+                                          "--n-embd", "256", "--n-ctx", "4096"])
+    s = Server("-m", slow, "--timeout", "1", "--rate", "20", "--idle-timeout", "2", "-t", "1")
+    try:
+        t0 = time.time()
+        st, _, r = s.post("/v1/completions", {"prompt": "Hello", "max_tokens": 4000, "ignore_eos": True})
+        took = time.time() - t0
+        n = r["usage"]["completion_tokens"] if st == 200 else -1
+        check("--timeout 1: the request ends in time, cut like max_tokens (%.1fs, %d tokens)" % (took, n),
+              st == 200 and r["choices"][0]["finish_reason"] == "length" and 0 < n < 4000 and took < 10, r)
+        rss0 = rss_kb(s.proc.pid)
+        # idle connections, slow drippers, oversized headers
+        idle = [socket.create_connection(("127.0.0.1", s.port)) for _ in range(60)]
+        drip = [socket.create_connection(("127.0.0.1", s.port)) for _ in range(20)]
+        for d in drip:
+            d.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\n")
+        big = raw_exchange(s, b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 200000 + b"\r\n\r\n")
+        check("oversized headers: refused with a 4xx", big[:12] in (b"HTTP/1.1 413", b"HTTP/1.1 431", b"HTTP/1.1 400")
+              or big == b"", big[:100])
+        t1 = time.time()
+        st, _, _ = s.get("/health", timeout=5)
+        check("80 idle and slow connections: /health still answers (%.2fs)" % (time.time() - t1),
+              st == 200 and time.time() - t1 < 2)
+        for k in range(6):  # drip slower than the idle timeout lets through
+            for d in drip:
+                try:
+                    d.sendall(b"X")
+                except OSError:
+                    pass
+            time.sleep(0.6)
+        closed = 0
+        for c in idle:
+            c.settimeout(5)
+            try:
+                closed += c.recv(10) == b""
+            except OSError:
+                closed += 1
+            c.close()
+        for d in drip:
+            d.close()
+        check("idle connections are closed after --idle-timeout", closed == len(idle), closed)
+        check("memory bounded under the connections (+%d kB)" % (rss_kb(s.proc.pid) - rss0),
+              rss_kb(s.proc.pid) - rss0 < 64 * 1024)
+        # --rate 20: a burst of 20, then 429 with Retry-After (/health is not counted)
+        codes = [s.post("/tokenize", {"content": "a"})[0] for _ in range(20)]
+        st, hd, r = s.post("/tokenize", {"content": "a"})
+        check("--rate: 429 with Retry-After past the burst", st == 429 and "Retry-After" in hd and
+              r["error"]["code"] == "rate_limit_exceeded", (codes, st, r))
+        st, _, _ = s.get("/health")
+        check("--rate: /health is not limited", st == 200)
+    finally:
+        rc = s.stop()
+    check("limits server: SIGTERM exit 0", rc == 0, s.stderr()[-2000:])
+
+
 def one_request(s, body, out, i):
     st, _, r = s.post("/v1/completions", body)
     out[i] = (st, r)
@@ -563,6 +654,7 @@ def main():
         test_stop_bias_penalties(s)
         test_stream(s)
         test_llamacpp(s)
+        test_prefix_reuse(s)
         test_concurrency(s)
         test_errors(s)
         test_node_client(s)
@@ -571,6 +663,7 @@ def main():
     check("SIGTERM after the load: exit 0", rc == 0, s.stderr()[-3000:])
     test_key_cors_signals()
     test_disconnect_and_queue()
+    test_limits()
     return summary()
 
 

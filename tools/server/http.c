@@ -154,6 +154,57 @@ enum MHD_Result srv_reply_stream(srv_request *r, srv_job *j) {
     return rc;
 }
 
+/* ---- the rate limiter: a token bucket per client address (cfg.rate
+ * requests per minute, bursts up to cfg.rate), in a fixed table: a full
+ * table replaces its oldest entry, so memory stays bounded. */
+
+#define SRV_BUCKETS 4096
+
+typedef struct srv_bucket {
+    char addr[48];
+    double tokens, last; /* tokens left; when they were counted (s) */
+} srv_bucket;
+
+/* 0 when the client may go on, else the seconds until it may. */
+static double rate_check(srv_server *s, struct MHD_Connection *c) {
+    if (s->cfg.rate <= 0) return 0;
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    char addr[48] = "?";
+    if (ci && ci->client_addr) {
+        const struct sockaddr *sa = ci->client_addr;
+        if (sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, addr, sizeof addr);
+        else if (sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, addr, sizeof addr);
+    }
+    double now = srv_now(), per_s = s->cfg.rate / 60.0, wait = 0;
+    unsigned h = 2166136261u;
+    for (const char *p = addr; *p; p++) h = (h ^ (unsigned char)*p) * 16777619u;
+    pthread_mutex_lock(&s->rate_mu);
+    if (!s->buckets) s->buckets = calloc(SRV_BUCKETS, sizeof *s->buckets);
+    if (s->buckets) {
+        srv_bucket *b = NULL, *oldest = NULL;
+        for (unsigned k = 0; k < 8 && !b; k++) { /* 8 places per address */
+            srv_bucket *x = &s->buckets[(h + k) % SRV_BUCKETS];
+            if (!strcmp(x->addr, addr)) b = x;
+            else if (!oldest || x->last < oldest->last) oldest = x;
+        }
+        if (!b) {
+            b = oldest;
+            snprintf(b->addr, sizeof b->addr, "%s", addr);
+            b->tokens = s->cfg.rate;
+            b->last = now;
+        }
+        b->tokens += (now - b->last) * per_s;
+        if (b->tokens > s->cfg.rate) b->tokens = s->cfg.rate;
+        b->last = now;
+        if (b->tokens >= 1) b->tokens -= 1;
+        else wait = (1 - b->tokens) / per_s;
+    }
+    pthread_mutex_unlock(&s->rate_mu);
+    return wait;
+}
+
 /* ---- the request handler */
 
 /* 1 when the request carries the API key (or none is needed). */
@@ -239,6 +290,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (strcmp(url, "/health") != 0 && !authorized(s, c)) {
         srv_fail_code(&e, 401, NULL, "invalid_api_key",
                       "a valid API key is needed: send the header \"Authorization: Bearer KEY\"");
+        return srv_reply_error(&r, &e);
+    }
+    double wait = strcmp(url, "/health") != 0 ? rate_check(s, c) : 0;
+    if (wait > 0) {
+        srv_fail_code(&e, 429, NULL, "rate_limit_exceeded", "too many requests from this address: "
+                      "the server takes %d a minute from each (temper serve --rate); retry in %.0f s",
+                      s->cfg.rate, wait < 1 ? 1 : wait + 0.5);
         return srv_reply_error(&r, &e);
     }
     return srv_route(&r);

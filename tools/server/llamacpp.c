@@ -125,7 +125,7 @@ static void add_timings(cJSON *o, const srv_job *j, const srv_seq *q, int n_prom
     double end = j->t_done ? j->t_done : srv_now();
     double pms = 1e3 * (first - t0), gms = 1e3 * (end - first);
     cJSON *t = cJSON_AddObjectToObject(o, "timings");
-    cJSON_AddNumberToObject(t, "cache_n", 0);
+    cJSON_AddNumberToObject(t, "cache_n", j->n_cached);
     cJSON_AddNumberToObject(t, "prompt_n", n_prompt);
     cJSON_AddNumberToObject(t, "prompt_ms", pms);
     cJSON_AddNumberToObject(t, "prompt_per_token_ms", n_prompt ? pms / n_prompt : 0);
@@ -170,7 +170,7 @@ static cJSON *result(srv_job *j, srv_seq *q, int final) {
         for (int i = 0; i < j->p.n_stop; i++)
             if (strstr(q->text, j->stop[i]) == q->text + end) word = j->stop[i];
     cJSON_AddStringToObject(r, "stopping_word", word);
-    cJSON_AddNumberToObject(r, "tokens_cached", 0);
+    cJSON_AddNumberToObject(r, "tokens_cached", j->n_cached);
     add_timings(r, j, q, pr->n);
     if (j->p.n_top > 0) {
         cJSON *cp = cJSON_AddArrayToObject(r, "completion_probabilities");
@@ -342,6 +342,7 @@ static int parse_completion(srv_server *s, const cJSON *body, srv_job *j, lc_job
     p->num_return_sequences = 1;
     o->n_predict = -1;
     o->n_cmpl = 1;
+    j->cache_prompt = 1; /* llama.cpp's default */
     const cJSON *prompt = NULL, *v;
     int seeded = 0;
     cJSON_ArrayForEach(v, body) {
@@ -360,12 +361,13 @@ static int parse_completion(srv_server *s, const cJSON *body, srv_job *j, lc_job
         } else if (!strcmp(k, "stream")) rc = srv_json_bool(v, k, &o->stream, e);
         else if (!strcmp(k, "return_tokens")) rc = srv_json_bool(v, k, &o->return_tokens, e);
         else if (!strcmp(k, "post_sampling_probs")) rc = srv_json_bool(v, k, &o->post_sampling, e);
+        else if (!strcmp(k, "cache_prompt")) rc = srv_json_bool(v, k, &j->cache_prompt, e);
         else if (!strcmp(k, "stop")) rc = srv_parse_stop(j, v, k, e);
         else if (!strcmp(k, "logit_bias")) rc = parse_bias(s, j, v, e);
         else if (!strcmp(k, "samplers")) rc = parse_samplers(j, v, samplers, samplers_cap, e);
         else if (!strcmp(k, "min_keep") && cJSON_IsNumber(v) && v->valuedouble == 0) continue; /* llama.cpp's off */
         else if ((rc = unsupported(k, v, e)) == 0 && srv_parse_param(p, k, v, e) < 0) rc = -1;
-        /* other fields (cache_prompt, id_slot, response_fields, repeat_last_n, ...) are ignored */
+        /* other fields (id_slot, response_fields, repeat_last_n, ...) are ignored */
         if (rc < 0) return -1;
     }
     if (!prompt) return srv_fail(e, 400, "prompt", "prompt is missing: give the text to continue");

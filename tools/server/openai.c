@@ -387,6 +387,8 @@ static int parse_completion(srv_server *s, const cJSON *body, srv_job *j, oa_job
             rc = srv_json_bool(v, k, &o->echo, e);
         } else if (!strcmp(k, "stream")) {
             rc = srv_json_bool(v, k, &o->stream, e);
+        } else if (!strcmp(k, "cache_prompt")) { /* temper's (and llama.cpp's) extension */
+            rc = srv_json_bool(v, k, &j->cache_prompt, e);
         } else if (!strcmp(k, "stream_options")) {
             stream_options = v;
         } else if (!strcmp(k, "stop")) {

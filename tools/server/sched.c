@@ -102,13 +102,17 @@ void srv_job_release(srv_job *j) {
     if (last) job_free(j);
 }
 
-/* Under s->mu. */
-static void cancel_locked(srv_job *j) {
-    j->canceled = 1;
-    j->fd = -1;
+/* Stop j's sequences (under s->mu). */
+static void stop_locked(srv_job *j) {
     for (int i = 0; i < j->n_seqs; i++)
         if (j->seqs[i].gen) temper_gen_cancel(j->seqs[i].gen);
     pthread_cond_signal(&j->srv->work);
+}
+
+static void cancel_locked(srv_job *j) {
+    j->canceled = 1;
+    j->fd = -1;
+    stop_locked(j);
 }
 
 void srv_job_cancel(srv_job *j) {
@@ -273,7 +277,10 @@ static int start_seq(srv_server *s, srv_seq *q) {
     srv_job *j = q->job;
     srv_prompt *pr = &j->prompts[q->prompt];
     int rc = 0;
-    if (j->echo_top >= 0 && !pr->scored) rc = score_prompt(s, q->slot, pr, j->echo_top);
+    if (j->echo_top >= 0 && !pr->scored) {
+        rc = score_prompt(s, q->slot, pr, j->echo_top);
+        q->scored_here = rc == 0;
+    }
     if (rc == 0 && q->cap == 0) { /* max_tokens 0 (echo alone): nothing to decode */
         q->finish = TEMPER_FINISH_LENGTH;
         return 0;
@@ -283,6 +290,15 @@ static int start_seq(srv_server *s, srv_seq *q) {
     p.on_token = on_token;
     p.user = q;
     if (rc == 0) rc = temper_gen_new(s->ctx, q->slot, pr->ids, pr->n, &p, (uint64_t)q->index, &g);
+    if (rc == 0 && j->cache_prompt && j->echo_top < 0) { /* the slot's cache: its common prefix */
+        int n = 0, held = s->slot_len[q->slot];
+        while (n < held && n < pr->n && s->slot_ids[q->slot][n] == pr->ids[n]) n++;
+        if (n > 0 && (rc = temper_gen_reuse_prefix(g, n)) == 0) {
+            n = n < pr->n ? n : pr->n - 1;
+            if (n > j->n_cached) j->n_cached = n;
+        }
+    }
+    s->slot_len[q->slot] = 0; /* known again when the sequence ends */
     pthread_mutex_lock(&s->mu);
     if (rc < 0) {
         srv_fail(&j->err, rc == TEMPER_ENOMEM ? 500 : 400, NULL, "%s", temper_last_error());
@@ -303,7 +319,7 @@ static void admit(srv_server *s, srv_job **done, int *n_done) {
     int slot = 0;
     while (j) {
         srv_job *next = j->next;
-        if (j->canceled) {
+        if (j->canceled || j->timed_out) {
             for (; j->next_seq < j->n_seqs; j->next_seq++) {
                 j->seqs[j->next_seq].state = 2;
                 j->seqs[j->next_seq].finish = TEMPER_FINISH_CANCELED;
@@ -314,10 +330,27 @@ static void admit(srv_server *s, srv_job **done, int *n_done) {
             while (slot < s->cfg.parallel && s->slots[slot]) slot++;
             if (slot == s->cfg.parallel) break;
             srv_seq *q = &j->seqs[j->next_seq++];
+            int pick = slot;
+            if (j->cache_prompt) { /* the free slot that holds the longest prefix of the prompt */
+                const srv_prompt *pr = &j->prompts[q->prompt];
+                int best = -1;
+                for (int k = slot; k < s->cfg.parallel; k++) {
+                    if (s->slots[k]) continue;
+                    int n = 0;
+                    while (n < s->slot_len[k] && n < pr->n && s->slot_ids[k][n] == pr->ids[n]) n++;
+                    if (n > best) {
+                        best = n;
+                        pick = k;
+                    }
+                }
+            }
+            int keep = slot;
+            slot = pick;
             q->slot = slot;
             q->state = 1;
             s->slots[slot] = q;
             if (j->t_started == 0) j->t_started = srv_now();
+            slot = keep;
         }
         if (j->next_seq == j->n_seqs) { /* every sequence placed: out of the queue */
             if (prev) prev->next = next;
@@ -334,8 +367,14 @@ static void admit(srv_server *s, srv_job **done, int *n_done) {
     }
 }
 
-/* A client whose connection closed (or half-closed) cancels its job. */
-static void check_client(srv_job *j) {
+/* A client whose connection closed (or half-closed) cancels its job; a job
+ * over the time limit stops. */
+static void check_client(srv_job *j, double now) {
+    double limit = j->srv->cfg.timeout;
+    if (limit > 0 && !j->timed_out && !j->canceled && now - j->t_queued > limit) {
+        j->timed_out = 1;
+        stop_locked(j);
+    }
     if (j->fd < 0 || j->canceled) return;
     struct pollfd p = {.fd = j->fd, .events = POLLRDHUP};
     if (poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)))
@@ -347,6 +386,16 @@ static void check_client(srv_job *j) {
 static void finish_job(srv_server *s, srv_job *j) {
     if (j->canceled && !j->err.status && atomic_load(&s->state) == SRV_STOPPING)
         srv_fail(&j->err, 503, NULL, "the server is stopping: the request was canceled");
+    if (j->timed_out && !j->canceled) {
+        int started = 1;
+        for (int i = 0; i < j->n_seqs; i++) {
+            if (j->seqs[i].finish == TEMPER_FINISH_CANCELED) j->seqs[i].finish = TEMPER_FINISH_LENGTH;
+            if (j->seqs[i].slot < 0 && j->seqs[i].n == 0 && !j->seqs[i].gen && j->t_started == 0) started = 0;
+        }
+        if (!started)
+            srv_fail_code(&j->err, 503, NULL, "timeout", "the request waited longer than the server's "
+                          "time limit of %g s for a slot (temper serve --timeout)", j->srv->cfg.timeout);
+    }
     j->t_done = srv_now();
     if (j->ops && j->ops->done) j->ops->done(j);
     pthread_mutex_lock(&s->mu);
@@ -381,12 +430,13 @@ static void *sched_main(void *arg) {
                 if (s->slots[k] && !s->slots[k]->job->canceled) cancel_locked(s->slots[k]->job);
         }
         if (gens) admit(s, done, &n_done);
-        for (srv_job *j = s->queue_head; j; j = j->next) check_client(j);
+        double now = srv_now();
+        for (srv_job *j = s->queue_head; j; j = j->next) check_client(j, now);
         int n_active = 0, n_fresh = 0;
         for (int k = 0; k < P; k++) {
             srv_seq *q = s->slots[k];
             if (!q) continue;
-            check_client(q->job);
+            check_client(q->job, now);
             if (!q->gen) fresh[n_fresh++] = q;
             n_active++;
         }
@@ -423,6 +473,16 @@ static void *sched_main(void *arg) {
             if (fr == TEMPER_FINISH_CANCELED && !j->canceled && rc < 0)
                 srv_fail(&j->err, 500, NULL, "decoding failed: %s", temper_last_error());
             if (q->gen) j->n_forward += temper_gen_n_forward(q->gen);
+            if ((!q->gen || temper_gen_n_forward(q->gen) == 0) && !q->scored_here) {
+                temper_seq_truncate(s->ctx, k, 0); /* never evaluated: what it holds is unknown */
+                s->slot_len[k] = 0;
+            } else { /* what the slot's cache holds now: the prompt, then the tokens evaluated */
+                const srv_prompt *pr = &j->prompts[q->prompt];
+                int held = temper_seq_len(s->ctx, k), m = 0;
+                for (; m < held && m < pr->n; m++) s->slot_ids[k][m] = pr->ids[m];
+                for (int t = 0; m < held && t < q->n; t++) s->slot_ids[k][m++] = q->ids[t];
+                s->slot_len[k] = m;
+            }
             temper_gen_free(q->gen);
             q->gen = NULL;
             q->state = 2;
@@ -445,7 +505,12 @@ static void *sched_main(void *arg) {
 
 int srv_sched_start(srv_server *s, srv_error *e) {
     s->slots = calloc((size_t)s->cfg.parallel, sizeof *s->slots);
-    if (!s->slots) return srv_fail(e, 500, NULL, "out of memory");
+    s->slot_ids = calloc((size_t)s->cfg.parallel, sizeof *s->slot_ids);
+    s->slot_len = calloc((size_t)s->cfg.parallel, sizeof *s->slot_len);
+    if (!s->slots || !s->slot_ids || !s->slot_len) return srv_fail(e, 500, NULL, "out of memory");
+    for (int k = 0; k < s->cfg.parallel; k++)
+        if (!(s->slot_ids[k] = malloc(sizeof(temper_token) * (size_t)s->n_ctx)))
+            return srv_fail(e, 500, NULL, "out of memory");
     if (pthread_create(&s->thread, NULL, sched_main, s) != 0)
         return srv_fail(e, 500, NULL, "cannot start the scheduler thread");
     s->running = 1;
@@ -463,4 +528,9 @@ void srv_sched_stop(srv_server *s) {
     }
     free(s->slots);
     s->slots = NULL;
+    for (int k = 0; s->slot_ids && k < s->cfg.parallel; k++) free(s->slot_ids[k]);
+    free(s->slot_ids);
+    free(s->slot_len);
+    s->slot_ids = NULL;
+    s->slot_len = NULL;
 }

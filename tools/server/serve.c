@@ -35,6 +35,8 @@ static const char help[] =
     "  --cors ORIGIN        allow browser pages of ORIGIN (\"*\": any) to call the API\n"
     "  --connections N      open connections at most (256)\n"
     "  --idle-timeout S     close a connection idle for S seconds (15)\n"
+    "  --timeout S          a request ends after S seconds, queue included (600; 0: never)\n"
+    "  --rate N             requests per minute from one client address; beyond, 429 (0: no limit)\n"
     "  --alias NAME         the model name the API reports and accepts (the -m value)\n";
 
 static int int_opt(const char *opt, const char *v, long lo, long hi, int *out) {
@@ -85,6 +87,12 @@ static int parse_args(int argc, char **argv, srv_config *cfg, cli_common *c) {
             rc = r < 0 ? 2 : int_opt("--connections", v, 4, 100000, &cfg->connections);
         } else if ((r = cli_opt(argv, argc, &i, NULL, "--idle-timeout", &v)) != 0) {
             rc = r < 0 ? 2 : int_opt("--idle-timeout", v, 1, 86400, &cfg->idle_timeout);
+        } else if ((r = cli_opt(argv, argc, &i, NULL, "--timeout", &v)) != 0) {
+            int t = 0;
+            rc = r < 0 ? 2 : int_opt("--timeout", v, 0, 86400 * 7, &t);
+            cfg->timeout = t;
+        } else if ((r = cli_opt(argv, argc, &i, NULL, "--rate", &v)) != 0) {
+            rc = r < 0 ? 2 : int_opt("--rate", v, 0, 1000000, &cfg->rate);
         } else if ((r = cli_opt(argv, argc, &i, NULL, "--alias", &v)) != 0) {
             if (r < 0) return 2;
             cfg->model_name = v;
@@ -146,6 +154,7 @@ int cmd_serve(int argc, char **argv) {
     srv_config cfg = {
         .host = "127.0.0.1", .port = 8080, .parallel = 4, .queue = 64, .max_body = 1 << 20,
         .max_tokens = 4096, .max_choices = 64, .connections = 256, .idle_timeout = 15,
+        .timeout = 600,
     };
     cli_common c = {0};
     int rc = parse_args(argc, argv, &cfg, &c);
@@ -165,6 +174,7 @@ int cmd_serve(int argc, char **argv) {
     s->started = (long)time(NULL);
     atomic_store(&s->state, SRV_LOADING);
     pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->rate_mu, NULL);
     pthread_cond_init(&s->work, NULL);
     srv_error e = {0};
     if (srv_http_start(s, &e) < 0) {
@@ -195,6 +205,8 @@ done:
     temper_model_free(s->model);
     pthread_cond_destroy(&s->work);
     pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->rate_mu);
+    free(s->buckets);
     free(s);
     return rc;
 }

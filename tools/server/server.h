@@ -46,6 +46,8 @@ typedef struct srv_config {
     const char *cors;      /* NULL: no CORS headers */
     int connections;       /* open connections at most (256) */
     int idle_timeout;      /* seconds a connection may stay idle (15) */
+    double timeout;        /* seconds a request may take, queue included (600; 0: none) */
+    int rate;              /* requests per minute per client address (0: no limit) */
     const char *model_name;/* the "model" the API reports */
 } srv_config;
 
@@ -99,6 +101,7 @@ typedef struct srv_seq {
     char *text;            /* the decoded completion (pieces joined) */
     size_t len, text_cap;
     size_t released;       /* bytes of text streamed so far */
+    int scored_here;       /* its slot holds its prompt (echo scored it there) */
     int echoed, closed;    /* the endpoint's: stream sent the echo / the end */
     size_t offset;         /* the endpoint's: characters of the tokens so far */
 } srv_seq;
@@ -127,6 +130,9 @@ struct srv_job {
     int echo_top;          /* echo: alternatives per prompt position (-1: no echo) */
     int fd;                /* the client's socket (disconnect check); -1 */
     int canceled, finished;
+    int timed_out;         /* over cfg.timeout: ends as if max_tokens were reached */
+    int cache_prompt;      /* reuse the KV cache of a slot's earlier request */
+    int n_cached;          /* prompt tokens taken from a slot's cache (the largest) */
     srv_error err;         /* set when the job failed */
     double t_queued, t_started, t_first, t_done; /* seconds (monotonic) */
     int64_t n_forward;
@@ -170,6 +176,10 @@ typedef struct srv_server {
     srv_job *queue_head, *queue_tail;
     int n_queued;          /* jobs waiting with sequences not yet in a slot */
     srv_seq **slots;       /* (parallel) */
+    temper_token **slot_ids; /* (parallel, n_ctx) what each slot's KV cache holds */
+    int *slot_len;         /* (parallel) */
+    pthread_mutex_t rate_mu; /* the rate limiter's table (http.c) */
+    struct srv_bucket *buckets;
     srv_stats stats;
     atomic_ulong next_id;
 } srv_server;
