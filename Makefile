@@ -154,6 +154,13 @@ build-fuzz/libtemper.a: $(FUZZ_OBJ)
 build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h tests/fuzz/fuzz_tok.h build-fuzz/libtemper.a
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< build-fuzz/libtemper.a $(LDLIBS)
 
+# the server's request parsing: its sources (not serve.c, the CLI's part)
+SERVER_FUZZ_SRC := $(filter-out tools/server/serve.c,$(wildcard tools/server/*.c))
+build-fuzz/fuzz_server: tests/fuzz/fuzz_server.c tests/fuzz/fuzz.h $(SERVER_FUZZ_SRC) tools/server/server.h \
+                        build-fuzz/libtemper.a
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(SERVER_FUZZ_SRC) build-fuzz/libtemper.a $(LDLIBS) \
+	    -lmicrohttpd
+
 fuzz: fuzzers
 	tests/fuzz/run $(FUZZ_TIME)
 

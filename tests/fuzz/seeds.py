@@ -72,6 +72,26 @@ def tokenizer_json(extra, merges, added=(), post=None, pre=None):
 
 
 def main(out):
+    # fuzz_server: the first byte picks the endpoint (0 /v1/completions, 1 /completion,
+    # 2 /tokenize, 3 /detokenize), the rest is the body
+    for k, body in enumerate([
+            {"prompt": "Once upon a time", "max_tokens": 8, "temperature": 0.7, "logprobs": 3, "echo": True,
+             "stop": ["\n", "."], "logit_bias": {"13": -100}, "n": 2, "best_of": 3, "seed": 1},
+            {"prompt": [[1, 403, 407], "Lily"], "stream": True, "stream_options": {"include_usage": True},
+             "top_k": 5, "min_p": 0.1, "presence_penalty": 0.5, "repetition_penalty": 1.2}]):
+        put(out, "fuzz_server", "openai_%d" % k, b"\x00" + json.dumps(body).encode())
+    for k, body in enumerate([
+            {"prompt": "Once upon a time", "n_predict": 16, "n_probs": 2, "post_sampling_probs": True,
+             "samplers": ["top_k", "typ_p", "top_p", "min_p", "temperature"], "cache_prompt": True,
+             "logit_bias": [[13, False], ["the", -1.5]], "return_tokens": True, "stop": ["!"], "seed": -1},
+            {"prompt": [1, "Tom", 403], "n_predict": -1, "repeat_penalty": 1.1, "mirostat": 0, "n_cmpl": 2}]):
+        put(out, "fuzz_server", "llama_%d" % k, b"\x01" + json.dumps(body).encode())
+    # found by fuzz_server: "stop" and "logit_bias" given twice leaked the first list
+    put(out, "fuzz_server", "twice", b'\x01{"prompt": "a", "stop": ["x", "y"], "stop": ["z"], '
+                                     b'"logit_bias": [[1, 2]], "logit_bias": {"3": 1}}')
+    put(out, "fuzz_server", "tokenize", b"\x02" + json.dumps({"content": "Lily \u00e1", "with_pieces": True,
+                                                              "add_special": True}).encode())
+    put(out, "fuzz_server", "detokenize", b"\x03" + json.dumps({"tokens": [1, 403, 407]}).encode())
     # safetensors
     f32 = struct.pack("<4f", 1, 2, 3, 4)
     put(out, "fuzz_safetensors", "two", safetensors([("a", "F32", [2, 2], f32), ("b", "F16", [2], b"\0<\0<")]))

@@ -248,6 +248,7 @@ static const srv_job_ops plain_ops = {NULL, NULL};
 /* logit_bias: [[id, bias], [id, false], ["text", bias]] or {"id": bias}. */
 static int parse_bias(srv_server *s, srv_job *j, const cJSON *v, srv_error *e) {
     const char *f = "logit_bias";
+    srv_drop_logit_bias(j);
     if (!v || cJSON_IsNull(v)) return 0;
     if (cJSON_IsObject(v)) return srv_parse_logit_bias(s, j, v, f, e);
     if (!cJSON_IsArray(v))
@@ -399,27 +400,35 @@ static int parse_completion(srv_server *s, const cJSON *body, srv_job *j, lc_job
     return 0;
 }
 
-enum MHD_Result srv_lc_completion(srv_request *r) {
-    srv_server *s = r->srv;
-    srv_error e = {0};
-    cJSON *body = srv_parse_body(r, &e);
+srv_job *srv_lc_job(srv_server *s, const char *text, size_t len, int fd, srv_error *e) {
+    cJSON *body = srv_parse_body(text, len, e);
     srv_job *j = body ? srv_job_new(s, &plain_ops) : NULL;
     /* the state and the samplers string in one block (the job frees user) */
     lc_job *o = j ? calloc(1, sizeof *o + 512) : NULL;
-    if (body && (!j || !o)) srv_fail(&e, 500, NULL, "out of memory");
+    if (body && (!j || !o)) srv_fail(e, 500, NULL, "out of memory");
     if (o) j->user = o;
-    int rc = e.status ? -1 : parse_completion(s, body, j, o, (char *)(o + 1), 512, &e);
+    int rc = e->status ? -1 : parse_completion(s, body, j, o, (char *)(o + 1), 512, e);
     cJSON_Delete(body);
     if (rc == 0) {
         if (o->stream) j->ops = &stream_ops;
-        j->fd = r->fd;
-        rc = srv_job_setup(j, o->n_cmpl, &e);
+        j->fd = fd;
+        rc = srv_job_setup(j, o->n_cmpl, e);
     }
-    if (rc == 0) rc = srv_submit(j, &e);
     if (rc < 0) {
+        if (j) srv_job_release(j);
+        return NULL;
+    }
+    return j;
+}
+
+enum MHD_Result srv_lc_completion(srv_request *r) {
+    srv_error e = {0};
+    srv_job *j = srv_lc_job(r->srv, r->body, r->body_len, r->fd, &e);
+    if (!j || srv_submit(j, &e) < 0) {
         if (j) srv_job_release(j);
         return srv_reply_error(r, &e);
     }
+    lc_job *o = j->user;
     if (o->stream) {
         enum MHD_Result mr = srv_reply_stream(r, j);
         srv_job_release(j);
@@ -441,11 +450,13 @@ enum MHD_Result srv_lc_completion(srv_request *r) {
 
 /* ---- /tokenize, /detokenize */
 
-enum MHD_Result srv_lc_tokenize(srv_request *r) {
-    srv_server *s = r->srv;
+cJSON *srv_lc_tokenize_json(srv_server *s, const char *text, size_t len, srv_error *er) {
     srv_error e = {0};
-    cJSON *body = srv_parse_body(r, &e);
-    if (!body) return srv_reply_error(r, &e);
+    cJSON *body = srv_parse_body(text, len, &e);
+    if (!body) {
+        *er = e;
+        return NULL;
+    }
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(body, "content");
     int add = 0, parse = 1, pieces = 0;
     if (!cJSON_IsString(c)) srv_fail(&e, 400, "content", "content must be the text to tokenize");
@@ -461,7 +472,10 @@ enum MHD_Result srv_lc_tokenize(srv_request *r) {
         if (n < 0) srv_fail(&e, 400, "content", "content: %s", temper_last_error());
     }
     cJSON_Delete(body);
-    if (e.status) return srv_reply_error(r, &e);
+    if (e.status) {
+        *er = e;
+        return NULL;
+    }
     cJSON *out = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(out, "tokens");
     for (int i = 0; i < n; i++) {
         if (!pieces) {
@@ -477,14 +491,22 @@ enum MHD_Result srv_lc_tokenize(srv_request *r) {
         cJSON_AddItemToArray(arr, t);
     }
     temper_free(ids);
-    return srv_reply_json(r, 200, out);
+    return out;
 }
 
-enum MHD_Result srv_lc_detokenize(srv_request *r) {
-    srv_server *s = r->srv;
+enum MHD_Result srv_lc_tokenize(srv_request *r) {
     srv_error e = {0};
-    cJSON *body = srv_parse_body(r, &e);
-    if (!body) return srv_reply_error(r, &e);
+    cJSON *out = srv_lc_tokenize_json(r->srv, r->body, r->body_len, &e);
+    return out ? srv_reply_json(r, 200, out) : srv_reply_error(r, &e);
+}
+
+cJSON *srv_lc_detokenize_json(srv_server *s, const char *in, size_t in_len, srv_error *er) {
+    srv_error e = {0};
+    cJSON *body = srv_parse_body(in, in_len, &e);
+    if (!body) {
+        *er = e;
+        return NULL;
+    }
     srv_prompt *p = NULL;
     int n = 0;
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(body, "tokens");
@@ -492,14 +514,16 @@ enum MHD_Result srv_lc_detokenize(srv_request *r) {
         cJSON_Delete(body);
         cJSON *out = cJSON_CreateObject();
         cJSON_AddStringToObject(out, "content", "");
-        return srv_reply_json(r, 200, out);
+        return out;
     }
     if (!cJSON_IsArray(t) || !cJSON_IsNumber(cJSON_GetArrayItem(t, 0)))
         srv_fail(&e, 400, "tokens", "tokens must be a list of token ids");
     else srv_parse_prompts(s, t, "tokens", &p, &n, &e);
     cJSON_Delete(body);
-    if (e.status && !(p == NULL && e.code[0] && !strcmp(e.code, "context_length_exceeded")))
-        return srv_reply_error(r, &e);
+    if (e.status) {
+        *er = e;
+        return NULL;
+    }
     int len = temper_detokenize(s->tok, p[0].ids, p[0].n, 0, NULL, 0);
     char *text = len >= 0 ? malloc((size_t)len + 1) : NULL;
     if (text) {
@@ -510,7 +534,13 @@ enum MHD_Result srv_lc_detokenize(srv_request *r) {
     cJSON *out = cJSON_CreateObject();
     cJSON_AddStringToObject(out, "content", text ? text : "");
     free(text);
-    return srv_reply_json(r, 200, out);
+    return out;
+}
+
+enum MHD_Result srv_lc_detokenize(srv_request *r) {
+    srv_error e = {0};
+    cJSON *out = srv_lc_detokenize_json(r->srv, r->body, r->body_len, &e);
+    return out ? srv_reply_json(r, 200, out) : srv_reply_error(r, &e);
 }
 
 /* ---- /props, /slots, /metrics */

@@ -461,15 +461,13 @@ static int parse_completion(srv_server *s, const cJSON *body, srv_job *j, oa_job
     return 0;
 }
 
-enum MHD_Result srv_openai_completions(srv_request *r) {
-    srv_server *s = r->srv;
-    srv_error e = {0};
-    cJSON *body = srv_parse_body(r, &e);
+srv_job *srv_openai_job(srv_server *s, const char *text, size_t len, int fd, srv_error *e) {
+    cJSON *body = srv_parse_body(text, len, e);
     srv_job *j = body ? srv_job_new(s, &plain_ops) : NULL;
     oa_job *o = j ? calloc(1, sizeof *o) : NULL;
-    if (body && (!j || !o)) srv_fail(&e, 500, NULL, "out of memory");
+    if (body && (!j || !o)) srv_fail(e, 500, NULL, "out of memory");
     if (o) j->user = o;
-    int rc = e.status ? -1 : parse_completion(s, body, j, o, &e);
+    int rc = e->status ? -1 : parse_completion(s, body, j, o, e);
     cJSON_Delete(body);
     if (rc == 0) {
         snprintf(o->id, sizeof o->id, "cmpl-%016llx%08lx",
@@ -477,14 +475,24 @@ enum MHD_Result srv_openai_completions(srv_request *r) {
                  (unsigned long)atomic_fetch_add(&s->next_id, 1));
         o->created = (long)time(NULL);
         if (o->stream) j->ops = &stream_ops;
-        j->fd = r->fd;
-        rc = srv_job_setup(j, o->best_of, &e);
+        j->fd = fd;
+        rc = srv_job_setup(j, o->best_of, e);
     }
-    if (rc == 0) rc = srv_submit(j, &e);
     if (rc < 0) {
+        if (j) srv_job_release(j);
+        return NULL;
+    }
+    return j;
+}
+
+enum MHD_Result srv_openai_completions(srv_request *r) {
+    srv_error e = {0};
+    srv_job *j = srv_openai_job(r->srv, r->body, r->body_len, r->fd, &e);
+    if (!j || srv_submit(j, &e) < 0) {
         if (j) srv_job_release(j);
         return srv_reply_error(r, &e);
     }
+    oa_job *o = j->user;
     if (o->stream) {
         enum MHD_Result mr = srv_reply_stream(r, j);
         srv_job_release(j);

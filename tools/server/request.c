@@ -12,30 +12,30 @@
 
 #include "server.h"
 
-cJSON *srv_parse_body(const srv_request *r, srv_error *e) {
-    if (r->body_len == 0) {
+cJSON *srv_parse_body(const char *body, size_t len, srv_error *e) {
+    if (len == 0) {
         srv_fail(e, 400, NULL, "the request body is empty: send a JSON object "
                  "(Content-Type: application/json)");
         return NULL;
     }
-    if (memchr(r->body, '\0', r->body_len)) {
+    if (memchr(body, '\0', len)) {
         srv_fail(e, 400, NULL, "the request body holds a NUL byte: send a JSON object");
         return NULL;
     }
     const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(r->body, r->body_len, &end, 0);
+    cJSON *root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
     if (!root) {
         const char *at = cJSON_GetErrorPtr();
-        size_t off = at && at >= r->body && at <= r->body + r->body_len ? (size_t)(at - r->body) : 0;
+        size_t off = at && at >= body && at <= body + len ? (size_t)(at - body) : 0;
         srv_fail(e, 400, NULL, "the request body is not valid JSON (near byte %zu): send a JSON "
                  "object such as {\"prompt\": \"Hello\"}", off);
         return NULL;
     }
-    while (end && end < r->body + r->body_len && strchr(" \t\r\n", *end)) end++;
-    if (end && end < r->body + r->body_len) {
+    while (end && end < body + len && strchr(" \t\r\n", *end)) end++;
+    if (end && end < body + len) {
         cJSON_Delete(root);
         srv_fail(e, 400, NULL, "the request body has text after its JSON value (at byte %zu)",
-                 (size_t)(end - r->body));
+                 (size_t)(end - body));
         return NULL;
     }
     if (!cJSON_IsObject(root)) {
@@ -206,7 +206,24 @@ int srv_parse_prompts(srv_server *s, const cJSON *v, const char *field, srv_prom
     return 0;
 }
 
+/* A field given twice: the last one wins, the first one's memory is freed. */
+static void drop_stop(srv_job *j) {
+    for (int i = 0; i < j->p.n_stop; i++) free(j->stop[i]);
+    free(j->stop);
+    j->stop = NULL;
+    j->p.stop = NULL;
+    j->p.n_stop = 0;
+}
+
+void srv_drop_logit_bias(srv_job *j) {
+    free(j->bias);
+    j->bias = NULL;
+    j->p.sampling.logit_bias = NULL;
+    j->p.sampling.n_logit_bias = 0;
+}
+
 int srv_parse_stop(srv_job *j, const cJSON *v, const char *field, srv_error *e) {
+    drop_stop(j);
     if (!v || cJSON_IsNull(v)) return 0;
     int n = cJSON_IsString(v) ? 1 : cJSON_IsArray(v) ? cJSON_GetArraySize(v) : -1;
     if (n < 0) return srv_fail(e, 400, field, "%s must be a string or a list of strings", field);
@@ -227,6 +244,7 @@ int srv_parse_stop(srv_job *j, const cJSON *v, const char *field, srv_error *e) 
 
 int srv_parse_logit_bias(srv_server *s, srv_job *j, const cJSON *v, const char *field,
                          srv_error *e) {
+    srv_drop_logit_bias(j);
     if (!v || cJSON_IsNull(v)) return 0;
     if (!cJSON_IsObject(v))
         return srv_fail(e, 400, field, "%s must be an object mapping token ids to biases, "

@@ -66,3 +66,17 @@ enum MHD_Result srv_route(srv_request *r) {
     }
     return found->run(r);
 }
+
+int srv_check_request(srv_server *s, const char *path, const char *body, size_t len, srv_error *e) {
+    srv_job *j = NULL;
+    cJSON *out = NULL;
+    if (!strcmp(path, "/v1/completions")) j = srv_openai_job(s, body, len, -1, e);
+    else if (!strcmp(path, "/completion")) j = srv_lc_job(s, body, len, -1, e);
+    else if (!strcmp(path, "/tokenize")) out = srv_lc_tokenize_json(s, body, len, e);
+    else if (!strcmp(path, "/detokenize")) out = srv_lc_detokenize_json(s, body, len, e);
+    else return srv_fail(e, 404, NULL, "no endpoint %s", path);
+    int ok = j || out;
+    srv_job_release(j);
+    cJSON_Delete(out);
+    return ok ? 0 : -1;
+}

@@ -210,10 +210,14 @@ enum MHD_Result srv_reply_stream(srv_request *r, srv_job *j);
 
 /* ---- route.c */
 enum MHD_Result srv_route(srv_request *r);
+/* Parse body as the endpoint of path would and build what it would run,
+ * without a connection, a queue or the model's evaluation (the fuzz
+ * target's entry). Returns 0, or -1 with *e set. */
+int srv_check_request(srv_server *s, const char *path, const char *body, size_t len, srv_error *e);
 
 /* ---- request.c */
 /* The body as a JSON object, or an error. */
-cJSON *srv_parse_body(const srv_request *r, srv_error *e);
+cJSON *srv_parse_body(const char *body, size_t len, srv_error *e);
 /* "prompt": a string, a list of strings, a list of ids, a list of id lists,
  * into *out (n_out prompts, owned: srv_prompts_free). */
 int srv_parse_prompts(srv_server *s, const cJSON *v, const char *field, srv_prompt **out,
@@ -227,6 +231,8 @@ int srv_parse_stop(srv_job *j, const cJSON *v, const char *field, srv_error *e);
 /* "logit_bias": {"id": bias, ...} (OpenAI), into the job. */
 int srv_parse_logit_bias(srv_server *s, srv_job *j, const cJSON *v, const char *field,
                          srv_error *e);
+/* Forget the job's logit biases (a field given twice: the last one wins). */
+void srv_drop_logit_bias(srv_job *j);
 /* A JSON number that is a whole number in [lo, hi] into *out. */
 int srv_json_int(const cJSON *v, const char *field, long lo, long hi, long *out, srv_error *e);
 int srv_json_bool(const cJSON *v, const char *field, int *out, srv_error *e);
@@ -256,10 +262,15 @@ double srv_now(void);
 /* ---- openai.c */
 enum MHD_Result srv_openai_models(srv_request *r);
 enum MHD_Result srv_openai_completions(srv_request *r);
+/* The job of a /v1/completions body, ready to submit (NULL: *e set). */
+srv_job *srv_openai_job(srv_server *s, const char *body, size_t len, int fd, srv_error *e);
 enum MHD_Result srv_openai_chat(srv_request *r);
 
 /* ---- llamacpp.c */
 enum MHD_Result srv_lc_completion(srv_request *r);
+srv_job *srv_lc_job(srv_server *s, const char *body, size_t len, int fd, srv_error *e);
+cJSON *srv_lc_tokenize_json(srv_server *s, const char *body, size_t len, srv_error *e);
+cJSON *srv_lc_detokenize_json(srv_server *s, const char *body, size_t len, srv_error *e);
 enum MHD_Result srv_lc_tokenize(srv_request *r);
 enum MHD_Result srv_lc_detokenize(srv_request *r);
 enum MHD_Result srv_lc_props(srv_request *r);
