@@ -575,6 +575,28 @@ def test_disconnect_and_queue():
         check("disconnect frees the slot (%.2fs, a token takes %.4fs)" % (waited, per_token),
               waiting[0] and waiting[0][0] == 200 and waited < min(5.0, 4000 * per_token / 4),
               (waiting, waited, per_token))
+        # SIGTERM drains: the running request finishes, new connections are refused
+        done = [None, 0.0]
+
+        def long_one():
+            one_request(s, {"prompt": "Hi", "max_tokens": 1500, "ignore_eos": True}, done, 0)
+            done[1] = time.time()
+        th = threading.Thread(target=long_one)
+        th.start()
+        time.sleep(0.3)
+        t_sig = time.time()
+        s.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        try:
+            socket.create_connection(("127.0.0.1", s.port), timeout=2).close()
+            refused = False
+        except OSError:
+            refused = True
+        th.join(60)
+        check("SIGTERM: the running request finishes (drain), after the signal",
+              done[0] and done[0][0] == 200 and done[0][1]["usage"]["completion_tokens"] == 1500 and
+              done[1] > t_sig, (done, t_sig))
+        check("SIGTERM: new connections refused while draining", refused)
     finally:
         rc = s.stop()
     check("slow server: SIGTERM exit 0", rc == 0, s.stderr()[-2000:])

@@ -242,6 +242,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         b = calloc(1, sizeof *b);
         if (!b) return MHD_NO;
         *con_cls = b;
+        atomic_fetch_add(&s->in_flight, 1);
         pthread_mutex_lock(&s->mu);
         s->stats.requests++;
         pthread_mutex_unlock(&s->mu);
@@ -305,9 +306,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
                       enum MHD_RequestTerminationCode toe) {
     http_body *b = *con_cls;
+    srv_server *s = cls;
     if (b) {
         free(b->data);
         free(b);
+        atomic_fetch_sub(&s->in_flight, 1);
     }
     *con_cls = NULL;
 }
@@ -340,7 +343,7 @@ int srv_http_start(srv_server *s, srv_error *e) {
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->cfg.connections,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->cfg.idle_timeout,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, /* headers + buffers */
-        MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+        MHD_OPTION_NOTIFY_COMPLETED, completed, s,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
         MHD_OPTION_END);
     if (!s->daemon)
@@ -352,9 +355,10 @@ int srv_http_start(srv_server *s, srv_error *e) {
 }
 
 void srv_http_quiesce(srv_server *s) {
-    if (s->daemon) {
+    if (s->daemon && !s->quiesced) {
         MHD_socket fd = MHD_quiesce_daemon(s->daemon);
         if (fd != MHD_INVALID_SOCKET) close(fd);
+        s->quiesced = 1;
     }
 }
 

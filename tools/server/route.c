@@ -20,7 +20,7 @@ static enum MHD_Result health(srv_request *r) {
         return srv_reply_json(r, 200, o);
     }
     srv_error e = {0};
-    srv_fail(&e, 503, NULL, st == SRV_LOADING ? "Loading model" : "the server is stopping");
+    srv_fail(&e, 503, NULL, st == SRV_LOADING ? "Loading model" : "the server is stopping (draining)");
     return srv_reply_error(r, &e);
 }
 
@@ -58,7 +58,9 @@ enum MHD_Result srv_route(srv_request *r) {
                      r->path);
         return srv_reply_error(r, &e);
     }
-    if (found->run != health && atomic_load(&r->srv->state) != SRV_READY) {
+    /* while draining, requests on connections accepted before are still served */
+    int st = atomic_load(&r->srv->state);
+    if (found->run != health && st != SRV_READY && st != SRV_STOPPING_SOFT) {
         srv_fail(&e, 503, NULL, atomic_load(&r->srv->state) == SRV_LOADING
                                     ? "Loading model: try again in a moment"
                                     : "the server is stopping");

@@ -125,7 +125,8 @@ int srv_submit(srv_job *j, srv_error *e) {
     srv_server *s = j->srv;
     pthread_mutex_lock(&s->mu);
     int rc = 0;
-    if (atomic_load(&s->state) != SRV_READY) {
+    int st = atomic_load(&s->state);
+    if (st != SRV_READY && st != SRV_STOPPING_SOFT) {
         rc = srv_fail(e, 503, NULL, "the server is stopping");
     } else if (s->n_queued >= s->cfg.queue) {
         s->stats.rejected++;

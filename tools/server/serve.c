@@ -2,8 +2,9 @@
  * serve.c - `temper serve -m MODEL [--host H] [--port P] [--parallel N] ...`:
  * listens first (GET /health answers 503 while the model loads), loads the
  * model, starts the scheduler, then waits for SIGINT or SIGTERM: stops
- * accepting, cancels what runs (each client gets its answer), joins every
- * thread, frees everything and exits 0.
+ * accepting, lets what runs finish (--drain seconds; a second signal
+ * cancels it: each client gets its answer), joins every thread, frees
+ * everything and exits 0.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -37,6 +38,7 @@ static const char help[] =
     "  --idle-timeout S     close a connection idle for S seconds (15)\n"
     "  --timeout S          a request ends after S seconds, queue included (600; 0: never)\n"
     "  --rate N             requests per minute from one client address; beyond, 429 (0: no limit)\n"
+    "  --drain S            on SIGTERM/SIGINT, let running requests finish for up to S s (30)\n"
     "  --alias NAME         the model name the API reports and accepts (the -m value)\n";
 
 static int int_opt(const char *opt, const char *v, long lo, long hi, int *out) {
@@ -91,6 +93,8 @@ static int parse_args(int argc, char **argv, srv_config *cfg, cli_common *c) {
             int t = 0;
             rc = r < 0 ? 2 : int_opt("--timeout", v, 0, 86400 * 7, &t);
             cfg->timeout = t;
+        } else if ((r = cli_opt(argv, argc, &i, NULL, "--drain", &v)) != 0) {
+            rc = r < 0 ? 2 : int_opt("--drain", v, 0, 86400, &cfg->drain);
         } else if ((r = cli_opt(argv, argc, &i, NULL, "--rate", &v)) != 0) {
             rc = r < 0 ? 2 : int_opt("--rate", v, 0, 1000000, &cfg->rate);
         } else if ((r = cli_opt(argv, argc, &i, NULL, "--alias", &v)) != 0) {
@@ -150,11 +154,34 @@ static int load(srv_server *s, cli_common *c) {
     return 0;
 }
 
+/* The first signal: stop accepting connections, answer 503 to new requests
+ * on open ones, let what runs or waits finish for up to cfg.drain seconds
+ * (a load balancer sends the next requests elsewhere); a second signal or
+ * the end of the grace time cancels the rest. */
+static void drain(srv_server *s, const sigset_t *sigs, int sig) {
+    atomic_store(&s->state, SRV_STOPPING_SOFT);
+    srv_http_quiesce(s);
+    fprintf(stderr, "temper: serve: %s: no new requests; finishing those running (up to %d s; "
+            "a second signal cancels them)\n", sig == SIGINT ? "SIGINT" : "SIGTERM", s->cfg.drain);
+    double end = srv_now() + s->cfg.drain;
+    for (;;) {
+        pthread_mutex_lock(&s->mu);
+        int busy = s->queue_head != NULL || atomic_load(&s->in_flight) > 0;
+        for (int k = 0; s->slots && k < s->cfg.parallel; k++) busy |= s->slots[k] != NULL;
+        pthread_mutex_unlock(&s->mu);
+        double left = end - srv_now();
+        if (!busy || left <= 0) break;
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        if (sigtimedwait(sigs, NULL, &ts) > 0) break;
+    }
+    fprintf(stderr, "temper: serve: stopping\n");
+}
+
 int cmd_serve(int argc, char **argv) {
     srv_config cfg = {
         .host = "127.0.0.1", .port = 8080, .parallel = 4, .queue = 64, .max_body = 1 << 20,
         .max_tokens = 4096, .max_choices = 64, .connections = 256, .idle_timeout = 15,
-        .timeout = 600,
+        .timeout = 600, .drain = 30,
     };
     cli_common c = {0};
     int rc = parse_args(argc, argv, &cfg, &c);
@@ -195,7 +222,7 @@ int cmd_serve(int argc, char **argv) {
             s->cfg.model_name, s->cfg.parallel, s->n_ctx, s->cfg.api_key ? ", API key required" : "");
     int sig = 0;
     sigwait(&sigs, &sig);
-    fprintf(stderr, "temper: serve: %s: stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    drain(s, &sigs, sig);
 done:
     atomic_store(&s->state, SRV_STOPPING);
     srv_http_quiesce(s);

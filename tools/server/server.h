@@ -48,6 +48,7 @@ typedef struct srv_config {
     int idle_timeout;      /* seconds a connection may stay idle (15) */
     double timeout;        /* seconds a request may take, queue included (600; 0: none) */
     int rate;              /* requests per minute per client address (0: no limit) */
+    int drain;             /* seconds running requests may finish after a signal (30) */
     const char *model_name;/* the "model" the API reports */
 } srv_config;
 
@@ -144,7 +145,8 @@ struct srv_job {
 };
 
 /* ---- the server */
-enum srv_state { SRV_LOADING = 0, SRV_READY = 1, SRV_STOPPING = 2 };
+/* SOFT: no new requests, those running finish; STOPPING: cancel them */
+enum srv_state { SRV_LOADING = 0, SRV_READY = 1, SRV_STOPPING = 2, SRV_STOPPING_SOFT = 3 };
 
 typedef struct srv_stats {
     uint64_t requests, errors, rejected;  /* HTTP requests; 4xx/5xx; queue full */
@@ -168,6 +170,8 @@ typedef struct srv_server {
     const char *model_arg; /* -m as given, also accepted as the model's name */
     long started;          /* unix time */
     struct MHD_Daemon *daemon;
+    int quiesced;          /* no longer accepting connections */
+    atomic_int in_flight;  /* HTTP requests between their headers and their end */
 
     pthread_mutex_t mu;
     pthread_cond_t work;   /* the scheduler has something to do */
