@@ -345,6 +345,31 @@ def test_prefix_reuse(s):
     check("/v1/completions cache_prompt: same text", o["choices"][0]["text"] == plain["content"], o)
 
 
+def test_maximum_of_everything(s):
+    """A request at every limit at once: the server answers it and keeps
+    answering /health meanwhile."""
+    body = {"prompt": PROMPT, "n": 64, "max_tokens": 120, "logprobs": 20, "echo": True, "ignore_eos": True,
+            "stop": ["zz%d" % i for i in range(16)], "logit_bias": {str(i): 0.5 for i in range(512)},
+            "temperature": 1.0, "seed": 3}
+    out = [None]
+    th = threading.Thread(target=one_request, args=(s, body, out, 0))
+    t0 = time.time()
+    th.start()
+    waits = []
+    while th.is_alive() and len(waits) < 50:
+        t1 = time.time()
+        st, _, _ = s.get("/health", timeout=10)
+        waits.append((st, time.time() - t1))
+        time.sleep(0.05)
+    th.join(300)
+    st, r = out[0]
+    check("maximum of everything: 200, 64 choices of 120 tokens with 20 alternatives (%.1fs)" % (time.time() - t0),
+          st == 200 and len(r["choices"]) == 64 and r["usage"]["completion_tokens"] == 64 * 120 and
+          all(len(c["logprobs"]["top_logprobs"][-1]) >= 20 for c in r["choices"]), (st, str(r)[:300]))
+    check("/health answers during it (%d checks, slowest %.3fs)" % (len(waits), max(w for _, w in waits) if waits else 0),
+          waits and all(st == 200 and w < 2 for st, w in waits), waits[:5])
+
+
 def rss_kb(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -577,9 +602,10 @@ def test_disconnect_and_queue():
               (waiting, waited, per_token))
         # SIGTERM drains: the running request finishes, new connections are refused
         done = [None, 0.0]
+        n_long = int(min(1500, max(60, 3 / per_token)))  # about 3 s of work, well within --drain 30
 
         def long_one():
-            one_request(s, {"prompt": "Hi", "max_tokens": 1500, "ignore_eos": True}, done, 0)
+            one_request(s, {"prompt": "Hi", "max_tokens": n_long, "ignore_eos": True}, done, 0)
             done[1] = time.time()
         th = threading.Thread(target=long_one)
         th.start()
@@ -594,7 +620,7 @@ def test_disconnect_and_queue():
             refused = True
         th.join(60)
         check("SIGTERM: the running request finishes (drain), after the signal",
-              done[0] and done[0][0] == 200 and done[0][1]["usage"]["completion_tokens"] == 1500 and
+              done[0] and done[0][0] == 200 and done[0][1]["usage"]["completion_tokens"] == n_long and
               done[1] > t_sig, (done, t_sig))
         check("SIGTERM: new connections refused while draining", refused)
     finally:
@@ -677,6 +703,7 @@ def main():
         test_stream(s)
         test_llamacpp(s)
         test_prefix_reuse(s)
+        test_maximum_of_everything(s)
         test_concurrency(s)
         test_errors(s)
         test_node_client(s)
