@@ -591,11 +591,13 @@ enum MHD_Result srv_lc_slots(srv_request *r) {
             busy++;
             cJSON_AddItemToObject(o, "params", settings(s, &q->job->p, q->job->p.max_new_tokens, q->job));
         }
+        /* (the scheduler writes q->n without the lock: read it atomically; the
+         * text it may be reallocating is not read here) */
+        int decoded = q ? __atomic_load_n(&q->n, __ATOMIC_RELAXED) : 0;
         cJSON *nt = cJSON_AddObjectToObject(o, "next_token");
         cJSON_AddBoolToObject(nt, "has_next_token", q != NULL);
-        cJSON_AddBoolToObject(nt, "has_new_line", q && q->text && strchr(q->text, '\n'));
-        cJSON_AddNumberToObject(nt, "n_remain", q ? q->cap - q->n : -1);
-        cJSON_AddNumberToObject(nt, "n_decoded", q ? q->n : 0);
+        cJSON_AddNumberToObject(nt, "n_remain", q ? q->cap - decoded : -1);
+        cJSON_AddNumberToObject(nt, "n_decoded", decoded);
         cJSON_AddItemToArray(arr, o);
     }
     pthread_mutex_unlock(&s->mu);

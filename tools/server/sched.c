@@ -225,7 +225,7 @@ static int on_token(const temper_token_event *ev, void *user) {
     memcpy(q->text + q->len, ev->piece, ev->piece_len);
     q->len += ev->piece_len;
     q->text[q->len] = '\0';
-    q->n = k + 1;
+    __atomic_store_n(&q->n, k + 1, __ATOMIC_RELAXED); /* GET /slots reads it */
     if (j->t_first == 0) j->t_first = srv_now();
     if (ev->finish_reason != TEMPER_FINISH_NONE) q->finish = ev->finish_reason;
     if (j->ops && j->ops->token) j->ops->token(j, q, k);
