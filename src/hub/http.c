@@ -17,8 +17,14 @@ static void temper__curl_global_init(void) { curl_global_init(CURL_GLOBAL_DEFAUL
 int temper__http_init(temper__http *h, const char *token) {
     memset(h, 0, sizeof *h);
     pthread_once(&temper__curl_once, temper__curl_global_init);
-    h->curl = curl_easy_init();
-    if (!h->curl) return temper__error(TEMPER_ENOMEM, "cannot start libcurl (out of memory?)");
+    h->share = curl_share_init();
+    if (!h->share || curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) != CURLSHE_OK) {
+        temper__http_free(h);
+        return temper__error(TEMPER_ENOMEM, "cannot start libcurl (out of memory?)");
+    }
+    /* optional: without them each new host costs a lookup or a handshake */
+    curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
     if (token && *token) {
         h->auth = temper__strfmt("Authorization: Bearer %s", token);
         if (!h->auth) {
@@ -30,7 +36,7 @@ int temper__http_init(temper__http *h, const char *token) {
 }
 
 void temper__http_free(temper__http *h) {
-    if (h->curl) curl_easy_cleanup(h->curl);
+    if (h->share) curl_share_cleanup(h->share); /* no easy handle outlives a request */
     free(h->auth);
     memset(h, 0, sizeof *h);
 }
@@ -179,19 +185,25 @@ static int temper__on_progress(void *userdata, curl_off_t dltotal, curl_off_t dl
 }
 
 int temper__http_perform(temper__http *h, temper__http_req *r) {
-    CURL *c = h->curl;
     memset(&r->resp, 0, sizeof r->resp);
     r->resp.content_length = r->resp.linked_size = -1;
     r->body_bytes = 0;
     r->write_errno = r->canceled = r->transient = r->restarted = r->too_big = r->stalled = 0;
-    curl_easy_reset(c); /* keeps the open connections */
 
+    /* A fresh easy handle (see temper__http in http.h); the connections
+     * stay open in the share. */
+    CURL *c = curl_easy_init();
     struct curl_slist *headers = NULL, *more;
     headers = curl_slist_append(headers, "Accept-Encoding: identity");
     if (headers && h->auth && (more = curl_slist_append(headers, h->auth))) headers = more;
-    if (!headers) return temper__error(TEMPER_ENOMEM, "out of memory");
+    if (!c || !headers) {
+        if (c) curl_easy_cleanup(c);
+        curl_slist_free_all(headers);
+        return temper__error(TEMPER_ENOMEM, "out of memory");
+    }
 
     char range[48], errbuf[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt(c, CURLOPT_SHARE, h->share);
     curl_easy_setopt(c, CURLOPT_URL, r->url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "temper/0.1.0");
@@ -224,9 +236,10 @@ int temper__http_perform(temper__http *h, temper__http_req *r) {
     }
 
     CURLcode cc = curl_easy_perform(c);
-    curl_slist_free_all(headers);
     long status = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(c); /* before the header list it points to */
+    curl_slist_free_all(headers);
     if (status) r->resp.status = status;
     if (cc == CURLE_OK) {
         r->transient = status == 429 || status >= 500;
@@ -248,6 +261,10 @@ int temper__http_perform(temper__http *h, temper__http_req *r) {
         return temper__error(TEMPER_EIO, "%s: more than 10 redirects (a redirect loop?)", r->url);
     const char *detail = errbuf[0] ? errbuf : curl_easy_strerror(cc);
     switch (cc) {
+    case CURLE_BAD_FUNCTION_ARGUMENT: /* every option is ours: libcurl refused a header line */
+        return temper__error(TEMPER_EIO, "%s: malformed HTTP headers in the server's answer (a first "
+                             "header line that continues nothing?): is HF_ENDPOINT a Hugging Face "
+                             "Hub or mirror, or is a proxy in the way?", r->url);
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
         return temper__error(TEMPER_EIO, "%s: %s", r->url, detail);

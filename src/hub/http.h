@@ -1,7 +1,8 @@
 /*
  * http.h - the small HTTP layer of the Hub client, over libcurl: one
- * request at a time on a reused handle (keep-alive), with the response
- * headers the Hub protocol needs picked out.
+ * request at a time, each on a fresh easy handle that shares one
+ * connection cache (keep-alive), with the response headers the Hub
+ * protocol needs picked out.
  */
 #ifndef TEMPER_HUB_HTTP_H
 #define TEMPER_HUB_HTTP_H
@@ -25,7 +26,13 @@ typedef struct temper__http_resp {
 } temper__http_resp;
 
 typedef struct temper__http {
-    void *curl;               /* CURL *, reused across requests */
+    /* CURLSH *: the connections, DNS answers and TLS sessions the requests
+     * share. Not one reused easy handle: libcurl 7.88 (Debian 12) keeps a
+     * pointer to the previous transfer's last header in the handle, freed
+     * with it, and follows it when the next answer's first header line is
+     * a folded continuation (" X: y"): a use-after-free that a hostile
+     * server triggers at will (curl issue 11101, fixed in 8.1.0). */
+    void *share;
     char *auth;               /* "Authorization: Bearer <token>" or NULL (owned) */
 } temper__http;
 

@@ -9,7 +9,6 @@
  * (the files). After each download the checks: nothing was written outside
  * the cache folder, and every symlink in the cache stays inside it.
  */
-#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <ftw.h>

@@ -200,6 +200,10 @@ def main(out):
     head_short = head_lfs.replace(b"X-Linked-Size: %d\r\n" % len(body), b"").replace(
         b"Content-Length: 0", b"Content-Length: 10")
     put(out, "fuzz_hub", "short_restart", listing + b"\n@@@\n" + head_short + b"\n@@@\n" + get)
+    # a first header line that continues nothing, in an answer after others: read freed
+    # memory inside libcurl 7.88 while the Hub client reused one easy handle (curl issue 11101)
+    get_folded = get2.replace(b"200 OK\r\n", b"200 OK\r\n X-Folded: y\r\n", 1)
+    put(out, "fuzz_hub", "folded_header", listing2 + b"\n@@@\n" + head2 + b"\n@@@\n" + get_folded)
     put(out, "fuzz_hub", "notfound", b"HTTP/1.1 404 Not Found\r\nX-Error-Code: RepoNotFound\r\n"
         b"X-Error-Message: Repository not found\r\nContent-Length: 0\r\n\r\n\n@@@\n\n@@@\n")
 

@@ -24,7 +24,10 @@ answers 200 with the whole file to a Range request, "slow" sends it in
 64 kB pieces 10 ms apart. Attacks: "drip" sends one byte every 50 ms,
 "oversize" sends 1 MB more than the HEAD announced, "huge" announces
 10^15 bytes, "loop" redirects the file to itself forever, "wrong_etag"
-gives an ETag (or X-Linked-Etag) that is not the content's.
+gives an ETag (or X-Linked-Etag) that is not the content's, "folded"
+answers with a first header line that continues nothing (" X: y", an
+obsolete line folding; libcurl 7.88 read freed memory on it when its
+handle had served a request before: curl issue 11101).
 
 Every request is logged in hub.log as (method, path, Range header or None,
 Authorization header or None).
@@ -209,6 +212,9 @@ class FakeHub:
             return self._error(h, 404, "EntryNotFound", "%s does not exist" % name, head)
         data = files[name]
         fault = self.faults.get(name)
+        if fault == "folded":  # raw: send_response would add Server and Date first
+            h.wfile.write(b"HTTP/1.1 200 OK\r\n X-Folded: y\r\nContent-Length: 0\r\n\r\n")
+            return
         if fault == "loop":  # to itself, forever (relative: followed by HEAD too)
             return self._send(h, 302, [("Location", path)], b"", head)
         if name in repo.lfs:

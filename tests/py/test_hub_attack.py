@@ -13,6 +13,9 @@ for its content may not).
       written through it)
   endless redirects; a 10^15-byte Content-Length; a slow-drip server;
   a wrong ETag; a response bigger than announced
+  a first header line that continues nothing (folded), after other requests
+      on the same connection handle (a use-after-free inside libcurl 7.88
+      that fuzz_hub found: the Hub client now takes a fresh handle per request)
 
 Run: TEMPER_BUILD=build /usr/bin/python3 tests/py/test_hub_attack.py
 """
@@ -157,6 +160,9 @@ def test_attacks():
         r, cache, repo = attack("oversize", name, ["more than the", "bytes announced"], 30)
         check(f"oversize {name}: nothing half-written", not [b for b in blobs(cache) if b.endswith(".incomplete")],
               str(blobs(cache)))
+    # a folded first header line: a clear error, no crash (the HEAD of config.json comes after
+    # the model info request; with a reused easy handle libcurl 7.88 read and freed freed memory)
+    attack("folded", "config.json", ["malformed"], 30)
     # the control: the same repo without a fault pulls fine
     hub.repos["evil/none"] = Repo(dict(MODEL), lfs=["model.safetensors"])
     r, _ = pull("evil/none", fresh("none"))
