@@ -192,7 +192,7 @@ static int temper__gemma3_forward(temper_context *ctx, const temper__batch *b) {
     const temper__hparams *hp = &m->hp;
     const int T = b->n, C = hp->n_embd, F = hp->n_ff, H = hp->n_head, Hkv = hp->n_kv_head,
               hd = hp->head_dim, QD = H * hd, KD = Hkv * hd;
-    const int P = ctx->n_ctx, S = ctx->n_seq;
+    const int P = ctx->n_ctx;
     const float eps = hp->norm_eps;
     /* x (T, C) residual, h (T, C) normed, o (T, C) branch output, q (T, QD),
      * k, v (T, KD), att (T, QD), gate, up (T, F), scores (nth, P). */
@@ -223,19 +223,11 @@ static int temper__gemma3_forward(temper_context *ctx, const temper__batch *b) {
         temper__rmsnorm(k, k, T * Hkv, hd, ly->k_norm, eps);
         temper__rope(q, T, b->pos, H, hd, ly->theta, 0);
         temper__rope(k, T, b->pos, Hkv, hd, ly->theta, 0);
-        float *kc = ctx->k_cache + (size_t)l * S * P * KD, *vc = ctx->v_cache + (size_t)l * S * P * KD;
-        for (int r = 0; r < T; r++) {
-            size_t at = ((size_t)b->seq[r] * P + b->pos[r]) * KD;
-            memcpy(kc + at, k + (size_t)r * KD, (size_t)KD * sizeof(float));
-            memcpy(vc + at, v + (size_t)r * KD, (size_t)KD * sizeof(float));
-        }
-        temper__attn_args a = {
-            .out = att, .q = q, .kc = kc, .vc = vc, .seq = b->seq, .pos = b->pos,
-            .T = T, .H = H, .Hkv = Hkv, .hd = hd, .n_ctx = P, .scale = g->scale,
-            .window = ly->window, .scratch = scores,
-        };
-        temper__capture_attn(ctx, l, &a);
-        temper__attention(ctx->pool, &a);
+        float *kc, *vc;
+        temper__kv_store(ctx, b, l, KD, k, v, KD, &kc, &vc);
+        temper__attn_args a = {.out = att, .q = q, .kc = kc, .vc = vc, .H = H, .Hkv = Hkv, .hd = hd,
+                               .scale = g->scale, .window = ly->window, .scratch = scores};
+        temper__layer_attention(ctx, b, l, &a);
         temper__matmul(ctx->pool, o, C, att, T, &ly->wo, ly->bo, 0);
         temper__rmsnorm(o, o, T, C, ly->post_attn_norm, eps);
         for (size_t i = 0; i < (size_t)T * C; i++) x[i] += o[i];
@@ -249,11 +241,8 @@ static int temper__gemma3_forward(temper_context *ctx, const temper__batch *b) {
         for (size_t i = 0; i < (size_t)T * C; i++) x[i] += o[i];
         if (l + 1 < hp->n_layer) temper__capture_hidden(ctx, l + 1, x, T, C);
     }
-    if (ctx->capture.hidden) /* the last hidden state is after the final norm, as in transformers */
-        temper__rmsnorm(ctx->capture.hidden + (size_t)hp->n_layer * ctx->capture.hidden_layer, x, T, C, g->norm, eps);
-    if (!b->logits || b->n_out == 0) return 0;
-    for (int i = 0; i < b->n_out; i++)
-        temper__rmsnorm(h + (size_t)i * C, x + (size_t)b->out_rows[i] * C, 1, C, g->norm, eps);
+    const temper__norm norm = {g->norm, NULL, eps, 1};
+    if (!temper__final_norm(ctx, b, x, h, C, &norm)) return 0;
     temper__matmul(ctx->pool, b->logits, hp->n_vocab, h, b->n_out, &g->head, NULL, 0);
     if (g->softcap > 0) {
         float *lg = b->logits, cap = g->softcap;

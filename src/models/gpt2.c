@@ -121,7 +121,7 @@ static int temper__gpt2_forward(temper_context *ctx, const temper__batch *b) {
     const temper__gpt2 *g = m->arch_data;
     const temper__hparams *hp = &m->hp;
     const int T = b->n, C = hp->n_embd, F = hp->n_ff, H = hp->n_head, hd = hp->head_dim;
-    const int P = ctx->n_ctx, S = ctx->n_seq;
+    const int P = ctx->n_ctx;
     /* Activations: x (T, C) residual, h (T, C) normed, qkv (T, 3C), att (T, C),
      * ff (T, F), scores (nth, P). */
     size_t nth = (size_t)temper__pool_size(ctx->pool);
@@ -146,38 +146,25 @@ static int temper__gpt2_forward(temper_context *ctx, const temper__batch *b) {
         const temper__gpt2_layer *ly = &g->layers[l];
         temper__layernorm(h, x, T, C, ly->ln1_g, ly->ln1_b, hp->norm_eps);
         temper__matmul(ctx->pool, qkv, 3 * C, h, T, &ly->c_attn, ly->c_attn_b, 0);
-        /* Keys and values of every row go to the cache before anyone attends. */
-        float *kc = ctx->k_cache + (size_t)l * S * P * C, *vc = ctx->v_cache + (size_t)l * S * P * C;
-        for (int r = 0; r < T; r++) {
-            size_t at = ((size_t)b->seq[r] * P + b->pos[r]) * C;
-            memcpy(kc + at, qkv + (size_t)r * 3 * C + C, (size_t)C * sizeof(float));
-            memcpy(vc + at, qkv + (size_t)r * 3 * C + 2 * C, (size_t)C * sizeof(float));
-            if (r > 0) memmove(qkv + (size_t)r * C, qkv + (size_t)r * 3 * C, (size_t)C * sizeof(float));
-        }
+        /* Keys and values of every row go to the cache before anyone attends;
+         * then the queries are packed into the first C of each row's 3C. */
+        float *kc, *vc;
+        temper__kv_store(ctx, b, l, C, qkv + C, qkv + 2 * C, 3 * (size_t)C, &kc, &vc);
+        for (int r = 1; r < T; r++) memmove(qkv + (size_t)r * C, qkv + (size_t)r * 3 * C, (size_t)C * sizeof(float));
         float scale = g->scale_attn ? 1.0f / sqrtf((float)hd) : 1.0f;
         if (g->attn_scale_layer) scale /= (float)(l + 1);
-        temper__attn_args a = {
-            .out = att, .q = qkv, .kc = kc, .vc = vc, .seq = b->seq, .pos = b->pos,
-            .T = T, .H = H, .Hkv = H, .hd = hd, .n_ctx = P, .scale = scale,
-            .scratch = scores,
-        };
-        temper__capture_attn(ctx, l, &a);
-        temper__attention(ctx->pool, &a);
+        temper__attn_args a = {.out = att, .q = qkv, .kc = kc, .vc = vc, .H = H, .Hkv = H, .hd = hd,
+                               .scale = scale, .scratch = scores};
+        temper__layer_attention(ctx, b, l, &a);
         temper__matmul(ctx->pool, x, C, att, T, &ly->c_proj, ly->c_proj_b, 1);
         temper__layernorm(h, x, T, C, ly->ln2_g, ly->ln2_b, hp->norm_eps);
         temper__matmul_ep(ctx->pool, ff, F, h, T, &ly->c_fc, ly->c_fc_b, TEMPER__EP_GELU); /* GELU fused */
         temper__matmul(ctx->pool, x, C, ff, T, &ly->mlp_proj, ly->mlp_proj_b, 1);
         if (l + 1 < hp->n_layer) temper__capture_hidden(ctx, l + 1, x, T, C);
     }
-    if (ctx->capture.hidden) /* the last hidden state is after the final norm, as in transformers */
-        temper__layernorm(ctx->capture.hidden + (size_t)hp->n_layer * ctx->capture.hidden_layer, x, T, C,
-                          g->lnf_g, g->lnf_b, hp->norm_eps);
-    if (!b->logits || b->n_out == 0) return 0;
-    /* Final norm and head only for the rows whose logits are wanted. */
-    for (int i = 0; i < b->n_out; i++)
-        temper__layernorm(h + (size_t)i * C, x + (size_t)b->out_rows[i] * C, 1, C, g->lnf_g, g->lnf_b,
-                          hp->norm_eps);
-    temper__matmul(ctx->pool, b->logits, hp->n_vocab, h, b->n_out, &g->head, NULL, 0);
+    const temper__norm lnf = {g->lnf_g, g->lnf_b, hp->norm_eps, 0};
+    if (temper__final_norm(ctx, b, x, h, C, &lnf))
+        temper__matmul(ctx->pool, b->logits, hp->n_vocab, h, b->n_out, &g->head, NULL, 0);
     return 0;
 }
 

@@ -173,7 +173,7 @@ static int temper__gpt_neo_forward(temper_context *ctx, const temper__batch *b) 
     const temper__gpt_neo *g = m->arch_data;
     const temper__hparams *hp = &m->hp;
     const int T = b->n, C = hp->n_embd, F = hp->n_ff, H = hp->n_head, hd = hp->head_dim;
-    const int P = ctx->n_ctx, S = ctx->n_seq;
+    const int P = ctx->n_ctx;
     /* x (T, C) residual, h (T, C) normed, q, k, v, att (T, C), ff (T, F), scores (nth, P). */
     size_t nth = (size_t)temper__pool_size(ctx->pool);
     size_t need = (size_t)T * (6 * (size_t)C + F) + nth * P;
@@ -198,33 +198,21 @@ static int temper__gpt_neo_forward(temper_context *ctx, const temper__batch *b) 
         temper__matmul(ctx->pool, q, C, h, T, &ly->q, NULL, 0);
         temper__matmul(ctx->pool, k, C, h, T, &ly->k, NULL, 0);
         temper__matmul(ctx->pool, v, C, h, T, &ly->v, NULL, 0);
-        float *kc = ctx->k_cache + (size_t)l * S * P * C, *vc = ctx->v_cache + (size_t)l * S * P * C;
-        for (int r = 0; r < T; r++) {
-            size_t at = ((size_t)b->seq[r] * P + b->pos[r]) * C;
-            memcpy(kc + at, k + (size_t)r * C, (size_t)C * sizeof(float));
-            memcpy(vc + at, v + (size_t)r * C, (size_t)C * sizeof(float));
-        }
-        temper__attn_args a = {
-            .out = att, .q = q, .kc = kc, .vc = vc, .seq = b->seq, .pos = b->pos,
-            .T = T, .H = H, .Hkv = H, .hd = hd, .n_ctx = P, .scale = 1.0f, /* GPT-Neo does not scale */
-            .window = ly->window, .scratch = scores,
-        };
-        temper__capture_attn(ctx, l, &a);
-        temper__attention(ctx->pool, &a);
+        float *kc, *vc;
+        temper__kv_store(ctx, b, l, C, k, v, C, &kc, &vc);
+        temper__attn_args a = {.out = att, .q = q, .kc = kc, .vc = vc, .H = H, .Hkv = H, .hd = hd,
+                               .scale = 1.0f, /* GPT-Neo does not scale */
+                               .window = ly->window, .scratch = scores};
+        temper__layer_attention(ctx, b, l, &a);
         temper__matmul(ctx->pool, x, C, att, T, &ly->o, ly->bo, 1);
         temper__layernorm(h, x, T, C, ly->ln2_g, ly->ln2_b, hp->norm_eps);
         temper__matmul_ep(ctx->pool, ff, F, h, T, &ly->fc, ly->b_fc, TEMPER__EP_GELU);
         temper__matmul(ctx->pool, x, C, ff, T, &ly->proj, ly->b_proj, 1);
         if (l + 1 < hp->n_layer) temper__capture_hidden(ctx, l + 1, x, T, C);
     }
-    if (ctx->capture.hidden) /* the last hidden state is after the final norm, as in transformers */
-        temper__layernorm(ctx->capture.hidden + (size_t)hp->n_layer * ctx->capture.hidden_layer, x, T, C,
-                          g->lnf_g, g->lnf_b, hp->norm_eps);
-    if (!b->logits || b->n_out == 0) return 0;
-    for (int i = 0; i < b->n_out; i++)
-        temper__layernorm(h + (size_t)i * C, x + (size_t)b->out_rows[i] * C, 1, C, g->lnf_g, g->lnf_b,
-                          hp->norm_eps);
-    temper__matmul(ctx->pool, b->logits, hp->n_vocab, h, b->n_out, &g->head, NULL, 0);
+    const temper__norm lnf = {g->lnf_g, g->lnf_b, hp->norm_eps, 0};
+    if (temper__final_norm(ctx, b, x, h, C, &lnf))
+        temper__matmul(ctx->pool, b->logits, hp->n_vocab, h, b->n_out, &g->head, NULL, 0);
     return 0;
 }
 

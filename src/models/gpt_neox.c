@@ -155,7 +155,7 @@ static int temper__neox_forward(temper_context *ctx, const temper__batch *b) {
     const temper__neox *g = m->arch_data;
     const temper__hparams *hp = &m->hp;
     const int T = b->n, C = hp->n_embd, F = hp->n_ff, H = hp->n_head, hd = hp->head_dim;
-    const int P = ctx->n_ctx, S = ctx->n_seq;
+    const int P = ctx->n_ctx;
     /* x (T, C) residual, h (T, C) normed, qkv (T, 3C), q (T, C), att (T, C),
      * ff (T, F), scores (nth, P). */
     size_t nth = (size_t)temper__pool_size(ctx->pool);
@@ -176,7 +176,8 @@ static int temper__neox_forward(temper_context *ctx, const temper__batch *b) {
         temper__layernorm(h, x, T, C, ly->ln1_g, ly->ln1_b, hp->norm_eps);
         temper__matmul(ctx->pool, qkv, 3 * C, h, T, &ly->qkv, ly->b_qkv, 0);
         /* Per head [q | k | v] -> q (T, C); k, v in place into the first 2C of each row. */
-        float *kc = ctx->k_cache + (size_t)l * S * P * C, *vc = ctx->v_cache + (size_t)l * S * P * C;
+        float *kc, *vc;
+        temper__kv_layer(ctx, l, C, &kc, &vc);
         for (int r = 0; r < T; r++) {
             float *src = qkv + (size_t)r * 3 * C, *k = att + (size_t)r * C; /* att as a k buffer */
             for (int hh = 0; hh < H; hh++) {
@@ -191,13 +192,9 @@ static int temper__neox_forward(temper_context *ctx, const temper__batch *b) {
         temper__rope_partial(att, T, b->pos, H, hd, g->rot, g->theta);
         for (int r = 0; r < T; r++)
             memcpy(kc + ((size_t)b->seq[r] * P + b->pos[r]) * C, att + (size_t)r * C, (size_t)C * sizeof(float));
-        temper__attn_args a = {
-            .out = att, .q = q, .kc = kc, .vc = vc, .seq = b->seq, .pos = b->pos,
-            .T = T, .H = H, .Hkv = H, .hd = hd, .n_ctx = P, .scale = 1.0f / sqrtf((float)hd),
-            .scratch = scores,
-        };
-        temper__capture_attn(ctx, l, &a);
-        temper__attention(ctx->pool, &a);
+        temper__attn_args a = {.out = att, .q = q, .kc = kc, .vc = vc, .H = H, .Hkv = H, .hd = hd,
+                               .scale = 1.0f / sqrtf((float)hd), .scratch = scores};
+        temper__layer_attention(ctx, b, l, &a);
         if (g->parallel) {
             /* both branches read the block's input x: the MLP's norm first */
             temper__layernorm(h, x, T, C, ly->ln2_g, ly->ln2_b, hp->norm_eps);
@@ -211,14 +208,9 @@ static int temper__neox_forward(temper_context *ctx, const temper__batch *b) {
         temper__matmul(ctx->pool, x, C, ff, T, &ly->down, ly->b_down, 1);
         if (l + 1 < hp->n_layer) temper__capture_hidden(ctx, l + 1, x, T, C);
     }
-    if (ctx->capture.hidden) /* the last hidden state is after the final norm, as in transformers */
-        temper__layernorm(ctx->capture.hidden + (size_t)hp->n_layer * ctx->capture.hidden_layer, x, T, C,
-                          g->lnf_g, g->lnf_b, hp->norm_eps);
-    if (!b->logits || b->n_out == 0) return 0;
-    for (int i = 0; i < b->n_out; i++)
-        temper__layernorm(h + (size_t)i * C, x + (size_t)b->out_rows[i] * C, 1, C, g->lnf_g, g->lnf_b,
-                          hp->norm_eps);
-    temper__matmul(ctx->pool, b->logits, hp->n_vocab, h, b->n_out, &g->head, NULL, 0);
+    const temper__norm lnf = {g->lnf_g, g->lnf_b, hp->norm_eps, 0};
+    if (temper__final_norm(ctx, b, x, h, C, &lnf))
+        temper__matmul(ctx->pool, b->logits, hp->n_vocab, h, b->n_out, &g->head, NULL, 0);
     return 0;
 }
 

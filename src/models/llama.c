@@ -134,7 +134,7 @@ int temper__llama_forward(temper_context *ctx, const temper__batch *b) {
     const temper__hparams *hp = &m->hp;
     const int T = b->n, C = hp->n_embd, F = hp->n_ff, H = hp->n_head, Hkv = hp->n_kv_head,
               hd = hp->head_dim, QD = H * hd, KD = Hkv * hd;
-    const int P = ctx->n_ctx, S = ctx->n_seq;
+    const int P = ctx->n_ctx;
     /* x (T, C) residual, h (T, C) normed, q (T, QD), k (T, KD), v (T, KD),
      * att (T, QD), gate (T, F), up (T, F), scores (nth, P). */
     size_t nth = (size_t)temper__pool_size(ctx->pool);
@@ -163,19 +163,11 @@ int temper__llama_forward(temper_context *ctx, const temper__batch *b) {
         }
         temper__rope(q, T, b->pos, H, hd, g->rope_theta, g->rope_interleaved);
         temper__rope(k, T, b->pos, Hkv, hd, g->rope_theta, g->rope_interleaved);
-        float *kc = ctx->k_cache + (size_t)l * S * P * KD, *vc = ctx->v_cache + (size_t)l * S * P * KD;
-        for (int r = 0; r < T; r++) {
-            size_t at = ((size_t)b->seq[r] * P + b->pos[r]) * KD;
-            memcpy(kc + at, k + (size_t)r * KD, (size_t)KD * sizeof(float));
-            memcpy(vc + at, v + (size_t)r * KD, (size_t)KD * sizeof(float));
-        }
-        temper__attn_args a = {
-            .out = att, .q = q, .kc = kc, .vc = vc, .seq = b->seq, .pos = b->pos,
-            .T = T, .H = H, .Hkv = Hkv, .hd = hd, .n_ctx = P, .scale = 1.0f / sqrtf((float)hd),
-            .window = ly->window, .scratch = scores,
-        };
-        temper__capture_attn(ctx, l, &a);
-        temper__attention(ctx->pool, &a);
+        float *kc, *vc;
+        temper__kv_store(ctx, b, l, KD, k, v, KD, &kc, &vc);
+        temper__attn_args a = {.out = att, .q = q, .kc = kc, .vc = vc, .H = H, .Hkv = Hkv, .hd = hd,
+                               .scale = 1.0f / sqrtf((float)hd), .window = ly->window, .scratch = scores};
+        temper__layer_attention(ctx, b, l, &a);
         temper__matmul(ctx->pool, x, C, att, T, &ly->wo, ly->bo, 1);
         temper__rmsnorm(h, x, T, C, ly->ffn_norm, hp->norm_eps);
         temper__matmul(ctx->pool, gate, F, h, T, &ly->gate, NULL, 0);
@@ -184,13 +176,9 @@ int temper__llama_forward(temper_context *ctx, const temper__batch *b) {
         temper__matmul(ctx->pool, x, C, gate, T, &ly->down, NULL, 1);
         if (l + 1 < hp->n_layer) temper__capture_hidden(ctx, l + 1, x, T, C);
     }
-    if (ctx->capture.hidden) /* the last hidden state is after the final norm, as in transformers */
-        temper__rmsnorm(ctx->capture.hidden + (size_t)hp->n_layer * ctx->capture.hidden_layer, x, T, C, g->norm,
-                        hp->norm_eps);
-    if (!b->logits || b->n_out == 0) return 0;
-    for (int i = 0; i < b->n_out; i++)
-        temper__rmsnorm(h + (size_t)i * C, x + (size_t)b->out_rows[i] * C, 1, C, g->norm, hp->norm_eps);
-    temper__matmul(ctx->pool, b->logits, hp->n_vocab, h, b->n_out, &g->head, NULL, 0);
+    const temper__norm norm = {g->norm, NULL, hp->norm_eps, 1};
+    if (temper__final_norm(ctx, b, x, h, C, &norm))
+        temper__matmul(ctx->pool, b->logits, hp->n_vocab, h, b->n_out, &g->head, NULL, 0);
     return 0;
 }
 

@@ -140,6 +140,36 @@ static inline int temper__ctx_abort(const temper_context *ctx) {
 /* Scratch of at least n floats (64-byte aligned), or NULL (error set). */
 float *temper__ctx_scratch(temper_context *ctx, size_t n);
 
+/* ---- forward.c: the steps the forward passes share ---------------------- */
+
+/* Layer l's key and value caches, (S, P, KD) each, KD = Hkv * hd. */
+void temper__kv_layer(const temper_context *ctx, int l, int KD, float **kc, float **vc);
+/* The keys and values of b's rows into layer l's cache at each row's (seq,
+ * pos): row r's key is the KD floats at k + r * stride, its value at
+ * v + r * stride. *kc, *vc: the layer's caches, as temper__kv_layer. */
+void temper__kv_store(const temper_context *ctx, const temper__batch *b, int l, int KD, const float *k,
+                      const float *v, size_t stride, float **kc, float **vc);
+/* Attention of b's rows over layer l's cache: a holds what the architecture
+ * sets (out, q, kc, vc, H, Hkv, hd, scale, window, scratch); the rows, their
+ * positions and the context size are set here, and the probabilities go to
+ * the capture when one is asked for. */
+void temper__layer_attention(temper_context *ctx, const temper__batch *b, int l, temper__attn_args *a);
+
+/* A model's final norm: LayerNorm (g, b), RMSNorm (rms: g only), or none
+ * (g NULL: the rows are copied). */
+typedef struct temper__norm {
+    const float *g, *b;
+    float eps;
+    int rms;
+} temper__norm;
+void temper__norm_rows(float *out, const float *x, int T, int C, const temper__norm *n);
+/* The end of a forward pass before the head: the last hidden state (after
+ * the final norm, as transformers reports it) to the capture when asked and
+ * the model has a final norm, then the normed rows whose logits are wanted
+ * into h (n_out, C). Returns n_out, or 0 when no logits are wanted. */
+int temper__final_norm(temper_context *ctx, const temper__batch *b, const float *x, float *h, int C,
+                       const temper__norm *n);
+
 /* Weight lookup for architecture files: the tensor named fmt (after
  * printf-style formatting, with each prefix in `prefixes` tried in turn),
  * checked against the expected shape. Vectors are returned as f32 (a copy

@@ -135,7 +135,7 @@ static int temper__opt_forward(temper_context *ctx, const temper__batch *b) {
     const temper__opt *g = m->arch_data;
     const temper__hparams *hp = &m->hp;
     const int T = b->n, C = hp->n_embd, F = hp->n_ff, H = hp->n_head, hd = hp->head_dim, E = g->E;
-    const int P = ctx->n_ctx, S = ctx->n_seq;
+    const int P = ctx->n_ctx;
     const int W = E > C ? E : C;
     /* x (T, C) residual, h (T, W) normed / embeddings, q, k, v, att (T, C),
      * ff (T, F), scores (nth, P). */
@@ -170,19 +170,11 @@ static int temper__opt_forward(temper_context *ctx, const temper__batch *b) {
         temper__matmul(ctx->pool, q, C, in, T, &ly->q, ly->bq, 0);
         temper__matmul(ctx->pool, k, C, in, T, &ly->k, ly->bk, 0);
         temper__matmul(ctx->pool, v, C, in, T, &ly->v, ly->bv, 0);
-        float *kc = ctx->k_cache + (size_t)l * S * P * C, *vc = ctx->v_cache + (size_t)l * S * P * C;
-        for (int r = 0; r < T; r++) {
-            size_t at = ((size_t)b->seq[r] * P + b->pos[r]) * C;
-            memcpy(kc + at, k + (size_t)r * C, (size_t)C * sizeof(float));
-            memcpy(vc + at, v + (size_t)r * C, (size_t)C * sizeof(float));
-        }
-        temper__attn_args a = {
-            .out = att, .q = q, .kc = kc, .vc = vc, .seq = b->seq, .pos = b->pos,
-            .T = T, .H = H, .Hkv = H, .hd = hd, .n_ctx = P, .scale = 1.0f / sqrtf((float)hd),
-            .scratch = scores,
-        };
-        temper__capture_attn(ctx, l, &a);
-        temper__attention(ctx->pool, &a);
+        float *kc, *vc;
+        temper__kv_store(ctx, b, l, C, k, v, C, &kc, &vc);
+        temper__attn_args a = {.out = att, .q = q, .kc = kc, .vc = vc, .H = H, .Hkv = H, .hd = hd,
+                               .scale = 1.0f / sqrtf((float)hd), .scratch = scores};
+        temper__layer_attention(ctx, b, l, &a);
         temper__matmul(ctx->pool, x, C, att, T, &ly->o, ly->bo, 1);
         if (!g->pre_ln) temper__layernorm(x, x, T, C, ly->ln1_g, ly->ln1_b, hp->norm_eps);
         in = x;
@@ -195,17 +187,9 @@ static int temper__opt_forward(temper_context *ctx, const temper__batch *b) {
         if (!g->pre_ln) temper__layernorm(x, x, T, C, ly->ln2_g, ly->ln2_b, hp->norm_eps);
         temper__capture_hidden(ctx, l + 1, x, T, C);
     }
-    if (ctx->capture.hidden && g->lnf_g) /* the last hidden state is after the final norm */
-        temper__layernorm(ctx->capture.hidden + (size_t)hp->n_layer * ctx->capture.hidden_layer, x, T, C,
-                          g->lnf_g, g->lnf_b, hp->norm_eps);
-    if (!b->logits || b->n_out == 0) return 0;
-    /* Final norm (pre-LN models), projection to E, then the head. */
-    for (int i = 0; i < b->n_out; i++) {
-        const float *xr = x + (size_t)b->out_rows[i] * C;
-        float *hr = q + (size_t)i * C;
-        if (g->lnf_g) temper__layernorm(hr, xr, 1, C, g->lnf_g, g->lnf_b, hp->norm_eps);
-        else memcpy(hr, xr, (size_t)C * sizeof(float));
-    }
+    /* Final norm (pre-LN models; post-LN ones have none), projection to E, then the head. */
+    const temper__norm lnf = {g->lnf_g, g->lnf_b, hp->norm_eps, 0};
+    if (!temper__final_norm(ctx, b, x, q, C, &lnf)) return 0;
     const float *last = q;
     if (g->has_proj) {
         temper__matmul(ctx->pool, h, E, q, b->n_out, &g->proj_out, NULL, 0);
