@@ -411,6 +411,20 @@ def test_display(m):
         raises("plot without matplotlib says how to get it", t.plot, ImportError, ("matplotlib",))
 
 
+def test_docs():
+    """The ```python blocks of docs/python.md run as written (bundled model)."""
+    text = open(os.path.join(ROOT, "docs", "python.md"), encoding="utf-8").read()
+    blocks = [b.split("```", 1)[0] for b in text.split("```python\n")[1:]]
+    check("docs/python.md has Python examples", len(blocks) >= 1, len(blocks))
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "bindings", "python"))
+    for i, b in enumerate(blocks):
+        r = subprocess.run([PY, "-c", b], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+        check(f"docs/python.md block {i + 1} runs", r.returncode == 0, r.stderr[-1500:])
+        if i == 0:
+            check("docs tour: the commented values are printed", "5 512" in r.stdout and
+                  "'piece': '▁Lily'" in r.stdout, r.stdout[:500])
+
+
 def test_install():
     """The documented command: a venv with the system's site packages (its
     numpy), pip without network or build isolation."""
@@ -460,5 +474,6 @@ if __name__ == "__main__":
     test_threads(m)
     test_memory(m)
     test_lifetime()
+    test_docs()
     test_install()
     sys.exit(summary())
