@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
+# san: yes
 """test_examples.py - the Python examples (examples/python/seed00*.py, the
 seed notebooks rewritten on the binding) run on the bundled model
 (TEMPER_MODEL) and print what the CLI's --json gives for the same inputs,
 or what the seed notebook itself printed (seeds 002 and 003, which need
-no model)."""
+no model). Against build-san the examples run with the sanitizer
+runtimes preloaded."""
 import glob
 import json
 import os
@@ -24,6 +26,11 @@ SEEDS = os.path.join(ROOT, "..", "shared", "seeds")
 def run(name):
     env = dict(os.environ, TEMPER_MODEL=STORIES, TEMPER_PLOT="0",
                TEMPER_LIB=os.path.join(BUILD, "libtemper.so"))
+    if "san" in harness.BUILD_NAME:
+        env["LD_PRELOAD"] = " ".join(
+            subprocess.run(["cc", f"-print-file-name={n}"], capture_output=True, text=True).stdout.strip()
+            for n in ("libasan.so", "libubsan.so"))
+        env["ASAN_OPTIONS"] = "detect_leaks=0"
     r = subprocess.run([PY, os.path.join(EXAMPLES, name)], capture_output=True, text=True, env=env,
                        cwd=EXAMPLES, timeout=300)
     check(f"{name} runs", r.returncode == 0, r.stderr[-2000:])
