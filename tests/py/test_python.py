@@ -433,6 +433,51 @@ def test_display(m):
         raises("plot without matplotlib says how to get it", t.plot, ImportError, ("matplotlib",))
 
 
+def test_pull():
+    """temper.pull against tests/hub/fake_hub.py: progress events, the
+    snapshot loads offline, a callback returning True cancels, a missing
+    repo raises NotFound with the library's message."""
+    sys.path.insert(0, os.path.join(ROOT, "tests", "hub"))
+    from fake_hub import FakeHub, Repo
+    import shutil
+    tmp = tempfile.mkdtemp(prefix="test-python-pull-", dir=BUILD)
+    saved = {k: os.environ.get(k) for k in ("HF_HOME", "HF_ENDPOINT", "HF_HUB_CACHE", "HF_HUB_OFFLINE",
+                                            "HF_TOKEN", "TEMPER_HUB_RETRIES", "TEMPER_HUB_BACKOFF")}
+    hub = FakeHub().start()
+    try:
+        model = harness.cached_model("everyday-gpt2", ["--preset", "tiny", "--dtype", "f32"])
+        files = {n: open(os.path.join(model, n), "rb").read() for n in os.listdir(model)
+                 if n != "make_model.json"}
+        hub.repos["tiny-org/tiny"] = Repo(files, lfs=["model.safetensors"])
+        for k in saved:
+            os.environ.pop(k, None)
+        os.environ.update(HF_HOME=os.path.join(tmp, "home"), HF_ENDPOINT=hub.url,
+                          TEMPER_HUB_RETRIES="1", TEMPER_HUB_BACKOFF="0.02")
+        events = []
+        folder = temper.pull("tiny-org/tiny", progress=events.append)
+        check("pull: the snapshot folder holds config.json",
+              os.path.exists(os.path.join(folder, "config.json")), folder)
+        done = sorted(e["file"] for e in events if e["event"] == "done")
+        check("pull: one done event per file", done == sorted(files), (done, sorted(files)))
+        check("pull: find() gives the same folder", temper.find("tiny-org/tiny") == folder)
+        with temper.Model("tiny-org/tiny", offline=True) as m:
+            check("pull: the model loads offline from the cache", m.n_vocab > 0 and
+                  m.logits("hello").shape[1] == m.n_vocab, m.info)
+        os.environ["HF_HOME"] = os.path.join(tmp, "home2")
+        raises("pull: the callback cancels", lambda: temper.pull("tiny-org/tiny", progress=lambda e: True),
+               temper.Canceled, ())
+        raises("pull: a missing repo", lambda: temper.pull("tiny-org/none", progress=False),
+               temper.NotFound, ("tiny-org/none",))
+    finally:
+        hub.stop()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def test_docs():
     """The ```python blocks of docs/python.md run as written (bundled model)."""
     text = open(os.path.join(ROOT, "docs", "python.md"), encoding="utf-8").read()
@@ -497,6 +542,7 @@ if __name__ == "__main__":
     if not SAN:
         test_memory(m)
     test_lifetime()
+    test_pull()
     test_docs()
     if not SAN:
         test_install()
