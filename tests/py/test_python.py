@@ -185,6 +185,10 @@ def test_generate(m):
     check("stop string == CLI", (g[0].ids, g[0].finish_reason) == (j["sequences"][0]["ids"],
                                                                    j["sequences"][0]["finish_reason"]),
           (g[0].ids, j["sequences"][0]["ids"]))
+    j = cli("generate", "-m", STORIES, "-n", "8", "-s", "9007199254740993", "--temp", "0.9", "Lily went")
+    g = m.generate("Lily went", max_new_tokens=8, seed=9007199254740993, temperature=0.9)
+    check_same("a seed above 2^53 is kept exact (== CLI)", g[0].ids, j["sequences"][0]["ids"])
+    check("settings carry the exact seed", g.settings["seed"] == 9007199254740993, g.settings["seed"])
     sw = m.temperature_sweep("Lily went", temperatures=(1.0, 0.5), seed=5, max_new_tokens=6)
     j = cli("generate", "-m", STORIES, "-n", "6", "-s", "5", "--temp", "0.5", "Lily went")
     check_same("temperature_sweep(0.5) == CLI --temp 0.5", sw[0.5][0].ids, j["sequences"][0]["ids"])

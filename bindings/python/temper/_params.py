@@ -93,6 +93,8 @@ def build(base, kwargs, allow=None):
             continue  # "never", below
         x = _number(key, v)
         check(lib.temper_param_set(ctypes.byref(gp), d, x))
+        if d.contents.type == 3 and isinstance(v, (numbers.Integral, np.integer)):
+            gp.seed = int(v)  # exact: a double cannot hold every 64-bit seed
         if d.contents.warper and "do_sample" not in given:
             sample_implied = True  # the table's rule: asking for a warper is asking for sampling
     es = given.get("early_stopping")

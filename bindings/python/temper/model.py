@@ -395,9 +395,12 @@ class Model:
 
     def _settings(self, gp):
         mode = check(lib.temper_generate_mode(ctypes.byref(gp)))
-        st = {t["name"]: lib.temper_param_get(ctypes.byref(gp),
-                                              lib.temper_param_find(t["name"].encode()))
-              for t in _params.table()}
+        st = {}
+        for t in _params.table():
+            v = lib.temper_param_get(ctypes.byref(gp), lib.temper_param_find(t["name"].encode()))
+            st[t["name"]] = (v if t["type"] == "float" else bool(v) if t["type"] == "bool"
+                             else int(v))
+        st["seed"] = gp.seed  # exact: a double cannot hold every 64-bit seed
         st["mode"] = lib.temper_generate_mode_name(mode).decode()
         st["eos_token_id"] = [gp.eos_ids[i] for i in range(gp.n_eos)] if gp.eos_ids else []
         return st
