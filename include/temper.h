@@ -47,6 +47,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -1252,6 +1253,149 @@ TEMPER_API int temper_perplexity(temper_context *ctx,
  * (dsyevr) on the smaller of the n x n and dim x dim matrices. */
 TEMPER_API int temper_pca(const float *x, int n, int dim, int k, double *proj,
                           double *explained);
+
+/* ------------------------------------------------------------------------ */
+/* JSON: one schema, one writer for every front end                         */
+/* ------------------------------------------------------------------------ */
+/*
+ * The JSON objects temper gives out (docs/json.md documents every field;
+ * docs/temper.schema.json is the JSON Schema) are built here, once: the
+ * CLI's --json prints them, the server returns them, the Python binding
+ * parses them. Each document is one object whose first key is "version"
+ * (TEMPER_JSON_VERSION, raised when a key changes meaning or goes away).
+ * Numbers are written in their shortest round-trip form (a float with its
+ * own digits: 0.1f is 0.1); non-finite numbers are null. Strings are
+ * escaped per RFC 8259; each invalid UTF-8 sequence becomes U+FFFD.
+ * Keys mean one thing everywhere: "ids" are token ids, "tokens" their
+ * vocabulary pieces (tokenizer.convert_ids_to_tokens), "token_texts" the
+ * text of each alone (tokenizer.decode([id])), "text" decoded text;
+ * "finish_reason" is "eos", "length" (max_new_tokens or a full context,
+ * as transformers and OpenAI say), "stop" or "canceled".
+ *
+ *     temper_json *j = temper_json_new(NULL);        // into memory
+ *     temper_json_tokenize(j, tok, ids, offsets, n); // one document
+ *     if (temper_json_finish(j) == 0) send(temper_json_text(j, NULL));
+ *     temper_json_free(j);
+ *
+ * A writer is used by one thread at a time. Its functions do nothing
+ * after an error (out of memory, a failed write); temper_json_finish()
+ * reports it. The document builders take the results of the library
+ * functions named with them; every pointer is borrowed for the call.
+ */
+#define TEMPER_JSON_VERSION 1
+
+typedef struct temper_json temper_json;
+
+/* A writer into the stream f, or into memory when f is NULL. Owned by the
+ * caller: free it with temper_json_free(). NULL when out of memory. */
+TEMPER_API temper_json *temper_json_new(FILE *f);
+TEMPER_API void temper_json_free(temper_json *j);
+/* End the document: a newline, the stream flushed. Returns 0, or the
+ * writer's first error (TEMPER_ENOMEM, TEMPER_EIO) with a message. */
+TEMPER_API int temper_json_finish(temper_json *j);
+/* A memory writer's text so far (NUL-terminated; *len, may be NULL, gets
+ * its length), borrowed until the next write or temper_json_free(); NULL
+ * for a stream writer. */
+TEMPER_API const char *temper_json_text(const temper_json *j, size_t *len);
+/* 0, or the writer's first error. */
+TEMPER_API int temper_json_status(const temper_json *j);
+
+/* Values: the writer places commas and colons. temper_json_key() names
+ * the next value of an object. */
+TEMPER_API void temper_json_obj_begin(temper_json *j);
+TEMPER_API void temper_json_obj_end(temper_json *j);
+TEMPER_API void temper_json_arr_begin(temper_json *j);
+TEMPER_API void temper_json_arr_end(temper_json *j);
+TEMPER_API void temper_json_key(temper_json *j, const char *key);
+TEMPER_API void temper_json_str(temper_json *j, const char *s);  /* NULL -> null */
+TEMPER_API void temper_json_strn(temper_json *j, const char *s, size_t n); /* bytes */
+TEMPER_API void temper_json_int(temper_json *j, long long v);
+TEMPER_API void temper_json_uint(temper_json *j, unsigned long long v);
+TEMPER_API void temper_json_double(temper_json *j, double v);
+TEMPER_API void temper_json_float(temper_json *j, float v);
+TEMPER_API void temper_json_bool(temper_json *j, int v);
+TEMPER_API void temper_json_null(temper_json *j);
+/* Open a document: "{" and its "version". Close it with
+ * temper_json_obj_end(). */
+TEMPER_API void temper_json_begin_document(temper_json *j);
+
+/* ---- pieces shared by the documents */
+
+/* Keys <prefix>ids, <prefix>tokens and <prefix>token_texts of the
+ * current object (prefix "" or e.g. "prompt_"); tok may be NULL (then
+ * tokens and token_texts hold nulls). */
+TEMPER_API void temper_json_ids_tokens(temper_json *j, const char *prefix,
+                                       const temper_tokenizer *tok,
+                                       const temper_token *ids, int n);
+/* The settings of a generation as keys of the current object: every
+ * parameter of temper_params() under its name, then the lists and the
+ * stage order of p (eos_token_id: the n_eos ids of eos, those in effect). */
+TEMPER_API void temper_json_generate_settings(temper_json *j,
+                                              const temper_generate_params *p,
+                                              const temper_token *eos, int n_eos);
+/* One sequence of a generation (temper_generate, temper_gen_sequence):
+ * text, ids, tokens, token_texts, finish_reason, score, and "logprobs":
+ * per token its id, token, text, logprob, logprob_processed and its n_top
+ * alternatives ("top"). */
+TEMPER_API void temper_json_sequence(temper_json *j, const temper_tokenizer *tok,
+                                     const temper_sequence *s, int n_top);
+
+/* ---- documents (one whole object each) */
+
+/* `tokenize`: ids, tokens, offsets ((n, 2) byte spans, may be NULL),
+ * n_tokens. */
+TEMPER_API void temper_json_tokenize(temper_json *j, const temper_tokenizer *tok,
+                                     const temper_token *ids, const int32_t *offsets,
+                                     int n);
+/* `detokenize`: text (len bytes) and n_tokens. */
+TEMPER_API void temper_json_detokenize(temper_json *j, const char *text, size_t len,
+                                       int n_tokens);
+/* `info`: the model's facts (temper_model_get_info); model: the name it
+ * was loaded by; weights: 0 when only config.json was read. */
+TEMPER_API void temper_json_model_info(temper_json *j, const char *model,
+                                       const temper_model_info *mi, int weights);
+
+/* `probs`: the next-token table (temper_next_token_table) after a prompt. */
+typedef struct temper_json_next_tokens {
+    const char *model;              /* the name it was loaded by; may be NULL */
+    const temper_tokenizer *tok;    /* may be NULL */
+    const temper_token *prompt;     /* (n_prompt) */
+    int n_prompt;
+    const temper_candidate *cands;  /* (n) */
+    int n;
+    const temper_next_token_info *info;
+    const char *stages;             /* temper_sampler_describe(); NULL: no sampler */
+} temper_json_next_tokens;
+TEMPER_API void temper_json_probs(temper_json *j, const temper_json_next_tokens *d);
+
+/* `generate`: the prompt, the settings, the sequences and the timings.
+ * With temperatures (a sweep: one generation per temperature) the runs
+ * are listed under "temperatures"; else runs[0] is the generation. */
+typedef struct temper_json_run {
+    double temperature;             /* NAN: not a sweep */
+    int greedy;                     /* the sampler took the argmax */
+    const char *stages;             /* temper_sampler_describe() */
+    const temper_generation *g;
+    int distinct;                   /* distinct texts among g's sequences */
+} temper_json_run;
+typedef struct temper_json_generation {
+    const char *model;              /* may be NULL */
+    const temper_tokenizer *tok;    /* may be NULL */
+    const temper_token *prompt;     /* (n_prompt) */
+    int n_prompt;
+    const temper_generate_params *params;
+    const temper_token *eos;        /* (n_eos) the EOS ids in effect */
+    int n_eos;
+    const char *mode;               /* "greedy", "sampling", "beam_search" */
+    const double *temperatures;     /* (n_temperatures) a sweep; NULL: none */
+    int n_temperatures;
+    const temper_json_run *runs;    /* (n_runs) */
+    int n_runs;
+    const char *from_config;        /* generation_config.json keys used; may be NULL */
+    const char *notes;              /* adjustments made; may be NULL */
+    double load_seconds;            /* the model's; NAN: unknown */
+} temper_json_generation;
+TEMPER_API void temper_json_generate(temper_json *j, const temper_json_generation *d);
 
 #ifdef __cplusplus
 }

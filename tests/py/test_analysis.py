@@ -98,7 +98,7 @@ def test_score(ref):
         z = ref.forward(s)["logits"]                       # (n, V)
         lp = log_softmax(z)[np.arange(len(s) - 1), s[1:]]
         tlp = log_softmax(z / T)[np.arange(len(s) - 1), s[1:]]
-        toks = res["tokens"]
+        toks = res["logprobs"]
         check(f"score {k}: ids", [t["id"] for t in toks] == [int(i) for i in s])
         check(f"score {k}: first token not scored", toks[0]["logprob"] is None)
         close(f"score {k}: token log-probs", [t["logprob"] for t in toks[1:]], lp, 1e-4)
@@ -115,7 +115,7 @@ def test_score(ref):
     out = temper_json("score --bos", "score", "-m", MODEL, "--bos", text)
     if out:
         res = out["results"][0]
-        ids = [t["id"] for t in res["tokens"]]
+        ids = [t["id"] for t in res["logprobs"]]
         check("score --bos: BOS first", ids[0] == 50256, str(ids[:3]))
         check("score --bos: text kept", res["text"] == text, res["text"])
         lp = log_softmax(ref.forward(ids)["logits"])[np.arange(len(ids) - 1), ids[1:]]
@@ -392,7 +392,7 @@ def test_power_vs_temperature():
     if not out:
         return
     a, b = out["results"]
-    check("toy: tokens of 'a b'", [t["id"] for t in a["tokens"]] == [50256, 64, 275], str(a["tokens"]))
+    check("toy: tokens of 'a b'", a["ids"] == [50256, 64, 275], str(a["ids"]))
     close("toy: log p(a b) = ln 0.4", a["log_prob"], math.log(0.4), 1e-5)
     close("toy: log p(b a) = ln 0.3", b["log_prob"], math.log(0.3), 1e-5)
     close("toy: temperature scores (0.3077, 0.3462)", [math.exp(a["temp_score"]), math.exp(b["temp_score"])],

@@ -329,13 +329,13 @@ def test_probs(tmp):
         check(f"probs: {key} in shortest float32 form", len(texts) == V and not bad, bad[:5])
     decode = make_decode()
     cleanup = (" .", " ?", " !", " ,", " '", " n't")  # HF's clean_up_tokenization_spaces
-    bad = [c["id"] for c in cands if c["token"] != decode([c["id"]], skip_special=False)
+    bad = [c["id"] for c in cands if c["text"] != decode([c["id"]], skip_special=False)
            and not any(p in decode([c["id"]], False) for p in cleanup)]
-    check("probs: token = decode([id]) for the whole vocabulary", not bad, bad[:10])
+    check("probs: text = decode([id]) for the whole vocabulary", not bad, bad[:10])
     vocab = json.load(open(os.path.join(MODEL, "vocab.json"), encoding="utf-8"))
     inv = {i: t for t, i in vocab.items()}
-    bad = [c["id"] for c in cands if c["piece"] != inv.get(c["id"])]
-    check("probs: piece = vocab.json entry", not bad, bad[:10])
+    bad = [c["id"] for c in cands if c["token"] != inv.get(c["id"])]
+    check("probs: token = vocab.json entry", not bad, bad[:10])
     texts = raw_numbers(out, "prob")
     bad = [t for t in texts if sig_digits(t) != sig_digits(repr(float(t)))]
     check("probs: prob in shortest double form", len(texts) == V and not bad, bad[:5])
@@ -368,7 +368,8 @@ def test_probs_text_prompt(tmp):
     doc = json.loads(out) if ok else {}
     check("probs text prompt ids", ok and doc["prompt_ids"] == [15496, 995], out + err)
     check("probs --top 3", ok and len(doc["candidates"]) == 3, out)
-    check("probs tokens", ok and doc["prompt_tokens"] == ["Hello", " world"], out)
+    check("probs tokens", ok and doc["prompt_token_texts"] == ["Hello", " world"]
+          and doc["prompt_tokens"] == ["Hello", "\u0120world"], out)
     p = os.path.join(tmp, "prompt.txt")
     open(p, "w").write("Hello world\n")
     rc, out, err = temper("probs", "-m", MODEL, "--json", "--top", "3", "-f", p)
@@ -379,7 +380,7 @@ def test_probs_text_prompt(tmp):
     check("probs -f - (stdin)", rc == 0 and json.loads(out)["prompt_ids"] == [15496, 995], out + err)
     rc, out, err = temper("probs", "-m", MODEL, "--json", "--top=2", "--", "-5 degrees")
     check("probs --top=2 -- '-5 degrees'", rc == 0 and len(json.loads(out)["candidates"]) == 2
-          and json.loads(out)["prompt_tokens"][0] == "-", out + err)
+          and json.loads(out)["prompt_token_texts"][0] == "-", out + err)
     rc, out, err = temper("probs", "-m", MODEL, "--top", "5", "Hello world")
     lines = out.splitlines()
     check("probs table: title, header, 5 rows, entropy", rc == 0 and len(lines) == 8, out + err)
@@ -441,8 +442,8 @@ def test_generate():
         want = None
     if want is not None:
         check("generate greedy = numpy argmax chain", doc["ids"] == want, f"{doc['ids']} != {want}")
-    check("generate stop reason", doc["stop"] == ("length" if len(doc["ids"]) == n else "eos"),
-          doc["stop"])
+    check("generate finish reason", doc["finish_reason"] == ("length" if len(doc["ids"]) == n else "eos"),
+          doc["finish_reason"])
     rc, out, err = temper("generate", "-m", MODEL, "-n", str(n), "-t", "1",
                           "--prompt-ids", ",".join(map(str, prompt)))
     check("generate text exit 0", rc == 0, err)

@@ -124,19 +124,19 @@ def test_greedy_json(model, ref, dec):
     check(seq["ids"] == want, f"greedy ids {seq['ids']} != reference {want} (margin {margin:.1e})")
     check(seq["finish_reason"] == "length" and seq["score"] is None, "greedy: length, no score")
     check(seq["text"] == dec(want), f"text {seq['text']!r} != {dec(want)!r}")
-    check(len(seq["tokens"]) == len(seq["ids"]), "one tokens entry per id")
+    check(len(seq["logprobs"]) == len(seq["ids"]), "one tokens entry per id")
     got_lp, want_lp = [], []
     ids = list(PROMPT)
-    for k, t in enumerate(seq["tokens"]):
+    for k, t in enumerate(seq["logprobs"]):
         lp = ref.logprobs(ids)
         order = np.argsort(-lp, kind="stable")[:3]
-        check(t["id"] == want[k] and t["token"] == dec([want[k]]), f"token {k} id/text")
+        check(t["id"] == want[k] and t["text"] == dec([want[k]]), f"token {k} id/text")
         check([a["id"] for a in t["top"]] == [int(i) for i in order], f"top-3 ids at step {k}")
         got_lp += [t["logprob"]] + [a["logprob"] for a in t["top"]]
         want_lp += [lp[want[k]]] + [lp[a["id"]] for a in t["top"]]
         check(t["logprob_processed"] == t["logprob"], f"greedy, no processor: processed == raw "
               f"at step {k}")
-        check(all(a["token"] == dec([a["id"]]) for a in t["top"]), f"top tokens' text {k}")
+        check(all(a["text"] == dec([a["id"]]) for a in t["top"]), f"top tokens' text {k}")
         ids.append(want[k])
     harness.check_close("greedy logprobs vs reference (1e-4)", got_lp, want_lp, atol=1e-4, n=4 * 10)
     tm = doc["timings"]
@@ -164,7 +164,7 @@ def test_sampling(model, ref):
         for k, got in enumerate(seq["ids"]):
             s = td.w_top_k(td.w_temperature(ref.logits(ids), T, 1), K, 1)
             p = td.softmax(s)
-            got_lp.append(seq["tokens"][k]["logprob_processed"])
+            got_lp.append(seq["logprobs"][k]["logprob_processed"])
             want_lp.append(math.log(p[got]) if 0 <= got < len(p) and p[got] > 0 else -math.inf)
             cdf = np.cumsum(p)
             u = g.uniform()
@@ -236,7 +236,7 @@ def first_step(model, ref, args, numpy_scores, stage, sample=True):
     check(stage in doc["settings"]["stages"].split(","),
           f"{args}: stage {stage} in {doc['settings']['stages']!r}")
     lp = log_softmax(numpy_scores(ref.logits(list(PROMPT))))
-    tok = doc["sequences"][0]["tokens"][0]
+    tok = doc["sequences"][0]["logprobs"][0]
     got_lp, want_lp = [], []
     for t in [tok] + tok["top"]:
         want = lp[t["id"]]

@@ -1,7 +1,7 @@
 /*
  * cli.h - shared pieces of the `temper` command-line front-end: the command
- * table, common options (model, prompt, threads, JSON), a streaming JSON
- * writer with shortest round-trip numbers, and terminal helpers.
+ * table, common options (model, prompt, threads, JSON), and terminal
+ * helpers. The JSON documents come from the library (temper_json_*).
  * The CLI is the only part of temper allowed to exit().
  */
 #ifndef TEMPER_CLI_H
@@ -205,29 +205,10 @@ void cli_print_pyrepr(FILE *f, const char *s);
 /* True when stdout is a terminal and NO_COLOR is unset. */
 bool cli_use_color(FILE *f);
 
-/* ---- streaming JSON writer (one object on stdout per --json command) */
-typedef struct cli_json {
-    FILE *f;
-    int depth;
-    bool need_comma[64];
-    bool after_key;
-} cli_json;
-
-void cj_init(cli_json *j, FILE *f);
-void cj_obj_begin(cli_json *j);
-void cj_obj_end(cli_json *j);
-void cj_arr_begin(cli_json *j);
-void cj_arr_end(cli_json *j);
-void cj_key(cli_json *j, const char *key);
-void cj_str(cli_json *j, const char *s);           /* NUL-terminated UTF-8 */
-void cj_strn(cli_json *j, const char *s, size_t n);/* bytes; invalid UTF-8 -> U+FFFD */
-void cj_int(cli_json *j, long long v);
-void cj_double(cli_json *j, double v);  /* shortest round-trip; non-finite -> null */
-void cj_float(cli_json *j, float v);    /* shortest form that round-trips as float */
-void cj_bool(cli_json *j, bool v);
-void cj_null(cli_json *j);
-/* Ends the document with a newline. */
-void cj_finish(cli_json *j);
+/* ---- --json: the library writes every document (temper_json_*); this
+ * ends it (newline, flush), frees j and returns 0, or 1 with the error
+ * printed. */
+int cli_json_end(temper_json *j);
 
 /* ---- analysis commands (cmd_score.c, cmd_perplexity.c, cmd_attention.c,
  * cmd_hidden.c, cmd_trace.c) and their shared pieces (cli_analysis.c) */
@@ -238,8 +219,6 @@ int cmd_hidden(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
 /* tokenizer.decode([id]) into buf (cap), "<id>" when it cannot. */
 void cli_an_token_text(const temper_tokenizer *tok, temper_token id, char *buf, size_t cap);
-/* Write "ids": [...] and "tokens": [...] (each token's decoded text) into j. */
-void cli_an_json_ids_tokens(cli_json *j, const temper_tokenizer *tok, const temper_token *ids, int n);
 /* The token's bytes with visible whitespace (special tokens by name), cut
  * to width display columns with a final "…" (width <= 0: no cut). */
 void cli_an_token_label(const temper_tokenizer *tok, temper_token id, int width, char *buf,

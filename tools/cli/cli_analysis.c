@@ -105,13 +105,3 @@ int cli_an_text_ids(const cli_common *c, const temper_tokenizer *tok, const char
     one.file = NULL;
     return cli_prompt_ids(&one, tok, ids, n);
 }
-
-void cli_an_json_ids_tokens(cli_json *j, const temper_tokenizer *tok, const temper_token *ids, int n) {
-    char buf[1024];
-    cj_key(j, "ids"), cj_arr_begin(j);
-    for (int k = 0; k < n; k++) cj_int(j, ids[k]);
-    cj_arr_end(j);
-    cj_key(j, "tokens"), cj_arr_begin(j);
-    for (int k = 0; k < n; k++) cli_an_token_text(tok, ids[k], buf, sizeof buf), cj_str(j, buf);
-    cj_arr_end(j);
-}

@@ -276,128 +276,35 @@ void gen_print_temps_summary(const gen_ctx *x, const gen_run *runs, int n_runs) 
 
 /* ---- --json ------------------------------------------------------------- */
 
-static void json_token_text(cli_json *j, const gen_ctx *x, temper_token id) {
-    char buf[1024];
-    cli_an_token_text(x->tok, id, buf, sizeof buf); /* tokenizer.decode([id]) */
-    cj_str(j, buf);
-}
-
-static void json_sequence(cli_json *j, const gen_ctx *x, const temper_generation *g,
-                          const temper_sequence *s) {
-    cj_obj_begin(j);
-    char *text = gen_detok(x->tok, s->ids, s->n_ids);
-    cj_key(j, "text"), cj_str(j, text ? text : "");
-    free(text);
-    cj_key(j, "ids"), cj_arr_begin(j);
-    for (int k = 0; k < s->n_ids; k++) cj_int(j, s->ids[k]);
-    cj_arr_end(j);
-    cj_key(j, "finish_reason"), cj_str(j, gen_finish_name(s->finish_reason));
-    cj_key(j, "score"), cj_double(j, s->score); /* NAN (not beam search) -> null */
-    cj_key(j, "tokens"), cj_arr_begin(j);
-    for (int k = 0; k < s->n_ids; k++) {
-        cj_obj_begin(j);
-        cj_key(j, "id"), cj_int(j, s->ids[k]);
-        cj_key(j, "token"), json_token_text(j, x, s->ids[k]);
-        cj_key(j, "logprob"), cj_float(j, s->probs[k].logprob);
-        cj_key(j, "logprob_processed"), cj_float(j, s->probs[k].logprob_processed);
-        cj_key(j, "top"), cj_arr_begin(j);
-        for (int t = 0; t < g->n_top; t++) {
-            const temper_token_prob *a = &s->top[(size_t)k * g->n_top + t];
-            if (a->id < 0) break;
-            cj_obj_begin(j);
-            cj_key(j, "id"), cj_int(j, a->id);
-            cj_key(j, "token"), json_token_text(j, x, a->id);
-            cj_key(j, "logprob"), cj_float(j, a->logprob);
-            cj_key(j, "logprob_processed"), cj_float(j, a->logprob_processed);
-            cj_obj_end(j);
-        }
-        cj_arr_end(j);
-        cj_obj_end(j);
-    }
-    cj_arr_end(j);
-    cj_obj_end(j);
-}
-
-static void json_sequences(cli_json *j, const gen_ctx *x, const temper_generation *g) {
-    cj_arr_begin(j);
-    for (int i = 0; i < g->n_seqs; i++) json_sequence(j, x, g, &g->seqs[i]);
-    cj_arr_end(j);
-}
-
-static void json_settings(cli_json *j, const gen_ctx *x, const gen_run *run) {
+void gen_print_json(const gen_ctx *x, const gen_run *runs, int n_runs) {
     const gen_args *a = x->a;
-    const temper_sampling_params *p = &a->samp.p;
-    const temper_generate_params *g = &a->gp;
-    cj_obj_begin(j);
-    cj_key(j, "mode"), cj_str(j, mode_name(x, run));
-    cj_key(j, "do_sample"), cj_bool(j, p->do_sample || a->n_temps);
-    cj_key(j, "seed"), cj_int(j, (long long)g->seed);
-    if (a->n_temps) {
-        cj_key(j, "temperatures"), cj_arr_begin(j);
-        for (int k = 0; k < a->n_temps; k++) cj_double(j, a->temps[k]);
-        cj_arr_end(j);
-    } else {
-        cj_key(j, "temperature"), cj_float(j, p->temperature);
-    }
-    /* in transformers' GenerationConfig order; is_int: written as an integer */
-    const struct { const char *k; double v; bool is_int; } nums[] = {
-        {"top_k", p->top_k, true}, {"top_p", p->top_p, false}, {"min_p", p->min_p, false},
-        {"typical_p", p->typical_p, false}, {"epsilon_cutoff", p->epsilon_cutoff, false},
-        {"eta_cutoff", p->eta_cutoff, false}, {"min_keep", p->min_keep, true},
-        {"repetition_penalty", p->repetition_penalty, false},
-        {"presence_penalty", p->presence_penalty, false},
-        {"frequency_penalty", p->frequency_penalty, false},
-        {"no_repeat_ngram_size", p->no_repeat_ngram_size, true},
-        {"min_new_tokens", p->min_new_tokens, true},
-    };
-    for (size_t k = 0; k < sizeof nums / sizeof nums[0]; k++) {
-        cj_key(j, nums[k].k);
-        if (nums[k].is_int) cj_int(j, (long long)nums[k].v);
-        else cj_float(j, (float)nums[k].v);
-    }
-    cj_key(j, "logit_bias"), cj_arr_begin(j);
-    for (int k = 0; k < p->n_logit_bias; k++) {
-        cj_obj_begin(j);
-        cj_key(j, "id"), cj_int(j, p->logit_bias[k].id);
-        cj_key(j, "bias"), cj_float(j, p->logit_bias[k].bias); /* -inf -> null */
-        cj_obj_end(j);
-    }
-    cj_arr_end(j);
-    cj_key(j, "suppress_tokens"), cj_arr_begin(j);
-    for (int k = 0; k < p->n_suppress; k++) cj_int(j, p->suppress_tokens[k]);
-    cj_arr_end(j);
-    cj_key(j, "sampler_order"), cj_str(j, p->order == TEMPER_ORDER_LLAMA_CPP ? "llama.cpp" : "hf");
-    cj_key(j, "samplers");
-    if (p->samplers) cj_str(j, p->samplers);
-    else cj_null(j);
-    cj_key(j, "stages"), cj_str(j, run->stages);
-    cj_key(j, "max_new_tokens"), cj_int(j, g->max_new_tokens);
-    cj_key(j, "num_return_sequences"), cj_int(j, g->num_return_sequences);
-    cj_key(j, "num_beams"), cj_int(j, g->num_beams);
-    cj_key(j, "length_penalty"), cj_float(j, g->length_penalty);
-    cj_key(j, "early_stopping");
-    if (g->early_stopping == TEMPER_EARLY_STOPPING_NEVER) cj_str(j, "never");
-    else cj_bool(j, g->early_stopping == TEMPER_EARLY_STOPPING_TRUE);
-    const temper_token *eos;
-    int n_eos = eos_ids(x, &eos);
-    cj_key(j, "eos_token_id"), cj_arr_begin(j);
-    for (int k = 0; k < n_eos; k++) cj_int(j, eos[k]);
-    cj_arr_end(j);
-    cj_key(j, "ignore_eos"), cj_bool(j, g->ignore_eos);
-    cj_key(j, "stop"), cj_arr_begin(j);
-    for (int k = 0; k < a->n_stop; k++) cj_str(j, a->stop[k]);
-    cj_arr_end(j);
-    cj_key(j, "n_probs"), cj_int(j, a->n_probs);
-    cj_key(j, "from_generation_config"), cj_str(j, a->from_config);
-    cj_key(j, "notes"), cj_str(j, a->notes);
-    cj_obj_end(j);
+    temper_generate_params p = a->gp; /* the settings as given, the lists included */
+    p.sampling = a->samp.p;
+    p.sampling.do_sample = p.sampling.do_sample || a->n_temps;
+    p.stop = a->stop;
+    p.n_stop = a->n_stop;
+    p.n_top = a->n_probs;
+    temper_json_run jr[GEN_MAX_TEMPS];
+    for (int k = 0; k < n_runs && k < GEN_MAX_TEMPS; k++)
+        jr[k] = (temper_json_run){.temperature = runs[k].temperature, .greedy = runs[k].greedy,
+                                  .stages = runs[k].stages, .g = runs[k].g,
+                                  .distinct = runs[k].distinct};
+    temper_json_generation d = {
+        .model = a->c.model, .tok = x->tok, .prompt = x->prompt, .n_prompt = x->n_prompt,
+        .params = &p, .mode = mode_name(x, &runs[0]),
+        .temperatures = a->n_temps ? a->temps : NULL, .n_temperatures = a->n_temps,
+        .runs = jr, .n_runs = n_runs < GEN_MAX_TEMPS ? n_runs : GEN_MAX_TEMPS,
+        .from_config = a->from_config, .notes = a->notes, .load_seconds = x->mi.load_seconds};
+    d.n_eos = eos_ids(x, &d.eos);
+    temper_json *j = temper_json_new(stdout);
+    temper_json_generate(j, &d);
+    cli_json_end(j);
 }
 
 /* Sums over the runs (one per temperature). */
 typedef struct gen_totals {
     double prompt_s, decode_s;
-    long long n_generated, n_forward;
-    int n_steps;
+    long long n_generated;
 } gen_totals;
 
 static gen_totals totals(const gen_run *runs, int n_runs) {
@@ -406,63 +313,9 @@ static gen_totals totals(const gen_run *runs, int n_runs) {
         const temper_generation *g = runs[k].g;
         t.prompt_s += g->prompt_seconds;
         t.decode_s += g->decode_seconds;
-        t.n_forward += g->n_forward;
-        t.n_steps += g->n_steps;
         for (int i = 0; i < g->n_seqs; i++) t.n_generated += g->seqs[i].n_ids;
     }
     return t;
-}
-
-void gen_print_json(const gen_ctx *x, const gen_run *runs, int n_runs) {
-    cli_json j;
-    cj_init(&j, stdout);
-    cj_obj_begin(&j);
-    cj_key(&j, "model"), cj_str(&j, x->a->c.model);
-    char *prompt = gen_detok(x->tok, x->prompt, x->n_prompt);
-    cj_key(&j, "prompt"), cj_str(&j, prompt ? prompt : "");
-    free(prompt);
-    cj_key(&j, "prompt_ids"), cj_arr_begin(&j);
-    for (int k = 0; k < x->n_prompt; k++) cj_int(&j, x->prompt[k]);
-    cj_arr_end(&j);
-    cj_key(&j, "settings"), json_settings(&j, x, &runs[0]);
-    if (x->a->n_temps) {
-        cj_key(&j, "temperatures"), cj_arr_begin(&j);
-        for (int k = 0; k < n_runs; k++) {
-            cj_obj_begin(&j);
-            cj_key(&j, "temperature"), cj_double(&j, runs[k].temperature);
-            cj_key(&j, "greedy"), cj_bool(&j, runs[k].greedy);
-            cj_key(&j, "stages"), cj_str(&j, runs[k].stages);
-            cj_key(&j, "distinct"), cj_int(&j, runs[k].distinct);
-            cj_key(&j, "sequences"), json_sequences(&j, x, runs[k].g);
-            cj_obj_end(&j);
-        }
-        cj_arr_end(&j);
-    } else {
-        const temper_sequence *s0 = &runs[0].g->seqs[0];
-        cj_key(&j, "sequences"), json_sequences(&j, x, runs[0].g);
-        /* shorthands for the first sequence (the first version's keys) */
-        cj_key(&j, "ids"), cj_arr_begin(&j);
-        for (int k = 0; k < s0->n_ids; k++) cj_int(&j, s0->ids[k]);
-        cj_arr_end(&j);
-        char *text = gen_detok(x->tok, s0->ids, s0->n_ids);
-        cj_key(&j, "text"), cj_str(&j, text ? text : "");
-        free(text);
-        cj_key(&j, "stop"), cj_str(&j, gen_finish_name(s0->finish_reason));
-    }
-    gen_totals t = totals(runs, n_runs);
-    cj_key(&j, "timings"), cj_obj_begin(&j);
-    cj_key(&j, "load_seconds"), cj_double(&j, x->mi.load_seconds);
-    cj_key(&j, "prompt_seconds"), cj_double(&j, t.prompt_s);
-    cj_key(&j, "decode_seconds"), cj_double(&j, t.decode_s);
-    cj_key(&j, "n_prompt"), cj_int(&j, x->n_prompt);
-    cj_key(&j, "n_generated"), cj_int(&j, t.n_generated);
-    cj_key(&j, "n_steps"), cj_int(&j, t.n_steps);
-    cj_key(&j, "n_forward"), cj_int(&j, t.n_forward);
-    cj_key(&j, "tokens_per_second");
-    cj_double(&j, t.decode_s > 0 ? (double)t.n_generated / t.decode_s : NAN);
-    cj_obj_end(&j);
-    cj_obj_end(&j);
-    cj_finish(&j);
 }
 
 void gen_print_timings(const gen_ctx *x, const gen_run *runs, int n_runs) {

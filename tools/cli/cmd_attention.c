@@ -231,37 +231,36 @@ int cmd_attention(int argc, char **argv) {
         goto done;
     }
     if (c.json) {
-        cli_json j;
-        cj_init(&j, stdout);
-        cj_obj_begin(&j);
-        cj_key(&j, "model"), cj_str(&j, c.model);
-        cj_key(&j, "n_layer"), cj_int(&j, L);
-        cj_key(&j, "n_head"), cj_int(&j, H);
-        cli_an_json_ids_tokens(&j, tok, ids, n);
-        cj_key(&j, "layers"), cj_arr_begin(&j);
+        temper_json *j = temper_json_new(stdout);
+        temper_json_begin_document(j);
+        temper_json_key(j, "model"), temper_json_str(j, c.model);
+        temper_json_key(j, "n_layer"), temper_json_int(j, L);
+        temper_json_key(j, "n_head"), temper_json_int(j, H);
+        temper_json_ids_tokens(j, "", tok, ids, n);
+        temper_json_key(j, "layers"), temper_json_arr_begin(j);
         for (int l = l0; l < l1; l++) {
-            cj_obj_begin(&j);
-            cj_key(&j, "layer"), cj_int(&j, l);
-            cj_key(&j, "heads"), cj_arr_begin(&j);
+            temper_json_obj_begin(j);
+            temper_json_key(j, "layer"), temper_json_int(j, l);
+            temper_json_key(j, "heads"), temper_json_arr_begin(j);
             for (int h = h0; h < h1; h++) {
                 const float *p = attn + ((size_t)(l - l0) * H + h) * n * n;
-                cj_obj_begin(&j);
-                cj_key(&j, "head"), cj_int(&j, h);
-                cj_key(&j, "weights"), cj_arr_begin(&j);
+                temper_json_obj_begin(j);
+                temper_json_key(j, "head"), temper_json_int(j, h);
+                temper_json_key(j, "weights"), temper_json_arr_begin(j);
                 for (int i = 0; i < n; i++) {
-                    cj_arr_begin(&j);
-                    for (int k = 0; k < n; k++) cj_float(&j, p[(size_t)i * n + k]);
-                    cj_arr_end(&j);
+                    temper_json_arr_begin(j);
+                    for (int k = 0; k < n; k++) temper_json_float(j, p[(size_t)i * n + k]);
+                    temper_json_arr_end(j);
                 }
-                cj_arr_end(&j);
-                cj_obj_end(&j);
+                temper_json_arr_end(j);
+                temper_json_obj_end(j);
             }
-            cj_arr_end(&j);
-            cj_obj_end(&j);
+            temper_json_arr_end(j);
+            temper_json_obj_end(j);
         }
-        cj_arr_end(&j);
-        cj_obj_end(&j);
-        cj_finish(&j);
+        temper_json_arr_end(j);
+        temper_json_obj_end(j);
+        cli_json_end(j);
         goto done;
     }
     for (int k = 0; k < n; k++) cli_an_token_label(tok, ids[k], LABEL_W, labels[k], sizeof labels[k]);

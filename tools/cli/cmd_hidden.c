@@ -49,12 +49,12 @@ static hstats stats_of(const float *x, size_t n) {
     return s;
 }
 
-static void json_stats(cli_json *j, const hstats *s, bool norm) {
-    cj_key(j, "min"), cj_double(j, s->min);
-    cj_key(j, "max"), cj_double(j, s->max);
-    cj_key(j, "mean"), cj_double(j, s->mean);
-    cj_key(j, "std"), cj_double(j, s->std);
-    if (norm) cj_key(j, "norm"), cj_double(j, s->norm);
+static void json_stats(temper_json *j, const hstats *s, bool norm) {
+    temper_json_key(j, "min"), temper_json_double(j, s->min);
+    temper_json_key(j, "max"), temper_json_double(j, s->max);
+    temper_json_key(j, "mean"), temper_json_double(j, s->mean);
+    temper_json_key(j, "std"), temper_json_double(j, s->std);
+    if (norm) temper_json_key(j, "norm"), temper_json_double(j, s->norm);
 }
 
 #define PLOT_W 64
@@ -193,55 +193,54 @@ int cmd_hidden(int argc, char **argv) {
     int l0 = has_layer ? layer : 0, l1 = has_layer ? layer + 1 : L + 1;
 
     if (c.json) {
-        cli_json j;
-        cj_init(&j, stdout);
-        cj_obj_begin(&j);
-        cj_key(&j, "model"), cj_str(&j, c.model);
-        cj_key(&j, "n_layer"), cj_int(&j, L);
-        cj_key(&j, "n_embd"), cj_int(&j, C);
-        cli_an_json_ids_tokens(&j, tok, ids, n);
-        cj_key(&j, "layers"), cj_arr_begin(&j);
+        temper_json *j = temper_json_new(stdout);
+        temper_json_begin_document(j);
+        temper_json_key(j, "model"), temper_json_str(j, c.model);
+        temper_json_key(j, "n_layer"), temper_json_int(j, L);
+        temper_json_key(j, "n_embd"), temper_json_int(j, C);
+        temper_json_ids_tokens(j, "", tok, ids, n);
+        temper_json_key(j, "layers"), temper_json_arr_begin(j);
         for (int l = l0; l < l1; l++) {
             const float *x = hidden + (size_t)l * n * C;
             hstats s = stats_of(x, (size_t)n * C);
-            cj_obj_begin(&j);
-            cj_key(&j, "layer"), cj_int(&j, l);
-            json_stats(&j, &s, false);
-            cj_key(&j, "token_stats"), cj_arr_begin(&j);
+            temper_json_obj_begin(j);
+            temper_json_key(j, "layer"), temper_json_int(j, l);
+            json_stats(j, &s, false);
+            temper_json_key(j, "token_stats"), temper_json_arr_begin(j);
             for (int k = 0; k < n; k++) {
                 hstats t = stats_of(x + (size_t)k * C, (size_t)C);
-                cj_obj_begin(&j);
-                json_stats(&j, &t, true);
-                cj_obj_end(&j);
+                temper_json_obj_begin(j);
+                json_stats(j, &t, true);
+                temper_json_obj_end(j);
             }
-            cj_arr_end(&j);
-            cj_key(&j, "states"), cj_arr_begin(&j);
+            temper_json_arr_end(j);
+            temper_json_key(j, "states"), temper_json_arr_begin(j);
             for (int k = 0; k < n; k++) {
-                cj_arr_begin(&j);
-                for (int d = 0; d < C; d++) cj_float(&j, x[(size_t)k * C + d]);
-                cj_arr_end(&j);
+                temper_json_arr_begin(j);
+                for (int d = 0; d < C; d++) temper_json_float(j, x[(size_t)k * C + d]);
+                temper_json_arr_end(j);
             }
-            cj_arr_end(&j);
-            cj_obj_end(&j);
+            temper_json_arr_end(j);
+            temper_json_obj_end(j);
         }
-        cj_arr_end(&j);
+        temper_json_arr_end(j);
         if (pca) {
-            cj_key(&j, "pca"), cj_obj_begin(&j);
-            cj_key(&j, "layer"), cj_int(&j, layer);
-            cj_key(&j, "explained_variance_ratio"), cj_arr_begin(&j);
-            cj_double(&j, explained[0]), cj_double(&j, explained[1]);
-            cj_arr_end(&j);
-            cj_key(&j, "points"), cj_arr_begin(&j);
+            temper_json_key(j, "pca"), temper_json_obj_begin(j);
+            temper_json_key(j, "layer"), temper_json_int(j, layer);
+            temper_json_key(j, "explained_variance_ratio"), temper_json_arr_begin(j);
+            temper_json_double(j, explained[0]), temper_json_double(j, explained[1]);
+            temper_json_arr_end(j);
+            temper_json_key(j, "points"), temper_json_arr_begin(j);
             for (int k = 0; k < n; k++) {
-                cj_arr_begin(&j);
-                cj_double(&j, proj[2 * k]), cj_double(&j, proj[2 * k + 1]);
-                cj_arr_end(&j);
+                temper_json_arr_begin(j);
+                temper_json_double(j, proj[2 * k]), temper_json_double(j, proj[2 * k + 1]);
+                temper_json_arr_end(j);
             }
-            cj_arr_end(&j);
-            cj_obj_end(&j);
+            temper_json_arr_end(j);
+            temper_json_obj_end(j);
         }
-        cj_obj_end(&j);
-        cj_finish(&j);
+        temper_json_obj_end(j);
+        cli_json_end(j);
         goto done;
     }
 

@@ -38,36 +38,9 @@ static const char *si(char *buf, size_t cap, double v, const char *unit) {
 }
 
 static void print_json(const cli_common *c, const temper_model_info *mi, bool config_only) {
-    cli_json j;
-    cj_init(&j, stdout);
-    cj_obj_begin(&j);
-    cj_key(&j, "model"), cj_str(&j, c->model);
-    cj_key(&j, "path"), cj_str(&j, mi->path);
-    cj_key(&j, "arch"), cj_str(&j, mi->arch);
-    cj_key(&j, "n_params"), cj_int(&j, mi->n_params);
-    cj_key(&j, "n_layer"), cj_int(&j, mi->n_layer);
-    cj_key(&j, "n_head"), cj_int(&j, mi->n_head);
-    cj_key(&j, "n_kv_head"), cj_int(&j, mi->n_kv_head);
-    cj_key(&j, "n_embd"), cj_int(&j, mi->n_embd);
-    cj_key(&j, "n_ff"), cj_int(&j, mi->n_ff);
-    cj_key(&j, "n_vocab"), cj_int(&j, mi->n_vocab);
-    cj_key(&j, "n_ctx"), cj_int(&j, mi->n_ctx);
-    cj_key(&j, "dtype"), cj_str(&j, mi->dtype);
-    cj_key(&j, "settings"), cj_str(&j, mi->settings ? mi->settings : "");
-    cj_key(&j, "file_bytes"), cj_int(&j, (long long)mi->file_bytes);
-    cj_key(&j, "load_seconds"), cj_double(&j, mi->load_seconds);
-    const char *simd;
-    temper_simd_level(&simd);
-    cj_key(&j, "simd"), cj_str(&j, simd);
-    cj_key(&j, "weights"), cj_bool(&j, !config_only);
-    cj_key(&j, "bos_id");
-    if (mi->bos_id >= 0) cj_int(&j, mi->bos_id);
-    else cj_null(&j);
-    cj_key(&j, "eos_id");
-    if (mi->eos_id >= 0) cj_int(&j, mi->eos_id);
-    else cj_null(&j);
-    cj_obj_end(&j);
-    cj_finish(&j);
+    temper_json *j = temper_json_new(stdout);
+    temper_json_model_info(j, c->model, mi, !config_only);
+    cli_json_end(j);
 }
 
 static void print_text(const cli_common *c, const temper_model_info *mi, bool config_only) {

@@ -89,36 +89,36 @@ static void print_comparison(const ppl_item *items, int n) {
     }
 }
 
-static void json_result(cli_json *j, const ppl_item *it) {
+static void json_result(temper_json *j, const ppl_item *it) {
     const temper_perplexity_result *r = &it->r;
-    cj_obj_begin(j);
-    cj_key(j, "text");
-    if (it->text) cj_str(j, it->text);
-    else cj_null(j);
-    cj_key(j, "n_tokens"), cj_int(j, r->n_tokens);
-    cj_key(j, "n_windows"), cj_int(j, r->n_windows);
-    cj_key(j, "windows"), cj_arr_begin(j);
+    temper_json_obj_begin(j);
+    temper_json_key(j, "text");
+    if (it->text) temper_json_str(j, it->text);
+    else temper_json_null(j);
+    temper_json_key(j, "n_tokens"), temper_json_int(j, r->n_tokens);
+    temper_json_key(j, "n_windows"), temper_json_int(j, r->n_windows);
+    temper_json_key(j, "windows"), temper_json_arr_begin(j);
     for (int w = 0; w < r->n_windows; w++) {
         const temper_ppl_window *x = &it->win[w];
-        cj_obj_begin(j);
-        cj_key(j, "begin"), cj_int(j, x->begin);
-        cj_key(j, "end"), cj_int(j, x->end);
-        cj_key(j, "trg_len"), cj_int(j, x->trg_len);
-        cj_key(j, "n_scored"), cj_int(j, x->n_scored);
-        cj_key(j, "weight"), cj_int(j, x->weight);
-        cj_key(j, "nll"), cj_double(j, x->nll);
-        cj_key(j, "perplexity"), cj_double(j, exp(x->nll));
-        cj_obj_end(j);
+        temper_json_obj_begin(j);
+        temper_json_key(j, "begin"), temper_json_int(j, x->begin);
+        temper_json_key(j, "end"), temper_json_int(j, x->end);
+        temper_json_key(j, "trg_len"), temper_json_int(j, x->trg_len);
+        temper_json_key(j, "n_scored"), temper_json_int(j, x->n_scored);
+        temper_json_key(j, "weight"), temper_json_int(j, x->weight);
+        temper_json_key(j, "nll"), temper_json_double(j, x->nll);
+        temper_json_key(j, "perplexity"), temper_json_double(j, exp(x->nll));
+        temper_json_obj_end(j);
     }
-    cj_arr_end(j);
-    cj_key(j, "nll"), cj_double(j, r->nll);
-    cj_key(j, "perplexity"), cj_double(j, r->perplexity);
-    cj_key(j, "n_scored"), cj_int(j, r->n_scored);
-    cj_key(j, "token_nll"), cj_double(j, r->token_nll);
-    cj_key(j, "token_perplexity"), cj_double(j, r->token_perplexity);
-    cj_key(j, "nll_stderr"), cj_double(j, r->nll_stderr);
-    cj_key(j, "perplexity_stderr"), cj_double(j, r->perplexity_stderr);
-    cj_obj_end(j);
+    temper_json_arr_end(j);
+    temper_json_key(j, "nll"), temper_json_double(j, r->nll);
+    temper_json_key(j, "perplexity"), temper_json_double(j, r->perplexity);
+    temper_json_key(j, "n_scored"), temper_json_int(j, r->n_scored);
+    temper_json_key(j, "token_nll"), temper_json_double(j, r->token_nll);
+    temper_json_key(j, "token_perplexity"), temper_json_double(j, r->token_perplexity);
+    temper_json_key(j, "nll_stderr"), temper_json_double(j, r->nll_stderr);
+    temper_json_key(j, "perplexity_stderr"), temper_json_double(j, r->perplexity_stderr);
+    temper_json_obj_end(j);
 }
 
 int cmd_perplexity(int argc, char **argv) {
@@ -244,18 +244,17 @@ int cmd_perplexity(int argc, char **argv) {
     }
     if (rc == 0) {
         if (c.json) {
-            cli_json j;
-            cj_init(&j, stdout);
-            cj_obj_begin(&j);
-            cj_key(&j, "model"), cj_str(&j, c.model);
-            cj_key(&j, "max_length"), cj_int(&j, max_length);
-            cj_key(&j, "stride"), cj_int(&j, stride ? stride : max_length);
-            cj_key(&j, "bos"), cj_bool(&j, bos);
-            cj_key(&j, "results"), cj_arr_begin(&j);
-            for (int k = 0; k < n_items; k++) json_result(&j, &items[k]);
-            cj_arr_end(&j);
-            cj_obj_end(&j);
-            cj_finish(&j);
+            temper_json *j = temper_json_new(stdout);
+            temper_json_begin_document(j);
+            temper_json_key(j, "model"), temper_json_str(j, c.model);
+            temper_json_key(j, "max_length"), temper_json_int(j, max_length);
+            temper_json_key(j, "stride"), temper_json_int(j, stride ? stride : max_length);
+            temper_json_key(j, "bos"), temper_json_bool(j, bos);
+            temper_json_key(j, "results"), temper_json_arr_begin(j);
+            for (int k = 0; k < n_items; k++) json_result(j, &items[k]);
+            temper_json_arr_end(j);
+            temper_json_obj_end(j);
+            cli_json_end(j);
         } else if (n_items == 1) {
             print_result(&items[0], c.file ? c.file : "text");
         } else {

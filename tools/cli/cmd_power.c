@@ -178,21 +178,21 @@ int cmd_generate_power(int argc, char **argv) {
             fprintf(stderr, ", particles %d", p.particles);
         fprintf(stderr, ", seed %llu\n", (unsigned long long)p.seed);
     }
-    cli_json j;
+    temper_json *j = NULL;
     if (c.json) {
-        cj_init(&j, stdout);
-        cj_obj_begin(&j);
-        cj_key(&j, "settings"), cj_obj_begin(&j);
-        cj_key(&j, "method"), cj_str(&j, names[p.method]);
-        cj_key(&j, "alpha"), cj_float(&j, p.alpha);
-        cj_key(&j, "max_new_tokens"), cj_int(&j, p.max_new_tokens);
-        cj_key(&j, "block_size"), cj_int(&j, p.block_size);
-        cj_key(&j, "mcmc_steps"), cj_int(&j, p.mcmc_steps);
-        cj_key(&j, "particles"), cj_int(&j, p.particles);
-        cj_key(&j, "seed"), cj_int(&j, (long long)p.seed);
-        cj_key(&j, "num_return_sequences"), cj_int(&j, n_seqs);
-        cj_obj_end(&j);
-        cj_key(&j, "sequences"), cj_arr_begin(&j);
+        j = temper_json_new(stdout);
+        temper_json_begin_document(j);
+        temper_json_key(j, "settings"), temper_json_obj_begin(j);
+        temper_json_key(j, "method"), temper_json_str(j, names[p.method]);
+        temper_json_key(j, "alpha"), temper_json_float(j, p.alpha);
+        temper_json_key(j, "max_new_tokens"), temper_json_int(j, p.max_new_tokens);
+        temper_json_key(j, "block_size"), temper_json_int(j, p.block_size);
+        temper_json_key(j, "mcmc_steps"), temper_json_int(j, p.mcmc_steps);
+        temper_json_key(j, "particles"), temper_json_int(j, p.particles);
+        temper_json_key(j, "seed"), temper_json_int(j, (long long)p.seed);
+        temper_json_key(j, "num_return_sequences"), temper_json_int(j, n_seqs);
+        temper_json_obj_end(j);
+        temper_json_key(j, "sequences"), temper_json_arr_begin(j);
     }
     /* sample k draws from stream k of the seed: independent samples, and
      * sample k is the same whatever the number asked for */
@@ -208,26 +208,26 @@ int cmd_generate_power(int argc, char **argv) {
         double acc = res.n_proposals ? (double)res.n_accepted / res.n_proposals : NAN;
         if (c.json) {
             char *text = detok(tok, res.ids, res.n_ids);
-            cj_obj_begin(&j);
-            cj_key(&j, "text"), cj_str(&j, text ? text : "");
+            temper_json_obj_begin(j);
+            temper_json_key(j, "text"), temper_json_str(j, text ? text : "");
             free(text);
-            cj_key(&j, "ids"), cj_arr_begin(&j);
-            for (int q = 0; q < res.n_ids; q++) cj_int(&j, res.ids[q]);
-            cj_arr_end(&j);
-            cj_key(&j, "finish_reason"), cj_str(&j, res.finished_eos ? "eos" : "length");
-            cj_key(&j, "log_prob"), cj_double(&j, res.log_p);
-            cj_key(&j, "power"), cj_obj_begin(&j);
-            cj_key(&j, "acceptance_rate"), cj_double(&j, acc);
-            cj_key(&j, "proposals"), cj_int(&j, res.n_proposals);
-            cj_key(&j, "accepted"), cj_int(&j, res.n_accepted);
-            cj_key(&j, "resamples"), cj_int(&j, res.n_resamples);
-            cj_key(&j, "ess"), cj_arr_begin(&j);
-            for (int q = 0; q < res.n_ess; q++) cj_double(&j, res.ess[q]);
-            cj_arr_end(&j);
-            cj_key(&j, "forward_tokens"), cj_int(&j, res.forward_tokens);
-            cj_key(&j, "seconds"), cj_double(&j, secs);
-            cj_obj_end(&j);
-            cj_obj_end(&j);
+            temper_json_key(j, "ids"), temper_json_arr_begin(j);
+            for (int q = 0; q < res.n_ids; q++) temper_json_int(j, res.ids[q]);
+            temper_json_arr_end(j);
+            temper_json_key(j, "finish_reason"), temper_json_str(j, res.finished_eos ? "eos" : "length");
+            temper_json_key(j, "log_prob"), temper_json_double(j, res.log_p);
+            temper_json_key(j, "power"), temper_json_obj_begin(j);
+            temper_json_key(j, "acceptance_rate"), temper_json_double(j, acc);
+            temper_json_key(j, "proposals"), temper_json_int(j, res.n_proposals);
+            temper_json_key(j, "accepted"), temper_json_int(j, res.n_accepted);
+            temper_json_key(j, "resamples"), temper_json_int(j, res.n_resamples);
+            temper_json_key(j, "ess"), temper_json_arr_begin(j);
+            for (int q = 0; q < res.n_ess; q++) temper_json_double(j, res.ess[q]);
+            temper_json_arr_end(j);
+            temper_json_key(j, "forward_tokens"), temper_json_int(j, res.forward_tokens);
+            temper_json_key(j, "seconds"), temper_json_double(j, secs);
+            temper_json_obj_end(j);
+            temper_json_obj_end(j);
             continue;
         }
         /* prompt and continuation decoded together: the space between them */
@@ -248,9 +248,9 @@ int cmd_generate_power(int argc, char **argv) {
         fprintf(stderr, ", %lld forward tokens, %.2f s\n", (long long)res.forward_tokens, secs);
     }
     if (c.json) {
-        cj_arr_end(&j);
-        cj_obj_end(&j);
-        cj_finish(&j);
+        temper_json_arr_end(j);
+        temper_json_obj_end(j);
+        cli_json_end(j);
     }
     rc = 0;
 out:

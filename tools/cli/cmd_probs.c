@@ -38,11 +38,14 @@ static bool any_control(const cli_sampling *s) {
            s->set.no_repeat_ngram_size || s->n_bias > 0 || s->n_suppress > 0 || s->p.samplers;
 }
 
-/* proc[r] = the processed log-probability of order[r] (r < top): the
- * sampler applied to the logits, with the prompt as history (repetition
- * penalties). Returns 0, or an exit code (message printed). */
-static int processed(cli_sampling *samp, const float *logits, int n_vocab, const temper_token *ids,
-                     int n_ids, const int *order, int top, double *proc, char *stages, size_t cap) {
+/* The sampler of the decoding controls (*out NULL without any): the
+ * distribution sampling draws from, applied to the logits with the prompt
+ * as history (repetition penalties). Returns 0, or an exit code (message
+ * printed). */
+static int controls(cli_sampling *samp, const float *logits, int n_vocab, const temper_token *ids,
+                    int n_ids, temper_sampler **out, char *stages, size_t cap) {
+    *out = NULL;
+    if (!any_control(samp)) return 0;
     temper_sampling_params sp = samp->p;
     if (!samp->set.top_k) sp.top_k = 0;
     sp.do_sample = 1; /* the warpers too: the distribution sampling draws from */
@@ -54,54 +57,12 @@ static int processed(cli_sampling *samp, const float *logits, int n_vocab, const
     }
     temper_sampler_describe(s, stages, cap);
     rc = temper_sampler_apply(s, logits, ids, n_ids, n_ids);
-    for (int r = 0; rc >= 0 && r < top; r++)
-        proc[r] = temper_sampler_logprob(s, order[r], TEMPER_LOGPROB_PROCESSED);
-    temper_sampler_free(s);
-    return rc < 0 ? cli_lib_error("decoding controls", rc) : 0;
-}
-
-/* The softmax of one row of logits, in double. */
-typedef struct probs_dist {
-    const float *logits; /* (V) borrowed */
-    int n_vocab;
-    double max_logit;
-    double log_sum;   /* log sum_i exp(logit_i - max_logit) */
-    double entropy;   /* -sum p log p, in nats */
-} probs_dist;
-
-static void probs_softmax(probs_dist *d) {
-    double m = -INFINITY, s = 0, e = 0;
-    for (int i = 0; i < d->n_vocab; i++) m = fmax(m, d->logits[i]);
-    for (int i = 0; i < d->n_vocab; i++) s += exp(d->logits[i] - m);
-    d->max_logit = m;
-    d->log_sum = log(s);
-    for (int i = 0; i < d->n_vocab; i++) {
-        double lp = d->logits[i] - m - d->log_sum;
-        if (lp > -INFINITY) e -= exp(lp) * lp;
+    if (rc < 0) {
+        temper_sampler_free(s);
+        return cli_lib_error("decoding controls", rc);
     }
-    d->entropy = e;
-}
-
-static double probs_logprob(const probs_dist *d, int id) {
-    return d->logits[id] - d->max_logit - d->log_sum;
-}
-
-/* Highest logit first; equal logits: lowest id first. arg: logits (V). */
-static int by_logit_desc(const void *a, const void *b, void *arg) {
-    const float *logits = arg;
-    int x = *(const int *)a, y = *(const int *)b;
-    float lx = logits[x], ly = logits[y];
-    if (lx != ly) return lx > ly ? -1 : 1;
-    return x - y;
-}
-
-/* The token as text: "decoded" is what tokenizer.decode([id]) gives (JSON
- * "token"), "visible" its raw bytes with whitespace shown (table). */
-static size_t token_decoded(const temper_tokenizer *tok, temper_token id, char *buf,
-                            size_t cap) {
-    int n = tok ? temper_detokenize(tok, &id, 1, 0, buf, cap) : -1;
-    if (n < 0) return (size_t)snprintf(buf, cap, "<%d>", id);
-    return (size_t)n < cap ? (size_t)n : cap; /* may hold a NUL byte: a length, not a C string */
+    *out = s;
+    return 0;
 }
 
 /* Raw bytes of the token into raw[TOKEN_MAX] (cut if longer); its visible
@@ -118,43 +79,13 @@ static int token_visible(const temper_tokenizer *tok, int id, char *raw, char *v
 }
 
 static void print_json(const cli_common *c, const temper_tokenizer *tok,
-                       const temper_token *ids, int n_ids, const probs_dist *d,
-                       const int *order, int top, const double *proc, const char *stages) {
-    char buf[TOKEN_MAX];
-    cli_json j;
-    cj_init(&j, stdout);
-    cj_obj_begin(&j);
-    cj_key(&j, "model"), cj_str(&j, c->model);
-    cj_key(&j, "prompt_ids"), cj_arr_begin(&j);
-    for (int k = 0; k < n_ids; k++) cj_int(&j, ids[k]);
-    cj_arr_end(&j);
-    cj_key(&j, "prompt_tokens"), cj_arr_begin(&j);
-    for (int k = 0; k < n_ids; k++) cj_strn(&j, buf, token_decoded(tok, ids[k], buf, sizeof buf));
-    cj_arr_end(&j);
-    cj_key(&j, "n_vocab"), cj_int(&j, d->n_vocab);
-    cj_key(&j, "entropy"), cj_double(&j, d->entropy);
-    if (proc) cj_key(&j, "stages"), cj_str(&j, stages);
-    cj_key(&j, "candidates"), cj_arr_begin(&j);
-    for (int r = 0; r < top; r++) {
-        int id = order[r];
-        double lp = probs_logprob(d, id);
-        cj_obj_begin(&j);
-        cj_key(&j, "rank"), cj_int(&j, r + 1);
-        cj_key(&j, "id"), cj_int(&j, id);
-        cj_key(&j, "token"), cj_strn(&j, buf, token_decoded(tok, id, buf, sizeof buf));
-        cj_key(&j, "piece"), cj_str(&j, tok ? temper_token_text(tok, id) : NULL);
-        cj_key(&j, "logit"), cj_float(&j, d->logits[id]);
-        cj_key(&j, "prob"), cj_double(&j, exp(lp));
-        cj_key(&j, "logprob"), cj_double(&j, lp);
-        if (proc) {
-            cj_key(&j, "prob_processed"), cj_double(&j, exp(proc[r]));
-            cj_key(&j, "logprob_processed"), cj_double(&j, proc[r]);
-        }
-        cj_obj_end(&j);
-    }
-    cj_arr_end(&j);
-    cj_obj_end(&j);
-    cj_finish(&j);
+                       const temper_token *ids, int n_ids, const temper_candidate *cands, int top,
+                       const temper_next_token_info *info, const char *stages) {
+    temper_json *j = temper_json_new(stdout);
+    temper_json_next_tokens d = {.model = c->model, .tok = tok, .prompt = ids, .n_prompt = n_ids,
+                                 .cands = cands, .n = top, .info = info, .stages = stages};
+    temper_json_probs(j, &d);
+    cli_json_end(j);
 }
 
 /* A bar of 20 cells for p in [0, 1], in eighths of a cell. */
@@ -168,12 +99,12 @@ static void print_bar(double p) {
 }
 
 static void print_table(const cli_common *c, const temper_tokenizer *tok, int n_ids,
-                        const probs_dist *d, const int *order, int top, const double *proc,
-                        const char *stages) {
+                        const temper_candidate *cands, int top, const temper_next_token_info *d,
+                        bool proc, const char *stages) {
     char raw[TOKEN_MAX], buf[6 * TOKEN_MAX]; /* an escape takes at most 6 bytes */
     int width = 5; /* "token" */
     for (int r = 0; r < top && r < 1000; r++) {
-        token_visible(tok, order[r], raw, buf, sizeof buf);
+        token_visible(tok, cands[r].id, raw, buf, sizeof buf);
         int w = cli_display_width(buf);
         if (w > width) width = w < 32 ? w : 32;
     }
@@ -187,16 +118,16 @@ static void print_table(const cli_common *c, const temper_tokenizer *tok, int n_
     if (proc) printf("  %9s  %7s", "p proc", "proc %");
     printf("%s\n", plain);
     for (int r = 0; r < top; r++) {
-        int id = order[r];
-        double p = exp(probs_logprob(d, id));
+        int id = cands[r].id;
+        double p = exp(cands[r].logprob);
         int n = token_visible(tok, id, raw, buf, sizeof buf);
         printf("%4d  ", r + 1);
         if (n < 0) fputs(buf, stdout);
         else cli_print_visible(stdout, raw, (size_t)n); /* markers dimmed on a terminal */
         int pad = width - cli_display_width(buf);
         printf("%*s", pad > 0 ? pad : 0, "");
-        printf("  %6d  %10.4f  %9.6f  %6.2f%%", id, d->logits[id], p, 100 * p);
-        double q = proc ? exp(proc[r]) : p; /* the bar: the distribution sampled */
+        printf("  %6d  %10.4f  %9.6f  %6.2f%%", id, cands[r].logit, p, 100 * p);
+        double q = proc ? exp(cands[r].logprob_processed) : p; /* the bar: the distribution sampled */
         if (proc) printf("  %9.6f  %6.2f%%", q, 100 * q);
         fputs("  ", stdout);
         print_bar(q);
@@ -240,10 +171,10 @@ int cmd_probs(int argc, char **argv) {
 
     temper_model *model = NULL;
     temper_context *ctx = NULL;
-    temper_token *ids = NULL; /* (n_ids) */
-    float *logits = NULL;     /* (V) */
-    int *order = NULL;        /* (V) ids by decreasing logit */
-    double *proc = NULL;      /* (top) processed log-probs, with controls */
+    temper_sampler *sampler = NULL; /* the decoding controls; NULL: none */
+    temper_token *ids = NULL;       /* (n_ids) */
+    float *logits = NULL;           /* (V) */
+    temper_candidate *cands = NULL; /* (top) by decreasing logit */
     char stages[256] = "";
     int n_ids = 0;
     if ((rc = cli_load_model(&c, &model)) != 0) goto done;
@@ -252,9 +183,10 @@ int cmd_probs(int argc, char **argv) {
     if ((rc = cli_prompt_ids(&c, tok, &ids, &n_ids)) != 0) goto done;
     if ((rc = cli_fit_context(&c, ids, &n_ids, 0, temper_model_n_ctx(model))) != 0) goto done;
     if ((rc = cli_context_init(&c, model, n_ids, &ctx)) != 0) goto done;
+    if (top > n_vocab) top = n_vocab;
     logits = malloc((size_t)n_vocab * sizeof *logits);
-    order = malloc((size_t)n_vocab * sizeof *order);
-    if (!logits || !order) {
+    cands = malloc((size_t)top * sizeof *cands);
+    if (!logits || !cands) {
         cli_error("out of memory");
         rc = 1;
         goto done;
@@ -264,26 +196,20 @@ int cmd_probs(int argc, char **argv) {
         rc = cli_lib_error("evaluating the prompt", err);
         goto done;
     }
-    probs_dist d = {.logits = logits, .n_vocab = n_vocab};
-    probs_softmax(&d);
-    for (int k = 0; k < n_vocab; k++) order[k] = k;
-    qsort_r(order, (size_t)n_vocab, sizeof *order, by_logit_desc, logits);
-    if (top > n_vocab) top = n_vocab;
-    if (any_control(&samp)) {
-        if (!(proc = malloc((size_t)top * sizeof *proc))) {
-            cli_error("out of memory");
-            rc = 1;
-            goto done;
-        }
-        rc = processed(&samp, logits, n_vocab, ids, n_ids, order, (int)top, proc, stages, sizeof stages);
-        if (rc != 0) goto done;
+    if ((rc = controls(&samp, logits, n_vocab, ids, n_ids, &sampler, stages, sizeof stages)) != 0)
+        goto done;
+    temper_next_token_info info;
+    err = temper_next_token_table(logits, n_vocab, sampler, (int)top, cands, &info);
+    if (err < 0) {
+        rc = cli_lib_error("the next-token table", err);
+        goto done;
     }
-    if (c.json) print_json(&c, tok, ids, n_ids, &d, order, (int)top, proc, stages);
-    else print_table(&c, tok, n_ids, &d, order, (int)top, proc, stages);
+    if (c.json) print_json(&c, tok, ids, n_ids, cands, (int)top, &info, sampler ? stages : NULL);
+    else print_table(&c, tok, n_ids, cands, (int)top, &info, sampler != NULL, stages);
 done:
     cli_sampling_free(&samp);
-    free(proc);
-    free(order);
+    temper_sampler_free(sampler);
+    free(cands);
     free(logits);
     free(ids);
     temper_context_free(ctx);

@@ -179,7 +179,7 @@ int cmd_pull(int argc, char **argv) {
 /* ---- temper list ------------------------------------------------------------ */
 
 typedef struct list_state {
-    cli_json *json; /* NULL: a table */
+    temper_json *json; /* NULL: a table */
     int n;
     uint64_t bytes;
 } list_state;
@@ -189,22 +189,22 @@ static int list_one(const temper_hub_entry *e, void *user) {
     s->n++;
     s->bytes += e->bytes;
     if (s->json) {
-        cli_json *j = s->json;
-        cj_obj_begin(j);
-        cj_key(j, "id"), cj_str(j, e->repo);
-        cj_key(j, "refs");
-        cj_arr_begin(j);
+        temper_json *j = s->json;
+        temper_json_obj_begin(j);
+        temper_json_key(j, "id"), temper_json_str(j, e->repo);
+        temper_json_key(j, "refs");
+        temper_json_arr_begin(j);
         char refs[512];
         snprintf(refs, sizeof refs, "%s", e->refs);
-        for (char *t = strtok(refs, ","); t; t = strtok(NULL, ",")) cj_str(j, t);
-        cj_arr_end(j);
-        cj_key(j, "commit"), cj_str(j, e->commit);
-        cj_key(j, "path"), cj_str(j, e->path);
-        cj_key(j, "arch"), cj_str(j, e->arch);
-        cj_key(j, "bytes"), cj_int(j, (long long)e->bytes);
-        cj_key(j, "files"), cj_int(j, e->n_files);
-        cj_key(j, "complete"), cj_bool(j, e->complete);
-        cj_obj_end(j);
+        for (char *t = strtok(refs, ","); t; t = strtok(NULL, ",")) temper_json_str(j, t);
+        temper_json_arr_end(j);
+        temper_json_key(j, "commit"), temper_json_str(j, e->commit);
+        temper_json_key(j, "path"), temper_json_str(j, e->path);
+        temper_json_key(j, "arch"), temper_json_str(j, e->arch);
+        temper_json_key(j, "bytes"), temper_json_int(j, (long long)e->bytes);
+        temper_json_key(j, "files"), temper_json_int(j, e->n_files);
+        temper_json_key(j, "complete"), temper_json_bool(j, e->complete);
+        temper_json_obj_end(j);
         return 0;
     }
     char size[32], rev[64];
@@ -230,23 +230,22 @@ int cmd_list(int argc, char **argv) {
     char cache[4096];
     int rc = temper_hub_cache_dir(cache, sizeof cache);
     if (rc < 0) return cli_lib_error(NULL, rc);
-    cli_json j;
-    list_state s = {.json = json ? &j : NULL};
+    temper_json *j = json ? temper_json_new(stdout) : NULL;
+    list_state s = {.json = j};
     if (json) {
-        cj_init(&j, stdout);
-        cj_obj_begin(&j);
-        cj_key(&j, "cache"), cj_str(&j, cache);
-        cj_key(&j, "models");
-        cj_arr_begin(&j);
+        temper_json_begin_document(j);
+        temper_json_key(j, "cache"), temper_json_str(j, cache);
+        temper_json_key(j, "models");
+        temper_json_arr_begin(j);
     } else {
         printf("%-40s %-14s %10s  %s\n", "ID", "REVISION", "SIZE", "ARCH");
     }
     rc = temper_hub_list(list_one, &s);
     if (rc < 0) return cli_lib_error(NULL, rc);
     if (json) {
-        cj_arr_end(&j);
-        cj_obj_end(&j);
-        cj_finish(&j);
+        temper_json_arr_end(j);
+        temper_json_obj_end(j);
+        cli_json_end(j);
     } else {
         char size[32];
         printf("%d model%s, %s in %s\n", s.n, s.n == 1 ? "" : "s",

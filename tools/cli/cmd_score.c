@@ -172,55 +172,56 @@ static void print_pairs(const score_item *items, int n, const temper_tokenizer *
 static void print_json(const score_item *items, int n, const temper_tokenizer *tok,
                        const score_opts *o, const char *model) {
     char buf[4096];
-    cli_json j;
-    cj_init(&j, stdout);
-    cj_obj_begin(&j);
-    cj_key(&j, "model"), cj_str(&j, model);
-    cj_key(&j, "alpha"), cj_double(&j, o->alpha);
-    cj_key(&j, "temperature"), cj_double(&j, o->temp);
-    cj_key(&j, "bos"), cj_bool(&j, o->bos);
-    cj_key(&j, "results"), cj_arr_begin(&j);
+    temper_json *j = temper_json_new(stdout);
+    temper_json_begin_document(j);
+    temper_json_key(j, "model"), temper_json_str(j, model);
+    temper_json_key(j, "alpha"), temper_json_double(j, o->alpha);
+    temper_json_key(j, "temperature"), temper_json_double(j, o->temp);
+    temper_json_key(j, "bos"), temper_json_bool(j, o->bos);
+    temper_json_key(j, "results"), temper_json_arr_begin(j);
     for (int k = 0; k < n; k++) {
         const score_item *it = &items[k];
-        cj_obj_begin(&j);
-        cj_key(&j, "text"), cj_str(&j, item_text(it, tok, buf, sizeof buf));
-        cj_key(&j, "n_tokens"), cj_int(&j, it->n);
-        cj_key(&j, "n_scored"), cj_int(&j, it->s.n_scored);
-        cj_key(&j, "log_prob"), cj_double(&j, it->s.log_prob);
-        cj_key(&j, "power_score"), cj_double(&j, it->s.power_score);
-        cj_key(&j, "temp_score"), cj_double(&j, it->s.temp_score);
-        cj_key(&j, "mean_log_prob"), cj_double(&j, it->s.mean_log_prob);
-        cj_key(&j, "perplexity"), cj_double(&j, it->s.perplexity);
-        cj_key(&j, "tokens"), cj_arr_begin(&j);
+        temper_json_obj_begin(j);
+        temper_json_key(j, "text"), temper_json_str(j, item_text(it, tok, buf, sizeof buf));
+        temper_json_key(j, "n_tokens"), temper_json_int(j, it->n);
+        temper_json_key(j, "n_scored"), temper_json_int(j, it->s.n_scored);
+        temper_json_key(j, "log_prob"), temper_json_double(j, it->s.log_prob);
+        temper_json_key(j, "power_score"), temper_json_double(j, it->s.power_score);
+        temper_json_key(j, "temp_score"), temper_json_double(j, it->s.temp_score);
+        temper_json_key(j, "mean_log_prob"), temper_json_double(j, it->s.mean_log_prob);
+        temper_json_key(j, "perplexity"), temper_json_double(j, it->s.perplexity);
+        temper_json_ids_tokens(j, "", tok, it->ids, it->n);
+        temper_json_key(j, "logprobs"), temper_json_arr_begin(j);
         for (int t = 0; t < it->n; t++) {
-            cj_obj_begin(&j);
-            cj_key(&j, "id"), cj_int(&j, it->ids[t]);
+            temper_json_obj_begin(j);
+            temper_json_key(j, "id"), temper_json_int(j, it->ids[t]);
+            temper_json_key(j, "token"), temper_json_str(j, tok ? temper_token_text(tok, it->ids[t]) : NULL);
             cli_an_token_text(tok, it->ids[t], buf, sizeof buf);
-            cj_key(&j, "token"), cj_str(&j, buf);
-            cj_key(&j, "logprob"), cj_double(&j, it->lp[t]);       /* null for the first */
-            cj_key(&j, "temp_logprob"), cj_double(&j, it->tlp[t]);
-            cj_obj_end(&j);
+            temper_json_key(j, "text"), temper_json_str(j, buf);
+            temper_json_key(j, "logprob"), temper_json_double(j, it->lp[t]);       /* null for the first */
+            temper_json_key(j, "temp_logprob"), temper_json_double(j, it->tlp[t]);
+            temper_json_obj_end(j);
         }
-        cj_arr_end(&j);
-        cj_obj_end(&j);
+        temper_json_arr_end(j);
+        temper_json_obj_end(j);
     }
-    cj_arr_end(&j);
+    temper_json_arr_end(j);
     if (o->pairs) {
-        cj_key(&j, "pairs"), cj_arr_begin(&j);
+        temper_json_key(j, "pairs"), temper_json_arr_begin(j);
         for (int p = 0; p + 1 < n; p += 2) {
             const temper_sequence_score *a = &items[p].s, *b = &items[p + 1].s;
-            cj_obj_begin(&j);
-            cj_key(&j, "a"), cj_int(&j, p);
-            cj_key(&j, "b"), cj_int(&j, p + 1);
-            cj_key(&j, "gap_log_prob"), cj_double(&j, a->log_prob - b->log_prob);
-            cj_key(&j, "gap_power_score"), cj_double(&j, a->power_score - b->power_score);
-            cj_key(&j, "gap_temp_score"), cj_double(&j, a->temp_score - b->temp_score);
-            cj_obj_end(&j);
+            temper_json_obj_begin(j);
+            temper_json_key(j, "a"), temper_json_int(j, p);
+            temper_json_key(j, "b"), temper_json_int(j, p + 1);
+            temper_json_key(j, "gap_log_prob"), temper_json_double(j, a->log_prob - b->log_prob);
+            temper_json_key(j, "gap_power_score"), temper_json_double(j, a->power_score - b->power_score);
+            temper_json_key(j, "gap_temp_score"), temper_json_double(j, a->temp_score - b->temp_score);
+            temper_json_obj_end(j);
         }
-        cj_arr_end(&j);
+        temper_json_arr_end(j);
     }
-    cj_obj_end(&j);
-    cj_finish(&j);
+    temper_json_obj_end(j);
+    cli_json_end(j);
 }
 
 /* Append an item to *items (count *n); 1 on out of memory. */

@@ -336,38 +336,40 @@ static void print_text(const sm_args *a, sm_table *tabs) {
     }
 }
 
-static void json_table(cli_json *j, const sm_args *a, const sm_table *tb) {
-    cj_obj_begin(j);
-    cj_key(j, "temperature");
-    cj_double(j, tb->t);
-    cj_key(j, "samplers");
-    cj_str(j, tb->samplers);
-    cj_key(j, "rows");
-    cj_arr_begin(j);
+/* One temperature's table: the whole document (doc) or one of its list. */
+static void json_table(temper_json *j, const sm_args *a, const sm_table *tb, bool doc) {
+    if (doc) temper_json_begin_document(j);
+    else temper_json_obj_begin(j);
+    temper_json_key(j, "temperature");
+    temper_json_double(j, tb->t);
+    temper_json_key(j, "samplers");
+    temper_json_str(j, tb->samplers);
+    temper_json_key(j, "rows");
+    temper_json_arr_begin(j);
     for (int i = 0; i < a->n; i++) {
-        cj_obj_begin(j);
-        cj_key(j, "token");
-        cj_str(j, a->names[i]);
-        cj_key(j, "logit");
-        cj_float(j, a->logits[i]); /* -inf -> null */
-        cj_key(j, "scaled_logit");
-        cj_double(j, tb->scaled[i]);
-        cj_key(j, "prob");
-        cj_double(j, tb->prob[i]);
-        cj_key(j, "prob_processed");
-        cj_double(j, tb->proc[i]);
-        cj_obj_end(j);
+        temper_json_obj_begin(j);
+        temper_json_key(j, "token");
+        temper_json_str(j, a->names[i]);
+        temper_json_key(j, "logit");
+        temper_json_float(j, a->logits[i]); /* -inf -> null */
+        temper_json_key(j, "scaled_logit");
+        temper_json_double(j, tb->scaled[i]);
+        temper_json_key(j, "prob");
+        temper_json_double(j, tb->prob[i]);
+        temper_json_key(j, "prob_processed");
+        temper_json_double(j, tb->proc[i]);
+        temper_json_obj_end(j);
     }
-    cj_arr_end(j);
+    temper_json_arr_end(j);
     if (a->n_sample > 0) {
-        cj_key(j, "seed");
-        cj_int(j, (long long)a->seed);
-        cj_key(j, "samples");
-        cj_arr_begin(j);
-        for (long k = 0; k < a->n_sample; k++) cj_int(j, tb->draws[k]);
-        cj_arr_end(j);
+        temper_json_key(j, "seed");
+        temper_json_int(j, (long long)a->seed);
+        temper_json_key(j, "samples");
+        temper_json_arr_begin(j);
+        for (long k = 0; k < a->n_sample; k++) temper_json_int(j, tb->draws[k]);
+        temper_json_arr_end(j);
     }
-    cj_obj_end(j);
+    temper_json_obj_end(j);
 }
 
 static void free_args(sm_args *a) {
@@ -508,19 +510,18 @@ int cmd_softmax(int argc, char **argv) {
     }
     if (rc == 0) {
         if (a.json) {
-            cli_json j;
-            cj_init(&j, stdout);
+            temper_json *j = temper_json_new(stdout);
             if (a.n_temps == 1) {
-                json_table(&j, &a, &tabs[0]);
+                json_table(j, &a, &tabs[0], true);
             } else {
-                cj_obj_begin(&j);
-                cj_key(&j, "temperatures");
-                cj_arr_begin(&j);
-                for (int k = 0; k < a.n_temps; k++) json_table(&j, &a, &tabs[k]);
-                cj_arr_end(&j);
-                cj_obj_end(&j);
+                temper_json_begin_document(j);
+                temper_json_key(j, "temperatures");
+                temper_json_arr_begin(j);
+                for (int k = 0; k < a.n_temps; k++) json_table(j, &a, &tabs[k], false);
+                temper_json_arr_end(j);
+                temper_json_obj_end(j);
             }
-            cj_finish(&j);
+            cli_json_end(j);
         } else {
             print_text(&a, tabs);
         }

@@ -98,26 +98,9 @@ static long utf8_chars(const char *s) {
 
 static void print_json(const temper_tokenizer *tok, const temper_token *ids, const int32_t *offs,
                        int n) {
-    cli_json j;
-    cj_init(&j, stdout);
-    cj_obj_begin(&j);
-    cj_key(&j, "ids"), cj_arr_begin(&j);
-    for (int k = 0; k < n; k++) cj_int(&j, ids[k]);
-    cj_arr_end(&j);
-    cj_key(&j, "tokens"), cj_arr_begin(&j);
-    for (int k = 0; k < n; k++) cj_str(&j, temper_token_text(tok, ids[k]));
-    cj_arr_end(&j);
-    cj_key(&j, "offsets"), cj_arr_begin(&j);
-    for (int k = 0; k < n; k++) {
-        cj_arr_begin(&j);
-        cj_int(&j, offs[2 * k]);
-        cj_int(&j, offs[2 * k + 1]);
-        cj_arr_end(&j);
-    }
-    cj_arr_end(&j);
-    cj_key(&j, "n_tokens"), cj_int(&j, n);
-    cj_obj_end(&j);
-    cj_finish(&j);
+    temper_json *j = temper_json_new(stdout);
+    temper_json_tokenize(j, tok, ids, offs, n);
+    cli_json_end(j);
 }
 
 static void print_table(const temper_tokenizer *tok, const temper_token *ids, int n,
@@ -298,13 +281,9 @@ int cmd_detokenize(int argc, char **argv) {
     }
     temper_detokenize(tok, ids, n, flags, out, (size_t)need + 1);
     if (c.json) {
-        cli_json j;
-        cj_init(&j, stdout);
-        cj_obj_begin(&j);
-        cj_key(&j, "text"), cj_strn(&j, out, (size_t)need);
-        cj_key(&j, "n_tokens"), cj_int(&j, n);
-        cj_obj_end(&j);
-        cj_finish(&j);
+        temper_json *j = temper_json_new(stdout);
+        temper_json_detokenize(j, out, (size_t)need, n);
+        cli_json_end(j);
     } else {
         fwrite(out, 1, (size_t)need, stdout);
         putchar('\n');

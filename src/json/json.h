@@ -1,0 +1,33 @@
+/*
+ * json.h - private pieces of the JSON layer (src/json): the writer is
+ * public (include/temper.h, temper_json_*); these are the helpers the
+ * document builders share.
+ */
+#ifndef TEMPER_JSON_H
+#define TEMPER_JSON_H
+
+#include <stdbool.h>
+
+#include "core/core.h"
+
+/* Decode one UTF-8 character of s (n > 0 bytes): returns the bytes used
+ * (>= 1) and sets *cp; an invalid sequence (overlong, surrogate,
+ * > U+10FFFF, truncated) uses its maximal invalid prefix and sets
+ * *cp = -1. */
+int temper__utf8_next(const char *s, size_t n, int32_t *cp);
+
+/* tokenizer.decode([id]) as a string value; "<id>" when it cannot be
+ * decoded (no tokenizer, bad id). */
+void temper__json_token_text(temper_json *j, const temper_tokenizer *tok, temper_token id);
+/* The vocabulary piece of id as a string value; null when there is none. */
+void temper__json_token_piece(temper_json *j, const temper_tokenizer *tok, temper_token id);
+/* An array of n ids. */
+void temper__json_ids(temper_json *j, const temper_token *ids, int n);
+/* The decoded text of ids (special tokens left out, as
+ * tokenizer.decode(ids, skip_special_tokens=True)); "" without tokenizer. */
+void temper__json_decoded(temper_json *j, const temper_tokenizer *tok, const temper_token *ids,
+                          int n);
+/* "eos", "length" (max_new_tokens or a full context), "stop", "canceled". */
+const char *temper__json_finish_name(int finish_reason);
+
+#endif
