@@ -161,13 +161,13 @@ def test_generate(m):
                   (s.text, s.finish_reason) == (js["text"], js["finish_reason"]),
                   ((s.text, s.finish_reason), (js["text"], js["finish_reason"])))
             check_close(name + ": logprobs == CLI", [t.logprob for t in s.tokens],
-                        [t["logprob"] for t in js["tokens"]], atol=1e-6)
+                        [t["logprob"] for t in js["logprobs"]], atol=1e-6)
             check_close(name + ": processed logprobs == CLI", [t.logprob_processed for t in s.tokens],
-                        [t["logprob_processed"] for t in js["tokens"]], atol=1e-6)
+                        [t["logprob_processed"] for t in js["logprobs"]], atol=1e-6)
             if kw.get("n_probs"):
                 check_same(name + ": alternatives == CLI",
                            [[a["id"] for a in t.top] for t in s.tokens],
-                           [[a["id"] for a in t["top"]] for t in js["tokens"]])
+                           [[a["id"] for a in t["top"]] for t in js["logprobs"]])
             if js.get("score") is not None:
                 check_close(name + ": beam score == CLI", [s.score], [js["score"]], atol=1e-6)
     # streaming gives the tokens and the text of generate()
@@ -206,7 +206,7 @@ def test_scores(m):
     r = j["results"][0]
     check_close("score == CLI", [sa.log_prob, sa.power_score, sa.temp_score, sa.perplexity],
                 [r["log_prob"], r["power_score"], r["temp_score"], r["perplexity"]], rtol=1e-12)
-    check_close("score per token == CLI", sa.logprobs[1:], [t["logprob"] for t in r["tokens"][1:]],
+    check_close("score per token == CLI", sa.logprobs[1:], [t["logprob"] for t in r["logprobs"][1:]],
                 atol=1e-12)
     check("score_pairs gaps", math.isclose(p[0].gap_log_prob, p[0].a.log_prob - p[0].b.log_prob) and
           math.isclose(p[0].a.log_prob, sa.log_prob), p)
@@ -233,7 +233,7 @@ def test_inside(m):
           (a.shape, a.dtype))
     want = np.array([[h["weights"] for h in l["heads"]] for l in j["layers"]], dtype=np.float64)
     check_close("attention == CLI (1e-6)", a, want, atol=1e-6)
-    check_same("attention tokens == CLI", a.tokens, j["tokens"])
+    check_same("attention tokens == CLI", a.tokens, j["token_texts"])
     a2 = m.attention("The cat sat", layers=[1, 3])
     check_close("attention layers [1, 3] == those of all", a2, a[[1, 3]], atol=0)
     h = m.hidden_states("The cat sat")
