@@ -1397,6 +1397,125 @@ typedef struct temper_json_generation {
 } temper_json_generation;
 TEMPER_API void temper_json_generate(temper_json *j, const temper_json_generation *d);
 
+/* `score`: each text's scores (temper_score_sequence), per token too;
+ * with pairs, items 2k and 2k + 1 compared. */
+typedef struct temper_json_score_item {
+    const char *text;               /* the text scored; NULL: decoded from ids */
+    const temper_token *ids;        /* (n) */
+    int n;
+    const double *logprobs;         /* (n) log p of each token; NAN at 0 */
+    const double *temp_logprobs;    /* (n) tempered log p; NAN at 0 */
+    const temper_sequence_score *score;
+} temper_json_score_item;
+typedef struct temper_json_scores {
+    const char *model;              /* may be NULL */
+    const temper_tokenizer *tok;    /* may be NULL */
+    double alpha, temperature;      /* temper_score_params' */
+    int bos;                        /* 1: the BOS token was put in front */
+    const temper_json_score_item *items; /* (n_items) */
+    int n_items;
+    int pairs;
+} temper_json_scores;
+TEMPER_API void temper_json_score(temper_json *j, const temper_json_scores *d);
+
+/* `perplexity`: each text's sliding-window perplexity (temper_perplexity). */
+typedef struct temper_json_ppl_item {
+    const char *text;               /* NULL: given as a file or ids */
+    const temper_perplexity_result *r;
+    const temper_ppl_window *windows; /* (r->n_windows) */
+} temper_json_ppl_item;
+typedef struct temper_json_perplexities {
+    const char *model;              /* may be NULL */
+    int max_length, stride, bos;
+    const temper_json_ppl_item *items; /* (n_items) */
+    int n_items;
+} temper_json_perplexities;
+TEMPER_API void temper_json_perplexity(temper_json *j, const temper_json_perplexities *d);
+
+/* `attention`: attention probabilities (temper_eval_capture_layers). */
+typedef struct temper_json_attention_doc {
+    const char *model;              /* may be NULL */
+    const temper_tokenizer *tok;    /* may be NULL */
+    const temper_token *ids;        /* (n) */
+    int n;
+    int n_layer, n_head;            /* the model's */
+    const float *attn;              /* (n_layers, n_head, n, n) */
+    const int *layers;              /* (n_layers) the layer of each entry of attn */
+    int n_layers;
+    int head_begin, head_end;       /* heads listed: [head_begin, head_end) */
+} temper_json_attention_doc;
+TEMPER_API void temper_json_attention(temper_json *j, const temper_json_attention_doc *d);
+
+/* `hidden`: hidden states (temper_eval_capture) with their statistics,
+ * and a PCA (temper_pca) of one layer. */
+typedef struct temper_json_hidden_doc {
+    const char *model;              /* may be NULL */
+    const temper_tokenizer *tok;    /* may be NULL */
+    const temper_token *ids;        /* (n) */
+    int n;
+    int n_layer, n_embd;            /* L, C */
+    const float *hidden;            /* (L + 1, n, C) */
+    int layer_begin, layer_end;     /* states listed: [layer_begin, layer_end) */
+    int pca_layer;                  /* -1: no PCA */
+    const double *pca_points;       /* (n, 2) */
+    const double *pca_explained;    /* (2) explained variance ratios */
+} temper_json_hidden_doc;
+TEMPER_API void temper_json_hidden(temper_json *j, const temper_json_hidden_doc *d);
+
+/* `trace`: one prompt through the pipeline, to its continuation. */
+typedef struct temper_json_trace_doc {
+    const char *model;              /* may be NULL */
+    const char *text;               /* the prompt's text; NULL: given as ids */
+    const temper_tokenizer *tok;    /* may be NULL */
+    const temper_token *ids;        /* (n) the prompt */
+    int n;
+    int n_layer, n_head, n_embd;
+    const float *logits;            /* (n_vocab) of the prompt's last position */
+    int n_vocab;
+    const temper_candidate *top;    /* (n_top) temper_next_token_table of logits */
+    int n_top;
+    const temper_generate_params *params;
+    const temper_token *eos;        /* (n_eos) the EOS ids in effect */
+    int n_eos;
+    const temper_sequence *seq;     /* the continuation */
+} temper_json_trace_doc;
+TEMPER_API void temper_json_trace(temper_json *j, const temper_json_trace_doc *d);
+
+/* `generate --power`: samples of p^alpha (temper_power_sample). */
+typedef struct temper_json_power_doc {
+    const temper_tokenizer *tok;    /* may be NULL */
+    const temper_power_params *params;
+    const temper_power_result *samples; /* (n_samples) */
+    const double *seconds;          /* (n_samples) wall time of each */
+    int n_samples;
+} temper_json_power_doc;
+TEMPER_API void temper_json_power(temper_json *j, const temper_json_power_doc *d);
+
+/* `softmax`: softmax with temperature and the stages on a row of named
+ * logits, at one or several temperatures. */
+typedef struct temper_json_softmax_table {
+    double temperature;
+    const char *samplers;           /* the stages applied, in order */
+    const double *scaled;           /* (n) logits / temperature */
+    const double *prob;             /* (n) softmax of scaled */
+    const double *prob_processed;   /* (n) after the stages */
+    const temper_token *samples;    /* (n_samples) draws; NULL: none */
+    long n_samples;
+} temper_json_softmax_table;
+typedef struct temper_json_softmax_doc {
+    const char *const *names;       /* (n) the tokens' names */
+    const float *logits;            /* (n) */
+    int n;
+    uint64_t seed;                  /* of the draws */
+    const temper_json_softmax_table *tables; /* (n_tables) */
+    int n_tables;                   /* 1: the table is the document */
+} temper_json_softmax_doc;
+TEMPER_API void temper_json_softmax(temper_json *j, const temper_json_softmax_doc *d);
+
+/* `list`: the models of the Hugging Face cache (temper_hub_list). Returns
+ * 0 or temper_hub_list's error (the document is then incomplete). */
+TEMPER_API int temper_json_hub_list(temper_json *j);
+
 #ifdef __cplusplus
 }
 #endif

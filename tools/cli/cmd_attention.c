@@ -231,35 +231,11 @@ int cmd_attention(int argc, char **argv) {
         goto done;
     }
     if (c.json) {
+        temper_json_attention_doc d = {.model = c.model, .tok = tok, .ids = ids, .n = n,
+                                       .n_layer = L, .n_head = H, .attn = attn, .layers = layers,
+                                       .n_layers = l1 - l0, .head_begin = h0, .head_end = h1};
         temper_json *j = temper_json_new(stdout);
-        temper_json_begin_document(j);
-        temper_json_key(j, "model"), temper_json_str(j, c.model);
-        temper_json_key(j, "n_layer"), temper_json_int(j, L);
-        temper_json_key(j, "n_head"), temper_json_int(j, H);
-        temper_json_ids_tokens(j, "", tok, ids, n);
-        temper_json_key(j, "layers"), temper_json_arr_begin(j);
-        for (int l = l0; l < l1; l++) {
-            temper_json_obj_begin(j);
-            temper_json_key(j, "layer"), temper_json_int(j, l);
-            temper_json_key(j, "heads"), temper_json_arr_begin(j);
-            for (int h = h0; h < h1; h++) {
-                const float *p = attn + ((size_t)(l - l0) * H + h) * n * n;
-                temper_json_obj_begin(j);
-                temper_json_key(j, "head"), temper_json_int(j, h);
-                temper_json_key(j, "weights"), temper_json_arr_begin(j);
-                for (int i = 0; i < n; i++) {
-                    temper_json_arr_begin(j);
-                    for (int k = 0; k < n; k++) temper_json_float(j, p[(size_t)i * n + k]);
-                    temper_json_arr_end(j);
-                }
-                temper_json_arr_end(j);
-                temper_json_obj_end(j);
-            }
-            temper_json_arr_end(j);
-            temper_json_obj_end(j);
-        }
-        temper_json_arr_end(j);
-        temper_json_obj_end(j);
+        temper_json_attention(j, &d);
         cli_json_end(j);
         goto done;
     }

@@ -49,14 +49,6 @@ static hstats stats_of(const float *x, size_t n) {
     return s;
 }
 
-static void json_stats(temper_json *j, const hstats *s, bool norm) {
-    temper_json_key(j, "min"), temper_json_double(j, s->min);
-    temper_json_key(j, "max"), temper_json_double(j, s->max);
-    temper_json_key(j, "mean"), temper_json_double(j, s->mean);
-    temper_json_key(j, "std"), temper_json_double(j, s->std);
-    if (norm) temper_json_key(j, "norm"), temper_json_double(j, s->norm);
-}
-
 #define PLOT_W 64
 #define PLOT_H 20
 
@@ -193,53 +185,13 @@ int cmd_hidden(int argc, char **argv) {
     int l0 = has_layer ? layer : 0, l1 = has_layer ? layer + 1 : L + 1;
 
     if (c.json) {
+        temper_json_hidden_doc d = {.model = c.model, .tok = tok, .ids = ids, .n = n,
+                                    .n_layer = L, .n_embd = C, .hidden = hidden,
+                                    .layer_begin = l0, .layer_end = l1,
+                                    .pca_layer = pca ? layer : -1, .pca_points = proj,
+                                    .pca_explained = explained};
         temper_json *j = temper_json_new(stdout);
-        temper_json_begin_document(j);
-        temper_json_key(j, "model"), temper_json_str(j, c.model);
-        temper_json_key(j, "n_layer"), temper_json_int(j, L);
-        temper_json_key(j, "n_embd"), temper_json_int(j, C);
-        temper_json_ids_tokens(j, "", tok, ids, n);
-        temper_json_key(j, "layers"), temper_json_arr_begin(j);
-        for (int l = l0; l < l1; l++) {
-            const float *x = hidden + (size_t)l * n * C;
-            hstats s = stats_of(x, (size_t)n * C);
-            temper_json_obj_begin(j);
-            temper_json_key(j, "layer"), temper_json_int(j, l);
-            json_stats(j, &s, false);
-            temper_json_key(j, "token_stats"), temper_json_arr_begin(j);
-            for (int k = 0; k < n; k++) {
-                hstats t = stats_of(x + (size_t)k * C, (size_t)C);
-                temper_json_obj_begin(j);
-                json_stats(j, &t, true);
-                temper_json_obj_end(j);
-            }
-            temper_json_arr_end(j);
-            temper_json_key(j, "states"), temper_json_arr_begin(j);
-            for (int k = 0; k < n; k++) {
-                temper_json_arr_begin(j);
-                for (int d = 0; d < C; d++) temper_json_float(j, x[(size_t)k * C + d]);
-                temper_json_arr_end(j);
-            }
-            temper_json_arr_end(j);
-            temper_json_obj_end(j);
-        }
-        temper_json_arr_end(j);
-        if (pca) {
-            temper_json_key(j, "pca"), temper_json_obj_begin(j);
-            temper_json_key(j, "layer"), temper_json_int(j, layer);
-            temper_json_key(j, "explained_variance_ratio"), temper_json_arr_begin(j);
-            temper_json_double(j, explained[0]), temper_json_double(j, explained[1]);
-            temper_json_arr_end(j);
-            temper_json_key(j, "points"), temper_json_arr_begin(j);
-            for (int k = 0; k < n; k++) {
-                temper_json_arr_begin(j);
-                temper_json_double(j, proj[2 * k]), temper_json_double(j, proj[2 * k + 1]);
-                temper_json_arr_end(j);
-            }
-            temper_json_arr_end(j);
-            temper_json_obj_end(j);
-        }
-        temper_json_obj_end(j);
+        temper_json_hidden(j, &d);
         cli_json_end(j);
         goto done;
     }

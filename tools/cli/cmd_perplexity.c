@@ -89,37 +89,6 @@ static void print_comparison(const ppl_item *items, int n) {
     }
 }
 
-static void json_result(temper_json *j, const ppl_item *it) {
-    const temper_perplexity_result *r = &it->r;
-    temper_json_obj_begin(j);
-    temper_json_key(j, "text");
-    if (it->text) temper_json_str(j, it->text);
-    else temper_json_null(j);
-    temper_json_key(j, "n_tokens"), temper_json_int(j, r->n_tokens);
-    temper_json_key(j, "n_windows"), temper_json_int(j, r->n_windows);
-    temper_json_key(j, "windows"), temper_json_arr_begin(j);
-    for (int w = 0; w < r->n_windows; w++) {
-        const temper_ppl_window *x = &it->win[w];
-        temper_json_obj_begin(j);
-        temper_json_key(j, "begin"), temper_json_int(j, x->begin);
-        temper_json_key(j, "end"), temper_json_int(j, x->end);
-        temper_json_key(j, "trg_len"), temper_json_int(j, x->trg_len);
-        temper_json_key(j, "n_scored"), temper_json_int(j, x->n_scored);
-        temper_json_key(j, "weight"), temper_json_int(j, x->weight);
-        temper_json_key(j, "nll"), temper_json_double(j, x->nll);
-        temper_json_key(j, "perplexity"), temper_json_double(j, exp(x->nll));
-        temper_json_obj_end(j);
-    }
-    temper_json_arr_end(j);
-    temper_json_key(j, "nll"), temper_json_double(j, r->nll);
-    temper_json_key(j, "perplexity"), temper_json_double(j, r->perplexity);
-    temper_json_key(j, "n_scored"), temper_json_int(j, r->n_scored);
-    temper_json_key(j, "token_nll"), temper_json_double(j, r->token_nll);
-    temper_json_key(j, "token_perplexity"), temper_json_double(j, r->token_perplexity);
-    temper_json_key(j, "nll_stderr"), temper_json_double(j, r->nll_stderr);
-    temper_json_key(j, "perplexity_stderr"), temper_json_double(j, r->perplexity_stderr);
-    temper_json_obj_end(j);
-}
 
 int cmd_perplexity(int argc, char **argv) {
     cli_common c = {0};
@@ -244,17 +213,17 @@ int cmd_perplexity(int argc, char **argv) {
     }
     if (rc == 0) {
         if (c.json) {
+            temper_json_ppl_item *ji = calloc((size_t)n_items, sizeof *ji);
+            for (int k = 0; ji && k < n_items; k++)
+                ji[k] = (temper_json_ppl_item){.text = items[k].text, .r = &items[k].r,
+                                               .windows = items[k].win};
+            temper_json_perplexities d = {.model = c.model, .max_length = (int)max_length,
+                                          .stride = (int)(stride ? stride : max_length), .bos = bos,
+                                          .items = ji, .n_items = ji ? n_items : 0};
             temper_json *j = temper_json_new(stdout);
-            temper_json_begin_document(j);
-            temper_json_key(j, "model"), temper_json_str(j, c.model);
-            temper_json_key(j, "max_length"), temper_json_int(j, max_length);
-            temper_json_key(j, "stride"), temper_json_int(j, stride ? stride : max_length);
-            temper_json_key(j, "bos"), temper_json_bool(j, bos);
-            temper_json_key(j, "results"), temper_json_arr_begin(j);
-            for (int k = 0; k < n_items; k++) json_result(j, &items[k]);
-            temper_json_arr_end(j);
-            temper_json_obj_end(j);
+            temper_json_perplexity(j, &d);
             cli_json_end(j);
+            free(ji);
         } else if (n_items == 1) {
             print_result(&items[0], c.file ? c.file : "text");
         } else {

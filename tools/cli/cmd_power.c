@@ -18,18 +18,6 @@ static double now_seconds(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* The text of ids as a malloc'd NUL-terminated string (special tokens left out). */
-static char *detok(const temper_tokenizer *tok, const temper_token *ids, int n) {
-    char probe;
-    int len = temper_detokenize(tok, ids, n, TEMPER_DETOKENIZE_SKIP_SPECIAL, &probe, 0);
-    if (len < 0) len = 0;
-    char *s = malloc((size_t)len + 1);
-    if (!s) return NULL;
-    if (len > 0) temper_detokenize(tok, ids, n, TEMPER_DETOKENIZE_SKIP_SPECIAL, s, (size_t)len + 1);
-    s[len] = '\0';
-    return s;
-}
-
 static void usage(FILE *f) {
     fprintf(f,
             "usage: temper generate -m MODEL --power ALPHA [options] PROMPT\n\n"
@@ -147,6 +135,8 @@ int cmd_generate_power(int argc, char **argv) {
     int n_prompt = 0, rc = 1;
     temper_context *ctx = NULL;
     temper_power_result res = {0};
+    temper_power_result *kept = NULL; /* (n_seqs) with --json: every sample, written at the end */
+    double *secs_of = NULL;           /* (n_seqs) */
     if (cli_prompt_ids(&c, tok, &ids, &n_prompt) != 0) goto out;
     if (n_prompt == 0) {
         cli_error("generate: the prompt is empty: power sampling needs at least one prompt token");
@@ -178,21 +168,13 @@ int cmd_generate_power(int argc, char **argv) {
             fprintf(stderr, ", particles %d", p.particles);
         fprintf(stderr, ", seed %llu\n", (unsigned long long)p.seed);
     }
-    temper_json *j = NULL;
     if (c.json) {
-        j = temper_json_new(stdout);
-        temper_json_begin_document(j);
-        temper_json_key(j, "settings"), temper_json_obj_begin(j);
-        temper_json_key(j, "method"), temper_json_str(j, names[p.method]);
-        temper_json_key(j, "alpha"), temper_json_float(j, p.alpha);
-        temper_json_key(j, "max_new_tokens"), temper_json_int(j, p.max_new_tokens);
-        temper_json_key(j, "block_size"), temper_json_int(j, p.block_size);
-        temper_json_key(j, "mcmc_steps"), temper_json_int(j, p.mcmc_steps);
-        temper_json_key(j, "particles"), temper_json_int(j, p.particles);
-        temper_json_key(j, "seed"), temper_json_int(j, (long long)p.seed);
-        temper_json_key(j, "num_return_sequences"), temper_json_int(j, n_seqs);
-        temper_json_obj_end(j);
-        temper_json_key(j, "sequences"), temper_json_arr_begin(j);
+        kept = calloc((size_t)n_seqs, sizeof *kept);
+        secs_of = calloc((size_t)n_seqs, sizeof *secs_of);
+        if (!kept || !secs_of) {
+            cli_error("out of memory");
+            goto out;
+        }
     }
     /* sample k draws from stream k of the seed: independent samples, and
      * sample k is the same whatever the number asked for */
@@ -207,27 +189,9 @@ int cmd_generate_power(int argc, char **argv) {
         double secs = now_seconds() - t0;
         double acc = res.n_proposals ? (double)res.n_accepted / res.n_proposals : NAN;
         if (c.json) {
-            char *text = detok(tok, res.ids, res.n_ids);
-            temper_json_obj_begin(j);
-            temper_json_key(j, "text"), temper_json_str(j, text ? text : "");
-            free(text);
-            temper_json_key(j, "ids"), temper_json_arr_begin(j);
-            for (int q = 0; q < res.n_ids; q++) temper_json_int(j, res.ids[q]);
-            temper_json_arr_end(j);
-            temper_json_key(j, "finish_reason"), temper_json_str(j, res.finished_eos ? "eos" : "length");
-            temper_json_key(j, "log_prob"), temper_json_double(j, res.log_p);
-            temper_json_key(j, "power"), temper_json_obj_begin(j);
-            temper_json_key(j, "acceptance_rate"), temper_json_double(j, acc);
-            temper_json_key(j, "proposals"), temper_json_int(j, res.n_proposals);
-            temper_json_key(j, "accepted"), temper_json_int(j, res.n_accepted);
-            temper_json_key(j, "resamples"), temper_json_int(j, res.n_resamples);
-            temper_json_key(j, "ess"), temper_json_arr_begin(j);
-            for (int q = 0; q < res.n_ess; q++) temper_json_double(j, res.ess[q]);
-            temper_json_arr_end(j);
-            temper_json_key(j, "forward_tokens"), temper_json_int(j, res.forward_tokens);
-            temper_json_key(j, "seconds"), temper_json_double(j, secs);
-            temper_json_obj_end(j);
-            temper_json_obj_end(j);
+            kept[k] = res;
+            secs_of[k] = secs;
+            res = (temper_power_result){0};
             continue;
         }
         /* prompt and continuation decoded together: the space between them */
@@ -248,13 +212,18 @@ int cmd_generate_power(int argc, char **argv) {
         fprintf(stderr, ", %lld forward tokens, %.2f s\n", (long long)res.forward_tokens, secs);
     }
     if (c.json) {
-        temper_json_arr_end(j);
-        temper_json_obj_end(j);
+        temper_json_power_doc doc = {.tok = tok, .params = &p, .samples = kept,
+                                     .seconds = secs_of, .n_samples = n_seqs};
+        temper_json *j = temper_json_new(stdout);
+        temper_json_power(j, &doc);
         cli_json_end(j);
     }
     rc = 0;
 out:
     temper_power_result_free(&res);
+    for (int k = 0; kept && k < n_seqs; k++) temper_power_result_free(&kept[k]);
+    free(kept);
+    free(secs_of);
     temper_context_free(ctx);
     free(ids);
     temper_model_free(model);

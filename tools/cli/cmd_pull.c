@@ -179,7 +179,6 @@ int cmd_pull(int argc, char **argv) {
 /* ---- temper list ------------------------------------------------------------ */
 
 typedef struct list_state {
-    temper_json *json; /* NULL: a table */
     int n;
     uint64_t bytes;
 } list_state;
@@ -188,25 +187,6 @@ static int list_one(const temper_hub_entry *e, void *user) {
     list_state *s = user;
     s->n++;
     s->bytes += e->bytes;
-    if (s->json) {
-        temper_json *j = s->json;
-        temper_json_obj_begin(j);
-        temper_json_key(j, "id"), temper_json_str(j, e->repo);
-        temper_json_key(j, "refs");
-        temper_json_arr_begin(j);
-        char refs[512];
-        snprintf(refs, sizeof refs, "%s", e->refs);
-        for (char *t = strtok(refs, ","); t; t = strtok(NULL, ",")) temper_json_str(j, t);
-        temper_json_arr_end(j);
-        temper_json_key(j, "commit"), temper_json_str(j, e->commit);
-        temper_json_key(j, "path"), temper_json_str(j, e->path);
-        temper_json_key(j, "arch"), temper_json_str(j, e->arch);
-        temper_json_key(j, "bytes"), temper_json_int(j, (long long)e->bytes);
-        temper_json_key(j, "files"), temper_json_int(j, e->n_files);
-        temper_json_key(j, "complete"), temper_json_bool(j, e->complete);
-        temper_json_obj_end(j);
-        return 0;
-    }
     char size[32], rev[64];
     if (e->refs[0]) snprintf(rev, sizeof rev, "%s", e->refs);
     else snprintf(rev, sizeof rev, "%.12s", e->commit);
@@ -230,27 +210,19 @@ int cmd_list(int argc, char **argv) {
     char cache[4096];
     int rc = temper_hub_cache_dir(cache, sizeof cache);
     if (rc < 0) return cli_lib_error(NULL, rc);
-    temper_json *j = json ? temper_json_new(stdout) : NULL;
-    list_state s = {.json = j};
     if (json) {
-        temper_json_begin_document(j);
-        temper_json_key(j, "cache"), temper_json_str(j, cache);
-        temper_json_key(j, "models");
-        temper_json_arr_begin(j);
-    } else {
-        printf("%-40s %-14s %10s  %s\n", "ID", "REVISION", "SIZE", "ARCH");
+        temper_json *j = temper_json_new(stdout);
+        rc = temper_json_hub_list(j);
+        cli_json_end(j);
+        return rc < 0 ? cli_lib_error(NULL, rc) : 0;
     }
+    list_state s = {0};
+    printf("%-40s %-14s %10s  %s\n", "ID", "REVISION", "SIZE", "ARCH");
     rc = temper_hub_list(list_one, &s);
     if (rc < 0) return cli_lib_error(NULL, rc);
-    if (json) {
-        temper_json_arr_end(j);
-        temper_json_obj_end(j);
-        cli_json_end(j);
-    } else {
-        char size[32];
-        printf("%d model%s, %s in %s\n", s.n, s.n == 1 ? "" : "s",
-               human(size, sizeof size, (double)s.bytes), cache);
-    }
+    char size[32];
+    printf("%d model%s, %s in %s\n", s.n, s.n == 1 ? "" : "s",
+           human(size, sizeof size, (double)s.bytes), cache);
     return 0;
 }
 

@@ -171,57 +171,21 @@ static void print_pairs(const score_item *items, int n, const temper_tokenizer *
 
 static void print_json(const score_item *items, int n, const temper_tokenizer *tok,
                        const score_opts *o, const char *model) {
-    char buf[4096];
+    temper_json_score_item *ji = calloc((size_t)n, sizeof *ji);
+    if (!ji) {
+        cli_error("out of memory");
+        return;
+    }
+    for (int k = 0; k < n; k++)
+        ji[k] = (temper_json_score_item){.text = items[k].text, .ids = items[k].ids, .n = items[k].n,
+                                         .logprobs = items[k].lp, .temp_logprobs = items[k].tlp,
+                                         .score = &items[k].s};
+    temper_json_scores d = {.model = model, .tok = tok, .alpha = o->alpha, .temperature = o->temp,
+                            .bos = o->bos, .items = ji, .n_items = n, .pairs = o->pairs};
     temper_json *j = temper_json_new(stdout);
-    temper_json_begin_document(j);
-    temper_json_key(j, "model"), temper_json_str(j, model);
-    temper_json_key(j, "alpha"), temper_json_double(j, o->alpha);
-    temper_json_key(j, "temperature"), temper_json_double(j, o->temp);
-    temper_json_key(j, "bos"), temper_json_bool(j, o->bos);
-    temper_json_key(j, "results"), temper_json_arr_begin(j);
-    for (int k = 0; k < n; k++) {
-        const score_item *it = &items[k];
-        temper_json_obj_begin(j);
-        temper_json_key(j, "text"), temper_json_str(j, item_text(it, tok, buf, sizeof buf));
-        temper_json_key(j, "n_tokens"), temper_json_int(j, it->n);
-        temper_json_key(j, "n_scored"), temper_json_int(j, it->s.n_scored);
-        temper_json_key(j, "log_prob"), temper_json_double(j, it->s.log_prob);
-        temper_json_key(j, "power_score"), temper_json_double(j, it->s.power_score);
-        temper_json_key(j, "temp_score"), temper_json_double(j, it->s.temp_score);
-        temper_json_key(j, "mean_log_prob"), temper_json_double(j, it->s.mean_log_prob);
-        temper_json_key(j, "perplexity"), temper_json_double(j, it->s.perplexity);
-        temper_json_ids_tokens(j, "", tok, it->ids, it->n);
-        temper_json_key(j, "logprobs"), temper_json_arr_begin(j);
-        for (int t = 0; t < it->n; t++) {
-            temper_json_obj_begin(j);
-            temper_json_key(j, "id"), temper_json_int(j, it->ids[t]);
-            temper_json_key(j, "token"), temper_json_str(j, tok ? temper_token_text(tok, it->ids[t]) : NULL);
-            cli_an_token_text(tok, it->ids[t], buf, sizeof buf);
-            temper_json_key(j, "text"), temper_json_str(j, buf);
-            temper_json_key(j, "logprob"), temper_json_double(j, it->lp[t]);       /* null for the first */
-            temper_json_key(j, "temp_logprob"), temper_json_double(j, it->tlp[t]);
-            temper_json_obj_end(j);
-        }
-        temper_json_arr_end(j);
-        temper_json_obj_end(j);
-    }
-    temper_json_arr_end(j);
-    if (o->pairs) {
-        temper_json_key(j, "pairs"), temper_json_arr_begin(j);
-        for (int p = 0; p + 1 < n; p += 2) {
-            const temper_sequence_score *a = &items[p].s, *b = &items[p + 1].s;
-            temper_json_obj_begin(j);
-            temper_json_key(j, "a"), temper_json_int(j, p);
-            temper_json_key(j, "b"), temper_json_int(j, p + 1);
-            temper_json_key(j, "gap_log_prob"), temper_json_double(j, a->log_prob - b->log_prob);
-            temper_json_key(j, "gap_power_score"), temper_json_double(j, a->power_score - b->power_score);
-            temper_json_key(j, "gap_temp_score"), temper_json_double(j, a->temp_score - b->temp_score);
-            temper_json_obj_end(j);
-        }
-        temper_json_arr_end(j);
-    }
-    temper_json_obj_end(j);
+    temper_json_score(j, &d);
     cli_json_end(j);
+    free(ji);
 }
 
 /* Append an item to *items (count *n); 1 on out of memory. */

@@ -336,40 +336,19 @@ static void print_text(const sm_args *a, sm_table *tabs) {
     }
 }
 
-/* One temperature's table: the whole document (doc) or one of its list. */
-static void json_table(temper_json *j, const sm_args *a, const sm_table *tb, bool doc) {
-    if (doc) temper_json_begin_document(j);
-    else temper_json_obj_begin(j);
-    temper_json_key(j, "temperature");
-    temper_json_double(j, tb->t);
-    temper_json_key(j, "samplers");
-    temper_json_str(j, tb->samplers);
-    temper_json_key(j, "rows");
-    temper_json_arr_begin(j);
-    for (int i = 0; i < a->n; i++) {
-        temper_json_obj_begin(j);
-        temper_json_key(j, "token");
-        temper_json_str(j, a->names[i]);
-        temper_json_key(j, "logit");
-        temper_json_float(j, a->logits[i]); /* -inf -> null */
-        temper_json_key(j, "scaled_logit");
-        temper_json_double(j, tb->scaled[i]);
-        temper_json_key(j, "prob");
-        temper_json_double(j, tb->prob[i]);
-        temper_json_key(j, "prob_processed");
-        temper_json_double(j, tb->proc[i]);
-        temper_json_obj_end(j);
-    }
-    temper_json_arr_end(j);
-    if (a->n_sample > 0) {
-        temper_json_key(j, "seed");
-        temper_json_int(j, (long long)a->seed);
-        temper_json_key(j, "samples");
-        temper_json_arr_begin(j);
-        for (long k = 0; k < a->n_sample; k++) temper_json_int(j, tb->draws[k]);
-        temper_json_arr_end(j);
-    }
-    temper_json_obj_end(j);
+static void print_json(const sm_args *a, const sm_table *tabs) {
+    temper_json_softmax_table t[MAX_TEMPS];
+    for (int k = 0; k < a->n_temps && k < MAX_TEMPS; k++)
+        t[k] = (temper_json_softmax_table){.temperature = tabs[k].t, .samplers = tabs[k].samplers,
+                                           .scaled = tabs[k].scaled, .prob = tabs[k].prob,
+                                           .prob_processed = tabs[k].proc, .samples = tabs[k].draws,
+                                           .n_samples = a->n_sample > 0 ? a->n_sample : 0};
+    temper_json_softmax_doc d = {.names = (const char *const *)a->names, .logits = a->logits,
+                                 .n = a->n, .seed = a->seed, .tables = t,
+                                 .n_tables = a->n_temps < MAX_TEMPS ? a->n_temps : MAX_TEMPS};
+    temper_json *j = temper_json_new(stdout);
+    temper_json_softmax(j, &d);
+    cli_json_end(j);
 }
 
 static void free_args(sm_args *a) {
@@ -510,18 +489,7 @@ int cmd_softmax(int argc, char **argv) {
     }
     if (rc == 0) {
         if (a.json) {
-            temper_json *j = temper_json_new(stdout);
-            if (a.n_temps == 1) {
-                json_table(j, &a, &tabs[0], true);
-            } else {
-                temper_json_begin_document(j);
-                temper_json_key(j, "temperatures");
-                temper_json_arr_begin(j);
-                for (int k = 0; k < a.n_temps; k++) json_table(j, &a, &tabs[k], false);
-                temper_json_arr_end(j);
-                temper_json_obj_end(j);
-            }
-            cli_json_end(j);
+            print_json(&a, tabs);
         } else {
             print_text(&a, tabs);
         }

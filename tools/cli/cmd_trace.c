@@ -141,17 +141,11 @@ int cmd_trace(int argc, char **argv) {
     for (int v = 0; v < V; v++) lmin = fmin(lmin, logits[v]), lmax = fmax(lmax, logits[v]), lsum += logits[v];
     for (int v = 0; v < V; v++) esum += exp(logits[v] - lmax);
     for (int v = 0; v < V; v++) psum += exp(logits[v] - lmax) / esum;
-    int top[5], n_top = V < 5 ? V : 5;
-    double top_p[5];
-    for (int k = 0; k < n_top; k++) { /* the 5 largest, ties to the lowest id */
-        int best = -1;
-        for (int v = 0; v < V; v++) {
-            bool taken = false;
-            for (int q = 0; q < k; q++) taken = taken || top[q] == v;
-            if (!taken && (best < 0 || logits[v] > logits[best])) best = v;
-        }
-        top[k] = best;
-        top_p[k] = exp(logits[best] - lmax) / esum; /* logits is overwritten by decoding */
+    temper_candidate top[5]; /* the 5 largest logits, ties to the lowest id */
+    int n_top = temper_next_token_table(logits, V, NULL, 5, top, NULL);
+    if (n_top < 0) {
+        rc = cli_lib_error("the next-token table", n_top);
+        goto done;
     }
 
     /* The continuation: temper_generate evaluates the prompt again, from an
@@ -182,51 +176,13 @@ int cmd_trace(int argc, char **argv) {
     const float *emb = hidden; /* layer 0: (n, C) */
 
     if (c.json) {
+        temper_json_trace_doc d = {.model = c.model, .text = c.prompt, .tok = tok, .ids = ids,
+                                   .n = n, .n_layer = L, .n_head = mi.n_head, .n_embd = C,
+                                   .logits = logits, .n_vocab = V, .top = top, .n_top = n_top,
+                                   .params = &gp, .seq = seq};
+        d.n_eos = temper_model_eos_ids(model, &d.eos);
         temper_json *j = temper_json_new(stdout);
-        temper_json_begin_document(j);
-        temper_json_key(j, "model"), temper_json_str(j, c.model);
-        temper_json_key(j, "text");
-        if (c.prompt) temper_json_str(j, c.prompt);
-        else temper_json_null(j);
-        temper_json_ids_tokens(j, "", tok, ids, n);
-        temper_json_key(j, "embedding_shape"), temper_json_arr_begin(j), temper_json_int(j, n), temper_json_int(j, C), temper_json_arr_end(j);
-        temper_json_key(j, "n_layer"), temper_json_int(j, L);
-        temper_json_key(j, "n_head"), temper_json_int(j, mi.n_head);
-        temper_json_key(j, "n_vocab"), temper_json_int(j, V);
-        temper_json_key(j, "logits"), temper_json_obj_begin(j);
-        temper_json_key(j, "min"), temper_json_double(j, lmin);
-        temper_json_key(j, "max"), temper_json_double(j, lmax);
-        temper_json_key(j, "mean"), temper_json_double(j, lsum / V);
-        temper_json_obj_end(j);
-        temper_json_key(j, "softmax_sum"), temper_json_double(j, psum);
-        temper_json_key(j, "top"), temper_json_arr_begin(j);
-        for (int k = 0; k < n_top; k++) {
-            temper_json_obj_begin(j);
-            temper_json_key(j, "id"), temper_json_int(j, top[k]);
-            temper_json_key(j, "token"), temper_json_str(j, tok ? temper_token_text(tok, top[k]) : NULL);
-            cli_an_token_text(tok, top[k], buf, sizeof buf);
-            temper_json_key(j, "text"), temper_json_str(j, buf);
-            temper_json_key(j, "prob"), temper_json_double(j, top_p[k]);
-            temper_json_obj_end(j);
-        }
-        temper_json_arr_end(j);
-        temper_json_key(j, "settings"), temper_json_obj_begin(j);
-        temper_json_key(j, "do_sample"), temper_json_bool(j, !greedy);
-        temper_json_key(j, "temperature"), temper_json_double(j, o.temp);
-        temper_json_key(j, "top_k"), temper_json_int(j, o.top_k);
-        temper_json_key(j, "top_p"), temper_json_double(j, o.top_p);
-        temper_json_key(j, "seed"), temper_json_int(j, o.seed);
-        temper_json_key(j, "max_new_tokens"), temper_json_int(j, o.n_new);
-        temper_json_obj_end(j);
-        temper_json_key(j, "continuation_ids"), temper_json_arr_begin(j);
-        for (int k = 0; k < n_out; k++) temper_json_int(j, ids[n + k]);
-        temper_json_arr_end(j);
-        temper_json_key(j, "continuation");
-        if (cont) temper_json_strn(j, cont, (size_t)len);
-        else temper_json_null(j);
-        temper_json_key(j, "finish_reason");
-        temper_json_str(j, seq->finish_reason == TEMPER_FINISH_EOS ? "eos" : "length");
-        temper_json_obj_end(j);
+        temper_json_trace(j, &d);
         cli_json_end(j);
         free(cont);
         goto done;
@@ -266,9 +222,9 @@ int cmd_trace(int argc, char **argv) {
     rule("6. softmax -> probabilities");
     printf("   sum of the probabilities: %.6f\n   top 5:\n", psum);
     for (int k = 0; k < n_top; k++) {
-        cli_an_token_label(tok, top[k], 24, buf, sizeof buf);
+        cli_an_token_label(tok, top[k].id, 24, buf, sizeof buf);
         printf("     %d. %-*s %6d  %6.2f%%\n", k + 1, 24 + (int)strlen(buf) - cli_display_width(buf), buf,
-               top[k], 100 * top_p[k]);
+               top[k].id, 100 * exp(top[k].logprob));
     }
     rule("7. decoding");
     printf("   %s\n", settings);
