@@ -90,7 +90,8 @@ int temper__llama2c_open(const char *path, temper__weights *w, cJSON **config) {
         if (v != 1 || m.size < 256) {
             rc = temper__error(TEMPER_EUNSUPPORTED,
                                "%s: llama2.c checkpoint version %d is not supported (temper reads the "
-                               "float32 versions 0 and 1): export it again with --version 1",
+                               "float32 versions 0 and 1): export it again as version 1 with llama2.c's "
+                               "export.py",
                                path, v);
             goto fail;
         }

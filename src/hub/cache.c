@@ -1,5 +1,5 @@
 /* cache.c - what is in the Hugging Face cache: complete snapshots, the
- * listing of `temper list`, removal for `temper rm`, and the public Hub
+ * listing of the cache, removal of a model or snapshot, and the public Hub
  * functions of temper.h. */
 #include <dirent.h>
 #include <errno.h>
@@ -282,8 +282,8 @@ int temper_hub_remove(const char *repo_id, uint64_t *bytes_freed) {
     if ((rc = temper__hub_cache_dir(&cache, NULL)) < 0) goto done;
     if (!(repo_dir = temper__hub_repo_dir(cache, repo))) { rc = temper__error(TEMPER_ENOMEM, "out of memory"); goto done; }
     if (!temper__is_dir(repo_dir)) {
-        rc = temper__error(TEMPER_ENOENT, "%s is not in the cache (no folder %s): `temper list` "
-                           "shows what is there", repo, repo_dir);
+        rc = temper__error(TEMPER_ENOENT, "%s is not in the cache (no folder %s): temper_hub_list() "
+                           "lists what is there", repo, repo_dir);
         goto done;
     }
     uint64_t bytes = 0;

@@ -246,6 +246,15 @@ int cmd_rm(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         uint64_t freed = 0;
         int rc = temper_hub_remove(argv[i], &freed);
+        if (rc == TEMPER_ENOENT && strstr(temper_last_error(), "temper_hub_list()")) {
+            /* the library's hint, in the CLI's words */
+            char msg[1024];
+            snprintf(msg, sizeof msg, "%s", temper_last_error());
+            *strstr(msg, "temper_hub_list() lists") = '\0';
+            cli_error("%s`temper list` shows what is there", msg);
+            status = 1;
+            continue;
+        }
         if (rc < 0) {
             status = cli_lib_error(NULL, rc);
             continue;
