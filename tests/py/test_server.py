@@ -69,7 +69,7 @@ def test_greedy_and_sampled(s):
     check("greedy text == temper generate", st == 200 and ch["text"] == cli["text"], (r, cli["text"]))
     check("greedy logprobs == temper generate (raw)",
           st == 200 and [f32(x) for x in ch["logprobs"]["token_logprobs"]] ==
-          [f32(t["logprob"]) for t in cli["tokens"]], r)
+          [f32(t["logprob"]) for t in cli["logprobs"]], r)
     check("top_logprobs: 2 best, best first",
           st == 200 and all(len(t) == 2 for t in ch["logprobs"]["top_logprobs"]) and
           list(ch["logprobs"]["top_logprobs"][0].values())[0] >= list(ch["logprobs"]["top_logprobs"][0].values())[1], r)
@@ -88,7 +88,7 @@ def test_greedy_and_sampled(s):
           (r, cli["text"]))
     check("sampled log-probs == temper generate",
           st == 200 and [f32(x) for x in r["choices"][0]["logprobs"]["token_logprobs"]] ==
-          [f32(t["logprob"]) for t in cli["tokens"]], r)
+          [f32(t["logprob"]) for t in cli["logprobs"]], r)
     st2, _, r2 = s.post("/v1/completions", body)
     check("same seed, same completion", st2 == 200 and r2["choices"] == r["choices"])
     texts = set()
@@ -108,7 +108,7 @@ def test_echo(s):
         return
     for i, ch in enumerate(r["choices"]):
         lp = ch["logprobs"]["token_logprobs"]
-        want = [t["logprob"] for t in score[i]["tokens"]]
+        want = [t["logprob"] for t in score[i]["logprobs"]]
         check(f"echo {i}: text is the prompt", ch["text"] == texts[i], ch["text"])
         check(f"echo {i}: first log-prob null", lp[0] is None and ch["logprobs"]["top_logprobs"][0] is None)
         check(f"echo {i}: prompt log-probs == temper score (1e-5)",
@@ -677,7 +677,7 @@ def test_node_client(s):
         return
     out = json.loads(r.stdout)
     lp = out["echo"]["choices"][0]["logprobs"]["token_logprobs"]
-    want = [t["logprob"] for t in score["tokens"]]
+    want = [t["logprob"] for t in score["logprobs"]]
     check("node: echo log-probs == temper score (1e-5)",
           lp[0] is None and all(abs(a - b) <= 1e-5 for a, b in zip(lp[1:], want[1:])), (lp, want))
     check("node: stream text == whole text (same seed)", out["streamed"] == out["whole"]["choices"][0]["text"],

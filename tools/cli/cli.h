@@ -191,6 +191,10 @@ size_t cli_visible(char *buf, size_t cap, const char *bytes, size_t len);
 /* Display width in terminal columns of a UTF-8 string. */
 int cli_display_width(const char *s);
 
+/* HF tokenizer.decode(ids, skip_special_tokens=True) as a malloc'd
+ * NUL-terminated string owned by the caller ("" without a tokenizer; NULL:
+ * out of memory). */
+char *cli_detok(const temper_tokenizer *tok, const temper_token *ids, int n);
 /* HF tokenizer.decode(prompt + ids, skip_special_tokens=True), decoded
  * together so that the space or character at the seam is right, as a
  * malloc'd string owned by the caller ("" without a tokenizer; NULL: out of
@@ -201,6 +205,16 @@ char *cli_decode_continued(const temper_tokenizer *tok, const temper_token *prom
 /* Write s as Python's repr(s) does: quotes, escapes, non-printables as
  * \xNN, \uNNNN or \UNNNNNNNN (a token list reads as in a notebook). */
 void cli_print_pyrepr(FILE *f, const char *s);
+
+/* A bar of p * width columns in eighths of a column (U+2588..U+258F),
+ * padded with spaces to width when pad. */
+void cli_print_bar(FILE *f, double p, int width, bool pad);
+/* Seconds of a monotonic clock. */
+double cli_now(void);
+/* A list of temperatures ("1.0,0.7,0.5", commas or spaces) into out (at
+ * most max): the count, or -1 with "--temps ..." printed; example: a list
+ * for the message. */
+int cli_parse_temps(const char *text, double *out, int max, const char *example);
 
 /* True when stdout is a terminal and NO_COLOR is unset. */
 bool cli_use_color(FILE *f);
@@ -231,6 +245,9 @@ void cli_an_fit(const char *s, int width, char *out, size_t cap);
 void cli_an_quote(const char *text, int width, char *out, size_t cap);
 /* Columns of the terminal: $COLUMNS, else the tty's, else 80. */
 int cli_an_term_width(void);
+/* Index v of count things, negative from the end (-1: the last); -1 when
+ * out of range. */
+int cli_an_resolve(long v, int count);
 /* The model's BOS id, else its EOS id; 2 (message printed) if neither. */
 int cli_an_bos(const temper_model *model, temper_token *bos);
 /* Put bos in front of the malloc'd *ids (n), unless it is there already. */

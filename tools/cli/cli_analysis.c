@@ -74,6 +74,11 @@ int cli_an_term_width(void) {
     return 80;
 }
 
+int cli_an_resolve(long v, int count) {
+    if (v < 0) v += count;
+    return v >= 0 && v < count ? (int)v : -1;
+}
+
 int cli_an_bos(const temper_model *model, temper_token *bos) {
     if (temper_model_score_bos(model, bos) < 0) { /* the library's choice: BOS, else EOS */
         cli_error("--bos: the model has neither a BOS nor an EOS token: give the ids with "

@@ -72,9 +72,6 @@ int gen_apply_generation_config(gen_args *a, const char *text);
 int gen_resolve_mode(gen_args *a, bool final);
 
 /* ---- cli_generate_out.c */
-/* Text of ids as HF tokenizer.decode(ids, skip_special_tokens=True), as a
- * malloc'd NUL-terminated string owned by the caller ("" without tokenizer). */
-char *gen_detok(const temper_tokenizer *tok, const temper_token *ids, int n);
 /* "eos", "length" or "stop" (the context window counts as length). */
 const char *gen_finish_name(int finish_reason);
 

@@ -15,36 +15,6 @@
 
 /* ---- options ------------------------------------------------------------ */
 
-/* Split "1,0.7,0.5" into a->temps. Returns 0 or -1 (message printed). */
-static int parse_temps(gen_args *a, const char *text) {
-    const char *s = text;
-    a->n_temps = 0;
-    while (*s) {
-        char item[64];
-        size_t n = strcspn(s, ", ");
-        double t;
-        if (n == 0) {
-            s++;
-            continue;
-        }
-        if (n >= sizeof item || a->n_temps == GEN_MAX_TEMPS) goto bad;
-        memcpy(item, s, n);
-        item[n] = '\0';
-        if (cli_parse_double(item, &t, false) < 0 || t < 0) {
-            cli_error("--temps: \"%s\" is not a temperature: give numbers >= 0, e.g. "
-                      "--temps 1.0,0.7,0.5,0.1", item);
-            return -1;
-        }
-        a->temps[a->n_temps++] = t;
-        s += n;
-    }
-    if (a->n_temps > 0) return 0;
-bad:
-    cli_error("--temps \"%s\": give 1 to %d temperatures, e.g. --temps 1.0,0.7,0.5,0.1",
-              text, GEN_MAX_TEMPS);
-    return -1;
-}
-
 static int parse_early_stopping(const char *v, int *out) {
     if (!strcmp(v, "false") || !strcmp(v, "0")) *out = TEMPER_EARLY_STOPPING_FALSE;
     else if (!strcmp(v, "true") || !strcmp(v, "1")) *out = TEMPER_EARLY_STOPPING_TRUE;
@@ -122,7 +92,8 @@ static int generate_opt(gen_args *a, int *i, int argc, char **argv) {
         return 1;
     }
     if ((r = cli_opt(argv, argc, i, NULL, "--temps", &v)) != 0)
-        return r < 0 || parse_temps(a, v) < 0 ? -1 : 1;
+        return r < 0 || (a->n_temps = cli_parse_temps(v, a->temps, GEN_MAX_TEMPS,
+                                                       "1.0,0.7,0.5,0.1")) < 0 ? -1 : 1;
     return 0;
 }
 

@@ -11,18 +11,6 @@
 
 #define LABEL_WIDTH 24       /* columns of a token in the table */
 
-char *gen_detok(const temper_tokenizer *tok, const temper_token *ids, int n) {
-    char probe; /* cap 0: only the size is asked */
-    int len = tok && n > 0 ? temper_detokenize(tok, ids, n, TEMPER_DETOKENIZE_SKIP_SPECIAL,
-                                               &probe, 0) : 0;
-    if (len < 0) len = 0;
-    char *s = malloc((size_t)len + 1);
-    if (!s) return NULL;
-    if (len > 0) temper_detokenize(tok, ids, n, TEMPER_DETOKENIZE_SKIP_SPECIAL, s, (size_t)len + 1);
-    s[len] = '\0';
-    return s;
-}
-
 const char *gen_finish_name(int finish_reason) {
     switch (finish_reason) {
     case TEMPER_FINISH_EOS: return "eos";

@@ -4,7 +4,9 @@
  * (wide CJK characters count 2, combining marks 0), and whether to colour.
  */
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <utf8proc.h>
 
@@ -152,6 +154,53 @@ int cli_display_width(const char *s) {
     return width;
 }
 
+void cli_print_bar(FILE *f, double p, int width, bool pad) {
+    static const char *const eighths[8] = {"", "\u258F", "\u258E", "\u258D",
+                                           "\u258C", "\u258B", "\u258A", "\u2589"};
+    long units = lround(p * width * 8);
+    int cols = 0;
+    for (; units >= 8; units -= 8, cols++) fputs("\u2588", f);
+    if (units > 0) {
+        fputs(eighths[units], f);
+        cols++;
+    }
+    for (; pad && cols < width; cols++) fputc(' ', f);
+}
+
+double cli_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int cli_parse_temps(const char *text, double *out, int max, const char *example) {
+    int n = 0;
+    for (const char *s = text; *s;) {
+        size_t len = strcspn(s, ", \t\n");
+        if (len == 0) {
+            s++;
+            continue;
+        }
+        char item[64];
+        if (len >= sizeof item || n == max) {
+            n = 0;
+            break;
+        }
+        memcpy(item, s, len);
+        item[len] = '\0';
+        if (cli_parse_double(item, &out[n], false) < 0 || out[n] < 0) {
+            cli_error("--temps: \"%s\" is not a temperature: give numbers >= 0 (0: greedy), "
+                      "e.g. --temps %s", item, example);
+            return -1;
+        }
+        n++;
+        s += len;
+    }
+    if (n > 0) return n;
+    cli_error("--temps \"%s\": give 1 to %d temperatures, e.g. --temps %s", text, max, example);
+    return -1;
+}
+
 bool cli_use_color(FILE *f) {
     const char *no = getenv("NO_COLOR");
     if (no && no[0]) return false;
@@ -162,9 +211,7 @@ bool cli_use_color(FILE *f) {
 
 /* ---- prompt + continuation ------------------------------------------------ */
 
-/* decode(ids, skip_special_tokens=True) as a malloc'd string; "" without
- * a tokenizer; NULL when out of memory. */
-static char *decode_ids(const temper_tokenizer *tok, const temper_token *ids, int n) {
+char *cli_detok(const temper_tokenizer *tok, const temper_token *ids, int n) {
     char probe; /* cap 0: only the size is asked */
     int len = tok && n > 0 ? temper_detokenize(tok, ids, n, TEMPER_DETOKENIZE_SKIP_SPECIAL, &probe, 0) : 0;
     if (len < 0) len = 0;
@@ -183,8 +230,8 @@ char *cli_decode_continued(const temper_tokenizer *tok, const temper_token *prom
     if (all) {
         memcpy(all, prompt, sizeof *all * (size_t)n_prompt);
         memcpy(all + n_prompt, ids, sizeof *all * (size_t)n);
-        whole = decode_ids(tok, all, (int)total);
-        head = decode_ids(tok, prompt, n_prompt);
+        whole = cli_detok(tok, all, (int)total);
+        head = cli_detok(tok, prompt, n_prompt);
     }
     size_t k = 0;
     while (whole && head && head[k] && head[k] == whole[k]) k++;

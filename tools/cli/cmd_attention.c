@@ -140,12 +140,6 @@ static void csv_field(const char *s) {
     putchar('"');
 }
 
-/* Resolve a possibly negative index against count; -1 if out of range. */
-static int resolve(long v, int count) {
-    if (v < 0) v += count;
-    return v >= 0 && v < count ? (int)v : -1;
-}
-
 int cmd_attention(int argc, char **argv) {
     cli_common c = {0};
     long layer_arg = 0, head_arg = 0;
@@ -192,7 +186,7 @@ int cmd_attention(int argc, char **argv) {
     temper_model_info mi;
     temper_model_get_info(model, &mi);
     const int L = mi.n_layer, H = mi.n_head;
-    int layer = resolve(layer_arg, L), head = resolve(head_arg, H);
+    int layer = cli_an_resolve(layer_arg, L), head = cli_an_resolve(head_arg, H);
     if (layer < 0 || head < 0) {
         if (layer < 0) cli_error("--layer %ld: the model has %d layers: give 0 to %d (or -1 for the last)",
                                  layer_arg, L, L - 1);

@@ -141,7 +141,7 @@ static int run_once(const gen_ctx *x, temper_context *ctx, gen_run *run,
     if (!texts) return cli_lib_error("generate", TEMPER_ENOMEM);
     run->distinct = 0;
     for (int i = 0; i < n; i++) {
-        texts[i] = gen_detok(x->tok, run->g->seqs[i].ids, run->g->seqs[i].n_ids);
+        texts[i] = cli_detok(x->tok, run->g->seqs[i].ids, run->g->seqs[i].n_ids);
         int seen = 0;
         for (int j = 0; j < i && !seen; j++)
             seen = texts[i] && texts[j] && !strcmp(texts[i], texts[j]);

@@ -96,11 +96,6 @@ static void print_scatter(const double *proj, int n, char labels[][64]) {
     printf("   PC1 %.3g%*sPC1 %.3g\n", x0, PLOT_W - 16, "", x1);
 }
 
-static int resolve(long v, int count) {
-    if (v < 0) v += count;
-    return v >= 0 && v < count ? (int)v : -1;
-}
-
 int cmd_hidden(int argc, char **argv) {
     cli_common c = {0};
     long layer_arg = -1;
@@ -148,7 +143,7 @@ int cmd_hidden(int argc, char **argv) {
     temper_model_info mi;
     temper_model_get_info(model, &mi);
     const int L = mi.n_layer, C = mi.n_embd;
-    int layer = resolve(layer_arg, L + 1);
+    int layer = cli_an_resolve(layer_arg, L + 1);
     if (layer < 0) {
         cli_error("--layer %ld: hidden states are numbered 0 (embeddings) to %d (after the final "
                   "norm): give 0 to %d (or -1 for the last)", layer_arg, L, L);

@@ -12,12 +12,6 @@
 
 #include "cli.h"
 
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void usage(FILE *f) {
     fprintf(f,
             "usage: temper generate -m MODEL --power ALPHA [options] PROMPT\n\n"
@@ -181,12 +175,12 @@ int cmd_generate_power(int argc, char **argv) {
     for (int k = 0; k < n_seqs; k++) {
         p.stream = k;
         temper_power_result_free(&res);
-        double t0 = now_seconds();
+        double t0 = cli_now();
         if (temper_power_sample(ctx, ids, n_prompt, &p, &res) < 0) {
             rc = cli_lib_error("power sampling", -1);
             goto out;
         }
-        double secs = now_seconds() - t0;
+        double secs = cli_now() - t0;
         double acc = res.n_proposals ? (double)res.n_accepted / res.n_proposals : NAN;
         if (c.json) {
             kept[k] = res;

@@ -88,16 +88,6 @@ static void print_json(const cli_common *c, const temper_tokenizer *tok,
     cli_json_end(j);
 }
 
-/* A bar of 20 cells for p in [0, 1], in eighths of a cell. */
-static void print_bar(double p) {
-    static const char *eighths[] = {"", "\xE2\x96\x8F", "\xE2\x96\x8E", "\xE2\x96\x8D",
-                                    "\xE2\x96\x8C", "\xE2\x96\x8B", "\xE2\x96\x8A",
-                                    "\xE2\x96\x89"};
-    int units = (int)lround(p * 20 * 8);
-    for (int k = 0; k < units / 8; k++) fputs("\xE2\x96\x88", stdout); /* full block */
-    fputs(eighths[units % 8], stdout);
-}
-
 static void print_table(const cli_common *c, const temper_tokenizer *tok, int n_ids,
                         const temper_candidate *cands, int top, const temper_next_token_info *d,
                         bool proc, const char *stages) {
@@ -130,7 +120,7 @@ static void print_table(const cli_common *c, const temper_tokenizer *tok, int n_
         double q = proc ? exp(cands[r].logprob_processed) : p; /* the bar: the distribution sampled */
         if (proc) printf("  %9.6f  %6.2f%%", q, 100 * q);
         fputs("  ", stdout);
-        print_bar(q);
+        cli_print_bar(stdout, q, 20, false);
         putchar('\n');
     }
     printf("entropy %.4f nats (%.4f bits) over %d tokens\n", d->entropy, d->entropy / log(2),

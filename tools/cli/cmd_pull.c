@@ -39,12 +39,6 @@ typedef struct pull_view {
     bool told_total;   /* the line with the size of the whole pull is out */
 } pull_view;
 
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int on_progress(const temper_pull_progress *p, void *user) {
     pull_view *v = user;
     if (v->quiet) return 0;
@@ -65,7 +59,7 @@ static int on_progress(const temper_pull_progress *p, void *user) {
                     human(b, sizeof b, (double)p->file_total));
         else if (!v->tty)
             fprintf(stderr, "%s: downloading %s\n", name, human(a, sizeof a, (double)p->file_total));
-        v->last_line = now_seconds();
+        v->last_line = cli_now();
         break;
     case TEMPER_PULL_PROGRESS:
         if (v->tty) {
@@ -77,8 +71,8 @@ static int on_progress(const temper_pull_progress *p, void *user) {
             fprintf(stderr, "\r%-28.28s [%s] %3d%% %10s / %-10s %10s/s ETA %s\x1b[K", name, bar, pct,
                     human(a, sizeof a, (double)p->file_done), human(b, sizeof b, (double)p->file_total),
                     human(c, sizeof c, speed), duration(d, sizeof d, eta));
-        } else if (now_seconds() - v->last_line >= 5.0) { /* a plain line every 5 s in logs */
-            v->last_line = now_seconds();
+        } else if (cli_now() - v->last_line >= 5.0) { /* a plain line every 5 s in logs */
+            v->last_line = cli_now();
             fprintf(stderr, "%s: %s of %s (%.0f%%), %s/s, ETA %s\n", name,
                     human(a, sizeof a, (double)p->file_done), human(b, sizeof b, (double)p->file_total),
                     p->file_total ? 100.0 * (double)p->file_done / (double)p->file_total : 0.0,

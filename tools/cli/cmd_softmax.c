@@ -128,31 +128,6 @@ static int parse_logits(sm_args *a, const char *opt, const char *text) {
     return 0;
 }
 
-static int parse_temps(sm_args *a, const char *text) {
-    char *copy = strdup(text);
-    char **parts = NULL;
-    int n = copy ? split_list(copy, &parts) : -1;
-    int rc = 0;
-    if (n <= 0 || n > MAX_TEMPS) {
-        cli_error("--temps \"%s\": give 1 to %d temperatures, e.g. --temps 0.2,1,1.95",
-                  text, MAX_TEMPS);
-        rc = -1;
-    }
-    for (int i = 0; rc == 0 && i < n; i++) {
-        double t;
-        if (cli_parse_double(parts[i], &t, false) < 0 || t < 0) {
-            cli_error("--temps: \"%s\" is not a temperature: give a number >= 0 (0: greedy)",
-                      parts[i]);
-            rc = -1;
-        }
-        a->temps[i] = t;
-    }
-    if (rc == 0) a->n_temps = n;
-    free(parts);
-    free(copy);
-    return rc;
-}
-
 /* Fill tb for temperature tb->t. Returns 0 or 1 (error printed). */
 static int compute(const sm_args *a, sm_table *tb) {
     int n = a->n;
@@ -237,20 +212,6 @@ done:
     return rc;
 }
 
-/* A bar of p * width columns with eighth blocks (U+2589..U+258F). */
-static void print_bar(double p, int width) {
-    static const char *const eighths[8] = {"", "\u258F", "\u258E", "\u258D",
-                                           "\u258C", "\u258B", "\u258A", "\u2589"};
-    long units = lround(p * width * 8);
-    int cols = 0;
-    for (; units >= 8; units -= 8, cols++) fputs("\u2588", stdout);
-    if (units > 0) {
-        fputs(eighths[units], stdout);
-        cols++;
-    }
-    for (; cols < width; cols++) putchar(' ');
-}
-
 /* Number cell: "-inf", "—" for undefined, else %.*f right-aligned in w. */
 static void print_num(double v, int w, int prec) {
     if (isnan(v)) printf("%*s\u2014", w - 1, "");
@@ -315,7 +276,7 @@ static void print_text(const sm_args *a, sm_table *tabs) {
             if (show_proc) print_num(tb->proc[i], 10, 4);
             if (bar > 0) {
                 putchar(' ');
-                print_bar(show_proc ? tb->proc[i] : tb->prob[i], bar);
+                cli_print_bar(stdout, show_proc ? tb->proc[i] : tb->prob[i], bar, true);
             }
             if (removed && color) fputs("\x1b[0m", stdout);
         }
@@ -413,7 +374,7 @@ int cmd_softmax(int argc, char **argv) {
             continue;
         }
         if ((r = cli_opt(argv, argc, &i, NULL, "--temps", &v)) != 0) {
-            if (r < 0 || parse_temps(&a, v) < 0) goto out;
+            if (r < 0 || (a.n_temps = cli_parse_temps(v, a.temps, MAX_TEMPS, "0.2,1,1.95")) < 0) goto out;
             continue;
         }
         if ((r = cli_opt(argv, argc, &i, NULL, "--sample", &v)) != 0) {
