@@ -26,11 +26,11 @@ int cmd_generate_power(int argc, char **argv);
 int cmd_pull(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_rm(int argc, char **argv);
-/* If model is a Hub id missing from the cache (or without weights there),
- * download it with a progress display (its total size said first), unless
- * offline or HF_HUB_OFFLINE is set. Returns 0 (nothing to do, or
- * downloaded) or 1 (error printed). */
-int cli_hub_fetch(const char *model, bool offline);
+/* temper_model_params.progress of the CLI's loads: temper_model_load
+ * downloads a Hub id missing from the cache (unless offline) and reports
+ * here; the first call says so on stderr (user: the model's name), then
+ * the progress shows as `temper pull` shows it. */
+int cli_load_progress(const temper_pull_progress *p, void *user);
 
 /* -q/--quiet: no information lines on stderr (errors are still printed). */
 extern bool cli_quiet;

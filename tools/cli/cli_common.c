@@ -371,28 +371,19 @@ int cli_read_file(const char *path, const char *what, const char *opt, char **ou
 
 static int tokenize_text(const temper_tokenizer *tok, const char *what,
                          const char *text, size_t len, temper_token **ids, int *n) {
-    int cap = (int)(len < INT_MAX / 2 ? len : INT_MAX / 2) + 8; /* byte-level: <= 1 id a byte */
-    temper_token *buf = NULL;
-    for (;;) {
-        temper_token *bigger = realloc(buf, (size_t)cap * sizeof *buf); /* (cap) */
-        if (!bigger) {
-            free(buf);
-            cli_error("out of memory tokenizing the prompt");
-            return 1;
-        }
-        buf = bigger;
-        int got = temper_tokenize(tok, text, len, TEMPER_TOKENIZE_ADD_SPECIAL, buf, NULL, cap);
-        if (got < 0) {
-            free(buf);
-            return cli_lib_error(what, got);
-        }
-        if (got <= cap) {
-            *ids = buf; /* ownership to the caller */
-            *n = got;
-            return 0;
-        }
-        cap = got;
+    temper_token *got = NULL; /* the library's, freed with temper_free */
+    int count = temper_tokenize_alloc(tok, text, len, TEMPER_TOKENIZE_ADD_SPECIAL, &got, NULL);
+    if (count < 0) return cli_lib_error(what, count);
+    *ids = malloc(sizeof **ids * (size_t)(count ? count : 1)); /* ownership to the caller */
+    if (!*ids) {
+        temper_free(got);
+        cli_error("out of memory tokenizing the prompt");
+        return 1;
     }
+    memcpy(*ids, got, sizeof **ids * (size_t)count);
+    temper_free(got);
+    *n = count;
+    return 0;
 }
 
 int cli_prompt_ids(const cli_common *c, const temper_tokenizer *tok,

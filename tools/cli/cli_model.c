@@ -79,9 +79,9 @@ int cli_load_model(cli_common *c, temper_model **out) {
     const char *path = c->model;
     if (access(path, F_OK) != 0 && cli_bundled_model(path, bundled, sizeof bundled))
         path = bundled;
-    else if (cli_hub_fetch(path, c->offline) != 0)
-        return 1; /* a Hub id not yet in the cache, and the download failed */
     temper_model_params mp = temper_model_default_params();
+    mp.progress = cli_load_progress; /* a Hub id missing from the cache is downloaded */
+    mp.progress_user = (void *)path;
     mp.tokenizer_path = c->tokenizer;
     mp.quantize = c->quantize;
     mp.offline = c->offline;

@@ -4,7 +4,8 @@
  *                                    the snapshot folder on stdout)
  *   temper list [--json]             cached models: id, revision, size, arch
  *   temper rm REPO_ID[@REVISION]     remove a model (or one revision)
- * and cli_hub_fetch(), which downloads a missing -m Hub id before loading.
+ * and cli_load_progress(), the progress of a missing -m Hub id that
+ * temper_model_load downloads.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -111,18 +112,17 @@ static int pull(const char *id, bool force, bool quiet, char *folder, size_t cap
     return 0;
 }
 
-int cli_hub_fetch(const char *model, bool offline) {
-    if (!model || access(model, F_OK) == 0) return 0; /* a folder or file */
-    const char *off = getenv("HF_HUB_OFFLINE");
-    if (offline || (off && *off && strcmp(off, "0") != 0))
-        return 0; /* the loader says what is missing */
-    char folder[4096];
-    int rc = temper_hub_find(model, folder, sizeof folder);
-    if (rc == TEMPER_EINVAL) return 0;                   /* not a Hub id */
-    if (rc >= 0 && temper_hub_is_complete(folder)) return 0;
-    fprintf(stderr, "%s is not in the Hugging Face cache: downloading it (--offline or "
-                    "HF_HUB_OFFLINE=1 prevents this)\n", model);
-    return pull(model, false, cli_quiet, folder, sizeof folder);
+int cli_load_progress(const temper_pull_progress *p, void *user) {
+    static pull_view v;
+    static bool told;
+    if (!told) { /* the first call: temper_model_load found the model missing */
+        told = true;
+        v.tty = isatty(STDERR_FILENO) && getenv("TERM") && strcmp(getenv("TERM"), "dumb");
+        v.quiet = cli_quiet;
+        fprintf(stderr, "%s is not in the Hugging Face cache: downloading it (--offline or "
+                        "HF_HUB_OFFLINE=1 prevents this)\n", (const char *)user);
+    }
+    return on_progress(p, &v);
 }
 
 /* ---- temper pull ------------------------------------------------------------ */
