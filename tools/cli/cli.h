@@ -258,13 +258,10 @@ int cli_an_text_ids(const cli_common *c, const temper_tokenizer *tok, const char
                     const char *ids_text, temper_token **ids, int *n);
 
 /* ---- decoding options of softmax and generate (cli_sampling.c) */
+#define CLI_MAX_PARAMS 64 /* entries of temper_params() */
 typedef struct cli_sampling {
     temper_sampling_params p;  /* transformers' defaults, then the flags */
-    struct {                   /* which values were given on the command line */
-        bool temperature, top_k, top_p, min_p, typical_p, epsilon_cutoff,
-            eta_cutoff, min_keep, repetition_penalty, presence_penalty,
-            frequency_penalty, no_repeat_ngram_size;
-    } set;
+    bool given[CLI_MAX_PARAMS];/* per entry of temper_params(): given on the command line */
     temper_logit_bias *bias;   /* (n_bias) owned; p.logit_bias points here */
     int n_bias;
     temper_token *suppress;    /* (n_suppress) owned; p.suppress_tokens too */
@@ -274,8 +271,19 @@ typedef struct cli_sampling {
 void cli_sampling_init(cli_sampling *s);
 void cli_sampling_free(cli_sampling *s);
 /* If argv[*i] is a decoding option, consume it as cli_opt does and return
- * 1; 0: not one; -1: bad value (message printed). */
+ * 1; 0: not one; -1: bad value (message printed). The numeric options are
+ * those of the parameter table (temper_params()) that live in
+ * temper_sampling_params, under the table's flags. */
 int cli_sampling_opt(cli_sampling *s, int *i, int argc, char **argv);
+/* Whether the parameter named name (temper_params()) was given. */
+bool cli_sampling_given(const cli_sampling *s, const char *name);
+/* Mark it as not given (its value stays). */
+void cli_sampling_forget(cli_sampling *s, const char *name);
+/* Whether any stage option was given (a numeric one, a logit bias,
+ * suppressed tokens or a stage list). */
+bool cli_sampling_any(const cli_sampling *s);
+/* The parameters of the table that cli_sampling_opt parses. */
+bool cli_sampling_param(const temper_param *d);
 /* Help text of the decoding options. */
 extern const char cli_sampling_help[];
 

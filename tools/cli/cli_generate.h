@@ -62,9 +62,10 @@ typedef struct gen_ctx {
 /* Parse argv into a (zero it, cli_sampling_init and the defaults first).
  * Returns 0 to go on (*help set: print the usage), else the exit code. */
 int gen_parse_args(gen_args *a, int argc, char **argv, bool *help);
-/* Fill what the command line left out from generation_config.json's text
- * (NULL: nothing to do). Returns 0 or 1 (message printed). */
-int gen_apply_generation_config(gen_args *a, const char *text);
+/* Fill what the command line left out from the model's generation
+ * defaults (temper_model_generate_defaults: generation_config.json, every
+ * EOS id). Returns 0 or 1 (message printed). */
+int gen_apply_generation_config(gen_args *a, const temper_model *model);
 /* Decide greedy / sampling / beams and check every value. Returns 0 or 2
  * (one line printed). Before the model is loaded (final false) only what
  * generation_config.json cannot change is checked; call it again with

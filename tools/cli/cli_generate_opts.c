@@ -9,8 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cJSON.h>
-
 #include "cli_generate.h"
 
 /* ---- options ------------------------------------------------------------ */
@@ -123,104 +121,63 @@ static void note_key(gen_args *a, const char *key) {
     snprintf(a->from_config + n, sizeof a->from_config - n, "%s%s", n ? "," : "", key);
 }
 
-/* The number under key, unless absent, null, or given on the command line. */
-static int cfg_num(gen_args *a, const cJSON *g, const char *key, bool given, double *out) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(g, key);
-    if (given || !v || cJSON_IsNull(v)) return 0;
-    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble)) {
-        cli_error("generation_config.json: \"%s\" is not a number: fix the file or give "
-                  "the value on the command line", key);
-        return -1;
-    }
-    *out = v->valuedouble;
-    note_key(a, key);
-    return 1;
+/* Whether the command line gave d (then generation_config.json leaves it). */
+static bool given(const gen_args *a, const temper_param *d) {
+    if (cli_sampling_param(d)) return cli_sampling_given(&a->samp, d->name);
+    const struct { const char *name; bool set; } g[] = {
+        {"do_sample", a->set.do_sample || a->set.greedy}, {"min_new_tokens", a->set.min_new},
+        {"max_new_tokens", a->set.max_new}, {"num_return_sequences", a->set.nrs},
+        {"num_beams", a->set.beams}, {"length_penalty", a->set.length_penalty},
+        {"early_stopping", a->set.early_stopping}, {"seed", a->set.seed},
+    };
+    for (size_t k = 0; k < sizeof g / sizeof g[0]; k++)
+        if (!strcmp(d->name, g[k].name)) return g[k].set;
+    return true; /* not read from the file */
 }
 
-/* Ids under key (an int or a list of ints) into a malloc'd array. */
-static int cfg_ids(const cJSON *v, temper_token **ids, int *n) {
-    int count = cJSON_IsArray(v) ? cJSON_GetArraySize(v) : 1;
-    *ids = malloc(sizeof **ids * (size_t)(count > 0 ? count : 1)); /* (count) owned by caller */
-    if (!*ids) return -1;
-    for (int k = 0; k < count; k++) {
-        const cJSON *e = cJSON_IsArray(v) ? cJSON_GetArrayItem(v, k) : v;
-        if (!cJSON_IsNumber(e) || e->valuedouble < 0 || e->valuedouble > INT32_MAX) return -1;
-        (*ids)[k] = (temper_token)e->valuedouble;
-    }
-    *n = count;
-    return 0;
+/* A malloc'd copy of ids (n), or NULL (message printed). */
+static temper_token *copy_ids(const temper_token *ids, int n) {
+    temper_token *c = malloc(sizeof *c * (size_t)(n > 0 ? n : 1));
+    if (c) memcpy(c, ids, sizeof *c * (size_t)n);
+    else cli_error("out of memory");
+    return c;
 }
 
-int gen_apply_generation_config(gen_args *a, const char *text) {
-    if (!text) return 0;
-    cJSON *g = cJSON_Parse(text);
-    temper_sampling_params *p = &a->samp.p;
-    int rc = 0;
-    double d;
-    if (!cJSON_IsObject(g)) {
-        cJSON_Delete(g);
-        cli_error("generation_config.json is not a JSON object: fix or remove the file");
+int gen_apply_generation_config(gen_args *a, const temper_model *model) {
+    temper_generate_params def; /* the library's reading of the file */
+    char keys[1024];
+    int rc = temper_model_generate_defaults(model, &def, keys, sizeof keys);
+    if (rc < 0) {
+        cli_error("%s: fix the file or give the value on the command line", temper_last_error());
         return 1;
     }
-    const cJSON *ds = cJSON_GetObjectItemCaseSensitive(g, "do_sample");
-    if (cJSON_IsBool(ds) && !a->set.do_sample && !a->set.greedy) {
-        p->do_sample = cJSON_IsTrue(ds);
-        note_key(a, "do_sample");
-    }
-    /* float fields, int fields: the key, where it goes, whether the flag was given */
-    const struct { const char *key; float *f; int *i; bool given; } nums[] = {
-        {"temperature", &p->temperature, NULL, a->samp.set.temperature},
-        {"top_k", NULL, &p->top_k, a->samp.set.top_k},
-        {"top_p", &p->top_p, NULL, a->samp.set.top_p},
-        {"min_p", &p->min_p, NULL, a->samp.set.min_p},
-        {"typical_p", &p->typical_p, NULL, a->samp.set.typical_p},
-        {"epsilon_cutoff", &p->epsilon_cutoff, NULL, a->samp.set.epsilon_cutoff},
-        {"eta_cutoff", &p->eta_cutoff, NULL, a->samp.set.eta_cutoff},
-        {"repetition_penalty", &p->repetition_penalty, NULL, a->samp.set.repetition_penalty},
-        {"no_repeat_ngram_size", NULL, &p->no_repeat_ngram_size,
-         a->samp.set.no_repeat_ngram_size},
-        {"min_new_tokens", NULL, &p->min_new_tokens, a->set.min_new},
-        {"num_beams", NULL, &a->gp.num_beams, a->set.beams},
-        {"num_return_sequences", NULL, &a->gp.num_return_sequences, a->set.nrs},
-        {"length_penalty", &a->gp.length_penalty, NULL, a->set.length_penalty},
-    };
-    for (size_t k = 0; rc == 0 && k < sizeof nums / sizeof nums[0]; k++) {
-        int r = cfg_num(a, g, nums[k].key, nums[k].given, &d);
-        if (r < 0) rc = 1;
-        else if (r > 0 && nums[k].f) *nums[k].f = (float)d;
-        else if (r > 0) *nums[k].i = d > INT32_MAX ? INT32_MAX : d < INT32_MIN ? INT32_MIN : (int)d;
-    }
-    if (rc == 0 && cfg_num(a, g, "max_new_tokens", a->set.max_new, &d) > 0)
-        a->max_new = d < 0 ? 0 : d > (1 << 24) ? (1 << 24) : (long)d;
-    const cJSON *es = cJSON_GetObjectItemCaseSensitive(g, "early_stopping");
-    if (es && !a->set.early_stopping && !cJSON_IsNull(es)) {
-        if (cJSON_IsBool(es)) a->gp.early_stopping = cJSON_IsTrue(es);
-        else if (cJSON_IsString(es) && !strcmp(es->valuestring, "never"))
-            a->gp.early_stopping = TEMPER_EARLY_STOPPING_NEVER;
-        note_key(a, "early_stopping");
-    }
-    const cJSON *eos = cJSON_GetObjectItemCaseSensitive(g, "eos_token_id");
-    if (rc == 0 && eos && !cJSON_IsNull(eos)) {
-        if (cfg_ids(eos, &a->eos, &a->n_eos) < 0) {
-            cli_error("generation_config.json: \"eos_token_id\" is not an id or a list of "
-                      "ids: fix the file");
-            rc = 1;
+    if (def.n_eos > 0 && !(a->eos = copy_ids(def.eos_ids, def.n_eos))) return 1;
+    a->n_eos = def.n_eos; /* every EOS id (Llama 3 has two) */
+    temper_generate_params cur = a->gp;
+    cur.sampling = a->samp.p;
+    cur.max_new_tokens = (int)a->max_new;
+    for (const char *k = keys; *k;) {
+        char key[64];
+        size_t len = strcspn(k, ",");
+        snprintf(key, sizeof key, "%.*s", (int)len, k);
+        k += len + (k[len] == ',');
+        const temper_param *d = temper_param_find(key);
+        if (d && !given(a, d)) {
+            temper_param_set(&cur, d, temper_param_get(&def, d)); /* checked by the library */
+            note_key(a, key);
+        } else if (!strcmp(key, "suppress_tokens") && !a->samp.suppress) {
+            if (!(a->samp.suppress = copy_ids(def.sampling.suppress_tokens, def.sampling.n_suppress)))
+                return 1;
+            a->samp.n_suppress = def.sampling.n_suppress;
+            cur.sampling.suppress_tokens = a->samp.suppress;
+            cur.sampling.n_suppress = a->samp.n_suppress;
+            note_key(a, key);
         }
     }
-    const cJSON *sup = cJSON_GetObjectItemCaseSensitive(g, "suppress_tokens");
-    if (rc == 0 && cJSON_IsArray(sup) && !a->samp.suppress) {
-        if (cfg_ids(sup, &a->samp.suppress, &a->samp.n_suppress) < 0) {
-            cli_error("generation_config.json: \"suppress_tokens\" is not a list of ids: "
-                      "fix the file");
-            rc = 1;
-        } else {
-            p->suppress_tokens = a->samp.suppress;
-            p->n_suppress = a->samp.n_suppress;
-            note_key(a, "suppress_tokens");
-        }
-    }
-    cJSON_Delete(g);
-    return rc;
+    a->samp.p = cur.sampling;
+    a->gp = cur;
+    a->max_new = cur.max_new_tokens;
+    return 0;
 }
 
 /* ---- greedy, sampling or beams; the checks ----------------------------- */
@@ -230,18 +187,28 @@ static void add_note(gen_args *a, const char *s) {
     snprintf(a->notes + n, sizeof a->notes - n, "%s%s", n ? "; " : "", s);
 }
 
+/* The usual flag of d ("--temp" of "--temp,--temperature") into buf. */
+static const char *first_flag(const temper_param *d, char *buf, size_t cap) {
+    snprintf(buf, cap, "%.*s", (int)strcspn(d->flags, ","), d->flags);
+    return buf;
+}
+
+/* Whether the warper d was given in a way that asks for sampling
+ * (temperature 0 asks for greedy decoding). */
+static bool asks_sampling(const cli_sampling *s, const temper_param *d) {
+    return d->warper && cli_sampling_given(s, d->name) &&
+           !(strcmp(d->name, "temperature") == 0 && s->p.temperature <= 0);
+}
+
 /* The flag that asks for sampling, or NULL. */
 static const char *sampling_flag(const gen_args *a) {
-    const cli_sampling *s = &a->samp;
+    static char flag[64];
     if (a->set.do_sample) return "--do-sample";
     if (a->n_temps) return "--temps";
-    if (s->set.temperature && s->p.temperature > 0) return "--temp";
-    if (s->set.top_k) return "--top-k";
-    if (s->set.top_p) return "--top-p";
-    if (s->set.min_p) return "--min-p";
-    if (s->set.typical_p) return "--typical-p";
-    if (s->set.epsilon_cutoff) return "--epsilon-cutoff";
-    if (s->set.eta_cutoff) return "--eta-cutoff";
+    int n;
+    const temper_param *t = temper_params(&n);
+    for (int k = 0; k < n; k++)
+        if (asks_sampling(&a->samp, &t[k])) return first_flag(&t[k], flag, sizeof flag);
     return NULL;
 }
 
@@ -250,18 +217,16 @@ static const char *sampling_flag(const gen_args *a) {
  * A result that would be meaningless is an error instead (below). */
 static void warn_conflicts(const gen_args *a) {
     const cli_sampling *s = &a->samp;
-    if (a->set.greedy) {
-        const struct { bool given; const char *flag; } w[] = {
-            {s->set.temperature && s->p.temperature > 0, "--temp"}, {s->set.top_k, "--top-k"},
-            {s->set.top_p, "--top-p"}, {s->set.min_p, "--min-p"}, {s->set.typical_p, "--typical-p"},
-            {s->set.epsilon_cutoff, "--epsilon-cutoff"}, {s->set.eta_cutoff, "--eta-cutoff"},
-        };
-        for (size_t k = 0; k < sizeof w / sizeof w[0]; k++)
-            if (w[k].given)
-                cli_warn("%s is used only when sampling, and --greedy takes the most probable "
-                         "token: %s is ignored (drop --greedy to sample)", w[k].flag, w[k].flag);
+    int n;
+    const temper_param *t = temper_params(&n);
+    for (int k = 0; a->set.greedy && k < n; k++) {
+        char flag[64];
+        if (asks_sampling(s, &t[k]))
+            cli_warn("%s is used only when sampling, and --greedy takes the most probable "
+                     "token: %s is ignored (drop --greedy to sample)",
+                     first_flag(&t[k], flag, sizeof flag), flag);
     }
-    if (a->set.do_sample && s->set.temperature && s->p.temperature == 0)
+    if (a->set.do_sample && cli_sampling_given(s, "temperature") && s->p.temperature == 0)
         cli_warn("--do-sample with --temp 0: temperature 0 means greedy decoding, so nothing is "
                  "sampled (give --temp T > 0 to sample)");
 }
@@ -278,7 +243,7 @@ int gen_resolve_mode(gen_args *a, bool final) {
     if (a->set.greedy) p->do_sample = 0;
     else if (flag) p->do_sample = 1;
     if (!final) warn_conflicts(a);
-    if (a->n_temps && a->samp.set.temperature) {
+    if (a->n_temps && cli_sampling_given(&a->samp, "temperature")) {
         cli_error("--temp and --temps: give one of them");
         return 2;
     }

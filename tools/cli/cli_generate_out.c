@@ -47,15 +47,6 @@ static int eos_ids(const gen_ctx *x, const temper_token **ids) {
 /* The settings given by flags, as generation_config.json keys. */
 static void flag_keys(const gen_args *a, char *buf, size_t cap) {
     const struct { bool set; const char *key; } k[] = {
-        {a->set.do_sample || a->set.greedy, "do_sample"},
-        {a->samp.set.temperature, "temperature"}, {a->samp.set.top_k, "top_k"},
-        {a->samp.set.top_p, "top_p"}, {a->samp.set.min_p, "min_p"},
-        {a->samp.set.typical_p, "typical_p"}, {a->samp.set.epsilon_cutoff, "epsilon_cutoff"},
-        {a->samp.set.eta_cutoff, "eta_cutoff"}, {a->samp.set.min_keep, "min_keep"},
-        {a->samp.set.repetition_penalty, "repetition_penalty"},
-        {a->samp.set.presence_penalty, "presence_penalty"},
-        {a->samp.set.frequency_penalty, "frequency_penalty"},
-        {a->samp.set.no_repeat_ngram_size, "no_repeat_ngram_size"},
         {a->set.max_new, "max_new_tokens"}, {a->set.min_new, "min_new_tokens"},
         {a->set.nrs, "num_return_sequences"}, {a->set.beams, "num_beams"},
         {a->set.length_penalty, "length_penalty"}, {a->set.early_stopping, "early_stopping"},
@@ -63,8 +54,14 @@ static void flag_keys(const gen_args *a, char *buf, size_t cap) {
     };
     size_t n = 0;
     buf[0] = '\0';
-    for (size_t i = 0; i < sizeof k / sizeof k[0] && n < cap; i++)
-        if (k[i].set) n += (size_t)snprintf(buf + n, cap - n, "%s%s", n ? "," : "", k[i].key);
+    if (a->set.do_sample || a->set.greedy) n += (size_t)snprintf(buf, cap, "do_sample");
+    int np;
+    const temper_param *t = temper_params(&np);
+    for (int q = 0; q < np && n < cap; q++) /* the decoding stages, in the table's order */
+        if (cli_sampling_param(&t[q]) && cli_sampling_given(&a->samp, t[q].name))
+            n += (size_t)snprintf(buf + n, cap - n, "%s%s", n ? "," : "", t[q].name);
+    for (size_t q = 0; q < sizeof k / sizeof k[0] && n < cap; q++)
+        if (k[q].set) n += (size_t)snprintf(buf + n, cap - n, "%s%s", n ? "," : "", k[q].key);
 }
 
 void gen_print_settings(const gen_ctx *x, const gen_run *run) {

@@ -5,6 +5,7 @@
  * by the library (temper_sampler_init), which names the parameter.
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -98,40 +99,65 @@ bad:
     return -1;
 }
 
+bool cli_sampling_param(const temper_param *d) {
+    /* (unsigned: an offset before `sampling` wraps to a large value) */
+    size_t at = d->offset - offsetof(temper_generate_params, sampling);
+    return at < sizeof(temper_sampling_params) &&
+           (d->type == TEMPER_PARAM_FLOAT || d->type == TEMPER_PARAM_INT) &&
+           strcmp(d->name, "min_new_tokens") != 0; /* generate's: no EOS elsewhere */
+}
+
+bool cli_sampling_given(const cli_sampling *s, const char *name) {
+    int n;
+    const temper_param *t = temper_params(&n);
+    const temper_param *d = temper_param_find(name);
+    return d && d - t < CLI_MAX_PARAMS && s->given[d - t];
+}
+
+void cli_sampling_forget(cli_sampling *s, const char *name) {
+    int n;
+    const temper_param *t = temper_params(&n);
+    const temper_param *d = temper_param_find(name);
+    if (d && d - t < CLI_MAX_PARAMS) s->given[d - t] = false;
+}
+
+bool cli_sampling_any(const cli_sampling *s) {
+    for (int k = 0; k < CLI_MAX_PARAMS; k++)
+        if (s->given[k]) return true;
+    return s->n_bias > 0 || s->n_suppress > 0 || s->p.samplers;
+}
+
+/* Consume argv[*i] if it is one of d's flags ("--temp,--temperature"):
+ * 1 (value parsed into its field), 0, or -1 (message printed). */
+static int param_opt(cli_sampling *s, const temper_param *d, int *i, int argc, char **argv) {
+    for (const char *f = d->flags; *f;) {
+        char flag[64];
+        size_t len = strcspn(f, ",");
+        snprintf(flag, sizeof flag, "%.*s", (int)len, f);
+        f += len + (f[len] == ',');
+        const char *v;
+        int r = cli_opt(argv, argc, i, NULL, flag, &v);
+        if (r == 0) continue;
+        if (r < 0) return -1;
+        /* the field in s->p: its offset in temper_generate_params, less sampling's */
+        char *field = (char *)&s->p + (d->offset - offsetof(temper_generate_params, sampling));
+        if (d->type == TEMPER_PARAM_FLOAT ? float_value(flag, v, (float *)field)
+                                          : int_value(flag, v, (int *)field))
+            return -1;
+        return 1;
+    }
+    return 0;
+}
+
 int cli_sampling_opt(cli_sampling *s, int *i, int argc, char **argv) {
     const char *v;
-    int r;
+    int r, n;
     temper_sampling_params *p = &s->p;
-    /* numeric options: a float or an int field, and its "given" flag */
-    const struct {
-        const char *name;
-        float *f;
-        int *n;
-        bool *set;
-    } nums[] = {
-        {"--temp", &p->temperature, NULL, &s->set.temperature},
-        {"--temperature", &p->temperature, NULL, &s->set.temperature},
-        {"--top-k", NULL, &p->top_k, &s->set.top_k},
-        {"--top-p", &p->top_p, NULL, &s->set.top_p},
-        {"--min-p", &p->min_p, NULL, &s->set.min_p},
-        {"--typical-p", &p->typical_p, NULL, &s->set.typical_p},
-        {"--epsilon-cutoff", &p->epsilon_cutoff, NULL, &s->set.epsilon_cutoff},
-        {"--eta-cutoff", &p->eta_cutoff, NULL, &s->set.eta_cutoff},
-        {"--min-keep", NULL, &p->min_keep, &s->set.min_keep},
-        {"--repeat-penalty", &p->repetition_penalty, NULL, &s->set.repetition_penalty},
-        {"--repetition-penalty", &p->repetition_penalty, NULL, &s->set.repetition_penalty},
-        {"--presence-penalty", &p->presence_penalty, NULL, &s->set.presence_penalty},
-        {"--frequency-penalty", &p->frequency_penalty, NULL, &s->set.frequency_penalty},
-        {"--no-repeat-ngram-size", NULL, &p->no_repeat_ngram_size,
-         &s->set.no_repeat_ngram_size},
-    };
-    for (size_t k = 0; k < sizeof nums / sizeof nums[0]; k++) {
-        if ((r = cli_opt(argv, argc, i, NULL, nums[k].name, &v)) == 0) continue;
+    const temper_param *t = temper_params(&n);
+    for (int k = 0; k < n && k < CLI_MAX_PARAMS; k++) {
+        if (!cli_sampling_param(&t[k]) || (r = param_opt(s, &t[k], i, argc, argv)) == 0) continue;
         if (r < 0) return -1;
-        if (nums[k].f ? float_value(nums[k].name, v, nums[k].f)
-                      : int_value(nums[k].name, v, nums[k].n))
-            return -1;
-        *nums[k].set = true;
+        s->given[k] = true;
         return 1;
     }
     if ((r = cli_opt(argv, argc, i, NULL, "--logit-bias", &v)) != 0)

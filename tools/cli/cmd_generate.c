@@ -176,7 +176,7 @@ int cmd_generate(int argc, char **argv) {
     /* the values given on the command line, before loading anything */
     if ((rc = gen_resolve_mode(&a, false)) != 0) goto done;
     if ((rc = cli_load_model(&a.c, &model)) != 0) goto done;
-    if ((rc = gen_apply_generation_config(&a, temper_model_generation_config(model))) != 0 ||
+    if ((rc = gen_apply_generation_config(&a, model)) != 0 ||
         (rc = gen_resolve_mode(&a, true)) != 0)
         goto done;
     if (!a.set.seed) a.gp.seed = cli_random_seed();

@@ -30,14 +30,6 @@ static void usage(FILE *f) {
             cli_sampling_help, cli_prompt_help, cli_common_help);
 }
 
-/* Whether any decoding control was given (then the processed column). */
-static bool any_control(const cli_sampling *s) {
-    return s->set.temperature || s->set.top_k || s->set.top_p || s->set.min_p ||
-           s->set.typical_p || s->set.epsilon_cutoff || s->set.eta_cutoff ||
-           s->set.repetition_penalty || s->set.presence_penalty || s->set.frequency_penalty ||
-           s->set.no_repeat_ngram_size || s->n_bias > 0 || s->n_suppress > 0 || s->p.samplers;
-}
-
 /* The sampler of the decoding controls (*out NULL without any): the
  * distribution sampling draws from, applied to the logits with the prompt
  * as history (repetition penalties). Returns 0, or an exit code (message
@@ -45,9 +37,9 @@ static bool any_control(const cli_sampling *s) {
 static int controls(cli_sampling *samp, const float *logits, int n_vocab, const temper_token *ids,
                     int n_ids, temper_sampler **out, char *stages, size_t cap) {
     *out = NULL;
-    if (!any_control(samp)) return 0;
+    if (!cli_sampling_any(samp)) return 0; /* no control: no processed column */
     temper_sampling_params sp = samp->p;
-    if (!samp->set.top_k) sp.top_k = 0;
+    if (!cli_sampling_given(samp, "top_k")) sp.top_k = 0;
     sp.do_sample = 1; /* the warpers too: the distribution sampling draws from */
     temper_sampler *s = NULL;
     int rc = temper_sampler_init(&sp, n_vocab, &s);

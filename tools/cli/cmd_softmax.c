@@ -344,10 +344,10 @@ int cmd_softmax(int argc, char **argv) {
         }
         if ((r = cli_sampling_opt(&a.samp, &i, argc, argv)) != 0) {
             if (r < 0) goto out;
-            if (a.samp.set.temperature) {
+            if (cli_sampling_given(&a.samp, "temperature")) { /* --temp T: one temperature */
                 a.temps[0] = a.samp.p.temperature;
                 a.n_temps = 1;
-                a.samp.set.temperature = false;
+                cli_sampling_forget(&a.samp, "temperature");
             }
             continue;
         }
