@@ -137,11 +137,7 @@ int cmd_generate_power(int argc, char **argv) {
         goto out;
     }
     if (cli_fit_context(&c, ids, &n_prompt, p.max_new_tokens, info.n_ctx) != 0) goto out;
-    temper_token eos = info.eos_id;
-    if (!ignore_eos && eos >= 0) {
-        p.eos_ids = &eos;
-        p.n_eos = 1;
-    }
+    if (!ignore_eos) p.n_eos = temper_model_eos_ids(model, &p.eos_ids); /* every EOS id */
     temper_context_params cp = temper_context_default_params();
     cp.n_threads = c.threads;
     cp.n_seq = p.method == TEMPER_POWER_MH ? 2 : p.particles;
