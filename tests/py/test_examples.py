@@ -84,8 +84,8 @@ def table_lines(out, header):
 
 def gen_table(j):
     s = j["sequences"][0]
-    return [f"{i+1:02d} token={t['token'].replace(chr(10), chr(92) + 'n')!r:12s}".rstrip()
-            for i, t in enumerate(s["tokens"])], [t["logprob_processed"] for t in s["tokens"]]
+    return [f"{i+1:02d} token={t['text'].replace(chr(10), chr(92) + 'n')!r:12s}".rstrip()
+            for i, t in enumerate(s["logprobs"])], [t["logprob_processed"] for t in s["logprobs"]]
 
 
 def check_table(name, rows, j):

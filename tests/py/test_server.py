@@ -237,8 +237,8 @@ def test_llamacpp(s):
     check("completion_probabilities: one per token, id/token/bytes/logprob/top_logprobs",
           len(cp) == 8 and all(set(c) == {"id", "token", "bytes", "logprob", "top_logprobs"} for c in cp), cp[:1])
     check("completion_probabilities: raw log-probs == temper generate",
-          [f32(c["logprob"]) for c in cp] == [f32(t["logprob"]) for t in cli["tokens"]] and
-          [[a["id"] for a in c["top_logprobs"]] for c in cp] == [[a["id"] for a in t["top"]] for t in cli["tokens"]])
+          [f32(c["logprob"]) for c in cp] == [f32(t["logprob"]) for t in cli["logprobs"]] and
+          [[a["id"] for a in c["top_logprobs"]] for c in cp] == [[a["id"] for a in t["top"]] for t in cli["logprobs"]])
     check("bytes are the token's UTF-8", all(bytes(c["bytes"]).decode() == c["token"] for c in cp), cp[:2])
     gs = r["generation_settings"]
     check("generation_settings: n_predict, n_probs, samplers, n_ctx",
