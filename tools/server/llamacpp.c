@@ -240,8 +240,8 @@ static void stream_done(srv_job *j) {
     }
 }
 
-static const srv_job_ops stream_ops = {stream_token, stream_done};
-static const srv_job_ops plain_ops = {NULL, NULL};
+static const srv_job_ops stream_ops = {.token = stream_token, .done = stream_done};
+static const srv_job_ops plain_ops = {0};
 
 /* ---- request fields */
 

@@ -306,8 +306,8 @@ static void stream_done(srv_job *j) {
     srv_job_emit(j, done, sizeof done - 1);
 }
 
-static const srv_job_ops stream_ops = {stream_token, stream_done};
-static const srv_job_ops plain_ops = {NULL, NULL};
+static const srv_job_ops stream_ops = {.token = stream_token, .done = stream_done};
+static const srv_job_ops plain_ops = {0};
 
 /* ---- the endpoints */
 

@@ -278,6 +278,18 @@ static int start_seq(srv_server *s, srv_seq *q) {
     srv_job *j = q->job;
     srv_prompt *pr = &j->prompts[q->prompt];
     int rc = 0;
+    if (j->ops && j->ops->run) { /* an analysis: done in one go */
+        rc = j->ops->run(j, q, s->ctx, q->slot);
+        pthread_mutex_lock(&s->mu);
+        if (rc < 0) {
+            srv_fail(&j->err, 500, NULL, "%s", temper_last_error());
+            q->finish = TEMPER_FINISH_CANCELED;
+        } else {
+            q->finish = TEMPER_FINISH_LENGTH;
+        }
+        pthread_mutex_unlock(&s->mu);
+        return rc;
+    }
     if (j->echo_top >= 0 && !pr->scored) {
         rc = score_prompt(s, q->slot, pr, j->echo_top);
         q->scored_here = rc == 0;

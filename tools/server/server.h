@@ -112,6 +112,10 @@ typedef struct srv_seq {
 typedef struct srv_job_ops {
     void (*token)(srv_job *j, srv_seq *s, int k); /* token k of s was recorded */
     void (*done)(srv_job *j);                     /* every sequence finished */
+    /* Instead of decoding: run the endpoint's work for sequence s in its
+     * slot of ctx (an analysis of prompt s->prompt), on the scheduler's
+     * thread. Returns 0, or -1 with j->err set. */
+    int (*run)(srv_job *j, srv_seq *s, temper_context *ctx, int slot);
 } srv_job_ops;
 
 struct srv_job {
