@@ -436,6 +436,46 @@ def test_limits():
     check("limits server: SIGTERM exit 0", rc == 0, s.stderr()[-2000:])
 
 
+def test_temper_endpoints(s):
+    """temper's own endpoints answer with the documents of the commands'
+    --json, written by the same library writer: equal to the CLI's."""
+    def same_doc(name, path, body, cli_args, method="POST"):
+        st, _, got = s.request(method, path, body)
+        r = subprocess.run([TEMPER, *cli_args, "-q", "--json", "-m", STORIES], capture_output=True, text=True,
+                           timeout=120)
+        want = json.loads(r.stdout) if r.returncode == 0 else r.stderr
+        for d in (got, want):  # timings differ from run to run
+            if isinstance(d, dict):
+                d.pop("load_seconds", None)
+        check(f"{path} == `temper {' '.join(cli_args)} --json`: {name}", st == 200 and got == want,
+              (st, str(got)[:400], str(want)[:400]))
+    same_doc("info", "/temper/info", None, ["info"], method="GET")
+    same_doc("text", "/temper/tokenize", {"text": "Lily went to the park. á"}, ["tokenize", "Lily went to the park. á"])
+    same_doc("ids", "/temper/detokenize", {"ids": [1, 403, 407, 261, 378]},
+             ["detokenize", "1", "403", "407", "261", "378"])
+    same_doc("two texts", "/temper/score", {"texts": [PROMPT, "Lily went to the park"]},
+             ["score", PROMPT, "Lily went to the park"])
+    same_doc("pairs, bos, alpha, temperature", "/temper/score",
+             {"texts": ["Lily went to the park", "Lily went to the moon"], "pairs": True, "bos": True,
+              "alpha": 3, "temperature": 0.7},
+             ["score", "--pairs", "--bos", "--alpha", "3", "--temp", "0.7", "Lily went to the park",
+              "Lily went to the moon"])
+    st, _, r = s.post("/temper/score", {"texts": [[403]]})
+    check("/temper/score: one token -> 400 naming texts", st == 400 and r["error"]["param"] == "texts", r)
+    st, _, r = s.post("/temper/score", {"texts": ["a", "b", "c"], "pairs": True})
+    check("/temper/score: odd pairs -> 400", st == 400 and r["error"]["param"] == "texts", r)
+    st, _, r = s.post("/temper/tokenize", {"txt": "a"})
+    check("/temper/tokenize without text -> 400", st == 400 and r["error"]["param"] == "text", r)
+    same_doc("probs", "/temper/probs", {"prompt": PROMPT, "top": 5}, ["probs", "--top", "5", PROMPT])
+    same_doc("probs with controls", "/temper/probs",
+             {"prompt": PROMPT, "top": 8, "temperature": 0.7, "top_p": 0.9, "repetition_penalty": 1.3},
+             ["probs", "--top", "8", "--temp", "0.7", "--top-p", "0.9", "--repetition-penalty", "1.3", PROMPT])
+    same_doc("probs of ids", "/temper/probs", {"prompt": [1, 403, 407], "top": 3},
+             ["probs", "--top", "3", "--prompt-ids", "1,403,407"])
+    st, _, r = s.post("/temper/probs", {"prompt": PROMPT, "top_p": 2})
+    check("/temper/probs: top_p 2 -> 400 naming top_p", st == 400 and r["error"]["param"] == "top_p", r)
+
+
 def one_request(s, body, out, i):
     st, _, r = s.post("/v1/completions", body)
     out[i] = (st, r)
@@ -703,6 +743,7 @@ def main():
         test_stream(s)
         test_llamacpp(s)
         test_prefix_reuse(s)
+        test_temper_endpoints(s)
         test_maximum_of_everything(s)
         test_concurrency(s)
         test_errors(s)

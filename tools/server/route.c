@@ -38,6 +38,11 @@ static const srv_route_entry routes[] = {
     {"GET", "/props", srv_lc_props},
     {"GET", "/slots", srv_lc_slots},
     {"GET", "/metrics", srv_lc_metrics},
+    {"GET", "/temper/info", srv_temper_info},
+    {"POST", "/temper/tokenize", srv_temper_tokenize},
+    {"POST", "/temper/detokenize", srv_temper_detokenize},
+    {"POST", "/temper/score", srv_temper_score},
+    {"POST", "/temper/probs", srv_temper_probs},
     {"POST", "/chat/completions", srv_openai_chat},
 };
 

@@ -13,6 +13,8 @@
  *   openai.c    GET /v1/models, POST /v1/completions
  *   llamacpp.c  llama.cpp's POST /completion, /tokenize, /detokenize,
  *               GET /props, /slots, /metrics
+ *   temper_api.c  temper's own: /temper/info, tokenize, detokenize, score,
+ *               probs, answering with the commands' --json documents
  *
  * Threads: libmicrohttpd runs one thread per connection, which parses the
  * request, queues a job and waits for it (or streams it); one scheduler
@@ -284,6 +286,13 @@ enum MHD_Result srv_lc_detokenize(srv_request *r);
 enum MHD_Result srv_lc_props(srv_request *r);
 enum MHD_Result srv_lc_slots(srv_request *r);
 enum MHD_Result srv_lc_metrics(srv_request *r);
+
+/* ---- temper_api.c: the documents of the commands' --json */
+enum MHD_Result srv_temper_info(srv_request *r);
+enum MHD_Result srv_temper_tokenize(srv_request *r);
+enum MHD_Result srv_temper_detokenize(srv_request *r);
+enum MHD_Result srv_temper_score(srv_request *r);
+enum MHD_Result srv_temper_probs(srv_request *r);
 
 /* ---- text helpers (openai.c) */
 /* s as valid UTF-8 JSON text: a token's bytes that are not whole UTF-8

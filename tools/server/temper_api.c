@@ -1,0 +1,359 @@
+/*
+ * temper_api.c - temper's own endpoints: each answers with the JSON
+ * document of the matching command's --json, built by the library's
+ * writer (temper_json_*), so that the server, the CLI and the Python
+ * binding give the same objects (docs/json.md):
+ *
+ *   GET  /temper/info         `temper info`
+ *   POST /temper/tokenize     `temper tokenize` (ids, tokens, byte offsets)
+ *   POST /temper/detokenize   `temper detokenize`
+ *   POST /temper/score        `temper score` (log p, power and temperature
+ *                             scores, per token; pairs)
+ *
+ * The documents' "model" is the -m value, as the CLI writes it.
+ */
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server.h"
+
+/* Reply with the writer's document (j is freed). */
+static enum MHD_Result reply_doc(srv_request *r, temper_json *j) {
+    srv_error e = {0};
+    if (!j || temper_json_finish(j) < 0) {
+        temper_json_free(j);
+        srv_fail(&e, 500, NULL, "out of memory for the reply");
+        return srv_reply_error(r, &e);
+    }
+    size_t len = 0;
+    const char *text = temper_json_text(j, &len);
+    char *copy = malloc(len + 1);
+    if (copy) memcpy(copy, text, len + 1);
+    temper_json_free(j);
+    if (!copy) {
+        srv_fail(&e, 500, NULL, "out of memory for the reply");
+        return srv_reply_error(r, &e);
+    }
+    return srv_reply_text(r, 200, "application/json", copy, len);
+}
+
+static const char *model_name(const srv_server *s) {
+    return s->model_arg ? s->model_arg : s->cfg.model_name;
+}
+
+enum MHD_Result srv_temper_info(srv_request *r) {
+    temper_model_info mi;
+    temper_model_get_info(r->srv->model, &mi);
+    temper_json *j = temper_json_new(NULL);
+    if (j) temper_json_model_info(j, model_name(r->srv), &mi, 1);
+    return reply_doc(r, j);
+}
+
+enum MHD_Result srv_temper_tokenize(srv_request *r) {
+    srv_server *s = r->srv;
+    srv_error e = {0};
+    cJSON *body = srv_parse_body(r->body, r->body_len, &e);
+    if (!body) return srv_reply_error(r, &e);
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(body, "text");
+    int add = 1, parse = 1;
+    if (!cJSON_IsString(t)) srv_fail(&e, 400, "text", "text must be the text to tokenize");
+    srv_json_bool(cJSON_GetObjectItemCaseSensitive(body, "add_special"), "add_special", &add, &e);
+    srv_json_bool(cJSON_GetObjectItemCaseSensitive(body, "parse_special"), "parse_special", &parse, &e);
+    temper_token *ids = NULL;
+    int32_t *offs = NULL;
+    int n = 0;
+    if (!e.status) {
+        n = temper_tokenize_alloc(s->tok, t->valuestring, strlen(t->valuestring),
+                                  (add ? TEMPER_TOKENIZE_ADD_SPECIAL : 0) |
+                                      (parse ? 0 : TEMPER_TOKENIZE_SPECIAL_AS_TEXT), &ids, &offs);
+        if (n < 0) srv_fail(&e, 400, "text", "text: %s", temper_last_error());
+    }
+    cJSON_Delete(body);
+    if (e.status) return srv_reply_error(r, &e);
+    temper_json *j = temper_json_new(NULL);
+    if (j) temper_json_tokenize(j, s->tok, ids, offs, n);
+    temper_free(ids);
+    temper_free(offs);
+    return reply_doc(r, j);
+}
+
+enum MHD_Result srv_temper_detokenize(srv_request *r) {
+    srv_server *s = r->srv;
+    srv_error e = {0};
+    cJSON *body = srv_parse_body(r->body, r->body_len, &e);
+    if (!body) return srv_reply_error(r, &e);
+    const cJSON *ids = cJSON_GetObjectItemCaseSensitive(body, "ids");
+    int skip = 0, n = cJSON_GetArraySize(ids);
+    srv_json_bool(cJSON_GetObjectItemCaseSensitive(body, "skip_special_tokens"), "skip_special_tokens", &skip, &e);
+    temper_token *v = cJSON_IsArray(ids) ? malloc(sizeof *v * (size_t)(n ? n : 1)) : NULL;
+    if (!e.status && !v) srv_fail(&e, 400, "ids", "ids must be a list of token ids");
+    for (int i = 0; !e.status && i < n; i++) {
+        const cJSON *x = cJSON_GetArrayItem(ids, i);
+        double d = cJSON_IsNumber(x) ? x->valuedouble : NAN;
+        if (!isfinite(d) || d != floor(d) || d < 0 || d >= s->n_vocab)
+            srv_fail(&e, 400, "ids", "ids[%d] is not a token id in [0, %d)", i, s->n_vocab);
+        else v[i] = (temper_token)d;
+    }
+    cJSON_Delete(body);
+    int len = e.status ? 0 : temper_detokenize(s->tok, v, n, skip ? TEMPER_DETOKENIZE_SKIP_SPECIAL : 0, NULL, 0);
+    char *text = !e.status && len >= 0 ? malloc((size_t)len + 1) : NULL;
+    if (!e.status && !text) srv_fail(&e, 500, NULL, "%s", len < 0 ? temper_last_error() : "out of memory");
+    if (e.status) {
+        free(v);
+        free(text);
+        return srv_reply_error(r, &e);
+    }
+    temper_detokenize(s->tok, v, n, skip ? TEMPER_DETOKENIZE_SKIP_SPECIAL : 0, text, (size_t)len + 1);
+    free(v);
+    temper_json *j = temper_json_new(NULL);
+    if (j) temper_json_detokenize(j, text, (size_t)len, n);
+    free(text);
+    return reply_doc(r, j);
+}
+
+/* ---- /temper/score: each text scored in a slot by the scheduler */
+
+typedef struct score_job {
+    double alpha, temperature;
+    int bos, pairs;
+    temper_sequence_score *scores; /* (n_prompts) */
+    double *lp;                    /* (n_prompts, n_ctx, 2): log p, tempered */
+} score_job;
+
+static int score_run(srv_job *j, srv_seq *q, temper_context *ctx, int slot) {
+    score_job *o = j->user;
+    const srv_prompt *pr = &j->prompts[q->prompt];
+    temper_score_params sp = temper_score_default_params();
+    sp.alpha = o->alpha;
+    sp.temperature = o->temperature;
+    sp.seq = slot;
+    double *lp = o->lp + (size_t)q->prompt * 2 * (size_t)j->srv->n_ctx;
+    return temper_score_sequence(ctx, pr->ids, pr->n, &sp, &o->scores[q->prompt], lp, lp + pr->n);
+}
+
+static void score_free(score_job *o) {
+    free(o->scores);
+    free(o->lp);
+    o->scores = NULL;
+    o->lp = NULL;
+}
+
+static const srv_job_ops score_ops = {.run = score_run};
+
+enum MHD_Result srv_temper_score(srv_request *r) {
+    srv_server *s = r->srv;
+    srv_error e = {0};
+    cJSON *body = srv_parse_body(r->body, r->body_len, &e);
+    if (!body) return srv_reply_error(r, &e);
+    srv_job *j = srv_job_new(s, &score_ops);
+    score_job *o = j ? calloc(1, sizeof *o) : NULL;
+    if (!o) {
+        cJSON_Delete(body);
+        srv_job_release(j);
+        srv_fail(&e, 500, NULL, "out of memory");
+        return srv_reply_error(r, &e);
+    }
+    j->user = o; /* the job frees o; its arrays are freed here */
+    o->alpha = 2;
+    o->temperature = 0.5;
+    const cJSON *v;
+    cJSON_ArrayForEach(v, body) {
+        const char *k = v->string;
+        if (!strcmp(k, "texts")) continue;
+        if (!strcmp(k, "bos")) srv_json_bool(v, k, &o->bos, &e);
+        else if (!strcmp(k, "pairs")) srv_json_bool(v, k, &o->pairs, &e);
+        else if (!strcmp(k, "alpha") || !strcmp(k, "temperature")) {
+            if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble <= 0)
+                srv_fail(&e, 400, k, "%s must be a number > 0", k);
+            else if (!strcmp(k, "alpha")) o->alpha = v->valuedouble;
+            else o->temperature = v->valuedouble;
+        } else {
+            srv_fail_code(&e, 400, k, "unknown_parameter", "unknown field \"%.100s\": the fields are texts, "
+                          "bos, pairs, alpha and temperature", k);
+        }
+    }
+    if (!e.status)
+        srv_parse_prompts(s, cJSON_GetObjectItemCaseSensitive(body, "texts"), "texts", &j->prompts,
+                          &j->n_prompts, &e);
+    cJSON_Delete(body);
+    if (!e.status && o->pairs && j->n_prompts % 2)
+        srv_fail(&e, 400, "texts", "pairs: %d texts is an odd count: give texts two by two (A then B)",
+                 j->n_prompts);
+    temper_token bos = -1;
+    if (!e.status && o->bos && temper_model_score_bos(s->model, &bos) < 0)
+        srv_fail(&e, 400, "bos", "%s", temper_last_error());
+    for (int i = 0; !e.status && i < j->n_prompts; i++) {
+        srv_prompt *p = &j->prompts[i];
+        if (o->bos && !(p->n > 0 && p->ids[0] == bos)) { /* the BOS token in front, as `temper score --bos` */
+            temper_token *t = realloc(p->ids, sizeof *t * (size_t)(p->n + 1));
+            if (!t) {
+                srv_fail(&e, 500, NULL, "out of memory");
+                break;
+            }
+            memmove(t + 1, t, sizeof *t * (size_t)p->n);
+            t[0] = bos;
+            p->ids = t;
+            p->n++;
+        }
+        if (p->n < 2)
+            srv_fail(&e, 400, "texts", "text %d has %d token: nothing to score (the first token is never "
+                     "scored): set \"bos\": true to score it after the BOS token", i + 1, p->n);
+        else if (p->n > s->n_ctx)
+            srv_fail_code(&e, 400, "texts", "context_length_exceeded", "text %d has %d tokens: the "
+                          "context window is %d", i + 1, p->n, s->n_ctx);
+    }
+    if (!e.status) {
+        o->scores = calloc((size_t)j->n_prompts, sizeof *o->scores);
+        o->lp = malloc(sizeof(double) * 2 * (size_t)s->n_ctx * (size_t)j->n_prompts);
+        if (!o->scores || !o->lp) srv_fail(&e, 500, NULL, "out of memory");
+    }
+    j->p.max_new_tokens = 0;
+    if (!e.status) srv_job_setup(j, 1, &e);
+    if (!e.status) srv_submit(j, &e);
+    if (e.status) {
+        score_free(o);
+        srv_job_release(j);
+        return srv_reply_error(r, &e);
+    }
+    srv_job_wait(j);
+    enum MHD_Result mr;
+    if (j->err.status) mr = srv_reply_error(r, &j->err);
+    else if (j->canceled) mr = MHD_NO;
+    else {
+        temper_json_score_item *items = calloc((size_t)j->n_prompts, sizeof *items);
+        temper_json *w = items ? temper_json_new(NULL) : NULL;
+        for (int i = 0; w && i < j->n_prompts; i++) {
+            const srv_prompt *p = &j->prompts[i];
+            double *lp = o->lp + (size_t)i * 2 * (size_t)s->n_ctx;
+            items[i] = (temper_json_score_item){.text = p->text, .ids = p->ids, .n = p->n, .logprobs = lp,
+                                                .temp_logprobs = lp + p->n, .score = &o->scores[i]};
+        }
+        temper_json_scores d = {.model = model_name(s), .tok = s->tok, .alpha = o->alpha,
+                                .temperature = o->temperature, .bos = o->bos, .items = items,
+                                .n_items = j->n_prompts, .pairs = o->pairs};
+        if (w) temper_json_score(w, &d);
+        free(items);
+        mr = reply_doc(r, w);
+    }
+    score_free(o);
+    srv_job_release(j);
+    return mr;
+}
+
+/* ---- /temper/probs: the next-token table after a prompt */
+
+typedef struct probs_job {
+    int top, controls, top_k_set;
+    temper_generate_params p;
+    temper_candidate *cands;       /* (top) */
+    int n;
+    temper_next_token_info info;
+    char stages[256];
+} probs_job;
+
+static int probs_run(srv_job *j, srv_seq *q, temper_context *ctx, int slot) {
+    probs_job *o = j->user;
+    const srv_prompt *pr = &j->prompts[0];
+    int V = j->srv->n_vocab, rc;
+    float *logits = malloc(sizeof(float) * (size_t)V);
+    temper_sampler *smp = NULL;
+    if (!logits) return TEMPER_ENOMEM;
+    rc = temper_seq_truncate(ctx, slot, 0);
+    if (rc == 0) rc = temper_eval(ctx, slot, pr->ids, pr->n, logits, 0);
+    if (rc == 0 && o->controls) { /* as `temper probs` with decoding controls */
+        temper_sampling_params sp = o->p.sampling;
+        if (!o->top_k_set) sp.top_k = 0;
+        sp.do_sample = 1;
+        rc = temper_sampler_init(&sp, V, &smp);
+        if (rc == 0) temper_sampler_describe(smp, o->stages, sizeof o->stages);
+        if (rc == 0) rc = temper_sampler_apply(smp, logits, pr->ids, pr->n, pr->n);
+    }
+    if (rc == 0) {
+        o->n = temper_next_token_table(logits, V, smp, o->top, o->cands, &o->info);
+        if (o->n < 0) rc = o->n;
+    }
+    temper_sampler_free(smp);
+    free(logits);
+    return rc < 0 ? -1 : 0;
+}
+
+static const srv_job_ops probs_ops = {.run = probs_run};
+
+enum MHD_Result srv_temper_probs(srv_request *r) {
+    srv_server *s = r->srv;
+    srv_error e = {0};
+    cJSON *body = srv_parse_body(r->body, r->body_len, &e);
+    if (!body) return srv_reply_error(r, &e);
+    srv_job *j = srv_job_new(s, &probs_ops);
+    probs_job *o = j ? calloc(1, sizeof *o) : NULL;
+    if (!o) {
+        cJSON_Delete(body);
+        srv_job_release(j);
+        srv_fail(&e, 500, NULL, "out of memory");
+        return srv_reply_error(r, &e);
+    }
+    j->user = o; /* the job frees o; its table is freed here */
+    o->top = 10;
+    o->p = temper_generate_default_params();
+    const cJSON *v;
+    cJSON_ArrayForEach(v, body) {
+        const char *k = v->string;
+        long n;
+        if (!strcmp(k, "prompt")) continue;
+        if (!strcmp(k, "top")) {
+            if (srv_json_int(v, k, 1, 1L << 30, &n, &e) == 0) o->top = n < s->n_vocab ? (int)n : s->n_vocab;
+            continue;
+        }
+        int got = srv_parse_param(&o->p, k, v, &e);
+        const temper_param *d = got > 0 ? temper_param_find(k) : NULL;
+        if (got == 0)
+            srv_fail_code(&e, 400, k, "unknown_parameter", "unknown field \"%.100s\": the fields are prompt, "
+                          "top and the decoding controls of temper's table", k);
+        else if (d && (d->offset - offsetof(temper_generate_params, sampling)) < sizeof o->p.sampling &&
+                 strcmp(d->name, "do_sample") && strcmp(d->name, "min_keep") && strcmp(d->name, "min_new_tokens")) {
+            o->controls = 1;
+            if (!strcmp(d->name, "top_k")) o->top_k_set = 1;
+        }
+    }
+    if (!e.status)
+        srv_parse_prompts(s, cJSON_GetObjectItemCaseSensitive(body, "prompt"), "prompt", &j->prompts,
+                          &j->n_prompts, &e);
+    cJSON_Delete(body);
+    if (!e.status && j->n_prompts != 1) srv_fail(&e, 400, "prompt", "prompt must be one text or one list of ids");
+    if (!e.status && o->controls) {
+        temper_sampling_params sp = o->p.sampling;
+        temper_sampler *chk;
+        if (!o->top_k_set) sp.top_k = 0;
+        sp.do_sample = 1;
+        if (temper_sampler_init(&sp, s->n_vocab, &chk) < 0) srv_fail(&e, 400, NULL, "%s", temper_last_error());
+        else temper_sampler_free(chk);
+    }
+    if (!e.status && !(o->cands = malloc(sizeof *o->cands * (size_t)o->top))) srv_fail(&e, 500, NULL, "out of memory");
+    j->p.max_new_tokens = 0;
+    if (!e.status) srv_job_setup(j, 1, &e);
+    if (!e.status) srv_submit(j, &e);
+    if (e.status) {
+        free(o->cands);
+        o->cands = NULL;
+        srv_job_release(j);
+        return srv_reply_error(r, &e);
+    }
+    srv_job_wait(j);
+    enum MHD_Result mr;
+    if (j->err.status) mr = srv_reply_error(r, &j->err);
+    else if (j->canceled) mr = MHD_NO;
+    else {
+        temper_json *w = temper_json_new(NULL);
+        temper_json_next_tokens d = {.model = model_name(s), .tok = s->tok, .prompt = j->prompts[0].ids,
+                                     .n_prompt = j->prompts[0].n, .cands = o->cands, .n = o->n, .info = &o->info,
+                                     .stages = o->controls ? o->stages : NULL};
+        if (w) temper_json_probs(w, &d);
+        mr = reply_doc(r, w);
+    }
+    free(o->cands);
+    o->cands = NULL;
+    srv_job_release(j);
+    return mr;
+}
