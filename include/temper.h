@@ -222,6 +222,12 @@ TEMPER_API int temper_tokenizer_find(const temper_tokenizer *tok,
 TEMPER_API int temper_token_is_special(const temper_tokenizer *tok,
                                        temper_token id);
 
+/* Decode one UTF-8 character of s (n > 0 bytes): returns the bytes used
+ * (>= 1) and sets *cp; an invalid sequence (overlong, surrogate,
+ * > U+10FFFF, truncated) uses its maximal invalid prefix (as Python's
+ * decode(errors="replace") does) and sets *cp = -1. */
+TEMPER_API int temper_utf8_next(const char *s, size_t n, int32_t *cp);
+
 /* Streaming decoder: feed ids one by one, get text only once its UTF-8 is
  * complete. Caller-allocated; zero-initialise it (or call
  * temper_utf8_stream_reset) before the first use. */

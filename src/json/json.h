@@ -10,12 +10,6 @@
 
 #include "core/core.h"
 
-/* Decode one UTF-8 character of s (n > 0 bytes): returns the bytes used
- * (>= 1) and sets *cp; an invalid sequence (overlong, surrogate,
- * > U+10FFFF, truncated) uses its maximal invalid prefix and sets
- * *cp = -1. */
-int temper__utf8_next(const char *s, size_t n, int32_t *cp);
-
 /* tokenizer.decode([id]) as a string value; "<id>" when it cannot be
  * decoded (no tokenizer, bad id). */
 void temper__json_token_text(temper_json *j, const temper_tokenizer *tok, temper_token id);

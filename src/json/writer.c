@@ -113,7 +113,7 @@ void temper_json_obj_end(temper_json *j) { close_(j, '}'); }
 void temper_json_arr_begin(temper_json *j) { open_(j, '['); }
 void temper_json_arr_end(temper_json *j) { close_(j, ']'); }
 
-int temper__utf8_next(const char *s, size_t n, int32_t *cp) {
+int temper_utf8_next(const char *s, size_t n, int32_t *cp) {
     const unsigned char *u = (const unsigned char *)s;
     unsigned char c = u[0];
     *cp = -1;
@@ -180,7 +180,7 @@ static void write_string(temper_json *j, const char *s, size_t n) {
             continue;
         }
         int32_t cp;
-        int used = temper__utf8_next(s + i, n - i, &cp);
+        int used = temper_utf8_next(s + i, n - i, &cp);
         if (cp < 0) puts_(j, "\xEF\xBF\xBD"); /* U+FFFD */
         else put(j, s + i, (size_t)used);
         i += (size_t)used;

@@ -175,11 +175,6 @@ int cli_parse_double(const char *s, double *out, bool allow_inf);
 int cli_parse_int_opt(const char *opt, const char *s, long lo, long hi,
                       long *out);
 
-/* Decode one UTF-8 character of s (n > 0 bytes): returns the bytes used
- * (>= 1) and sets *cp; an invalid sequence (overlong, surrogate, > U+10FFFF,
- * truncated) uses its maximal invalid prefix and sets *cp = -1. */
-int cli_utf8_next(const char *s, size_t n, int32_t *cp);
-
 /* Write token bytes with visible whitespace: ' ' as '␣', '\n' as "\\n",
  * '\t' as "\\t", '\r' as "\\r", other control bytes as \xNN; invalid
  * UTF-8 as \xNN; characters that show blank (no-break space, zero-width

@@ -24,7 +24,7 @@ void cli_an_fit(const char *s, int width, char *out, size_t cap) {
     if (width > 0 && cli_display_width(s) <= width) width = 0; /* fits: no cut */
     while (i < n) {
         int32_t cp;
-        int len = cli_utf8_next(s + i, n - i, &cp);
+        int len = temper_utf8_next(s + i, n - i, &cp);
         int w = cp < 0 ? 1 : utf8proc_charwidth(cp);
         if (w < 0) w = 0;
         if (width > 0 && used + w > width - 1) break; /* keep a column for "…" */

@@ -1,5 +1,5 @@
 /*
- * cli_text.c - terminal text helpers: UTF-8 decoding, tokens shown with
+ * cli_text.c - terminal text helpers: tokens shown with
  * visible whitespace ("␣the" for " the"), display width in terminal columns
  * (wide CJK characters count 2, combining marks 0), and whether to colour.
  */
@@ -11,41 +11,6 @@
 #include <utf8proc.h>
 
 #include "cli.h"
-
-int cli_utf8_next(const char *s, size_t n, int32_t *cp) {
-    const unsigned char *u = (const unsigned char *)s;
-    unsigned char c = u[0];
-    *cp = -1;
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    int len;
-    int32_t v;
-    unsigned char lo = 0x80, hi = 0xBF; /* allowed range of the 2nd byte */
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2, v = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3, v = c & 0x0F;
-        if (c == 0xE0) lo = 0xA0;          /* overlong */
-        if (c == 0xED) hi = 0x9F;          /* surrogates */
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4, v = c & 0x07;
-        if (c == 0xF0) lo = 0x90;          /* overlong */
-        if (c == 0xF4) hi = 0x8F;          /* > U+10FFFF */
-    } else {
-        return 1;                          /* stray continuation or bad lead */
-    }
-    /* Consume the maximal prefix that could still be valid. */
-    for (int k = 1; k < len; k++) {
-        if ((size_t)k >= n) return k;
-        unsigned char b = u[k];
-        if (k == 1 ? (b < lo || b > hi) : (b < 0x80 || b > 0xBF)) return k;
-        v = (v << 6) | (b & 0x3F);
-    }
-    *cp = v;
-    return len;
-}
 
 /* Characters a terminal shows as blank or not at all: C1 controls, Unicode
  * spaces other than ' ' (no-break space...), line/paragraph separators,
@@ -97,7 +62,7 @@ static void visible_walk(const char *bytes, size_t len,
             i++;
         } else {
             int32_t cp;
-            int used = cli_utf8_next(bytes + i, len - i, &cp);
+            int used = temper_utf8_next(bytes + i, len - i, &cp);
             if (cp < 0) {
                 for (int k = 0; k < used; k++) {
                     snprintf(esc, sizeof esc, "\\x%02X", (unsigned char)bytes[i + k]);
@@ -143,7 +108,7 @@ int cli_display_width(const char *s) {
     int width = 0;
     while (i < n) {
         int32_t cp;
-        i += (size_t)cli_utf8_next(s + i, n - i, &cp);
+        i += (size_t)temper_utf8_next(s + i, n - i, &cp);
         if (cp < 0) {
             width += 1; /* shown as U+FFFD by the terminal */
             continue;
@@ -263,7 +228,7 @@ void cli_print_pyrepr(FILE *f, const char *s) {
     fputc(q, f);
     for (size_t i = 0; i < n;) {
         int32_t cp;
-        int used = cli_utf8_next(s + i, n - i, &cp);
+        int used = temper_utf8_next(s + i, n - i, &cp);
         if (cp < 0) { /* not UTF-8: Python would have the bytes as surrogates */
             for (int k = 0; k < used; k++) fprintf(f, "\\udc%02x", (unsigned char)s[i + k]);
         } else if (cp == q || cp == '\\') {

@@ -51,7 +51,7 @@ static int label_char(const char *s, int index, char *out) {
     size_t n = strlen(s), i = 0;
     for (int k = 0; i < n; k++) {
         int32_t cp;
-        int len = cli_utf8_next(s + i, n - i, &cp);
+        int len = temper_utf8_next(s + i, n - i, &cp);
         if (k == index) {
             memcpy(out, s + i, (size_t)len);
             out[len] = '\0';
@@ -74,7 +74,7 @@ static void print_head(const float *p, int n, char labels[][64], int cell) {
     for (int j = 0; j < n; j++) {
         size_t len = strlen(labels[j]), i = 0;
         int count = 0;
-        for (int32_t cp; i < len; count++) i += (size_t)cli_utf8_next(labels[j] + i, len - i, &cp);
+        for (int32_t cp; i < len; count++) i += (size_t)temper_utf8_next(labels[j] + i, len - i, &cp);
         rows = count > rows ? count : rows;
     }
     if (rows > TOP_ROWS) rows = TOP_ROWS;

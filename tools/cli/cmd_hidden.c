@@ -74,7 +74,7 @@ static void print_scatter(const double *proj, int n, char labels[][64]) {
         for (int w = 0; w < 10 && c + w < PLOT_W; w++) free_run = free_run && grid[r][c + w][0] == ' ';
         while (k < len && c + cells < PLOT_W) {
             int32_t cp;
-            int used = cli_utf8_next(text + k, len - k, &cp);
+            int used = temper_utf8_next(text + k, len - k, &cp);
             if (cells > 0 && !free_run) break;
             if (cells >= 9) break;
             memcpy(grid[r][c + cells], text + k, (size_t)used);

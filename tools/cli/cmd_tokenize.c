@@ -82,7 +82,7 @@ static void count_text(const char *s, size_t n, long *chars, long *words) {
     *chars = *words = 0;
     for (size_t i = 0; i < n;) {
         int32_t cp;
-        i += (size_t)cli_utf8_next(s + i, n - i, &cp);
+        i += (size_t)temper_utf8_next(s + i, n - i, &cp);
         ++*chars;
         bool space = py_isspace(cp);
         if (!space && !in_word) ++*words;

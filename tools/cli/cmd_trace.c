@@ -38,7 +38,7 @@ static int char_count(const char *s) {
     int count = 0;
     while (i < n) {
         int32_t cp;
-        i += (size_t)cli_utf8_next(s + i, n - i, &cp);
+        i += (size_t)temper_utf8_next(s + i, n - i, &cp);
         count++;
     }
     return count;
