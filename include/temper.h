@@ -1345,6 +1345,13 @@ TEMPER_API void temper_json_generate_settings(temper_json *j,
  * alternatives ("top"). */
 TEMPER_API void temper_json_sequence(temper_json *j, const temper_tokenizer *tok,
                                      const temper_sequence *s, int n_top);
+/* One generated token as an entry of that "logprobs" list: {id, token,
+ * text, logprob, logprob_processed, top} with prob->id the token and top
+ * (n_top; may be NULL) its alternatives by raw log-prob (an id < 0 ends
+ * them). A server streams these one by one. */
+TEMPER_API void temper_json_token_probs(temper_json *j, const temper_tokenizer *tok,
+                                        const temper_token_prob *prob,
+                                        const temper_token_prob *top, int n_top);
 
 /* ---- documents (one whole object each) */
 

@@ -56,6 +56,30 @@ void temper_json_generate_settings(temper_json *j, const temper_generate_params 
     settings_keys(j, p, eos, n_eos, false);
 }
 
+void temper_json_token_probs(temper_json *j, const temper_tokenizer *tok, const temper_token_prob *prob,
+                             const temper_token_prob *top, int n_top) {
+    temper_json_obj_begin(j);
+    temper_json_key(j, "id"), temper_json_int(j, prob->id);
+    temper_json_key(j, "token"), temper__json_token_piece(j, tok, prob->id);
+    temper_json_key(j, "text"), temper__json_token_text(j, tok, prob->id);
+    temper_json_key(j, "logprob"), temper_json_float(j, prob->logprob);
+    temper_json_key(j, "logprob_processed"), temper_json_float(j, prob->logprob_processed);
+    temper_json_key(j, "top"), temper_json_arr_begin(j);
+    for (int t = 0; top && t < n_top; t++) {
+        const temper_token_prob *a = &top[t];
+        if (a->id < 0) break;
+        temper_json_obj_begin(j);
+        temper_json_key(j, "id"), temper_json_int(j, a->id);
+        temper_json_key(j, "token"), temper__json_token_piece(j, tok, a->id);
+        temper_json_key(j, "text"), temper__json_token_text(j, tok, a->id);
+        temper_json_key(j, "logprob"), temper_json_float(j, a->logprob);
+        temper_json_key(j, "logprob_processed"), temper_json_float(j, a->logprob_processed);
+        temper_json_obj_end(j);
+    }
+    temper_json_arr_end(j);
+    temper_json_obj_end(j);
+}
+
 void temper_json_sequence(temper_json *j, const temper_tokenizer *tok, const temper_sequence *s,
                           int n_top) {
     temper_json_obj_begin(j);
@@ -65,28 +89,8 @@ void temper_json_sequence(temper_json *j, const temper_tokenizer *tok, const tem
     temper_json_key(j, "score"), temper_json_double(j, s->score); /* NAN (not beam search) -> null */
     temper_json_key(j, "sum_logprob"), temper_json_double(j, s->sum_logprob);
     temper_json_key(j, "logprobs"), temper_json_arr_begin(j);
-    for (int k = 0; k < s->n_ids; k++) {
-        temper_json_obj_begin(j);
-        temper_json_key(j, "id"), temper_json_int(j, s->ids[k]);
-        temper_json_key(j, "token"), temper__json_token_piece(j, tok, s->ids[k]);
-        temper_json_key(j, "text"), temper__json_token_text(j, tok, s->ids[k]);
-        temper_json_key(j, "logprob"), temper_json_float(j, s->probs[k].logprob);
-        temper_json_key(j, "logprob_processed"), temper_json_float(j, s->probs[k].logprob_processed);
-        temper_json_key(j, "top"), temper_json_arr_begin(j);
-        for (int t = 0; s->top && t < n_top; t++) {
-            const temper_token_prob *a = &s->top[(size_t)k * n_top + t];
-            if (a->id < 0) break;
-            temper_json_obj_begin(j);
-            temper_json_key(j, "id"), temper_json_int(j, a->id);
-            temper_json_key(j, "token"), temper__json_token_piece(j, tok, a->id);
-            temper_json_key(j, "text"), temper__json_token_text(j, tok, a->id);
-            temper_json_key(j, "logprob"), temper_json_float(j, a->logprob);
-            temper_json_key(j, "logprob_processed"), temper_json_float(j, a->logprob_processed);
-            temper_json_obj_end(j);
-        }
-        temper_json_arr_end(j);
-        temper_json_obj_end(j);
-    }
+    for (int k = 0; k < s->n_ids; k++)
+        temper_json_token_probs(j, tok, &s->probs[k], s->top ? s->top + (size_t)k * n_top : NULL, n_top);
     temper_json_arr_end(j);
     temper_json_obj_end(j);
 }

@@ -73,7 +73,7 @@ def tokenizer_json(extra, merges, added=(), post=None, pre=None):
 
 def main(out):
     # fuzz_server: the first byte picks the endpoint (0 /v1/completions, 1 /completion,
-    # 2 /tokenize, 3 /detokenize), the rest is the body
+    # 2 /tokenize, 3 /detokenize, 4 /temper/generate), the rest is the body
     for k, body in enumerate([
             {"prompt": "Once upon a time", "max_tokens": 8, "temperature": 0.7, "logprobs": 3, "echo": True,
              "stop": ["\n", "."], "logit_bias": {"13": -100}, "n": 2, "best_of": 3, "seed": 1},
@@ -92,6 +92,11 @@ def main(out):
     put(out, "fuzz_server", "tokenize", b"\x02" + json.dumps({"content": "Lily \u00e1", "with_pieces": True,
                                                               "add_special": True}).encode())
     put(out, "fuzz_server", "detokenize", b"\x03" + json.dumps({"tokens": [1, 403, 407]}).encode())
+    for k, body in enumerate([
+            {"prompt": "Once upon a time", "temperatures": [1.0, 0.5, 0], "num_return_sequences": 3, "n_probs": 2,
+             "stop": ["."], "seed": 4, "stream": True},
+            {"prompt": [1, 403], "num_beams": 3, "length_penalty": 0.8, "early_stopping": 2, "max_new_tokens": 9}]):
+        put(out, "fuzz_server", "generate_%d" % k, b"\x04" + json.dumps(body).encode())
     # safetensors
     f32 = struct.pack("<4f", 1, 2, 3, 4)
     put(out, "fuzz_safetensors", "two", safetensors([("a", "F32", [2, 2], f32), ("b", "F16", [2], b"\0<\0<")]))

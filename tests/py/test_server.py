@@ -476,6 +476,84 @@ def test_temper_endpoints(s):
     check("/temper/probs: top_p 2 -> 400 naming top_p", st == 400 and r["error"]["param"] == "top_p", r)
 
 
+def test_temper_generate(s):
+    """/temper/generate answers with `temper generate --json`'s document
+    (greedy, sampled, beams, a temperature sweep, stop strings, ids); its
+    stream has one event per token whose pieces and token objects are
+    those of the final document, which is the CLI's too."""
+    def cli_doc(args):
+        r = subprocess.run([TEMPER, "generate", *args, "-q", "--json", "-m", STORIES], capture_output=True,
+                           text=True, timeout=120)
+        d = json.loads(r.stdout) if r.returncode == 0 else r.stderr
+        if isinstance(d, dict):
+            d.pop("timings")  # the server's own times and counts
+        return d
+    P = "Once upon a time"
+    cases = [
+        ("greedy", {"prompt": P, "seed": 5, "n_probs": 3}, ["-s", "5", "--n-probs", "3", P]),
+        ("sampling x3", {"prompt": P, "temperature": 0.8, "top_k": 20, "seed": 7, "num_return_sequences": 3,
+                         "n_probs": 2, "max_new_tokens": 12},
+         ["--temp", "0.8", "--top-k", "20", "-s", "7", "--num-return-sequences", "3", "--n-probs", "2", "-n", "12", P]),
+        ("beams", {"prompt": P, "num_beams": 3, "num_return_sequences": 2, "length_penalty": 0.8, "seed": 1,
+                   "max_new_tokens": 8, "n_probs": 1},
+         ["--num-beams", "3", "--num-return-sequences", "2", "--length-penalty", "0.8", "-s", "1", "-n", "8",
+          "--n-probs", "1", P]),
+        ("temperature sweep", {"prompt": P, "temperatures": [1.0, 0.5, 0], "num_return_sequences": 3, "seed": 11},
+         ["--temps", "1.0,0.5,0", "--num-return-sequences", "3", "-s", "11", P]),
+        ("ids, stop, penalties", {"prompt": [1, 403, 407], "stop": ["park"], "repetition_penalty": 1.3,
+                                  "min_p": 0.05, "seed": 3, "max_new_tokens": 30},
+         ["--prompt-ids", "1,403,407", "--stop", "park", "--repetition-penalty", "1.3", "--min-p", "0.05", "-s",
+          "3", "-n", "30"]),
+    ]
+    for name, body, args in cases:
+        st, _, got = s.post("/temper/generate", body)
+        if isinstance(got, dict):
+            got.pop("timings", None)
+        want = cli_doc(args)
+        check(f"/temper/generate == `temper generate --json`: {name}", st == 200 and got == want,
+              (st, str(got)[:300], str(want)[:300]))
+    for name, body, args in [
+        ("sampling x2", {"prompt": P, "temperature": 0.9, "seed": 21, "num_return_sequences": 2, "n_probs": 3,
+                         "max_new_tokens": 10, "stream": True},
+         ["--temp", "0.9", "-s", "21", "--num-return-sequences", "2", "--n-probs", "3", "-n", "10", P]),
+        ("sweep", {"prompt": P, "temperatures": [0.7, 0], "seed": 2, "num_return_sequences": 2, "n_probs": 1,
+                   "max_new_tokens": 6, "stream": True},
+         ["--temps", "0.7,0", "-s", "2", "--num-return-sequences", "2", "--n-probs", "1", "-n", "6", P])]:
+        st, events = s.stream("/temper/generate", body)
+        parsed = [json.loads(e) for e in events[:-1]]
+        doc = parsed[-1] if parsed else {}
+        doc.pop("timings", None)
+        check(f"/temper/generate stream ({name}): the last event is the CLI's document, then [DONE]",
+              st == 200 and events[-1] == "[DONE]" and doc == cli_doc(args), (st, events[-2:]))
+        runs = doc.get("temperatures") or [{"temperature": None, "sequences": doc.get("sequences", [])}]
+        ok, n_tokens = True, 0
+        for run in runs:
+            for i, seq in enumerate(run["sequences"]):
+                mine = [e for e in parsed[:-1] if e["sequence"] == i and e.get("temperature") == run["temperature"]]
+                n_tokens += len(mine)
+                ok &= [e["token"] for e in mine] == seq["logprobs"]
+                ok &= "".join(e["piece"] for e in mine) == seq["text"]
+                ok &= [e["index"] for e in mine] == list(range(len(mine)))
+                ok &= mine[-1]["finish_reason"] == seq["finish_reason"] and \
+                    all(e["finish_reason"] is None for e in mine[:-1])
+        check(f"/temper/generate stream ({name}): one event per token with its raw and processed "
+              "alternatives, as in the document", ok and n_tokens == len(parsed) - 1 and n_tokens > 0,
+              events[:3])
+    for body, param in [({"prompt": P, "num_beams": 2, "stream": True}, "stream"),
+                        ({"prompt": P, "temperature": -1}, "temperature"),
+                        ({"prompt": P, "temperatures": [0.5], "temperature": 0.7}, "temperature"),
+                        ({"prompt": P, "temperatures": [0.5, -2]}, "temperatures"),
+                        ({"prompt": P, "num_beams": 2, "top_p": 0.9}, "top_p"),
+                        ({"prompt": P, "n_probs": 65}, "n_probs"),
+                        ({"prompt": P, "max_new_tokens": 100000}, "max_new_tokens"),
+                        ({"prompt": P, "beams": 2}, "beams"),
+                        ({"prompt": [1, 99999]}, "prompt"),
+                        ({"max_new_tokens": 3}, "prompt")]:
+        st, _, r = s.post("/temper/generate", body)
+        check(f"/temper/generate {json.dumps(body)} -> 400 naming {param}",
+              st == 400 and r["error"]["param"] == param, (st, r))
+
+
 def one_request(s, body, out, i):
     st, _, r = s.post("/v1/completions", body)
     out[i] = (st, r)
@@ -744,6 +822,7 @@ def main():
         test_llamacpp(s)
         test_prefix_reuse(s)
         test_temper_endpoints(s)
+        test_temper_generate(s)
         test_maximum_of_everything(s)
         test_concurrency(s)
         test_errors(s)

@@ -43,6 +43,7 @@ static const srv_route_entry routes[] = {
     {"POST", "/temper/detokenize", srv_temper_detokenize},
     {"POST", "/temper/score", srv_temper_score},
     {"POST", "/temper/probs", srv_temper_probs},
+    {"POST", "/temper/generate", srv_temper_generate},
     {"POST", "/chat/completions", srv_openai_chat},
 };
 
@@ -79,6 +80,7 @@ int srv_check_request(srv_server *s, const char *path, const char *body, size_t 
     cJSON *out = NULL;
     if (!strcmp(path, "/v1/completions")) j = srv_openai_job(s, body, len, -1, e);
     else if (!strcmp(path, "/completion")) j = srv_lc_job(s, body, len, -1, e);
+    else if (!strcmp(path, "/temper/generate")) j = srv_temper_generate_job(s, body, len, -1, e);
     else if (!strcmp(path, "/tokenize")) out = srv_lc_tokenize_json(s, body, len, e);
     else if (!strcmp(path, "/detokenize")) out = srv_lc_detokenize_json(s, body, len, e);
     else return srv_fail(e, 404, NULL, "no endpoint %s", path);

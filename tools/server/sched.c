@@ -300,6 +300,7 @@ static int start_seq(srv_server *s, srv_seq *q) {
     }
     temper_gen *g = NULL;
     temper_generate_params p = j->p;
+    if (j->ops && j->ops->params) j->ops->params(j, q, &p);
     p.on_token = on_token;
     p.user = q;
     if (rc == 0) rc = temper_gen_new(s->ctx, q->slot, pr->ids, pr->n, &p, (uint64_t)q->index, &g);
@@ -485,7 +486,7 @@ static void *sched_main(void *arg) {
             q->finish = fr;
             if (fr == TEMPER_FINISH_CANCELED && !j->canceled && rc < 0)
                 srv_fail(&j->err, 500, NULL, "decoding failed: %s", temper_last_error());
-            if (q->gen) j->n_forward += temper_gen_n_forward(q->gen);
+            if (q->gen) j->n_forward += q->n_forward = temper_gen_n_forward(q->gen);
             if ((!q->gen || temper_gen_n_forward(q->gen) == 0) && !q->scored_here) {
                 temper_seq_truncate(s->ctx, k, 0); /* never evaluated: what it holds is unknown */
                 s->slot_len[k] = 0;

@@ -124,7 +124,8 @@ static int load(srv_server *s, cli_common *c) {
     temper_context_params cp = temper_context_default_params();
     cp.n_seq = s->cfg.parallel;
     cp.n_ctx = s->cfg.n_ctx;
-    cp.n_threads = c->threads;
+    if (temper_threadpool_new(c->threads, &s->pool) < 0) return cli_lib_error("serve", -1);
+    cp.pool = s->pool; /* the scheduler's context and those of beam searches */
     if (temper_context_init(s->model, &cp, &s->ctx) < 0) return cli_lib_error("serve", -1);
     s->n_ctx = s->cfg.n_ctx ? s->cfg.n_ctx : temper_model_n_ctx(s->model);
     if (s->n_ctx > temper_model_n_ctx(s->model)) s->n_ctx = temper_model_n_ctx(s->model);
@@ -229,6 +230,7 @@ done:
     srv_sched_stop(s);
     srv_http_stop(s);
     temper_context_free(s->ctx);
+    temper_threadpool_free(s->pool);
     temper_model_free(s->model);
     pthread_cond_destroy(&s->work);
     pthread_mutex_destroy(&s->mu);

@@ -105,6 +105,7 @@ typedef struct srv_seq {
     size_t len, text_cap;
     size_t released;       /* bytes of text streamed so far */
     int scored_here;       /* its slot holds its prompt (echo scored it there) */
+    int64_t n_forward;     /* tokens it ran through the model (when it ended) */
     int echoed, closed;    /* the endpoint's: stream sent the echo / the end */
     size_t offset;         /* the endpoint's: characters of the tokens so far */
 } srv_seq;
@@ -118,6 +119,9 @@ typedef struct srv_job_ops {
      * slot of ctx (an analysis of prompt s->prompt), on the scheduler's
      * thread. Returns 0, or -1 with j->err set. */
     int (*run)(srv_job *j, srv_seq *s, temper_context *ctx, int slot);
+    /* The parameters of sequence s when they differ from j->p (a
+     * temperature sweep), before it starts. */
+    void (*params)(const srv_job *j, const srv_seq *s, temper_generate_params *p);
 } srv_job_ops;
 
 struct srv_job {
@@ -168,6 +172,8 @@ typedef struct srv_server {
     temper_model *model;
     const temper_tokenizer *tok;
     temper_context *ctx;   /* the scheduler's */
+    temper_threadpool *pool; /* ctx's threads, shared with the contexts of
+                                beam searches (scheduler thread) */
     int n_ctx, n_vocab;
     temper_generate_params defaults; /* the model's (generation_config.json) */
     char default_keys[512];          /* keys generation_config.json set */
@@ -293,6 +299,13 @@ enum MHD_Result srv_temper_tokenize(srv_request *r);
 enum MHD_Result srv_temper_detokenize(srv_request *r);
 enum MHD_Result srv_temper_score(srv_request *r);
 enum MHD_Result srv_temper_probs(srv_request *r);
+/* Reply 200 with the writer's document (NULL: 500; j is freed). */
+enum MHD_Result srv_reply_doc(srv_request *r, temper_json *j);
+
+/* ---- temper_generate.c: POST /temper/generate */
+enum MHD_Result srv_temper_generate(srv_request *r);
+/* The job of a /temper/generate body, ready to submit (NULL: *e set). */
+srv_job *srv_temper_generate_job(srv_server *s, const char *body, size_t len, int fd, srv_error *e);
 
 /* ---- text helpers (openai.c) */
 /* s as valid UTF-8 JSON text: a token's bytes that are not whole UTF-8

@@ -19,8 +19,7 @@
 
 #include "server.h"
 
-/* Reply with the writer's document (j is freed). */
-static enum MHD_Result reply_doc(srv_request *r, temper_json *j) {
+enum MHD_Result srv_reply_doc(srv_request *r, temper_json *j) {
     srv_error e = {0};
     if (!j || temper_json_finish(j) < 0) {
         temper_json_free(j);
@@ -48,7 +47,7 @@ enum MHD_Result srv_temper_info(srv_request *r) {
     temper_model_get_info(r->srv->model, &mi);
     temper_json *j = temper_json_new(NULL);
     if (j) temper_json_model_info(j, model_name(r->srv), &mi, 1);
-    return reply_doc(r, j);
+    return srv_reply_doc(r, j);
 }
 
 enum MHD_Result srv_temper_tokenize(srv_request *r) {
@@ -76,7 +75,7 @@ enum MHD_Result srv_temper_tokenize(srv_request *r) {
     if (j) temper_json_tokenize(j, s->tok, ids, offs, n);
     temper_free(ids);
     temper_free(offs);
-    return reply_doc(r, j);
+    return srv_reply_doc(r, j);
 }
 
 enum MHD_Result srv_temper_detokenize(srv_request *r) {
@@ -110,7 +109,7 @@ enum MHD_Result srv_temper_detokenize(srv_request *r) {
     temper_json *j = temper_json_new(NULL);
     if (j) temper_json_detokenize(j, text, (size_t)len, n);
     free(text);
-    return reply_doc(r, j);
+    return srv_reply_doc(r, j);
 }
 
 /* ---- /temper/score: each text scored in a slot by the scheduler */
@@ -235,7 +234,7 @@ enum MHD_Result srv_temper_score(srv_request *r) {
                                 .n_items = j->n_prompts, .pairs = o->pairs};
         if (w) temper_json_score(w, &d);
         free(items);
-        mr = reply_doc(r, w);
+        mr = srv_reply_doc(r, w);
     }
     score_free(o);
     srv_job_release(j);
@@ -350,7 +349,7 @@ enum MHD_Result srv_temper_probs(srv_request *r) {
                                      .n_prompt = j->prompts[0].n, .cands = o->cands, .n = o->n, .info = &o->info,
                                      .stages = o->controls ? o->stages : NULL};
         if (w) temper_json_probs(w, &d);
-        mr = reply_doc(r, w);
+        mr = srv_reply_doc(r, w);
     }
     free(o->cands);
     o->cands = NULL;
