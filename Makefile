@@ -34,7 +34,7 @@ TOOL_SRC  := $(wildcard tests/tools/*.c)
 BENCH_SRC := $(wildcard bench/bench_*.c)
 
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
-CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/web_assets.o
 TESTS     := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOLS     := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/%)
 BENCHES   := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
@@ -88,6 +88,26 @@ FORCE:
 $(BUILD)/obj/%.o: %.c $(BUILD)/cflags
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+# The web explorer (tools/server/web, docs/explorer.md): esbuild bundles it
+# into a C table of files compiled into temper. Without its node_modules
+# (npm ci there; scripts/setup.sh runs it) temper is built anyway and "/"
+# says how to build the explorer. web-state records which of the two was
+# built, so that installing the node_modules rebuilds the table.
+WEB     := tools/server/web
+WEB_SRC := $(WEB)/build.mjs $(WEB)/package-lock.json $(shell find $(WEB)/src -type f 2>/dev/null)
+$(BUILD)/web-state: FORCE
+	@mkdir -p $(BUILD)
+	@st=$$( [ -d $(WEB)/node_modules/esbuild ] && command -v node >/dev/null && echo built || echo missing); \
+	  echo $$st | cmp -s - $@ || echo $$st > $@; \
+	  [ $$st = built ] || echo "make: the web explorer is not built ($(WEB)/node_modules is missing: (cd $(WEB) && npm ci) && make)" >&2
+$(BUILD)/gen/web_assets.c: $(BUILD)/web-state $(WEB_SRC)
+	@mkdir -p $(dir $@)
+	if [ "$$(cat $<)" = built ]; then node $(WEB)/build.mjs $@; \
+	else printf '#include "server.h"\nconst srv_asset srv_web_assets[1];\nconst int srv_web_n_assets = 0;\n' > $@; fi
+$(BUILD)/obj/gen/web_assets.o: $(BUILD)/gen/web_assets.c $(BUILD)/cflags
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itools/server -c $< -o $@
 
 $(BUILD)/libtemper.a: $(LIB_OBJ)
 	@rm -f $@
@@ -156,10 +176,14 @@ build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h tests/fuzz/fuzz_tok.h b
 
 # the server's request parsing: its sources (not serve.c, the CLI's part)
 SERVER_FUZZ_SRC := $(filter-out tools/server/serve.c,$(wildcard tools/server/*.c))
+# (and no explorer: an empty table of files)
+build-fuzz/gen/web_assets.c:
+	@mkdir -p $(dir $@)
+	printf '#include "server.h"\nconst srv_asset srv_web_assets[1];\nconst int srv_web_n_assets = 0;\n' > $@
 build-fuzz/fuzz_server: tests/fuzz/fuzz_server.c tests/fuzz/fuzz.h $(SERVER_FUZZ_SRC) tools/server/server.h \
-                        build-fuzz/libtemper.a
-	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(SERVER_FUZZ_SRC) build-fuzz/libtemper.a $(LDLIBS) \
-	    -lmicrohttpd
+                        build-fuzz/libtemper.a build-fuzz/gen/web_assets.c
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Itools/server -fsanitize=fuzzer -o $@ $< $(SERVER_FUZZ_SRC) \
+	    build-fuzz/gen/web_assets.c build-fuzz/libtemper.a $(LDLIBS) -lmicrohttpd
 
 fuzz: fuzzers
 	tests/fuzz/run $(FUZZ_TIME)

@@ -287,8 +287,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     r.fd = ci ? ci->connect_fd : -1;
     if (strcmp(method, "OPTIONS") == 0) return preflight(&r);
-    /* /health answers without a key, for load balancers */
-    if (strcmp(url, "/health") != 0 && !authorized(s, c)) {
+    /* /health answers without a key, for load balancers; the explorer's
+     * files too (they hold no data: the page asks for the key) */
+    if (strcmp(url, "/health") != 0 && !srv_web_find(url) && !authorized(s, c)) {
         srv_fail_code(&e, 401, NULL, "invalid_api_key",
                       "a valid API key is needed: send the header \"Authorization: Bearer KEY\"");
         return srv_reply_error(&r, &e);

@@ -1,7 +1,8 @@
 /*
  * route.c - method + path -> endpoint. Paths are matched exactly; a known
- * path with another method is 405, an unknown path 404. Every endpoint but
- * /health answers 503 while the model loads.
+ * path with another method is 405, then the explorer's files (GET, web.c),
+ * then 404. Every endpoint but /health and the explorer's files answers
+ * 503 while the model loads.
  */
 #include <string.h>
 
@@ -57,6 +58,10 @@ enum MHD_Result srv_route(srv_request *r) {
         if (strcmp(routes[k].method, r->method) == 0) found = &routes[k];
     }
     if (!found) {
+        const srv_asset *a = NULL;
+        if (!path_known && (!strcmp(r->method, "GET") || !strcmp(r->method, "HEAD")) &&
+            (a = srv_web_find(r->path)))
+            return srv_web(r, a);
         if (path_known)
             srv_fail(&e, 405, NULL, "%s is not allowed on %s", r->method, r->path);
         else

@@ -15,6 +15,7 @@
  *               GET /props, /slots, /metrics
  *   temper_api.c  temper's own: /temper/info, tokenize, detokenize, score,
  *               probs, answering with the commands' --json documents
+ *   web.c       the explorer's files at / (bundled into the binary by make)
  *
  * Threads: libmicrohttpd runs one thread per connection, which parses the
  * request, queues a job and waits for it (or streams it); one scheduler
@@ -306,6 +307,20 @@ enum MHD_Result srv_reply_doc(srv_request *r, temper_json *j);
 enum MHD_Result srv_temper_generate(srv_request *r);
 /* The job of a /temper/generate body, ready to submit (NULL: *e set). */
 srv_job *srv_temper_generate_job(srv_server *s, const char *body, size_t len, int fd, srv_error *e);
+
+/* ---- web.c: the explorer's files, compiled in ($(BUILD)/gen/web_assets.c) */
+typedef struct srv_asset {
+    const char *path;           /* "/", "/assets/app-HASH.js" */
+    const char *ctype;          /* Content-Type */
+    const char *etag;           /* "\"HASH\"" */
+    const unsigned char *data;  /* (len) */
+    size_t len;
+} srv_asset;
+extern const srv_asset srv_web_assets[]; /* (srv_web_n_assets); 0: not built */
+extern const int srv_web_n_assets;
+/* The file served at path, or NULL. */
+const srv_asset *srv_web_find(const char *path);
+enum MHD_Result srv_web(srv_request *r, const srv_asset *a);
 
 /* ---- text helpers (openai.c) */
 /* s as valid UTF-8 JSON text: a token's bytes that are not whole UTF-8

@@ -1,0 +1,68 @@
+// explorer.js - drive temper's web explorer in headless Chromium
+// (playwright-core, Debian's chromium) and print, as one JSON object, what
+// each view shows; tests/py/test_explorer.py compares it with the API, the
+// CLI and numpy. Usage: node explorer.js URL ARTIFACTS_DIR LABEL
+// Screenshots: ARTIFACTS_DIR/LABEL-VIEW.png. Every console error, page
+// error and request to another origin is reported.
+const { chromium } = require("playwright-core");
+const path = require("path");
+
+const [url, artifacts, label] = process.argv.slice(2);
+const out = { errors: [], external: [] };
+
+async function shot(page, view) {
+    await page.waitForTimeout(250); // the charts' last animation frame
+    await page.screenshot({ path: path.join(artifacts, `${label}-${view}.png`), fullPage: true });
+}
+
+// the rows of a table as lists of cell texts, and the cells' title (exact value)
+const tableRows = (page, sel) => page.$$eval(`${sel} tbody tr`, (trs) => trs.map((tr) => ({
+    cells: [...tr.children].map((td) => td.textContent),
+    exact: [...tr.children].map((td) => (td.querySelector("[title]") || td).getAttribute("title")),
+    cls: tr.className, data: { ...tr.dataset },
+})));
+
+async function tokens(page) {
+    await page.click("#tab-tokens");
+    await page.fill("#tok-text", "Lily went to the park.\nThe dog was happy!");
+    await page.waitForFunction(() => document.querySelectorAll("#tok-chips .chip").length > 0 &&
+        document.querySelector("#tok-table tbody tr:last-child td:nth-child(5)") &&
+        document.querySelector("#tok-n-tokens b").textContent ===
+            String(document.querySelectorAll("#tok-chips .chip").length));
+    // wait for the request of the last text to land
+    await page.waitForFunction(() => window.temperExplorer.lastTokenized === document.querySelector("#tok-text").value);
+    out.tokens = {
+        text: await page.inputValue("#tok-text"),
+        ids: await page.$$eval("#tok-chips .chip", (cs) => cs.map((c) => Number(c.dataset.id))),
+        chip_texts: await page.$$eval("#tok-chips .chip .t", (cs) => cs.map((c) => c.textContent)),
+        table: await tableRows(page, "#tok-table"),
+        n_tokens: await page.textContent("#tok-n-tokens b"),
+        tokens_per_word: await page.getAttribute("#tok-tokens-per-word b span", "title"),
+        chars_per_token: await page.getAttribute("#tok-chars-per-token b span", "title"),
+    };
+    await shot(page, "tokens");
+}
+
+(async () => {
+    const browser = await chromium.launch({
+        executablePath: process.env.TEMPER_CHROMIUM || "/usr/bin/chromium",
+        args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+    });
+    try {
+        const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+        const origin = new URL(url).origin;
+        page.on("console", (m) => { if (m.type() === "error") out.errors.push("console: " + m.text()); });
+        page.on("pageerror", (e) => out.errors.push("page: " + e.message));
+        page.on("request", (r) => { if (!r.url().startsWith(origin) && !r.url().startsWith("data:")) out.external.push(r.url()); });
+        page.setDefaultTimeout(20000);
+        await page.goto(url);
+        await page.waitForFunction(() => window.temperExplorer && window.temperExplorer.info);
+        out.model = await page.textContent("#model");
+        for (const [name, fn] of Object.entries({ tokens })) {
+            try { await fn(page); } catch (e) { out.errors.push(`${name}: ${e.message.split("\n")[0]}`); }
+        }
+    } finally {
+        await browser.close();
+    }
+    process.stdout.write(JSON.stringify(out));
+})().catch((e) => { console.error(e); process.exit(1); });

@@ -1,0 +1,165 @@
+"""test_explorer.py - the web explorer (tools/server/web, docs/explorer.md):
+how `temper serve` serves its files (types, caching, 404s, no way out of
+the table, no API key needed), then the page itself in headless Chromium
+(tests/npm/explorer.js drives it with playwright-core) on a random-weight
+GPT-2 and on stories260K: each view renders with no console error and no
+request elsewhere, and the numbers it shows equal the API's, the CLI's and
+numpy's for the same inputs. Screenshots: build/artifacts/explorer/.
+
+Without Chromium or tests/npm's playwright-core the browser part is
+skipped (counted); on CI (CI set) it fails instead, as does a temper
+built without the explorer.
+"""
+import json
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import check, ROOT, TEMPER, NPM, MODELS, summary  # noqa: E402
+from server import Server  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+STORIES = os.path.join(ROOT, "models", "stories260K")
+GPT2 = os.path.join(MODELS, "explorer-gpt2-l2-e64-f32")
+ARTIFACTS = os.path.join(ROOT, "build", "artifacts", "explorer")
+CHROMIUM = os.environ.get("TEMPER_CHROMIUM", "/usr/bin/chromium")
+ON_CI = bool(os.environ.get("CI"))
+
+
+def cli_json(model, *args):
+    r = subprocess.run([TEMPER, *args, "-m", model, "--json"], capture_output=True, text=True, timeout=120)
+    if r.returncode != 0:
+        raise RuntimeError(f"temper {' '.join(args)}: {r.stderr}")
+    return json.loads(r.stdout)
+
+
+def test_files(s):
+    """The files: types, caching, 304, 404, traversal, HEAD, the API key."""
+    st, hd, page = s.get("/")
+    check("GET / is the explorer's page", st == 200 and hd.get("Content-Type") == "text/html; charset=utf-8"
+          and "<title>temper explorer</title>" in page, (st, hd, page[:200]))
+    if "not built" in page:
+        check("temper was built with the explorer (tools/server/web/node_modules: npm ci, then make)", False)
+        return None
+    check("/ is revalidated (no-cache, ETag)", hd.get("Cache-Control") == "no-cache" and hd.get("ETag"), hd)
+    check("/ has a CSP that allows this origin only", "default-src 'self'" in hd.get("Content-Security-Policy", ""), hd)
+    st2, _, body2 = s.request("GET", "/", headers={"If-None-Match": hd.get("ETag", "")})
+    check("If-None-Match with the ETag: 304, no body", st2 == 304 and body2 == "", (st2, body2[:80]))
+    assets = [a for a in page.split('"') if a.startswith("/assets/")]
+    check("the page names its script and style", len(assets) == 2, assets)
+    for a in assets:
+        st, hd, body = s.get(a)
+        want = "text/javascript; charset=utf-8" if a.endswith(".js") else "text/css; charset=utf-8"
+        check(f"{a}: 200 {want}, cached for good", st == 200 and hd.get("Content-Type") == want and
+              "immutable" in hd.get("Cache-Control", "") and len(body) > 100, (st, hd))
+    js = [a for a in assets if a.endswith(".js")]
+    if js:
+        _, _, body = s.get(js[0])
+        check("no CDN: the script names no http(s) origin to load from",
+              "cdn." not in body and "unpkg" not in body and "jsdelivr" not in body)
+    for bad in ["/assets/nope.js", "/index.html", "/assets/", "/assets/../../etc/passwd", "/%2e%2e/etc/passwd",
+                "/assets/..%2f..%2fMakefile", "//etc/passwd"]:
+        st, hd, body = s.request("GET", bad)
+        check(f"GET {bad}: 404 JSON error", st == 404 and isinstance(body, dict) and "error" in body, (st, body))
+    st, hd, body = s.request("HEAD", "/")
+    check("HEAD /: 200 without a body", st == 200 and body == "", (st, body[:80]))
+    st, _, _ = s.request("POST", "/", body={})
+    check("POST /: 404", st == 404, st)
+    return page
+
+
+def test_key():
+    """With --api-key the page loads without the key; the API still needs it."""
+    s = Server("-m", STORIES, "--api-key", "k3y")
+    try:
+        st, _, page = s.get("/")
+        check("--api-key: / loads without the key", st == 200 and "temper explorer" in page, st)
+        st, _, _ = s.get("/temper/info")
+        check("--api-key: /temper/info still needs it", st == 401, st)
+    finally:
+        s.stop()
+
+
+def browser_ready():
+    if not os.path.exists(CHROMIUM):
+        return f"no Chromium at {CHROMIUM} (Debian's chromium: scripts/setup.sh)"
+    if not os.path.isdir(os.path.join(NPM, "node_modules", "playwright-core")):
+        return "tests/npm has no node_modules/playwright-core (scripts/setup.sh runs npm ci there)"
+    return None
+
+
+def drive(s, label):
+    """Run the browser script on the server; its JSON (None on failure)."""
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    r = subprocess.run(["node", os.path.join(NPM, "explorer.js"), "http://127.0.0.1:%d/" % s.port, ARTIFACTS, label],
+                       capture_output=True, text=True, timeout=300, cwd=NPM)
+    check(f"{label}: the browser script ran", r.returncode == 0, r.stderr[-3000:])
+    if r.returncode != 0:
+        return None
+    out = json.loads(r.stdout)
+    check(f"{label}: no console or page error", out["errors"] == [], out["errors"])
+    check(f"{label}: no request to another origin", out["external"] == [], out["external"])
+    return out
+
+
+def check_tokens(label, s, model, got):
+    if not got:
+        check(f"{label} tokens: the view ran", False)
+        return
+    _, _, api = s.post("/temper/tokenize", {"text": got["text"]})
+    cli = cli_json(model, "tokenize", got["text"])
+    check(f"{label} tokens: chip ids == /temper/tokenize == temper tokenize", got["ids"] == api["ids"] == cli["ids"],
+          (got["ids"], api["ids"], cli["ids"]))
+    offs = [r["cells"][4] for r in got["table"]]
+    check(f"{label} tokens: offsets == the API's", offs == ["%d–%d" % (a, b) for a, b in api["offsets"]], offs)
+    raw = got["text"].encode()
+    want_chips = [api["token_texts"][i] if a == b else raw[a:b].decode("utf-8", "replace")
+                  for i, (a, b) in enumerate(api["offsets"])]
+    vis = [w.replace(" ", "·").replace("\n", "↵") for w in want_chips]
+    check(f"{label} tokens: chips show the text's bytes, spaces and newlines visible", got["chip_texts"] == vis,
+          (got["chip_texts"], vis))
+    n = len(api["ids"])
+    words = len(got["text"].split())
+    check(f"{label} tokens: count, tokens per word, characters per token",
+          got["n_tokens"] == str(n) and float(got["tokens_per_word"]) == n / words and
+          float(got["chars_per_token"]) == len(got["text"]) / n, got)
+
+
+def run_model(label, model, args):
+    s = Server("-m", model, *args)
+    try:
+        if label == "stories260K":
+            page = test_files(s)
+            if page is None:
+                return
+        why = browser_ready()
+        if why:
+            if ON_CI:
+                check("the browser tests can run on CI", False, why)
+            else:
+                harness.skip(f"{label}: the explorer in Chromium", why)
+            return
+        out = drive(s, label)
+        if out is None:
+            return
+        check_tokens(label, s, model, out.get("tokens"))
+    finally:
+        s.stop()
+
+
+def main():
+    if not os.path.exists(TEMPER):
+        return harness.missing(f"{TEMPER} is missing: run make")
+    run_model("stories260K", STORIES, [])
+    harness.model_folder(GPT2, ["--arch", "gpt2", "--n-layer", "2", "--n-head", "4", "--n-embd", "64",
+                                "--n-ctx", "128", "--dtype", "f32", "--seed", "0"])
+    run_model("gpt2-random", GPT2, [])
+    test_key()
+    return summary()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
