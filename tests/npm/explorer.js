@@ -8,6 +8,7 @@ const { chromium } = require("playwright-core");
 const path = require("path");
 
 const [url, artifacts, label] = process.argv.slice(2);
+const PROMPT = "Lily went to the";
 const out = { errors: [], external: [] };
 
 async function shot(page, view) {
@@ -43,6 +44,63 @@ async function tokens(page) {
     await shot(page, "tokens");
 }
 
+// the next-token table once the page shows the given controls
+async function nextRows(page, controls) {
+    await page.waitForFunction((want) => {
+        const l = window.temperExplorer.lastNext;
+        if (!l) return false;
+        const a = Object.entries(l.controls).sort(), b = Object.entries(want).sort();
+        return JSON.stringify(a) === JSON.stringify(b);
+    }, controls);
+    const rows = await page.$$eval("#next-table tbody tr", (trs) => trs.map((tr) => ({ ...tr.dataset })));
+    const ms = await page.evaluate(() => window.temperExplorer.lastNext.ms);
+    return { controls, ms, rows: rows.map((r) => ({ id: Number(r.id), logit: Number(r.logit), prob: Number(r.prob),
+        processed: r.processed === "" ? null : Number(r.processed), stage: r.stage })) };
+}
+
+// set the controls of a panel (prefix next or toy) through its sliders
+// (the range inputs; a value beyond a slider's range through its box)
+async function setControls(page, prefix, values) {
+    for (const [name, v] of Object.entries(values)) {
+        const range = `#${prefix}-${name}`;
+        const max = Number(await page.getAttribute(range, "max"));
+        if (v <= max) await page.fill(range, String(v));
+        else await page.fill(range + "-n", String(v));
+    }
+}
+
+const OFF = { temperature: 1, top_k: 0, top_p: 1, min_p: 0, typical_p: 1, repetition_penalty: 1 };
+const on = (v) => Object.fromEntries(Object.entries(v).filter(([k, x]) => OFF[k] !== x));
+
+async function next(page) {
+    await page.click("#tab-next");
+    await page.fill("#next-text", PROMPT);
+    await page.selectOption("#next-top", "20");
+    const cases = [{}, { temperature: 0.5 }, { temperature: 1.7 }, { temperature: 2.5 }, { temperature: 1, top_k: 5 },
+                   { top_k: 0, top_p: 0.6 }, { temperature: 0.8, top_k: 10, top_p: 0.9 },
+                   { temperature: 1, top_k: 0, top_p: 1, min_p: 0.05 }, { min_p: 0, repetition_penalty: 1.5 },
+                   { repetition_penalty: 1, temperature: 0 }];
+    out.next = { prompt: PROMPT, cases: [] };
+    let state = { ...OFF };
+    for (const c of cases) {
+        await setControls(page, "next", c);
+        state = { ...state, ...c };
+        out.next.cases.push(await nextRows(page, on(state)));
+        if (c.temperature === 0.8) await shot(page, "next");
+    }
+    // the toy playground (seed 003's logits)
+    out.toy = { tokens: await page.inputValue("#toy-tokens"), logits: await page.inputValue("#toy-logits"), cases: [] };
+    const toyCases = [{}, { temperature: 0.5 }, { temperature: 2, top_k: 4 }, { temperature: 1, top_k: 0, top_p: 0.8 },
+                      { temperature: 0.3, top_p: 0.95 }, { temperature: 0, top_p: 1 }];
+    let toy = { temperature: 1, top_k: 0, top_p: 1 };
+    for (const c of toyCases) {
+        await setControls(page, "toy", c);
+        toy = { ...toy, ...c };
+        const rows = await page.$$eval("#toy-table tbody tr", (trs) => trs.map((tr) => [Number(tr.dataset.prob), Number(tr.dataset.processed)]));
+        out.toy.cases.push({ controls: { ...toy }, rows });
+    }
+}
+
 (async () => {
     const browser = await chromium.launch({
         executablePath: process.env.TEMPER_CHROMIUM || "/usr/bin/chromium",
@@ -58,7 +116,7 @@ async function tokens(page) {
         await page.goto(url);
         await page.waitForFunction(() => window.temperExplorer && window.temperExplorer.info);
         out.model = await page.textContent("#model");
-        for (const [name, fn] of Object.entries({ tokens })) {
+        for (const [name, fn] of Object.entries({ tokens, next })) {
             try { await fn(page); } catch (e) { out.errors.push(`${name}: ${e.message.split("\n")[0]}`); }
         }
     } finally {

@@ -128,6 +128,130 @@ def check_tokens(label, s, model, got):
           float(got["chars_per_token"]) == len(got["text"]) / n, got)
 
 
+FLAGS = {"temperature": "--temp", "top_k": "--top-k", "top_p": "--top-p", "min_p": "--min-p",
+         "typical_p": "--typical-p", "repetition_penalty": "--repeat-penalty"}
+
+
+def softmax(x, keep=None):
+    x = np.asarray(x, dtype=np.float64)
+    keep = np.isfinite(x) if keep is None else keep & np.isfinite(x)
+    e = np.where(keep, np.exp(np.where(keep, x, 0) - x[keep].max()), 0.0)
+    return e / e.sum()
+
+
+def ref_next(logits, prompt_ids, c):
+    """transformers' processors and warpers on the full logits row, written
+    from their documented semantics: (processed probabilities, {id: stage})."""
+    x = np.asarray(logits, dtype=np.float64)
+    rp = c.get("repetition_penalty", 1)
+    if rp != 1:
+        for t in set(prompt_ids):
+            x[t] = x[t] * rp if x[t] < 0 else x[t] / rp
+    t = c.get("temperature", 1)
+    if t == 0:  # greedy: the argmax after the processors
+        g = int(np.argmax(x))
+        return np.eye(len(x))[g], {i: "greedy (T = 0)" for i in range(len(x)) if i != g}
+    x = x / t
+    keep = np.ones(len(x), bool)
+    stage = {}
+    k = c.get("top_k", 0)
+    if 0 < k < len(x):
+        kth = np.sort(x)[::-1][k - 1]
+        for i in np.nonzero(keep & (x < kth))[0]:
+            stage[int(i)] = "top_k"
+        keep &= x >= kth
+    p = c.get("top_p", 1)
+    if p < 1:
+        pr = softmax(x, keep)
+        order = np.argsort(pr, kind="stable")  # ascending
+        cum = np.cumsum(pr[order])
+        drop = cum <= 1 - p
+        drop[-1] = False
+        for i in order[drop]:
+            if keep[i]:
+                stage[int(i)] = "top_p"
+        keep[order[drop]] = False
+    mp = c.get("min_p", 0)
+    if mp > 0:
+        pr = softmax(x, keep)
+        d = keep & (pr < mp * pr.max())
+        for i in np.nonzero(d)[0]:
+            stage[int(i)] = "min_p"
+        keep &= ~d
+    return softmax(x, keep), stage
+
+
+def check_next(label, s, model, got):
+    if not got:
+        check(f"{label} next: the view ran", False)
+        return
+    prompt = got["prompt"]
+    _, _, full = s.post("/temper/probs", {"prompt": prompt, "top": 1 << 20})
+    V = full["n_vocab"]
+    logits = np.zeros(V, dtype=np.float32)  # the model's float32 (printed in shortest form)
+    for c in full["candidates"]:
+        logits[c["id"]] = c["logit"]
+    logits = logits.astype(np.float64)
+    raw = softmax(logits)
+    worst = 0.0
+    for case in got["cases"]:
+        c, rows = case["controls"], case["rows"]
+        name = f"{label} next {json.dumps(c)}"
+        ids = [r["id"] for r in rows]
+        asked = {k: v for k, v in c.items() if c.get("temperature") != 0 or k == "repetition_penalty"}
+        _, _, api = s.post("/temper/probs", {"prompt": prompt, "top": len(rows), **asked})
+        check(f"{name}: tokens, logits, probabilities == /temper/probs",
+              ids == [x["id"] for x in api["candidates"]] and
+              all(r["logit"] == x["logit"] and r["prob"] == x["prob"] for r, x in zip(rows, api["candidates"])),
+              (rows[:3], api["candidates"][:3]))
+        if c.get("temperature") != 0:
+            want = [(None if x.get("logprob_processed", 0) is None else x.get("prob_processed", x["prob"]))
+                    for x in api["candidates"]]
+            check(f"{name}: after the controls == /temper/probs", [r["processed"] for r in rows] == want,
+                  ([r["processed"] for r in rows], want))
+        args = ["probs", prompt, "--top", str(len(rows))]
+        for k, v in asked.items():
+            args += [FLAGS[k], str(v)]
+        cli = cli_json(model, *args)
+        cli_removed = [x["id"] for x in cli["candidates"] if x.get("logprob_processed", 0) is None]
+        page_removed = [r["id"] for r in rows if r["processed"] is None]
+        if c.get("temperature") != 0:
+            check(f"{name}: removed tokens == temper probs's", page_removed == cli_removed, (page_removed, cli_removed))
+        want_p, want_stage = ref_next(logits, full["prompt_ids"], c)
+        check(f"{name}: raw probabilities == numpy softmax(logits)",
+              all(abs(r["prob"] - raw[r["id"]]) <= 1e-9 for r in rows))
+        err = max(abs((r["processed"] or 0.0) - want_p[r["id"]]) for r in rows)
+        worst = max(worst, err)
+        check(f"{name}: bars after the controls == numpy (|d| <= 2e-6)", err <= 2e-6, err)
+        check(f"{name}: removed tokens and their stage == numpy (transformers' semantics)",
+              {r["id"]: r["stage"] for r in rows if r["processed"] is None} ==
+              {i: st for i, st in want_stage.items() if i in ids},
+              ({r["id"]: r["stage"] for r in rows if r["processed"] is None}, {i: want_stage[i] for i in ids if i in want_stage}))
+    ms = [case["ms"] for case in got["cases"][1:]]
+    print(f"{label} next: page update after a slider move: median {sorted(ms)[len(ms) // 2]:.0f} ms, "
+          f"max {max(ms):.0f} ms; largest |page - numpy| {worst:.2g}")
+    check(f"{label} next: a slider move updates the bars in < 1 s (median)", sorted(ms)[len(ms) // 2] < 1000, ms)
+
+
+def check_toy(label, got):
+    if not got:
+        check(f"{label} toy: the view ran", False)
+        return
+    for case in got["cases"]:
+        c = case["controls"]
+        args = ["softmax", "--logits", got["logits"], "--tokens", got["tokens"], "--temps", str(c["temperature"])]
+        if c["top_k"]:
+            args += ["--top-k", str(c["top_k"])]
+        if c["top_p"] != 1:
+            args += ["--top-p", str(c["top_p"])]
+        r = subprocess.run([TEMPER, *args, "--json"], capture_output=True, text=True, timeout=60)
+        cli = json.loads(r.stdout)
+        want = [(x["prob"], x["prob_processed"]) for x in cli["rows"]]
+        err = max(max(abs(a - x), abs(b - y)) for (a, b), (x, y) in zip(case["rows"], want))
+        check(f"{label} toy {json.dumps(c)}: bars == temper softmax (|d| <= 1e-6)",
+              len(want) == len(case["rows"]) and err <= 1e-6, (case["rows"], want))
+
+
 def run_model(label, model, args):
     s = Server("-m", model, *args)
     try:
@@ -146,6 +270,9 @@ def run_model(label, model, args):
         if out is None:
             return
         check_tokens(label, s, model, out.get("tokens"))
+        check_next(label, s, model, out.get("next"))
+        if label == "stories260K":
+            check_toy(label, out.get("toy"))
     finally:
         s.stop()
 

@@ -25,9 +25,12 @@ function make(el) {
     return c;
 }
 
+// option: an ECharts option, or a function making it (called again on a
+// theme change, for colours read from the page's CSS)
 function set(c, option) {
     c.option = option;
-    c.chart.setOption({ backgroundColor: "transparent", textStyle: { fontSize: 13 }, ...option }, true);
+    const o = typeof option === "function" ? option() : option;
+    c.chart.setOption({ backgroundColor: "transparent", textStyle: { fontSize: 13 }, ...o }, true);
 }
 
 // The theme changed: charts are made again in the new one.
@@ -36,7 +39,7 @@ export function retheme() {
         if (!c.el.isConnected) { c.chart.dispose(); live.delete(c); continue; }
         c.chart.dispose();
         c.chart = echarts.init(c.el, dark() ? "dark" : null, { renderer: "canvas" });
-        if (c.option) set(c, typeof c.option === "function" ? c.option() : c.option);
+        if (c.option) set(c, c.option);
     }
 }
 window.addEventListener("resize", () => { for (const c of live) if (c.el.isConnected) c.chart.resize(); });
@@ -51,8 +54,10 @@ export function probBars(el) {
     return {
         el,
         update(rows, { processed = true, rawName = "raw", procName = "after the controls" } = {}) {
+            el.style.height = `${Math.max(180, rows.length * (processed ? 30 : 20) + 70)}px`;
+            c.chart.resize();
             const build = () => {
-                const removedColor = css("--removed");
+                const removedColor = css("--removed"), fg = css("--fg");
                 const labels = rows.map((r) => visible(r.label) + (r.stage ? `  ✕ ${r.stage}` : ""));
                 const series = [{
                     name: rawName, type: "bar", barGap: "10%",
@@ -64,7 +69,7 @@ export function probBars(el) {
                         name: procName, type: "bar",
                         data: rows.map((r) => r.processed ?? 0),
                         label: { show: true, position: "right", fontSize: 11,
-                                 formatter: (p) => (rows[p.dataIndex].processed === null ? "removed" : pct(p.value)) },
+                                 formatter: (p) => (rows[p.dataIndex].processed === null ? "" : pct(p.value)) },
                     });
                 return {
                     animationDurationUpdate: 120,
@@ -74,12 +79,11 @@ export function probBars(el) {
                                valueFormatter: (v) => (typeof v === "number" ? `${pct(v)}  (${v})` : v) },
                     xAxis: { type: "value", max: (v) => Math.min(1, Math.max(v.max * 1.1, 0.05)), axisLabel: { formatter: (v) => pct(v) } },
                     yAxis: { type: "category", inverse: true, data: labels,
-                             axisLabel: { fontFamily: "monospace", color: (v, i) => (rows[i] && rows[i].stage ? removedColor : undefined) } },
+                             axisLabel: { fontFamily: "monospace", color: (v, i) => (rows[i] && rows[i].stage ? removedColor : fg) } },
                     series,
                 };
             };
             set(c, build);
-            c.option = build;
         },
     };
 }

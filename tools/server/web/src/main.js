@@ -6,8 +6,9 @@ import { get } from "./api.js";
 import { retheme, resizeAll } from "./charts.js";
 import { h, short } from "./fmt.js";
 import tokens from "./views/tokens.js";
+import next from "./views/next.js";
 
-const views = [tokens];
+const views = [tokens, next];
 const app = {
     info: null,            // GET /temper/info
     ready: null,           // resolves with info
