@@ -101,6 +101,95 @@ async function next(page) {
     }
 }
 
+// the tokens a generation shows: [{id, lp, lpp, forced}]
+const shown = (page, sel) => page.$$eval(`${sel} .gt`, (ss) => ss.map((x) => ({
+    id: Number(x.dataset.id), lp: Number(x.dataset.lp), lpp: x.dataset.lpp === "" ? null : Number(x.dataset.lpp),
+    forced: x.classList.contains("forced") })));
+
+async function waitGenerated(page, count) {
+    await page.waitForFunction((n) => {
+        const l = window.temperExplorer.lastGenerate;
+        return l && l.done && document.querySelectorAll("#gen-tree button").length === n;
+    }, count);
+}
+
+async function generate(page) {
+    await page.click("#tab-generate");
+    await page.fill("#gen-text", PROMPT);
+    await page.fill("#gen-max", "12");
+    await page.fill("#gen-nprobs", "5");
+    await page.fill("#gen-seed", "42");
+    out.generate = { prompt: PROMPT, runs: [] };
+    // greedy, then sampling with controls
+    await page.selectOption("#gen-mode", "greedy");
+    await page.click("#gen-run");
+    await waitGenerated(page, 1);
+    out.generate.runs.push({ tokens: await shown(page, "#gen-out"), command: await page.textContent("#gen-cmd"),
+                             body: await page.evaluate(() => window.temperExplorer.lastGenerate.body) });
+    // branch: the 2nd alternative of the 3rd token
+    const third = (await page.$$("#gen-out .gt"))[2];
+    await third.hover();
+    await page.waitForSelector("#alt-popup button.alt");
+    const alts = await page.$$("#alt-popup button.alt");
+    const alt = alts[1];
+    const altId = Number(await alt.getAttribute("data-id"));
+    await alt.click();
+    await waitGenerated(page, 2);
+    out.generate.branch = { at: 2, alt: altId, tokens: await shown(page, "#gen-out"),
+                            body: await page.evaluate(() => window.temperExplorer.lastGenerate.body),
+                            tree: await page.$$eval("#gen-tree li li button", (bs) => bs.length) };
+    await page.hover("#gen-out .gt:nth-of-type(4)");
+    await shot(page, "generate");
+    await page.keyboard.press("Escape");
+    await page.selectOption("#gen-mode", "sampling");
+    await setControls(page, "gen", { temperature: 0.8, top_k: 20, top_p: 0.95 });
+    await page.click("#gen-run");
+    await waitGenerated(page, 3);
+    out.generate.runs.push({ tokens: await shown(page, "#gen-out"), command: await page.textContent("#gen-cmd"),
+                             body: await page.evaluate(() => window.temperExplorer.lastGenerate.body) });
+    // side by side
+    await page.click("#gen-side-run");
+    await page.waitForFunction(() => [...document.querySelectorAll("#gen-side .panel")].every((p) => p.dataset.ids));
+    out.generate.side = {
+        bodies: await page.evaluate(() => window.temperExplorer.lastSide),
+        ids: await page.$$eval("#gen-side .panel", (ps) => ps.map((p) => JSON.parse(p.dataset.ids))),
+    };
+    await page.evaluate(() => document.querySelector("#gen-side").scrollIntoView());
+    await shot(page, "generate-side");
+}
+
+async function experiment(page) {
+    await page.click("#tab-experiment");
+    await page.fill("#exp-text", PROMPT);
+    await page.fill("#exp-temps", "0, 0.7, 1.5");
+    await page.fill("#exp-n", "3");
+    await page.fill("#exp-max", "10");
+    await page.fill("#exp-seed", "42");
+    await page.click("#exp-run");
+    await page.waitForFunction(() => document.querySelectorAll("#exp-grid .cell").length === 3);
+    await page.click("#exp-run2");
+    await page.waitForFunction(() => document.querySelectorAll("#exp-grid2 .cell[data-figures]").length === 5);
+    out.experiment = {
+        body: await page.evaluate(() => window.temperExplorer.lastExperiment.body),
+        figures: await page.$$eval("#exp-grid .cell", (cs) => cs.map((c) => JSON.parse(c.dataset.figures))),
+        settings: await page.evaluate(() => window.temperExplorer.lastSettings),
+        settings_figures: await page.$$eval("#exp-grid2 .cell", (cs) => cs.map((c) => JSON.parse(c.dataset.figures))),
+    };
+    await shot(page, "temperature");
+}
+
+async function settings(page) {
+    await page.click("#tab-settings");
+    await page.waitForSelector("#set-gen-table tbody tr");
+    out.settings = {
+        info: await page.$$eval("#set-info-table tr", (trs) => trs.map((tr) => [tr.dataset.key, tr.children[1].textContent])),
+        gen: await page.$$eval("#set-gen-table tbody tr", (trs) => trs.map((tr) => [tr.dataset.key, tr.dataset.from])),
+        requests: await page.$$eval("#set-log details", (ds) => ds.map((d) => ({ path: d.dataset.path,
+            curl: d.querySelector("pre.cmd").textContent }))),
+    };
+    await shot(page, "settings");
+}
+
 (async () => {
     const browser = await chromium.launch({
         executablePath: process.env.TEMPER_CHROMIUM || "/usr/bin/chromium",
@@ -116,7 +205,7 @@ async function next(page) {
         await page.goto(url);
         await page.waitForFunction(() => window.temperExplorer && window.temperExplorer.info);
         out.model = await page.textContent("#model");
-        for (const [name, fn] of Object.entries({ tokens, next })) {
+        for (const [name, fn] of Object.entries({ tokens, next, generate, experiment, settings })) {
             try { await fn(page); } catch (e) { out.errors.push(`${name}: ${e.message.split("\n")[0]}`); }
         }
     } finally {

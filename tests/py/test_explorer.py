@@ -12,6 +12,7 @@ built without the explorer.
 """
 import json
 import os
+import shlex
 import subprocess
 import sys
 
@@ -252,6 +253,122 @@ def check_toy(label, got):
               len(want) == len(case["rows"]) and err <= 1e-6, (case["rows"], want))
 
 
+def run_command(line):
+    """A `temper generate ...` line the page shows, run with --json."""
+    argv = shlex.split(line)
+    if argv[:2] != ["temper", "generate"]:
+        return None
+    r = subprocess.run([TEMPER, *argv[1:], "--json"], capture_output=True, text=True, timeout=120)
+    return json.loads(r.stdout) if r.returncode == 0 else {"error": r.stderr}
+
+
+def check_generate(label, s, model, got):
+    if not got:
+        check(f"{label} generate: the view ran", False)
+        return
+    for i, run in enumerate(got["runs"]):
+        name = f"{label} generate run {i} ({json.dumps(run['body'])})"
+        _, _, api = s.post("/temper/generate", run["body"])
+        seq = api["sequences"][0]
+        toks = run["tokens"]
+        check(f"{name}: tokens == /temper/generate's", [t["id"] for t in toks] == seq["ids"], (toks, seq["ids"]))
+        check(f"{name}: each token's raw and processed log p == the API's",
+              [(t["lp"], t["lpp"]) for t in toks] == [(x["logprob"], x["logprob_processed"]) for x in seq["logprobs"]])
+        cli = run_command(run["command"])
+        check(f"{name}: 'copy as command' runs and gives the same tokens",
+              cli is not None and "error" not in cli and cli["sequences"][0]["ids"] == seq["ids"], (run["command"], cli))
+    b = got.get("branch")
+    if b:
+        root = got["runs"][0]
+        toks = b["tokens"]
+        _, _, rootdoc = s.post("/temper/generate", root["body"])
+        want_prompt = rootdoc["prompt_ids"] + [t["id"] for t in root["tokens"][:b["at"]]] + [b["alt"]]
+        check(f"{label} branch: the request continues from the prompt, the tokens before and the alternative",
+              b["body"]["prompt"] == want_prompt, (b["body"]["prompt"], want_prompt))
+        check(f"{label} branch: shows the tokens before, then the alternative (marked)",
+              [t["id"] for t in toks[:b["at"]]] == [t["id"] for t in root["tokens"][:b["at"]]] and
+              toks[b["at"]]["id"] == b["alt"] and toks[b["at"]]["forced"], toks[:b["at"] + 1])
+        ids = ",".join(str(x) for x in want_prompt)
+        cli = cli_json(model, "generate", "--prompt-ids", ids, "--greedy", "-n", str(b["body"]["max_new_tokens"]))
+        check(f"{label} branch: the continuation == temper generate --prompt-ids (greedy)",
+              [t["id"] for t in toks[b["at"] + 1:]] == cli["sequences"][0]["ids"],
+              ([t["id"] for t in toks[b["at"] + 1:]], cli["sequences"][0]["ids"]))
+        check(f"{label} branch: the history tree holds it under its parent", b["tree"] == 1, b["tree"])
+    side = got.get("side")
+    if side:
+        for name, body, ids in zip(["greedy", "sampling", "beam"], side["bodies"], side["ids"]):
+            _, _, api = s.post("/temper/generate", body)
+            check(f"{label} side by side {name}: tokens == the API's", ids == api["sequences"][0]["ids"], (ids, api))
+
+
+def ref_figures(seqs):
+    """The experiment's figures, from their definitions (docs/explorer.md)."""
+    lps = [t["logprob"] for q in seqs for t in q["logprobs"]]
+    unis = [i for q in seqs for i in q["ids"]]
+    bis = [tuple(q["ids"][k - 1:k + 1]) for q in seqs for k in range(1, len(q["ids"]))]
+    reps = []
+    for q in seqs:
+        tri = [tuple(q["ids"][k - 2:k + 1]) for k in range(2, len(q["ids"]))]
+        reps.append(sum(1 for k, t in enumerate(tri) if t in tri[:k]) / len(tri) if tri else 0.0)
+    return {"mean_logprob": sum(lps) / len(lps) if lps else 0.0,
+            "distinct_1": len(set(unis)) / len(unis) if unis else 0.0,
+            "distinct_2": len(set(bis)) / len(bis) if bis else 0.0,
+            "repeated_3grams": sum(reps) / len(reps) if reps else 0.0,
+            "distinct_outputs": len(set(q["text"] for q in seqs))}
+
+
+def same_figures(a, b):
+    return set(a) == set(b) and all(abs(a[k] - b[k]) <= 1e-9 * max(1, abs(b[k])) for k in a)
+
+
+def check_experiment(label, s, model, got):
+    if not got:
+        check(f"{label} experiment: the view ran", False)
+        return
+    body = got["body"]
+    _, _, api = s.post("/temper/generate", body)
+    want = [ref_figures(r["sequences"]) for r in api["temperatures"]]
+    check(f"{label} temperature grid: figures per temperature == those of the API's samples",
+          len(want) == len(got["figures"]) and all(same_figures(a, b) for a, b in zip(got["figures"], want)),
+          (got["figures"], want))
+    cli = cli_json(model, "generate", "--temps", ",".join(str(t) for t in body["temperatures"]), "--num-return-sequences",
+                   str(body["num_return_sequences"]), "-s", str(body["seed"]), "-n", str(body["max_new_tokens"]), body["prompt"])
+    check(f"{label} temperature grid: the samples == temper generate --temps's",
+          [[q["ids"] for q in r["sequences"]] for r in api["temperatures"]] ==
+          [[q["ids"] for q in r["sequences"]] for r in cli["temperatures"]])
+    ok = len(got["settings"]) == len(got["settings_figures"])
+    for b, f in zip(got["settings"], got["settings_figures"]):
+        _, _, d = s.post("/temper/generate", b)
+        ok = ok and same_figures(f, ref_figures(d["sequences"]))
+    check(f"{label} top-k vs top-p, repetition penalties: figures == those of the API's samples", ok,
+          got["settings_figures"])
+
+
+def check_settings(label, s, got):
+    if not got:
+        check(f"{label} settings: the view ran", False)
+        return
+    _, _, info = s.get("/temper/info")
+    shown = dict(got["info"])
+    check(f"{label} settings: the model's shapes == /temper/info",
+          all(shown.get(k) == str(info[k]) for k in ["arch", "n_layer", "n_head", "n_embd", "n_vocab", "n_ctx", "dtype"]),
+          (shown, info))
+    _, _, d = s.post("/temper/generate", {"prompt": "a", "max_new_tokens": 1})
+    src = set(filter(None, d["settings"]["from_generation_config"].split(",")))
+    check(f"{label} settings: where each default comes from == the document's from_generation_config",
+          got["gen"] and all((f == "generation_config.json") == (k in src) for k, f in got["gen"]), (got["gen"], src))
+    tok = [r for r in got["requests"] if r["path"] == "/temper/tokenize"]
+    check(f"{label} settings: every request is listed with its curl line", len(got["requests"]) >= 10 and tok,
+          len(got["requests"]))
+    if tok:
+        line = tok[0]["curl"]
+        r = subprocess.run(shlex.split(line), capture_output=True, text=True, timeout=60)
+        body = json.loads(shlex.split(line)[-1])
+        _, _, want = s.post("/temper/tokenize", body)
+        check(f"{label} settings: a listed curl line runs and answers as the API", r.returncode == 0 and
+              json.loads(r.stdout) == want, (line, r.stdout[:300]))
+
+
 def run_model(label, model, args):
     s = Server("-m", model, *args)
     try:
@@ -273,6 +390,9 @@ def run_model(label, model, args):
         check_next(label, s, model, out.get("next"))
         if label == "stories260K":
             check_toy(label, out.get("toy"))
+        check_generate(label, s, model, out.get("generate"))
+        check_experiment(label, s, model, out.get("experiment"))
+        check_settings(label, s, out.get("settings"))
     finally:
         s.stop()
 

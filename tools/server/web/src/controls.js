@@ -45,6 +45,15 @@ export function controlPanel(prefix, onChange, only = null) {
             }
             return v;
         },
+        // every control, off or on
+        all() {
+            const v = {};
+            for (const [name, { box, c }] of Object.entries(inputs)) {
+                const x = Number(box.value);
+                v[name] = isFinite(x) && box.value !== "" ? x : c.off;
+            }
+            return v;
+        },
         set(name, value) {
             const i = inputs[name];
             if (!i) return;

@@ -7,8 +7,11 @@ import { retheme, resizeAll } from "./charts.js";
 import { h, short } from "./fmt.js";
 import tokens from "./views/tokens.js";
 import next from "./views/next.js";
+import generate from "./views/generate.js";
+import experiment from "./views/experiment.js";
+import settings from "./views/settings.js";
 
-const views = [tokens, next];
+const views = [tokens, next, generate, experiment, settings];
 const app = {
     info: null,            // GET /temper/info
     ready: null,           // resolves with info
