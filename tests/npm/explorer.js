@@ -109,7 +109,7 @@ const shown = (page, sel) => page.$$eval(`${sel} .gt`, (ss) => ss.map((x) => ({
 async function waitGenerated(page, count) {
     await page.waitForFunction((n) => {
         const l = window.temperExplorer.lastGenerate;
-        return l && l.done && document.querySelectorAll("#gen-tree button").length === n;
+        return l && l.done && l.id === n - 1 && document.querySelectorAll("#gen-tree button").length === n;
     }, count);
 }
 

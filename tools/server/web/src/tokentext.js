@@ -3,6 +3,7 @@
 // the decoding controls; choosing one calls onPick (the Generate view
 // branches there). Used by every view that shows a generation.
 import { h, pct, visible } from "./fmt.js";
+// (generated text is shown as text; the alternatives with visible spaces)
 
 // background colour of a probability: red (unlikely) to green (likely)
 export function probColor(p) {
@@ -33,7 +34,7 @@ export function tokenSpan(t, opts = {}) {
                           "aria-haspopup": "dialog", dataset: { id: String(t.id), lp: String(t.logprob),
                           lpp: t.logprob_processed === null ? "" : String(t.logprob_processed) },
                           "aria-label": `${JSON.stringify(pieceOf(t))}: probability ${pct(P(t.logprob))}` },
-                  visible(pieceOf(t)).replace(/↵/g, "↵\n"));
+                  pieceOf(t) || "▯");
     s.style.background = probColor(p ?? 0);
     if (opts.mark) s.style.outline = "2px dashed var(--accent)";
     const open = () => showAlternatives(s, t, opts);

@@ -103,7 +103,7 @@ export default {
             try {
                 d = await post("/temper/generate", { ...base(), temperatures: ts });
             } catch (e) { err.textContent = e.message; grid.replaceChildren(); return; }
-            grid.style.gridTemplateColumns = `repeat(${d.temperatures.length}, minmax(14rem, 1fr))`;
+            grid.style.gridTemplateColumns = `repeat(auto-fit, minmax(min(100%, 16rem), 1fr))`;
             grid.replaceChildren(...d.temperatures.map((r, i) =>
                 column(`T = ${r.temperature}${r.greedy ? " (greedy)" : ""}`, r.sequences, d.prompt, String(i))));
             const fs = d.temperatures.map((r) => figures(r.sequences));
@@ -116,7 +116,7 @@ export default {
 
         async function runSettings() {
             err.textContent = "";
-            grid2.style.gridTemplateColumns = `repeat(${SETTINGS.length}, minmax(13rem, 1fr))`;
+            grid2.style.gridTemplateColumns = `repeat(auto-fit, minmax(min(100%, 16rem), 1fr))`;
             grid2.replaceChildren(...SETTINGS.map(([name]) => h("div", { class: "cell" }, h("h3", {}, name), "…")));
             const bodies = SETTINGS.map(([, s]) => ({ ...base(), ...s }));
             await Promise.all(bodies.map(async (b, i) => {

@@ -60,7 +60,7 @@ export default {
               "raw and after the controls, and click one (or Enter) to continue from it: a new branch in the history."),
             text,
             h("div", { class: "row" }, mode, h("label", {}, "seed ", seed),
-              h("button", { type: "button", title: "a new random seed", onclick: () => { seed.value = String(Math.floor(Math.random() * 2 ** 31)); } }, "🎲"),
+              h("button", { type: "button", id: "gen-seed-new", title: "a new random seed", onclick: () => { seed.value = String(Math.floor(Math.random() * 2 ** 31)); } }, "new seed"),
               h("label", {}, "new tokens ", maxNew), h("label", {}, "alternatives ", nProbs), colorBy,
               h("button", { class: "primary", id: "gen-run", onclick: () => generate() }, "Generate"),
               h("button", { id: "gen-side-run", onclick: () => sideBySide() }, "Greedy · sampling · beam side by side")),
