@@ -33,6 +33,15 @@ def tool(name):
     return os.path.join(BUILD, "tests", name)
 
 
+# A cross build (make aarch64: build-aarch64/) runs its tools under qemu-user:
+# RUN prefixes their command lines, and the SIMD levels are that CPU's.
+CROSS = os.path.basename(BUILD.rstrip("/")) == "build-aarch64"
+# The arm64 loader and C library of Debian's multiarch (libc6:arm64) when
+# installed, else the cross toolchain's (-L): never a mix (threads hang).
+RUN = (["qemu-aarch64"] + ([] if os.path.exists("/lib/ld-linux-aarch64.so.1") else
+                           ["-L", "/usr/aarch64-linux-gnu"])) if CROSS else []
+
+
 # ---------------------------------------------------------------------------
 # Counting
 # ---------------------------------------------------------------------------
@@ -189,6 +198,8 @@ LEVELS = ("avx512", "avx2", "neon", "portable")  # temper_simd_level()'s names, 
 def cpu_levels():
     """The SIMD levels this CPU runs, from its flags (independently of
     temper's own detection: a disagreement makes TEMPER_SIMD fail loudly)."""
+    if CROSS:  # qemu-aarch64's default CPU has NEON (asimd)
+        return ["neon", "portable"]
     f = cpu_flags()
     have = {"portable"}
     if {"avx2", "fma", "f16c"} <= f:
@@ -209,6 +220,8 @@ def simd_levels(name):
     have = cpu_levels()
     runs = []
     for lv in LEVELS:
+        if CROSS and lv not in have:  # the host's levels run in the native parts
+            continue
         if lv not in have:
             skip("SIMD level %s" % lv, "not run on this CPU (%s)" % name)
             continue

@@ -59,9 +59,11 @@ of a few reductions, hence the tighter 1e-5.
 
 Models are cached in build/models/ under a name keyed on every generator
 argument and the generator's version. Under ASan (TEMPER_BUILD containing
-"san") or with TEMPER_REF_QUICK=1, only the first two prompts of each model
-(when at most 64 tokens) and one of 300 tokens run, without the thread
-comparisons.
+"san"), for the aarch64 build under qemu-user (TEMPER_BUILD=build-aarch64:
+dump_logits runs under qemu-aarch64, at levels neon and portable, the numpy
+reference natively) or with TEMPER_REF_QUICK=1, only the first two prompts of
+each model (when at most 64 tokens) and one of 300 tokens run, without the
+thread comparisons.
 
 Run: TEMPER_BUILD=build /usr/bin/python3 tests/py/test_reference.py
 """
@@ -88,7 +90,7 @@ import ref_model  # noqa: E402
 import safetensors_io as st  # noqa: E402
 
 DUMP = harness.tool("dump_logits")
-QUICK = "san" in os.path.basename(BUILD.rstrip("/")) or os.environ.get("TEMPER_REF_QUICK") == "1"
+QUICK = "san" in os.path.basename(BUILD.rstrip("/")) or harness.CROSS or os.environ.get("TEMPER_REF_QUICK") == "1"
 
 TOL = 1e-4
 TOL_THREADS = 0.0  # docs/performance.md: same bits whatever the thread count
@@ -111,16 +113,19 @@ def reference(path):
 TOKENIZER_FOR = {}
 
 
-def temper(path, ids, mode="full", threads=2):
+def temper(path, ids, mode="full", threads=None):
     """Logits (T, V) float32 from dump_logits, or (None, error text).
     mode may list several modes ("full,kv"): then the result is a dict
-    {mode: (T, V)} (one process, a fresh context per mode)."""
+    {mode: (T, V)} (one process, a fresh context per mode). threads:
+    2 by default, 1 under qemu."""
+    if threads is None:
+        threads = 1 if harness.CROSS else 2
     modes = mode.split(",")
     with tempfile.TemporaryDirectory() as d:
         idf, out = os.path.join(d, "ids.txt"), os.path.join(d, "logits.bin")
         with open(idf, "w") as f:
             f.write(" ".join(str(int(i)) for i in ids))
-        cmd = [DUMP, path, idf, out, "--mode", mode, "--threads", str(threads)]
+        cmd = harness.RUN + [DUMP, path, idf, out, "--mode", mode, "--threads", str(threads)]
         if path in TOKENIZER_FOR:
             cmd += ["--tokenizer", TOKENIZER_FOR[path]]
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
@@ -265,26 +270,29 @@ def test_model(label, path, runs):
     threads for prompts of up to 16 tokens, else 1 ("MODE@N" says N): with
     2 threads, every eval call wakes the pool, which is slow when other
     jobs hold the cores. "threads" compares 1 thread with 2 on the one-call
-    prefill. One dump_logits process per thread count."""
+    prefill. One dump_logits process per thread count. Under qemu
+    (harness.CROSS) everything runs with 1 thread: the pool's waits are
+    slow there, and test_ops checks the thread counts' bits under qemu."""
     ref = reference(path)
+    two = 1 if harness.CROSS else 2
     for k, (name, ids, modes) in enumerate(runs):
         if QUICK:  # under ASan: the first two prompts if short, and one long
             if (len(ids) > 64 or k >= 2) and name != "len300":
                 continue
             modes = tuple(m for m in modes if m != "threads")
         want = ref.forward(ids)["logits"]
-        plan = {1: [], 2: ["full"]}  # threads -> modes, in one process each
+        plan = {1: [], two: ["full"]}  # threads -> modes, in one process each
         for m in modes:
             mode, _, n = ("full@1" if m == "threads" else m).partition("@")
-            plan[int(n) if n else (2 if len(ids) <= 16 else 1)].append(mode)
+            plan[int(n) if n else (two if len(ids) <= 16 else 1)].append(mode)
         got = {}
         for n, ms in plan.items():
             if ms:
                 r, err = temper(path, ids, ",".join(ms), threads=n)
                 for mode in ms:
                     got[mode, n] = (r if len(ms) == 1 else r and r[mode]), err
-        full = got["full", 2][0]
-        compare("%s %s full vs reference" % (label, name), full, got["full", 2][1], want, TOL)
+        full = got["full", two][0]
+        compare("%s %s full vs reference" % (label, name), full, got["full", two][1], want, TOL)
         if full is None:
             continue
         for m in modes:
@@ -293,7 +301,7 @@ def test_model(label, path, runs):
                         TOL_THREADS)
                 continue
             mode, _, n = m.partition("@")
-            n = int(n) if n else (2 if len(ids) <= 16 else 1)
+            n = int(n) if n else (two if len(ids) <= 16 else 1)
             compare("%s %s %s (%d thread%s) vs reference" % (label, name, mode, n, "s" if n > 1 else ""),
                     *got[mode, n], want, TOL)
 
@@ -728,6 +736,8 @@ def main():
             os.environ.pop("TEMPER_NO_SIMD", None)
         QUICK = QUICK or i > 0
         test_gpt2()
+        if harness.CROSS and i > 0:  # (portable under qemu: the same C as natively)
+            continue
         test_stories()
         test_llama()
         if i > 0:
