@@ -213,7 +213,8 @@ int main(int argc, char **argv) {
     if (quick) reps = 3;
     temper__pool *pool;
     if (temper__pool_new(threads, &pool) < 0) return 1;
-    printf("bench_ops: %d threads, SIMD %s, best of %d\n", threads, temper__simd_enabled() ? "AVX-512" : "none", reps);
+    printf("bench_ops: %d threads, SIMD level %s (against portable), best of %d\n", threads,
+           temper__simd_name(temper__simd()), reps);
     static const temper__dtype dts[] = {TEMPER__F32, TEMPER__F16, TEMPER__BF16, TEMPER__Q8};
     printf("-- matrix x vector (decode): weights streamed once\n");
     for (int d = 0; d < 4; d++) {

@@ -33,7 +33,8 @@ rounds is kept on each side. The table gives prefill (pp512), decode
 with the memory bandwidth measured by bench_model in the same run (and
 decode as a percentage of the roofline) and the SIMD level.
 
-env: BUILD (default build), THREADS (default 2), SHAPE (default gpt2-124m),
+env: BUILD (default build), LLAMA_THREADS or THREADS (thread counts, one
+     table each; default 2), SHAPE (default gpt2-124m),
      PRECISIONS (default "f32 f16 q8"), ROUNDS (default 2), LLAMA_CPP (a
      folder holding bin/llama-bench and bin/llama-batched-bench; default
      build/llama.cpp), LLAMA_CPU_VARIANT, LLAMA_CPP_CMAKE (see above).
@@ -51,7 +52,7 @@ ROOT = os.path.join(REPO, "build", "llama.cpp")
 SRC = os.path.join(ROOT, "src")
 LLAMA = os.environ.get("LLAMA_CPP", os.path.join(SRC, "build") if os.environ.get("LLAMA_CPP_CMAKE") == "1"
                        else ROOT)
-THREADS = os.environ.get("THREADS", "2")
+THREADS = (os.environ.get("LLAMA_THREADS") or os.environ.get("THREADS") or "2").split()
 SHAPE = os.environ.get("SHAPE", "gpt2-124m")
 PRECISIONS = os.environ.get("PRECISIONS", "f32 f16 q8").split()
 ROUNDS = int(os.environ.get("ROUNDS", "2"))
@@ -250,8 +251,8 @@ def gguf_path(dtype):
 
 # ---- measuring ----------------------------------------------------------
 
-def run_temper(folder, dtype):
-    cmd = [os.path.join(REPO, BUILD, "bench", "bench_model"), folder, "-t", THREADS, "--reps", "2"]
+def run_temper(folder, dtype, th):
+    cmd = [os.path.join(REPO, BUILD, "bench", "bench_model"), folder, "-t", th, "--reps", "2"]
     if dtype == "q8":
         cmd += ["--quantize", "q8"]
     r = subprocess.run(cmd, capture_output=True, text=True)
@@ -261,8 +262,8 @@ def run_temper(folder, dtype):
     return dict(l.split(": ", 1) for l in r.stdout.splitlines() if ": " in l)
 
 
-def run_llama_bench(gguf_file):
-    r = subprocess.run([tool("llama-bench"), "-m", gguf_file, "-p", "512", "-n", "128", "-t", THREADS, "-r", "2",
+def run_llama_bench(gguf_file, th):
+    r = subprocess.run([tool("llama-bench"), "-m", gguf_file, "-p", "512", "-n", "128", "-t", th, "-r", "2",
                         "-o", "json"], capture_output=True, text=True)
     if r.returncode != 0:
         print("llama-bench failed: %s" % r.stderr.strip()[-2000:], file=sys.stderr)
@@ -276,11 +277,11 @@ def run_llama_bench(gguf_file):
     return out
 
 
-def run_batched(gguf_file):
+def run_batched(gguf_file, th):
     """llama-batched-bench, 8 sequences sharing a 16-token prompt, 64 steps:
     the total generation speed (S_TG t/s)."""
     r = subprocess.run([tool("llama-batched-bench"), "-m", gguf_file, "-c", "1024", "-b", "512", "-ub", "512",
-                        "-npp", "16", "-ntg", "64", "-npl", "8", "-pps", "-t", THREADS, "--output-format", "jsonl"],
+                        "-npp", "16", "-ntg", "64", "-npl", "8", "-pps", "-t", th, "--output-format", "jsonl"],
                        capture_output=True, text=True)
     if r.returncode != 0:
         print("llama-batched-bench failed: %s" % r.stderr.strip()[-2000:], file=sys.stderr)
@@ -301,6 +302,65 @@ def ratio(a, b):
     return "%.2fx" % (a / b) if a and b else "-"
 
 
+def measure(th):
+    """[(precision, temper's best figures, llama-bench's, llama-batched-bench's)]
+    with th threads, ROUNDS rounds alternating the two."""
+    rows = []
+    for dtype in PRECISIONS:
+        folder, gfile = gguf_path(dtype)
+        best_t, best_l, best_b = {}, {}, None
+        for rnd in range(ROUNDS):
+            print("round %d: %s, %s thread(s): temper ..." % (rnd + 1, dtype, th), flush=True)
+            v = run_temper(folder, dtype, th)
+            for k in ("prefill_512_tok_s", "decode_tok_s", "batch_8_tok_s"):
+                if k in v:
+                    best_t[k] = max(best_t.get(k, 0.0), float(v[k]))
+            for k in ("bandwidth_gb_s", "roofline_tok_s", "simd"):
+                if k in v and k not in best_t:
+                    best_t[k] = v[k]
+            print("round %d: %s llama.cpp ..." % (rnd + 1, dtype), flush=True)
+            lv = run_llama_bench(gfile, th)
+            for k, x in lv.items():
+                best_l[k] = max(best_l.get(k, 0.0), x)
+            b = run_batched(gfile, th)
+            if b:
+                best_b = max(best_b or 0.0, b)
+        rows.append((dtype, best_t, best_l, best_b))
+    return rows
+
+
+def table(th, rows):
+    print()
+    print("temper vs llama.cpp, %s shapes, random weights, %s threads, same run, alternating, best of %d rounds"
+          % (SHAPE, th, ROUNDS))
+    head = ("precision", "pp512 temper", "llama.cpp", "ratio", "tg128 temper", "llama.cpp", "ratio", "roof%",
+            "batch8 temper", "llama.cpp", "ratio")
+    out = []
+    for dtype, t, l, b in rows:
+        dec = t.get("decode_tok_s")
+        try:
+            roof = "%.0f" % (100.0 * dec / float(t["roofline_tok_s"]))
+        except (KeyError, TypeError, ValueError, ZeroDivisionError):
+            roof = "-"
+        out.append(("%s%s" % (dtype, " / q8_0" if dtype == "q8" else ""),
+                      fmt(t.get("prefill_512_tok_s"), "%.0f"), fmt(l.get("pp512"), "%.0f"),
+                      ratio(t.get("prefill_512_tok_s"), l.get("pp512")), fmt(dec), fmt(l.get("tg128")),
+                      ratio(dec, l.get("tg128")), roof, fmt(t.get("batch_8_tok_s"), "%.0f"), fmt(b, "%.0f"),
+                      ratio(t.get("batch_8_tok_s"), b)))
+    widths = [max(len(str(r[i])) for r in out + [head]) for i in range(len(head))]
+    print("  ".join(h.ljust(wd) for h, wd in zip(head, widths)))
+    print("  ".join("-" * wd for wd in widths))
+    for r in out:
+        print("  ".join(str(c).ljust(wd) for c, wd in zip(r, widths)))
+    bws = [t.get("bandwidth_gb_s") for _, t, _, _ in rows if t.get("bandwidth_gb_s")]
+    simd = next((t["simd"] for _, t, _, _ in rows if t.get("simd")), "?")
+    print("memory bandwidth (bench_model, same run): %s GB/s; temper's SIMD level: %s; load average: %s"
+          % (" / ".join(bws) or "?", simd, open("/proc/loadavg").read().split()[0]))
+    print("roof%%: temper's decode vs bandwidth / matrix bytes per token. llama.cpp: %s%s"
+          % (tool("llama-bench"), " (CPU variant %s)" % os.environ["LLAMA_CPU_VARIANT"]
+             if os.environ.get("LLAMA_CPU_VARIANT") else ""))
+
+
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == "setup":
         setup()
@@ -311,56 +371,8 @@ def main():
     if not os.access(os.path.join(REPO, BUILD, "bench", "bench_model"), os.X_OK):
         print("bench/llama_cpp.py: build bench_model first (make)", file=sys.stderr)
         return 1
-    rows = []
-    for dtype in PRECISIONS:
-        folder, gfile = gguf_path(dtype)
-        best_t, best_l, best_b = {}, {}, None
-        for rnd in range(ROUNDS):
-            print("round %d: %s temper ..." % (rnd + 1, dtype), flush=True)
-            v = run_temper(folder, dtype)
-            for k in ("prefill_512_tok_s", "decode_tok_s", "batch_8_tok_s"):
-                if k in v:
-                    best_t[k] = max(best_t.get(k, 0.0), float(v[k]))
-            for k in ("bandwidth_gb_s", "roofline_tok_s", "simd"):
-                if k in v and k not in best_t:
-                    best_t[k] = v[k]
-            print("round %d: %s llama.cpp ..." % (rnd + 1, dtype), flush=True)
-            lv = run_llama_bench(gfile)
-            for k, x in lv.items():
-                best_l[k] = max(best_l.get(k, 0.0), x)
-            b = run_batched(gfile)
-            if b:
-                best_b = max(best_b or 0.0, b)
-        rows.append((dtype, best_t, best_l, best_b))
-    print()
-    print("temper vs llama.cpp, %s shapes, random weights, %s threads, same run, alternating, best of %d rounds"
-          % (SHAPE, THREADS, ROUNDS))
-    head = ("precision", "pp512 temper", "llama.cpp", "ratio", "tg128 temper", "llama.cpp", "ratio", "roof%",
-            "batch8 temper", "llama.cpp", "ratio")
-    table = []
-    for dtype, t, l, b in rows:
-        dec = t.get("decode_tok_s")
-        try:
-            roof = "%.0f" % (100.0 * dec / float(t["roofline_tok_s"]))
-        except (KeyError, TypeError, ValueError, ZeroDivisionError):
-            roof = "-"
-        table.append(("%s%s" % (dtype, " / q8_0" if dtype == "q8" else ""),
-                      fmt(t.get("prefill_512_tok_s"), "%.0f"), fmt(l.get("pp512"), "%.0f"),
-                      ratio(t.get("prefill_512_tok_s"), l.get("pp512")), fmt(dec), fmt(l.get("tg128")),
-                      ratio(dec, l.get("tg128")), roof, fmt(t.get("batch_8_tok_s"), "%.0f"), fmt(b, "%.0f"),
-                      ratio(t.get("batch_8_tok_s"), b)))
-    widths = [max(len(str(r[i])) for r in table + [head]) for i in range(len(head))]
-    print("  ".join(h.ljust(wd) for h, wd in zip(head, widths)))
-    print("  ".join("-" * wd for wd in widths))
-    for r in table:
-        print("  ".join(str(c).ljust(wd) for c, wd in zip(r, widths)))
-    bws = [t.get("bandwidth_gb_s") for _, t, _, _ in rows if t.get("bandwidth_gb_s")]
-    simd = next((t["simd"] for _, t, _, _ in rows if t.get("simd")), "?")
-    print("memory bandwidth (bench_model, same run): %s GB/s; temper's SIMD level: %s; load average: %s"
-          % (" / ".join(bws) or "?", simd, open("/proc/loadavg").read().split()[0]))
-    print("roof%%: temper's decode vs bandwidth / matrix bytes per token. llama.cpp: %s%s"
-          % (tool("llama-bench"), " (CPU variant %s)" % os.environ["LLAMA_CPU_VARIANT"]
-             if os.environ.get("LLAMA_CPU_VARIANT") else ""))
+    for th in THREADS:
+        table(th, measure(th))
     return 0
 
 
