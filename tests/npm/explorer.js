@@ -190,6 +190,34 @@ async function settings(page) {
     await shot(page, "settings");
 }
 
+// the keyboard: Alt+digit switches views, d the theme; a generated token
+// reached by focus opens its alternatives with Enter, Enter on one branches
+async function keyboard(page) {
+    const k = {};
+    await page.keyboard.press("Escape");
+    await page.keyboard.press("Alt+2");
+    k.view_after_alt2 = await page.getAttribute("#tab-next", "aria-selected");
+    const before = await page.evaluate(() => document.documentElement.dataset.theme);
+    await page.keyboard.press("d");
+    k.theme = [before, await page.evaluate(() => document.documentElement.dataset.theme)];
+    await page.waitForTimeout(300);
+    await shot(page, "next-dark");
+    await page.keyboard.press("Alt+3");
+    const n = await page.$$eval("#gen-tree button", (bs) => bs.length);
+    await page.focus("#gen-out .gt:nth-of-type(2)");
+    await page.keyboard.press("Enter");
+    k.focused_alt = await page.evaluate(() => document.activeElement.classList.contains("alt"));
+    await page.keyboard.press("ArrowDown");
+    k.alt = Number(await page.evaluate(() => document.activeElement.dataset.id));
+    await page.keyboard.press("Enter");
+    await waitGenerated(page, n + 1);
+    k.prompt = await page.evaluate(() => window.temperExplorer.lastGenerate.body.prompt);
+    await shot(page, "generate-dark");
+    await page.keyboard.press("Escape");
+    await page.keyboard.press("d");
+    out.keyboard = k;
+}
+
 (async () => {
     const browser = await chromium.launch({
         executablePath: process.env.TEMPER_CHROMIUM || "/usr/bin/chromium",
@@ -205,7 +233,7 @@ async function settings(page) {
         await page.goto(url);
         await page.waitForFunction(() => window.temperExplorer && window.temperExplorer.info);
         out.model = await page.textContent("#model");
-        for (const [name, fn] of Object.entries({ tokens, next, generate, experiment, settings })) {
+        for (const [name, fn] of Object.entries({ tokens, next, generate, experiment, settings, keyboard })) {
             try { await fn(page); } catch (e) { out.errors.push(`${name}: ${e.message.split("\n")[0]}`); }
         }
     } finally {

@@ -371,6 +371,16 @@ def check_settings(label, s, got):
               json.loads(r.stdout) == want, (line, r.stdout[:300]))
 
 
+def check_keyboard(label, got):
+    if not got:
+        check(f"{label} keyboard: ran", False)
+        return
+    check(f"{label} keyboard: Alt+2 shows the second view, d switches the theme",
+          got["view_after_alt2"] == "true" and got["theme"][0] != got["theme"][1] and "dark" in got["theme"], got)
+    check(f"{label} keyboard: Enter on a focused token opens its alternatives, Enter on one continues from it",
+          got["focused_alt"] and isinstance(got["prompt"], list) and got["prompt"][-1] == got["alt"], got)
+
+
 def run_model(label, model, args):
     s = Server("-m", model, *args)
     try:
@@ -397,6 +407,7 @@ def run_model(label, model, args):
         check_generate(label, s, model, out.get("generate"))
         check_experiment(label, s, model, out.get("experiment"))
         check_settings(label, s, out.get("settings"))
+        check_keyboard(label, out.get("keyboard"))
     finally:
         s.stop()
 

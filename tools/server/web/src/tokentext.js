@@ -5,11 +5,11 @@
 import { h, pct, visible } from "./fmt.js";
 // (generated text is shown as text; the alternatives with visible spaces)
 
-// background colour of a probability: red (unlikely) to green (likely)
+// background colour of a probability: red (unlikely) to green (likely),
+// through the theme's --tok-s and --tok-l (style.css), so a theme switch
+// recolours every token
 export function probColor(p) {
-    const dark = document.documentElement.dataset.theme === "dark";
-    const hue = Math.round(120 * Math.max(0, Math.min(1, p)));
-    return `hsl(${hue} ${dark ? "45%" : "75%"} ${dark ? "28%" : "82%"})`;
+    return `hsl(${Math.round(120 * Math.max(0, Math.min(1, p)))} var(--tok-s) var(--tok-l))`;
 }
 
 // The text a token adds: the stream's piece when known; else its text,
