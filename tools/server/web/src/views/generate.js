@@ -177,6 +177,8 @@ export default {
                               title: n.body.prompt.length > 0 ? JSON.stringify(n.body.prompt).slice(0, 200) : "",
                               onclick: () => { current = n; render(); renderTree(); } },
                   `${n.id}: ${n.label.slice(-40)}${n.done ? "" : " …"}`),
+                n.doc && n.doc.sequences ? h("span", { class: "hint", title: "sum of the processed log p of the generated tokens" },
+                    ` Σ log p ${short(n.doc.sequences[0].sum_logprob, 4)}`) : null,
                 kids(n.id).length ? h("ul", {}, kids(n.id).map(item)) : null);
             tree.replaceChildren(nodes.length ? h("ul", {}, kids(null).map(item))
                                               : h("p", { class: "hint" }, "Generate, then pick an alternative of a token to branch."));
