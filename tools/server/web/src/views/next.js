@@ -119,8 +119,10 @@ export default {
                 stat(stages ? stages.replace(/,/g, " → ") : "none", "stages, in order", "stages"),
                 stat(`${Math.round(ms)} ms`, "engine + page", "ms"));
             chart.update(rows);
+            const cum = [];
+            rows.reduce((a, r, i) => (cum[i] = a + r.raw), 0);
             table.replaceChildren(h("table", { class: "num", id: "next-table" },
-                h("thead", {}, h("tr", {}, ["#", "token", "vocabulary entry", "id", "logit", "probability", "after the controls", "removed by"]
+                h("thead", {}, h("tr", {}, ["#", "token", "vocabulary entry", "id", "logit", "probability", "cumulative", "after the controls", "removed by"]
                     .map((x) => h("th", {}, x)))),
                 h("tbody", {}, rows.map((r, i) => h("tr", {
                     class: r.processed === null ? "removed" : "",
@@ -128,7 +130,7 @@ export default {
                                processed: r.processed === null ? "" : String(r.processed), stage: r.stage || "" },
                 },
                 h("td", {}, String(i + 1)), h("td", { class: "tok" }, visible(r.label)), h("td", { class: "tok" }, r.token),
-                h("td", {}, String(r.id)), h("td", {}, num(r.logit, 5)), h("td", {}, pctEl(r.raw)),
+                h("td", {}, String(r.id)), h("td", {}, num(r.logit, 5)), h("td", {}, pctEl(r.raw)), h("td", {}, pctEl(cum[i])),
                 h("td", {}, r.processed === null ? "–" : pctEl(r.processed)), h("td", {}, r.stage || ""))))));
             app.lastNext = { prompt: text.value, controls, rows: rows.length, ms };
         }

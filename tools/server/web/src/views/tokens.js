@@ -97,11 +97,12 @@ export default {
             }).flat());
             chart.update(lens);
             table.replaceChildren(h("table", { class: "num", id: "tok-table" },
-                h("thead", {}, h("tr", {}, ["#", "token", "id", "bytes", "offsets"].map((x) => h("th", {}, x)))),
+                h("thead", {}, h("tr", {}, ["#", "token", "id", "bytes", "offsets", "vocabulary entry"].map((x) => h("th", {}, x)))),
                 h("tbody", {}, d.ids.map((id, i) => h("tr", {},
                     h("td", {}, String(i)), h("td", { class: "tok" }, visible(d.offsets[i][0] === d.offsets[i][1] ? d.token_texts[i] :
                         dec.decode(bytes.subarray(d.offsets[i][0], d.offsets[i][1])))), h("td", {}, String(id)),
-                    h("td", {}, String(lens[i])), h("td", {}, `${d.offsets[i][0]}–${d.offsets[i][1]}`))))));
+                    h("td", {}, String(lens[i])), h("td", {}, `${d.offsets[i][0]}–${d.offsets[i][1]}`),
+                    h("td", { class: "tok" }, d.tokens[i]))))));
         }
 
         function stat(v, label, id) {
