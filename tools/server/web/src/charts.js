@@ -79,7 +79,8 @@ export function probBars(el) {
                                valueFormatter: (v) => (typeof v === "number" ? `${pct(v)}  (${v})` : v) },
                     xAxis: { type: "value", max: (v) => Math.min(1, Math.max(v.max * 1.1, 0.05)), axisLabel: { formatter: (v) => pct(v) } },
                     yAxis: { type: "category", inverse: true, data: labels,
-                             axisLabel: { fontFamily: "monospace", color: (v, i) => (rows[i] && rows[i].stage ? removedColor : fg) } },
+                             axisLabel: { fontFamily: "monospace", width: 180, overflow: "truncate",
+                                         color: (v, i) => (rows[i] && rows[i].stage ? removedColor : fg) } },
                     series,
                 };
             };
