@@ -554,6 +554,63 @@ def test_temper_generate(s):
               st == 400 and r["error"]["param"] == param, (st, r))
 
 
+def test_temper_analyses(s):
+    """/temper/perplexity, attention, hidden, trace and power answer with
+    their commands' --json documents (times left out); bad fields are 400s
+    naming the field."""
+    def strip(d):
+        if isinstance(d, dict):
+            d.pop("load_seconds", None)
+            for q in d.get("sequences", []):  # power sampling's wall times
+                q.get("power", {}).pop("seconds", None)
+        return d
+    P = "Once upon a time"
+    for path, body, args in [
+            ("perplexity", {"texts": [P, "Lily went to the park"]}, [P, "Lily went to the park"]),
+            ("perplexity", {"texts": ["Lily went to the park and she saw a big tree"], "max_length": 6, "stride": 3,
+                            "bos": True},
+             ["--max-length", "6", "--stride", "3", "--bos", "Lily went to the park and she saw a big tree"]),
+            ("attention", {"prompt": P}, [P]),
+            ("attention", {"prompt": P, "layer": -1, "head": 2}, ["--layer", "-1", "--head", "2", P]),
+            ("hidden", {"prompt": P}, [P]),
+            ("hidden", {"prompt": [1, 403, 407, 261], "layer": 2, "pca": True},
+             ["--layer", "2", "--pca", "--prompt-ids", "1,403,407,261"]),
+            ("trace", {"prompt": P, "seed": 3}, ["-s", "3", P]),
+            ("trace", {"prompt": P, "seed": 3, "temperature": 0.8, "top_k": 10, "max_new_tokens": 7},
+             ["-s", "3", "--temp", "0.8", "--top-k", "10", "-n", "7", P]),
+            ("power", {"prompt": P, "alpha": 4, "seed": 2, "max_new_tokens": 8}, ["--power", "4", "-s", "2", "-n", "8", P]),
+            ("power", {"prompt": P, "alpha": 2, "method": "smc", "particles": 4, "seed": 2, "max_new_tokens": 6,
+                       "num_return_sequences": 2},
+             ["--power", "2", "--power-method", "smc", "--particles", "4", "-s", "2", "-n", "6",
+              "--num-return-sequences", "2", P])]:
+        st, _, got = s.post("/temper/" + path, body)
+        cmd = "generate" if path == "power" else path
+        r = subprocess.run([TEMPER, cmd, *args, "-q", "--json", "-m", STORIES], capture_output=True, text=True,
+                           timeout=120)
+        want = json.loads(r.stdout) if r.returncode == 0 else r.stderr
+        check(f"/temper/{path} {json.dumps(body)} == `temper {cmd} --json`", st == 200 and strip(got) == strip(want),
+              (st, str(got)[:300], str(want)[:300]))
+    for path, body, param in [
+            ("perplexity", {"texts": [P], "max_length": 4, "stride": 5}, "stride"),
+            ("perplexity", {"texts": [[403]]}, "texts"),
+            ("perplexity", {"texts": [P], "max_length": 100000}, "max_length"),
+            ("attention", {"prompt": P, "layer": 99}, "layer"),
+            ("attention", {"prompt": P, "layers": [2, 1]}, "layers"),
+            ("attention", {"prompt": P, "head": "0"}, "head"),
+            ("hidden", {"prompt": [403], "pca": True}, "pca"),
+            ("hidden", {"prompt": P, "project": "tsne"}, "project"),
+            ("hidden", {}, "prompt"),
+            ("trace", {"prompt": P, "top_p": 2}, "top_p"),
+            ("trace", {"prompt": P, "max_new_tokens": 100000}, "max_new_tokens"),
+            ("power", {"prompt": P, "method": "gibbs"}, "method"),
+            ("power", {"prompt": P, "particles": 4}, "particles"),
+            ("power", {"prompt": P, "alpha": 0}, "alpha"),
+            ("power", {"prompt": P, "powr": 2}, "powr")]:
+        st, _, r = s.post("/temper/" + path, body)
+        check(f"/temper/{path} {json.dumps(body)} -> 400 naming {param}",
+              st == 400 and r["error"]["param"] == param, (st, r))
+
+
 def one_request(s, body, out, i):
     st, _, r = s.post("/v1/completions", body)
     out[i] = (st, r)
@@ -823,6 +880,7 @@ def main():
         test_prefix_reuse(s)
         test_temper_endpoints(s)
         test_temper_generate(s)
+        test_temper_analyses(s)
         test_maximum_of_everything(s)
         test_concurrency(s)
         test_errors(s)

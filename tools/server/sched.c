@@ -88,6 +88,7 @@ static void job_free(srv_job *j) {
     free(j->stop);
     free(j->bias);
     free(j->out);
+    if (j->user && j->ops && j->ops->free_user) j->ops->free_user(j->user);
     free(j->user);
     pthread_cond_destroy(&j->cv);
     free(j);

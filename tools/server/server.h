@@ -123,6 +123,9 @@ typedef struct srv_job_ops {
     /* The parameters of sequence s when they differ from j->p (a
      * temperature sweep), before it starts. */
     void (*params)(const srv_job *j, const srv_seq *s, temper_generate_params *p);
+    /* Free what the endpoint's state j->user holds (j->user itself is
+     * freed with the job). */
+    void (*free_user)(void *user);
 } srv_job_ops;
 
 struct srv_job {
@@ -302,6 +305,22 @@ enum MHD_Result srv_temper_score(srv_request *r);
 enum MHD_Result srv_temper_probs(srv_request *r);
 /* Reply 200 with the writer's document (NULL: 500; j is freed). */
 enum MHD_Result srv_reply_doc(srv_request *r, temper_json *j);
+/* The parsed body of r (*body, owned) and a job of ops whose j->user is a
+ * zeroed state of size bytes; NULL with *e set. */
+srv_job *srv_api_job(srv_request *r, const srv_job_ops *ops, size_t size, cJSON **body, srv_error *e);
+/* Put the BOS token (temper_model_score_bos) in front of each prompt that
+ * does not start with it, as the commands' --bos. */
+int srv_prompts_bos(srv_server *s, srv_job *j, const char *field, srv_error *e);
+/* Run j's analysis (its prompts, one slot each) unless *e is set, wait,
+ * and reply with doc(j) or the error. Releases j. */
+enum MHD_Result srv_api_run(srv_request *r, srv_job *j, srv_error *e, temper_json *(*doc)(srv_job *j));
+
+/* ---- temper_analysis.c: perplexity, attention, hidden, trace, power */
+enum MHD_Result srv_temper_perplexity(srv_request *r);
+enum MHD_Result srv_temper_attention(srv_request *r);
+enum MHD_Result srv_temper_hidden(srv_request *r);
+enum MHD_Result srv_temper_trace(srv_request *r);
+enum MHD_Result srv_temper_power(srv_request *r);
 
 /* ---- temper_generate.c: POST /temper/generate */
 enum MHD_Result srv_temper_generate(srv_request *r);

@@ -112,6 +112,58 @@ enum MHD_Result srv_temper_detokenize(srv_request *r) {
     return srv_reply_doc(r, j);
 }
 
+/* ---- the analyses' common flow */
+
+srv_job *srv_api_job(srv_request *r, const srv_job_ops *ops, size_t size, cJSON **body, srv_error *e) {
+    *body = srv_parse_body(r->body, r->body_len, e);
+    if (!*body) return NULL;
+    srv_job *j = srv_job_new(r->srv, ops);
+    void *o = j ? calloc(1, size) : NULL;
+    if (!o) {
+        cJSON_Delete(*body);
+        *body = NULL;
+        srv_job_release(j);
+        srv_fail(e, 500, NULL, "out of memory");
+        return NULL;
+    }
+    j->user = o;
+    j->fd = r->fd;
+    return j;
+}
+
+int srv_prompts_bos(srv_server *s, srv_job *j, const char *field, srv_error *e) {
+    temper_token bos = -1;
+    if (temper_model_score_bos(s->model, &bos) < 0) return srv_fail(e, 400, field, "%s", temper_last_error());
+    for (int i = 0; i < j->n_prompts; i++) {
+        srv_prompt *p = &j->prompts[i];
+        if (p->n > 0 && p->ids[0] == bos) continue; /* the tokenizer put it there (OPT) */
+        temper_token *t = realloc(p->ids, sizeof *t * (size_t)(p->n + 1));
+        if (!t) return srv_fail(e, 500, NULL, "out of memory");
+        memmove(t + 1, t, sizeof *t * (size_t)p->n);
+        t[0] = bos;
+        p->ids = t;
+        p->n++;
+    }
+    return 0;
+}
+
+enum MHD_Result srv_api_run(srv_request *r, srv_job *j, srv_error *e, temper_json *(*doc)(srv_job *j)) {
+    j->p.max_new_tokens = 0;
+    if (!e->status) srv_job_setup(j, 1, e);
+    if (!e->status) srv_submit(j, e);
+    enum MHD_Result mr;
+    if (e->status) {
+        mr = srv_reply_error(r, e);
+    } else {
+        srv_job_wait(j);
+        if (j->err.status) mr = srv_reply_error(r, &j->err);
+        else if (j->canceled) mr = MHD_NO; /* the client is gone */
+        else mr = srv_reply_doc(r, doc(j));
+    }
+    srv_job_release(j);
+    return mr;
+}
+
 /* ---- /temper/score: each text scored in a slot by the scheduler */
 
 typedef struct score_job {
@@ -132,29 +184,40 @@ static int score_run(srv_job *j, srv_seq *q, temper_context *ctx, int slot) {
     return temper_score_sequence(ctx, pr->ids, pr->n, &sp, &o->scores[q->prompt], lp, lp + pr->n);
 }
 
-static void score_free(score_job *o) {
+static void score_free(void *user) {
+    score_job *o = user;
     free(o->scores);
     free(o->lp);
-    o->scores = NULL;
-    o->lp = NULL;
 }
 
-static const srv_job_ops score_ops = {.run = score_run};
+static temper_json *score_doc(srv_job *j) {
+    srv_server *s = j->srv;
+    score_job *o = j->user;
+    temper_json_score_item *items = calloc((size_t)j->n_prompts, sizeof *items);
+    temper_json *w = items ? temper_json_new(NULL) : NULL;
+    for (int i = 0; w && i < j->n_prompts; i++) {
+        const srv_prompt *p = &j->prompts[i];
+        double *lp = o->lp + (size_t)i * 2 * (size_t)s->n_ctx;
+        items[i] = (temper_json_score_item){.text = p->text, .ids = p->ids, .n = p->n, .logprobs = lp,
+                                            .temp_logprobs = lp + p->n, .score = &o->scores[i]};
+    }
+    temper_json_scores d = {.model = model_name(s), .tok = s->tok, .alpha = o->alpha,
+                            .temperature = o->temperature, .bos = o->bos, .items = items,
+                            .n_items = j->n_prompts, .pairs = o->pairs};
+    if (w) temper_json_score(w, &d);
+    free(items);
+    return w;
+}
+
+static const srv_job_ops score_ops = {.run = score_run, .free_user = score_free};
 
 enum MHD_Result srv_temper_score(srv_request *r) {
     srv_server *s = r->srv;
     srv_error e = {0};
-    cJSON *body = srv_parse_body(r->body, r->body_len, &e);
-    if (!body) return srv_reply_error(r, &e);
-    srv_job *j = srv_job_new(s, &score_ops);
-    score_job *o = j ? calloc(1, sizeof *o) : NULL;
-    if (!o) {
-        cJSON_Delete(body);
-        srv_job_release(j);
-        srv_fail(&e, 500, NULL, "out of memory");
-        return srv_reply_error(r, &e);
-    }
-    j->user = o; /* the job frees o; its arrays are freed here */
+    cJSON *body;
+    srv_job *j = srv_api_job(r, &score_ops, sizeof(score_job), &body, &e);
+    if (!j) return srv_reply_error(r, &e);
+    score_job *o = j->user;
     o->alpha = 2;
     o->temperature = 0.5;
     const cJSON *v;
@@ -180,22 +243,9 @@ enum MHD_Result srv_temper_score(srv_request *r) {
     if (!e.status && o->pairs && j->n_prompts % 2)
         srv_fail(&e, 400, "texts", "pairs: %d texts is an odd count: give texts two by two (A then B)",
                  j->n_prompts);
-    temper_token bos = -1;
-    if (!e.status && o->bos && temper_model_score_bos(s->model, &bos) < 0)
-        srv_fail(&e, 400, "bos", "%s", temper_last_error());
+    if (!e.status && o->bos) srv_prompts_bos(s, j, "bos", &e); /* as `temper score --bos` */
     for (int i = 0; !e.status && i < j->n_prompts; i++) {
-        srv_prompt *p = &j->prompts[i];
-        if (o->bos && !(p->n > 0 && p->ids[0] == bos)) { /* the BOS token in front, as `temper score --bos` */
-            temper_token *t = realloc(p->ids, sizeof *t * (size_t)(p->n + 1));
-            if (!t) {
-                srv_fail(&e, 500, NULL, "out of memory");
-                break;
-            }
-            memmove(t + 1, t, sizeof *t * (size_t)p->n);
-            t[0] = bos;
-            p->ids = t;
-            p->n++;
-        }
+        const srv_prompt *p = &j->prompts[i];
         if (p->n < 2)
             srv_fail(&e, 400, "texts", "text %d has %d token: nothing to score (the first token is never "
                      "scored): set \"bos\": true to score it after the BOS token", i + 1, p->n);
@@ -208,37 +258,7 @@ enum MHD_Result srv_temper_score(srv_request *r) {
         o->lp = malloc(sizeof(double) * 2 * (size_t)s->n_ctx * (size_t)j->n_prompts);
         if (!o->scores || !o->lp) srv_fail(&e, 500, NULL, "out of memory");
     }
-    j->p.max_new_tokens = 0;
-    if (!e.status) srv_job_setup(j, 1, &e);
-    if (!e.status) srv_submit(j, &e);
-    if (e.status) {
-        score_free(o);
-        srv_job_release(j);
-        return srv_reply_error(r, &e);
-    }
-    srv_job_wait(j);
-    enum MHD_Result mr;
-    if (j->err.status) mr = srv_reply_error(r, &j->err);
-    else if (j->canceled) mr = MHD_NO;
-    else {
-        temper_json_score_item *items = calloc((size_t)j->n_prompts, sizeof *items);
-        temper_json *w = items ? temper_json_new(NULL) : NULL;
-        for (int i = 0; w && i < j->n_prompts; i++) {
-            const srv_prompt *p = &j->prompts[i];
-            double *lp = o->lp + (size_t)i * 2 * (size_t)s->n_ctx;
-            items[i] = (temper_json_score_item){.text = p->text, .ids = p->ids, .n = p->n, .logprobs = lp,
-                                                .temp_logprobs = lp + p->n, .score = &o->scores[i]};
-        }
-        temper_json_scores d = {.model = model_name(s), .tok = s->tok, .alpha = o->alpha,
-                                .temperature = o->temperature, .bos = o->bos, .items = items,
-                                .n_items = j->n_prompts, .pairs = o->pairs};
-        if (w) temper_json_score(w, &d);
-        free(items);
-        mr = srv_reply_doc(r, w);
-    }
-    score_free(o);
-    srv_job_release(j);
-    return mr;
+    return srv_api_run(r, j, &e, score_doc);
 }
 
 /* ---- /temper/probs: the next-token table after a prompt */
@@ -278,22 +298,29 @@ static int probs_run(srv_job *j, srv_seq *q, temper_context *ctx, int slot) {
     return rc < 0 ? -1 : 0;
 }
 
-static const srv_job_ops probs_ops = {.run = probs_run};
+static void probs_free(void *user) {
+    free(((probs_job *)user)->cands);
+}
+
+static temper_json *probs_doc(srv_job *j) {
+    probs_job *o = j->user;
+    temper_json *w = temper_json_new(NULL);
+    temper_json_next_tokens d = {.model = model_name(j->srv), .tok = j->srv->tok, .prompt = j->prompts[0].ids,
+                                 .n_prompt = j->prompts[0].n, .cands = o->cands, .n = o->n, .info = &o->info,
+                                 .stages = o->controls ? o->stages : NULL};
+    if (w) temper_json_probs(w, &d);
+    return w;
+}
+
+static const srv_job_ops probs_ops = {.run = probs_run, .free_user = probs_free};
 
 enum MHD_Result srv_temper_probs(srv_request *r) {
     srv_server *s = r->srv;
     srv_error e = {0};
-    cJSON *body = srv_parse_body(r->body, r->body_len, &e);
-    if (!body) return srv_reply_error(r, &e);
-    srv_job *j = srv_job_new(s, &probs_ops);
-    probs_job *o = j ? calloc(1, sizeof *o) : NULL;
-    if (!o) {
-        cJSON_Delete(body);
-        srv_job_release(j);
-        srv_fail(&e, 500, NULL, "out of memory");
-        return srv_reply_error(r, &e);
-    }
-    j->user = o; /* the job frees o; its table is freed here */
+    cJSON *body;
+    srv_job *j = srv_api_job(r, &probs_ops, sizeof(probs_job), &body, &e);
+    if (!j) return srv_reply_error(r, &e);
+    probs_job *o = j->user;
     o->top = 10;
     o->p = temper_generate_default_params();
     const cJSON *v;
@@ -330,29 +357,5 @@ enum MHD_Result srv_temper_probs(srv_request *r) {
         else temper_sampler_free(chk);
     }
     if (!e.status && !(o->cands = malloc(sizeof *o->cands * (size_t)o->top))) srv_fail(&e, 500, NULL, "out of memory");
-    j->p.max_new_tokens = 0;
-    if (!e.status) srv_job_setup(j, 1, &e);
-    if (!e.status) srv_submit(j, &e);
-    if (e.status) {
-        free(o->cands);
-        o->cands = NULL;
-        srv_job_release(j);
-        return srv_reply_error(r, &e);
-    }
-    srv_job_wait(j);
-    enum MHD_Result mr;
-    if (j->err.status) mr = srv_reply_error(r, &j->err);
-    else if (j->canceled) mr = MHD_NO;
-    else {
-        temper_json *w = temper_json_new(NULL);
-        temper_json_next_tokens d = {.model = model_name(s), .tok = s->tok, .prompt = j->prompts[0].ids,
-                                     .n_prompt = j->prompts[0].n, .cands = o->cands, .n = o->n, .info = &o->info,
-                                     .stages = o->controls ? o->stages : NULL};
-        if (w) temper_json_probs(w, &d);
-        mr = srv_reply_doc(r, w);
-    }
-    free(o->cands);
-    o->cands = NULL;
-    srv_job_release(j);
-    return mr;
+    return srv_api_run(r, j, &e, probs_doc);
 }

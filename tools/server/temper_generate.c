@@ -384,9 +384,14 @@ static void stream_done(srv_job *j) {
     srv_job_emit(j, done, sizeof done - 1);
 }
 
-static const srv_job_ops seq_ops = {.params = sweep_params};
-static const srv_job_ops stream_ops = {.token = stream_token, .done = stream_done, .params = sweep_params};
-static const srv_job_ops beam_ops = {.run = beam_run};
+static void gen_free(void *user) {
+    temper_generation_free(((gen_job *)user)->beams);
+}
+
+static const srv_job_ops seq_ops = {.params = sweep_params, .free_user = gen_free};
+static const srv_job_ops stream_ops = {.token = stream_token, .done = stream_done, .params = sweep_params,
+                                       .free_user = gen_free};
+static const srv_job_ops beam_ops = {.run = beam_run, .free_user = gen_free};
 
 /* ---- the endpoint */
 
@@ -411,7 +416,7 @@ srv_job *srv_temper_generate_job(srv_server *s, const char *text, size_t len, in
     srv_job *j = body ? srv_job_new(s, &seq_ops) : NULL;
     gen_job *o = j ? calloc(1, sizeof *o) : NULL;
     if (body && (!j || !o)) srv_fail(e, 500, NULL, "out of memory");
-    if (o) j->user = o; /* the job frees o; o->beams is freed by the endpoint */
+    if (o) j->user = o; /* the job frees o */
     int rc = e->status ? -1 : parse_request(s, body, j, o, e);
     cJSON_Delete(body);
     if (rc == 0) {
@@ -449,8 +454,6 @@ enum MHD_Result srv_temper_generate(srv_request *r) {
         if (j->err.status) mr = srv_reply_error(r, &j->err);
         else if (j->canceled) mr = MHD_NO; /* the client is gone */
         else mr = srv_reply_doc(r, document(j));
-        temper_generation_free(o->beams);
-        o->beams = NULL;
     }
     srv_job_release(j);
     return mr;
