@@ -290,6 +290,11 @@ def test_llamacpp(s):
           t["tokens"][-2:] == [{"id": 198, "piece": [195]}, {"id": 164, "piece": [161]}], t)
     _, _, d = s.post("/detokenize", {"tokens": ids[1:]})
     check("/detokenize", d == {"content": PROMPT}, d)
+    long = cli_json("tokenize", "Lily went to the park. " * 120)["ids"]  # more than the 512 of the context
+    st, _, d = s.post("/detokenize", {"tokens": long})
+    _, _, want = s.post("/temper/detokenize", {"ids": long})
+    check(f"/detokenize of {len(long)} tokens (more than the context: detokenizing needs none)",
+          len(long) > 512 and st == 200 and d == {"content": want["text"]}, (st, str(d)[:200]))
     # /props, /slots, /metrics
     _, _, pr = s.get("/props")
     check("/props", pr["total_slots"] == 6 and pr["default_generation_settings"]["n_ctx"] == 512 and
@@ -578,6 +583,8 @@ def test_temper_analyses(s):
             ("trace", {"prompt": P, "seed": 3}, ["-s", "3", P]),
             ("trace", {"prompt": P, "seed": 3, "temperature": 0.8, "top_k": 10, "max_new_tokens": 7},
              ["-s", "3", "--temp", "0.8", "--top-k", "10", "-n", "7", P]),
+            ("perplexity", {"texts": ["Lily went to the park. " * 60], "max_length": 64, "stride": 48},
+             ["--max-length", "64", "--stride", "48", "Lily went to the park. " * 60]),  # longer than the context
             ("power", {"prompt": P, "alpha": 4, "seed": 2, "max_new_tokens": 8}, ["--power", "4", "-s", "2", "-n", "8", P]),
             ("power", {"prompt": P, "alpha": 2, "method": "smc", "particles": 4, "seed": 2, "max_new_tokens": 6,
                        "num_return_sequences": 2},
@@ -588,7 +595,8 @@ def test_temper_analyses(s):
         r = subprocess.run([TEMPER, cmd, *args, "-q", "--json", "-m", STORIES], capture_output=True, text=True,
                            timeout=120)
         want = json.loads(r.stdout) if r.returncode == 0 else r.stderr
-        check(f"/temper/{path} {json.dumps(body)} == `temper {cmd} --json`", st == 200 and strip(got) == strip(want),
+        check(f"/temper/{path} {json.dumps(body)[:120]} == `temper {cmd} --json`",
+              st == 200 and strip(got) == strip(want),
               (st, str(got)[:300], str(want)[:300]))
     for path, body, param in [
             ("perplexity", {"texts": [P], "max_length": 4, "stride": 5}, "stride"),

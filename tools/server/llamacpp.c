@@ -10,6 +10,7 @@
  * model's (raw); with post_sampling_probs, the probabilities after the
  * chain.
  */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -518,7 +519,7 @@ cJSON *srv_lc_detokenize_json(srv_server *s, const char *in, size_t in_len, srv_
     }
     if (!cJSON_IsArray(t) || !cJSON_IsNumber(cJSON_GetArrayItem(t, 0)))
         srv_fail(&e, 400, "tokens", "tokens must be a list of token ids");
-    else srv_parse_prompts(s, t, "tokens", &p, &n, &e);
+    else srv_parse_prompts_upto(s, t, "tokens", INT_MAX, &p, &n, &e); /* no context needed */
     cJSON_Delete(body);
     if (e.status) {
         *er = e;

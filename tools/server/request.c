@@ -157,6 +157,11 @@ static int prompt_ids(srv_server *s, const cJSON *arr, srv_prompt *p, const char
 
 int srv_parse_prompts(srv_server *s, const cJSON *v, const char *field, srv_prompt **out,
                       int *n_out, srv_error *e) {
+    return srv_parse_prompts_upto(s, v, field, s->n_ctx - 1, out, n_out, e);
+}
+
+int srv_parse_prompts_upto(srv_server *s, const cJSON *v, const char *field, int max_tokens,
+                           srv_prompt **out, int *n_out, srv_error *e) {
     *out = NULL;
     *n_out = 0;
     const char *forms = "a string, a list of strings, a list of token ids or a list of lists "
@@ -192,10 +197,11 @@ int srv_parse_prompts(srv_server *s, const cJSON *v, const char *field, srv_prom
         if (p[i].n == 0)
             rc = srv_fail(e, 400, field, "%s%s is empty: it has no tokens (this model's tokenizer "
                           "adds none to an empty text)", field, n > 1 ? "[i]" : "");
-        else if (p[i].n >= s->n_ctx)
+        else if (p[i].n > max_tokens)
             rc = srv_fail_code(e, 400, field, "context_length_exceeded",
-                               "%s has %d tokens: the context window is %d tokens, and at least "
-                               "one must be left to generate", field, p[i].n, s->n_ctx);
+                               "%s has %d tokens: the context window is %d tokens%s", field, p[i].n,
+                               s->n_ctx, max_tokens < s->n_ctx ? ", and at least one must be left to "
+                               "generate" : "");
     }
     if (rc < 0) {
         srv_prompts_free(p, n);

@@ -54,7 +54,8 @@ int srv_job_setup(srv_job *j, int per_prompt, srv_error *e) {
         q->prompt = i / per_prompt;
         q->index = i % per_prompt;
         q->slot = -1;
-        int room = j->srv->n_ctx - j->prompts[q->prompt].n;
+        int room = j->srv->n_ctx - j->prompts[q->prompt].n; /* < 0: an analysis of a longer text */
+        if (room < 0) room = 0;
         q->cap = j->p.max_new_tokens < room ? j->p.max_new_tokens : room;
         size_t c = (size_t)(q->cap ? q->cap : 1);
         q->ids = malloc(c * sizeof *q->ids);

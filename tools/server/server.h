@@ -242,6 +242,11 @@ cJSON *srv_parse_body(const char *body, size_t len, srv_error *e);
  * into *out (n_out prompts, owned: srv_prompts_free). */
 int srv_parse_prompts(srv_server *s, const cJSON *v, const char *field, srv_prompt **out,
                       int *n_out, srv_error *e);
+/* The same with at most max_tokens tokens per prompt (srv_parse_prompts:
+ * n_ctx - 1, one position left to generate; an analysis: n_ctx;
+ * detokenizing or sliding windows: INT_MAX, the body size bounds them). */
+int srv_parse_prompts_upto(srv_server *s, const cJSON *v, const char *field, int max_tokens,
+                           srv_prompt **out, int *n_out, srv_error *e);
 void srv_prompts_free(srv_prompt *p, int n);
 /* One decoding parameter of the table (name as the client wrote it). Returns
  * 1 when key is one, 0 when it is not, -1 on a bad value. */

@@ -13,6 +13,7 @@
  * decoding steps; power sampling, which needs several slots of its own,
  * runs in its own context with the server's threads.
  */
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,8 +38,8 @@ static int layer_index(const cJSON *v, const char *field, int n, const char *wha
 
 /* The one prompt of a body ("prompt"), checked against the context. */
 static int one_prompt(srv_server *s, const cJSON *body, srv_job *j, int room, srv_error *e) {
-    if (srv_parse_prompts(s, cJSON_GetObjectItemCaseSensitive(body, "prompt"), "prompt", &j->prompts,
-                          &j->n_prompts, e) < 0)
+    if (srv_parse_prompts_upto(s, cJSON_GetObjectItemCaseSensitive(body, "prompt"), "prompt", s->n_ctx,
+                               &j->prompts, &j->n_prompts, e) < 0)
         return -1;
     if (j->n_prompts != 1) return srv_fail(e, 400, "prompt", "prompt must be one text or one list of ids");
     int n = j->prompts[0].n;
@@ -126,8 +127,8 @@ enum MHD_Result srv_temper_perplexity(srv_request *r) {
         else unknown(k, "texts, max_length, stride and bos", &e);
     }
     if (!e.status)
-        srv_parse_prompts(s, cJSON_GetObjectItemCaseSensitive(body, "texts"), "texts", &j->prompts,
-                          &j->n_prompts, &e);
+        srv_parse_prompts_upto(s, cJSON_GetObjectItemCaseSensitive(body, "texts"), "texts", INT_MAX,
+                               &j->prompts, &j->n_prompts, &e); /* windows slide over longer texts */
     cJSON_Delete(body);
     o->max_length = max_length ? (int)max_length : s->n_ctx;
     o->stride = stride ? (int)stride : o->max_length;

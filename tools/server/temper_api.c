@@ -237,8 +237,8 @@ enum MHD_Result srv_temper_score(srv_request *r) {
         }
     }
     if (!e.status)
-        srv_parse_prompts(s, cJSON_GetObjectItemCaseSensitive(body, "texts"), "texts", &j->prompts,
-                          &j->n_prompts, &e);
+        srv_parse_prompts_upto(s, cJSON_GetObjectItemCaseSensitive(body, "texts"), "texts", s->n_ctx,
+                               &j->prompts, &j->n_prompts, &e);
     cJSON_Delete(body);
     if (!e.status && o->pairs && j->n_prompts % 2)
         srv_fail(&e, 400, "texts", "pairs: %d texts is an odd count: give texts two by two (A then B)",
@@ -344,8 +344,8 @@ enum MHD_Result srv_temper_probs(srv_request *r) {
         }
     }
     if (!e.status)
-        srv_parse_prompts(s, cJSON_GetObjectItemCaseSensitive(body, "prompt"), "prompt", &j->prompts,
-                          &j->n_prompts, &e);
+        srv_parse_prompts_upto(s, cJSON_GetObjectItemCaseSensitive(body, "prompt"), "prompt", s->n_ctx,
+                               &j->prompts, &j->n_prompts, &e);
     cJSON_Delete(body);
     if (!e.status && j->n_prompts != 1) srv_fail(&e, 400, "prompt", "prompt must be one text or one list of ids");
     if (!e.status && o->controls) {
