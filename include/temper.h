@@ -639,6 +639,23 @@ TEMPER_API int temper_next_token_table(const float *logits, int n_vocab,
                                        temper_candidate *out,
                                        temper_next_token_info *info);
 
+/* The columns of `temper softmax` for a row of n named logits at one
+ * temperature, computed by the sampler (the code of generation): scaled
+ * (logits / T; NAN at T = 0), prob (their softmax; at T = 0 the limit, the
+ * mass split among the largest logits), prob_processed (after every stage
+ * of `stages`, sampling at T: its temperature and do_sample are replaced;
+ * a greedy chain puts it all on its argmax), and n_samples draws from the
+ * processed distribution with stream 0 of seed (samples, may be NULL when
+ * n_samples is 0). described (cap bytes, may be NULL) gets the stage list
+ * (temper_sampler_describe). Every array is the caller's, (n) each.
+ * Returns 0 or a negative error (TEMPER_EINVAL: a bad stage value). */
+TEMPER_API int temper_softmax_table(const float *logits, int n,
+                                    const temper_sampling_params *stages,
+                                    double temperature, uint64_t seed,
+                                    long n_samples, double *scaled, double *prob,
+                                    double *prob_processed, temper_token *samples,
+                                    char *described, size_t cap);
+
 /* ---- Generation ---------------------------------------------------------- */
 /*
  * temper_generate() continues a prompt with the sampler above:

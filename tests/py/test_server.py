@@ -560,7 +560,7 @@ def test_temper_generate(s):
 
 
 def test_temper_analyses(s):
-    """/temper/perplexity, attention, hidden, trace and power answer with
+    """/temper/softmax, perplexity, attention, hidden, trace and power answer with
     their commands' --json documents (times left out); bad fields are 400s
     naming the field."""
     def strip(d):
@@ -598,7 +598,25 @@ def test_temper_analyses(s):
         check(f"/temper/{path} {json.dumps(body)[:120]} == `temper {cmd} --json`",
               st == 200 and strip(got) == strip(want),
               (st, str(got)[:300], str(want)[:300]))
+    for body, args in [
+            ({"logits": [1.1, 0.5, 0.85, None], "tokens": ["a", "b", "c", "d"], "temperatures": [0.5, 1, 0],
+              "top_p": 0.9, "sample": 50, "seed": 3},
+             ["--logits=1.1,0.5,0.85,-inf", "--tokens", "a,b,c,d", "--temps", "0.5,1,0", "--top-p", "0.9",
+              "--sample", "50", "-s", "3"]),
+            ({"logits": [2, 1, "-inf", 0.5], "temperature": 0.7, "min_p": 0.2, "seed": 1},
+             ["--logits=2,1,-inf,0.5", "--temp", "0.7", "--min-p", "0.2", "-s", "1"])]:
+        st, _, got = s.post("/temper/softmax", body)
+        r = subprocess.run([TEMPER, "softmax", *args, "--json"], capture_output=True, text=True, timeout=60)
+        want = json.loads(r.stdout) if r.returncode == 0 else r.stderr
+        check(f"/temper/softmax {json.dumps(body)} == `temper softmax --json`", st == 200 and got == want,
+              (st, str(got)[:300], str(want)[:300]))
     for path, body, param in [
+            ("softmax", {"logits": []}, "logits"),
+            ("softmax", {"logits": [1, "x"]}, "logits"),
+            ("softmax", {"logits": [1, 2], "tokens": ["a"]}, "tokens"),
+            ("softmax", {"logits": [1, 2], "temperatures": [1, -1]}, "temperatures"),
+            ("softmax", {"logits": [1, 2], "top_p": 1.5}, "top_p"),
+            ("softmax", {"logits": [1, 2], "max_new_tokens": 3}, "max_new_tokens"),
             ("perplexity", {"texts": [P], "max_length": 4, "stride": 5}, "stride"),
             ("perplexity", {"texts": [[403]]}, "texts"),
             ("perplexity", {"texts": [P], "max_length": 100000}, "max_length"),

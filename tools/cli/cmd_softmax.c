@@ -3,9 +3,8 @@
  * seeds 002/003's tables for a list of toy logits: token, logit, logit
  * scaled by the temperature, its softmax, and the probability after the
  * filters (top-k, top-p, min-p...), with a bar per row; several
- * temperatures side by side. The numbers come from the library's sampler,
- * the same code as generation: "scaled" and "prob" from a sampler with the
- * temperature alone, "processed" from one with every option given.
+ * temperatures side by side. The numbers come from the library
+ * (temper_softmax_table: the sampler, the same code as generation).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -128,88 +127,25 @@ static int parse_logits(sm_args *a, const char *opt, const char *text) {
     return 0;
 }
 
-/* Fill tb for temperature tb->t. Returns 0 or 1 (error printed). */
+/* Fill tb for temperature tb->t (temper_softmax_table). Returns 0, 2 (a
+ * bad option value) or 1 (error printed). */
 static int compute(const sm_args *a, sm_table *tb) {
-    int n = a->n;
-    temper_sampler *plain = NULL, *full = NULL;
-    float *scores = malloc(sizeof(float) * (size_t)n);
-    int rc = 1;
-    if (!scores) return cli_lib_error("softmax", TEMPER_ENOMEM);
-
-    /* "scaled" and "prob": the temperature alone */
-    temper_sampling_params pp = temper_sampling_default_params();
-    pp.do_sample = 1;
-    pp.top_k = 0;
-    pp.temperature = (float)tb->t;
-    int r = temper_sampler_init(&pp, n, &plain);
+    long n_draws = a->n_sample > 0 ? a->n_sample : 0;
+    temper_sampling_params check = a->samp.p; /* a bad option value: exit 2; a failure on the row: 1 */
+    check.do_sample = 1;
+    check.temperature = (float)tb->t;
+    temper_sampler *chk = NULL;
+    int r = temper_sampler_init(&check, a->n, &chk);
+    temper_sampler_free(chk);
     if (r < 0) {
         cli_lib_error("softmax", r);
-        rc = r == TEMPER_EINVAL ? 2 : 1; /* a bad option value */
-        goto done;
+        return r == TEMPER_EINVAL ? 2 : 1;
     }
-    if ((r = temper_sampler_apply(plain, a->logits, NULL, 0, 0)) < 0) {
-        cli_lib_error("softmax", r);
-        goto done;
-    }
-    if (tb->t == 0) {
-        /* the limit of softmax(x / T) as T -> 0: the largest logit(s) */
-        float m = -INFINITY;
-        int ties = 0;
-        for (int i = 0; i < n; i++) m = a->logits[i] > m ? a->logits[i] : m;
-        for (int i = 0; i < n; i++) ties += a->logits[i] == m;
-        for (int i = 0; i < n; i++) {
-            tb->scaled[i] = NAN;
-            tb->prob[i] = a->logits[i] == m ? 1.0 / ties : 0.0;
-        }
-    } else {
-        temper_sampler_scores(plain, scores);
-        for (int i = 0; i < n; i++) {
-            tb->scaled[i] = scores[i];
-            tb->prob[i] = exp((double)temper_sampler_logprob(plain, i, TEMPER_LOGPROB_PROCESSED));
-        }
-    }
-
-    /* "processed": every option, sampling at this temperature */
-    temper_sampling_params fp = a->samp.p;
-    fp.do_sample = 1;
-    fp.temperature = (float)tb->t;
-    if ((r = temper_sampler_init(&fp, n, &full)) < 0) {
-        cli_lib_error("softmax", r);
-        rc = r == TEMPER_EINVAL ? 2 : 1; /* a bad option value */
-        goto done;
-    }
-    if ((r = temper_sampler_apply(full, a->logits, NULL, 0, 0)) < 0) {
-        cli_lib_error("softmax", r);
-        goto done;
-    }
-    temper_sampler_describe(full, tb->samplers, sizeof tb->samplers);
-    if (temper_sampler_is_greedy(full)) {
-        temper_token g = 0;
-        temper_sampler_sample(full, NULL, &g);
-        for (int i = 0; i < n; i++) tb->proc[i] = i == g ? 1.0 : 0.0;
-    } else {
-        for (int i = 0; i < n; i++)
-            tb->proc[i] = exp((double)temper_sampler_logprob(full, i, TEMPER_LOGPROB_PROCESSED));
-    }
-    if (a->n_sample > 0) {
-        temper_rng rng;
-        temper_rng_seed(&rng, a->seed, 0);
-        for (long k = 0; k < a->n_sample; k++) {
-            temper_token t = 0;
-            if ((r = temper_sampler_sample(full, &rng, &t)) < 0) {
-                cli_lib_error("softmax: sample", r);
-                goto done;
-            }
-            tb->draws[k] = t;
-            tb->counts[t]++;
-        }
-    }
-    rc = 0;
-done:
-    temper_sampler_free(plain);
-    temper_sampler_free(full);
-    free(scores);
-    return rc;
+    r = temper_softmax_table(a->logits, a->n, &a->samp.p, tb->t, a->seed, n_draws, tb->scaled,
+                                 tb->prob, tb->proc, tb->draws, tb->samplers, sizeof tb->samplers);
+    if (r < 0) return cli_lib_error("softmax", r), 1;
+    for (long k = 0; k < n_draws; k++) tb->counts[tb->draws[k]]++;
+    return 0;
 }
 
 /* Number cell: "-inf", "—" for undefined, else %.*f right-aligned in w. */

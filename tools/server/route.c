@@ -45,6 +45,7 @@ static const srv_route_entry routes[] = {
     {"POST", "/temper/score", srv_temper_score},
     {"POST", "/temper/probs", srv_temper_probs},
     {"POST", "/temper/generate", srv_temper_generate},
+    {"POST", "/temper/softmax", srv_temper_softmax},
     {"POST", "/temper/perplexity", srv_temper_perplexity},
     {"POST", "/temper/attention", srv_temper_attention},
     {"POST", "/temper/hidden", srv_temper_hidden},

@@ -308,6 +308,7 @@ enum MHD_Result srv_temper_tokenize(srv_request *r);
 enum MHD_Result srv_temper_detokenize(srv_request *r);
 enum MHD_Result srv_temper_score(srv_request *r);
 enum MHD_Result srv_temper_probs(srv_request *r);
+enum MHD_Result srv_temper_softmax(srv_request *r);
 /* Reply 200 with the writer's document (NULL: 500; j is freed). */
 enum MHD_Result srv_reply_doc(srv_request *r, temper_json *j);
 /* The parsed body of r (*body, owned) and a job of ops whose j->user is a

@@ -9,6 +9,8 @@
  *   POST /temper/detokenize   `temper detokenize`
  *   POST /temper/score        `temper score` (log p, power and temperature
  *                             scores, per token; pairs)
+ *   POST /temper/probs        `temper probs` (the next-token table)
+ *   POST /temper/softmax      `temper softmax` (given logits, no model)
  *
  * The documents' "model" is the -m value, as the CLI writes it.
  */
@@ -263,6 +265,11 @@ enum MHD_Result srv_temper_score(srv_request *r) {
 
 /* ---- /temper/probs: the next-token table after a prompt */
 
+/* Whether the table's parameter d is a stage of the sampling chain. */
+static int sampling_param(const temper_param *d) {
+    return d->offset - offsetof(temper_generate_params, sampling) < sizeof(temper_sampling_params);
+}
+
 typedef struct probs_job {
     int top, controls, top_k_set;
     temper_generate_params p;
@@ -337,7 +344,7 @@ enum MHD_Result srv_temper_probs(srv_request *r) {
         if (got == 0)
             srv_fail_code(&e, 400, k, "unknown_parameter", "unknown field \"%.100s\": the fields are prompt, "
                           "top and the decoding controls of temper's table", k);
-        else if (d && (d->offset - offsetof(temper_generate_params, sampling)) < sizeof o->p.sampling &&
+        else if (d && sampling_param(d) &&
                  strcmp(d->name, "do_sample") && strcmp(d->name, "min_keep") && strcmp(d->name, "min_new_tokens")) {
             o->controls = 1;
             if (!strcmp(d->name, "top_k")) o->top_k_set = 1;
@@ -358,4 +365,136 @@ enum MHD_Result srv_temper_probs(srv_request *r) {
     }
     if (!e.status && !(o->cands = malloc(sizeof *o->cands * (size_t)o->top))) srv_fail(&e, 500, NULL, "out of memory");
     return srv_api_run(r, j, &e, probs_doc);
+}
+
+/* ---- /temper/softmax: a row of given logits (no model: answered at once) */
+
+#define SM_MAX_TEMPS 16     /* as `temper softmax --temps` */
+#define SM_MAX_SAMPLES 100000
+
+typedef struct sm_req {
+    float *logits;                 /* (n) */
+    const char **names;            /* (n) borrowed from the body, or numbers */
+    char (*numbers)[12];           /* (n) "0", "1", ... */
+    int n;
+    double temps[SM_MAX_TEMPS];
+    int n_temps;
+    long n_samples;
+    uint64_t seed;
+    temper_generate_params g;      /* g.sampling: the stages */
+    double *cols;                  /* (n_temps, 3, n) scaled, prob, processed */
+    temper_token *samples;         /* (n_temps, n_samples) */
+    char stages[SM_MAX_TEMPS][256];
+} sm_req;
+
+static int sm_parse(srv_server *s, const cJSON *body, sm_req *q, srv_error *e) {
+    const cJSON *logits = cJSON_GetObjectItemCaseSensitive(body, "logits");
+    const cJSON *tokens = NULL, *v;
+    int seeded = 0;
+    q->g = temper_generate_default_params();
+    q->g.sampling.top_k = 0; /* a toy table: no implicit top-k 50, as the command */
+    cJSON_ArrayForEach(v, body) {
+        const char *k = v->string;
+        long n;
+        if (!strcmp(k, "logits")) continue;
+        if (!strcmp(k, "tokens")) tokens = v;
+        else if (!strcmp(k, "sample")) {
+            if (srv_json_int(v, k, 0, SM_MAX_SAMPLES, &n, e) == 0) q->n_samples = n;
+        } else if (!strcmp(k, "seed")) {
+            if (srv_json_int(v, k, 0, INT64_MAX, &n, e) == 0) q->seed = (uint64_t)n, seeded = 1;
+        } else if (!strcmp(k, "temperature") || !strcmp(k, "temperatures")) {
+            int one = k[11] == '\0', m = one ? 1 : cJSON_IsArray(v) ? cJSON_GetArraySize(v) : 0;
+            if (q->n_temps)
+                return srv_fail(e, 400, k, "give temperature or temperatures, once");
+            if (m < 1 || m > SM_MAX_TEMPS)
+                return srv_fail(e, 400, k, "temperatures must be a list of 1 to %d numbers >= 0", SM_MAX_TEMPS);
+            for (int i = 0; i < m; i++) {
+                const cJSON *t = one ? v : cJSON_GetArrayItem(v, i);
+                if (!cJSON_IsNumber(t) || !isfinite(t->valuedouble) || t->valuedouble < 0)
+                    return srv_fail(e, 400, k, "%s must be %s (0: greedy)", k,
+                                    one ? "a number >= 0" : "a list of numbers >= 0");
+                /* temperature is the table's float, as the command's --temp */
+                q->temps[i] = one ? (double)(float)t->valuedouble : t->valuedouble;
+            }
+            q->n_temps = m;
+        } else {
+            const temper_param *d = temper_param_find(k);
+            if (!d || !sampling_param(d) || !strcmp(d->name, "do_sample") || !strcmp(d->name, "temperature"))
+                return srv_fail_code(e, 400, k, "unknown_parameter", "unknown field \"%.100s\": the fields "
+                                     "are logits, tokens, temperature (or temperatures), sample, seed and "
+                                     "the stages of temper's table (top_k, top_p, min_p, ...)", k);
+            if (srv_parse_param(&q->g, k, v, e) < 0) return -1;
+        }
+    }
+    q->n = cJSON_IsArray(logits) ? cJSON_GetArraySize(logits) : 0;
+    if (q->n < 1)
+        return srv_fail(e, 400, "logits", "logits must be a non-empty list of numbers (null or \"-inf\": a "
+                        "banned token)");
+    q->logits = malloc(sizeof *q->logits * (size_t)q->n);
+    q->names = malloc(sizeof *q->names * (size_t)q->n);
+    q->numbers = malloc(sizeof *q->numbers * (size_t)q->n);
+    if (!q->logits || !q->names || !q->numbers) return srv_fail(e, 500, NULL, "out of memory");
+    for (int i = 0; i < q->n; i++) {
+        const cJSON *x = cJSON_GetArrayItem(logits, i);
+        if (cJSON_IsNull(x) || (cJSON_IsString(x) && !strcmp(x->valuestring, "-inf"))) q->logits[i] = -INFINITY;
+        else if (cJSON_IsNumber(x) && isfinite(x->valuedouble) && fabs(x->valuedouble) < 3e38)
+            q->logits[i] = (float)x->valuedouble;
+        else return srv_fail(e, 400, "logits", "logits[%d] is not a finite number (or null / \"-inf\" for a "
+                             "banned token)", i);
+        snprintf(q->numbers[i], sizeof q->numbers[i], "%d", i);
+        q->names[i] = q->numbers[i];
+    }
+    if (tokens) {
+        if (!cJSON_IsArray(tokens) || cJSON_GetArraySize(tokens) != q->n)
+            return srv_fail(e, 400, "tokens", "tokens must be a list of %d names, one per logit", q->n);
+        for (int i = 0; i < q->n; i++) {
+            const cJSON *t = cJSON_GetArrayItem(tokens, i);
+            if (!cJSON_IsString(t)) return srv_fail(e, 400, "tokens", "tokens[%d] must be a string", i);
+            q->names[i] = t->valuestring;
+        }
+    }
+    if (!q->n_temps) q->temps[q->n_temps++] = 1.0;
+    if (!seeded) q->seed = temper_random_seed();
+    (void)s;
+    return 0;
+}
+
+enum MHD_Result srv_temper_softmax(srv_request *r) {
+    srv_error e = {0};
+    cJSON *body = srv_parse_body(r->body, r->body_len, &e);
+    if (!body) return srv_reply_error(r, &e);
+    sm_req q;
+    memset(&q, 0, sizeof q);
+    sm_parse(r->srv, body, &q, &e);
+    size_t n = (size_t)q.n;
+    if (!e.status) {
+        q.cols = malloc(sizeof *q.cols * 3 * n * (size_t)q.n_temps);
+        q.samples = malloc(sizeof *q.samples * (size_t)(q.n_samples ? q.n_samples : 1) * (size_t)q.n_temps);
+        if (!q.cols || !q.samples) srv_fail(&e, 500, NULL, "out of memory");
+    }
+    temper_json_softmax_table t[SM_MAX_TEMPS];
+    for (int k = 0; !e.status && k < q.n_temps; k++) {
+        double *c = q.cols + 3 * n * (size_t)k;
+        temper_token *smp = q.samples + (size_t)q.n_samples * (size_t)k;
+        if (temper_softmax_table(q.logits, q.n, &q.g.sampling, q.temps[k], q.seed, q.n_samples, c, c + n,
+                                 c + 2 * n, smp, q.stages[k], sizeof q.stages[k]) < 0)
+            srv_fail(&e, 400, NULL, "%s", temper_last_error());
+        t[k] = (temper_json_softmax_table){.temperature = q.temps[k], .samplers = q.stages[k], .scaled = c,
+                                           .prob = c + n, .prob_processed = c + 2 * n, .samples = smp,
+                                           .n_samples = q.n_samples};
+    }
+    temper_json *w = NULL;
+    if (!e.status && (w = temper_json_new(NULL))) {
+        temper_json_softmax_doc d = {.names = q.names, .logits = q.logits, .n = q.n, .seed = q.seed,
+                                     .tables = t, .n_tables = q.n_temps};
+        temper_json_softmax(w, &d);
+    }
+    free(q.logits);
+    free(q.names);
+    free(q.numbers);
+    free(q.cols);
+    free(q.samples);
+    enum MHD_Result mr = e.status ? srv_reply_error(r, &e) : srv_reply_doc(r, w);
+    cJSON_Delete(body); /* the names were borrowed from it */
+    return mr;
 }
