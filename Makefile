@@ -166,12 +166,13 @@ endif
 
 # The full suite: unit tests, reference tests, CLI tests, then the unit and
 # CLI-error tests again with ASan + UBSan, and the thread pool and kernels
-# (test_ops) and contexts sharing a pool (test_generate) with ThreadSanitizer.
+# (test_ops), contexts sharing a pool (test_generate) and the server
+# (build-tsan/temper, a short test_server.py run) with ThreadSanitizer.
 test: all
 	$(MAKE) SAN=1 all
 	$(MAKE) fuzzers
 	$(MAKE) BUILD=build-tsan OPT="-O1 -fsanitize=thread" LDFLAGS=-fsanitize=thread \
-	    build-tsan/tests/test_ops build-tsan/tests/test_generate
+	    build-tsan/tests/test_ops build-tsan/tests/test_generate build-tsan/temper
 	if command -v $(A64_CC) >/dev/null && command -v qemu-aarch64 >/dev/null; then $(MAKE) aarch64; fi
 	tests/run
 

@@ -36,7 +36,8 @@ from server import Server  # noqa: E402
 
 STORIES = os.path.join(ROOT, "models", "stories260K")
 PROMPT = "Once upon a time"
-SAN = "san" in harness.BUILD_NAME
+SAN = "san" in harness.BUILD_NAME  # build-san (ASan + UBSan) or build-tsan
+TSAN = "tsan" in harness.BUILD_NAME
 
 
 def cli_json(*args):
@@ -893,6 +894,8 @@ def test_node_client(s):
 def main():
     if not os.path.exists(TEMPER):
         return harness.missing(f"{TEMPER} is missing: run make")
+    if TSAN:
+        return main_tsan()
     test_loading()
     s = Server("-m", STORIES, "--parallel", "6", "--queue", "32")
     try:
@@ -917,6 +920,30 @@ def main():
     test_key_cors_signals()
     test_disconnect_and_queue()
     test_limits()
+    return summary()
+
+
+def main_tsan():
+    """The short run under ThreadSanitizer (tests/run): the scheduler, the
+    HTTP threads and the streams with concurrent clients, a disconnect and
+    a full queue; ThreadSanitizer makes the server exit 66 on a race, so
+    each stop checks its exit code and the log."""
+    s = Server("-m", STORIES, "--parallel", "6", "--queue", "32")
+    try:
+        test_basics(s)
+        test_stream(s)
+        test_concurrency(s)
+        st, events = s.stream("/temper/generate", {"prompt": PROMPT, "temperatures": [0.7, 0], "seed": 2,
+                                                   "num_return_sequences": 2, "n_probs": 2, "max_new_tokens": 6,
+                                                   "stream": True})
+        check("tsan: /temper/generate streams", st == 200 and events[-1] == "[DONE]", events[-2:])
+        st, _, _ = s.post("/temper/attention", {"prompt": PROMPT, "layer": 0})
+        check("tsan: an analysis in a slot", st == 200)
+    finally:
+        rc = s.stop()
+    check("tsan: SIGTERM after concurrent clients: exit 0, no race reported",
+          rc == 0 and "ThreadSanitizer" not in s.stderr(), s.stderr()[-3000:])
+    test_disconnect_and_queue()
     return summary()
 
 
