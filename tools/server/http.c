@@ -154,6 +154,26 @@ enum MHD_Result srv_reply_stream(srv_request *r, srv_job *j) {
     return rc;
 }
 
+enum MHD_Result srv_run_job(srv_request *r, srv_job *j, srv_error *e, int stream,
+                            enum MHD_Result (*reply)(srv_request *r, srv_job *j)) {
+    if (!j) return srv_reply_error(r, e);
+    enum MHD_Result mr;
+    if (!e->status) srv_submit(j, e);
+    if (e->status) {
+        mr = srv_reply_error(r, e);
+    } else if (stream) {
+        mr = srv_reply_stream(r, j);
+    } else {
+        srv_job_wait(j);
+        if (j->err.status) mr = srv_reply_error(r, &j->err);
+        else if (j->canceled) mr = MHD_NO; /* the client is gone */
+        else if (reply) mr = reply(r, j);
+        else mr = srv_reply_doc(r, j->ops->doc(j));
+    }
+    srv_job_release(j);
+    return mr;
+}
+
 /* ---- the rate limiter: a token bucket per client address (cfg.rate
  * requests per minute, bursts up to cfg.rate), in a fixed table: a full
  * table replaces its oldest entry, so memory stays bounded. */

@@ -422,31 +422,19 @@ srv_job *srv_lc_job(srv_server *s, const char *text, size_t len, int fd, srv_err
     return j;
 }
 
+/* One result object, or a list of them (several prompts or n_cmpl). */
+static enum MHD_Result reply(srv_request *r, srv_job *j) {
+    lc_job *o = j->user;
+    if (!o->many && j->n_seqs == 1) return srv_reply_json(r, 200, result(j, &j->seqs[0], 1));
+    cJSON *arr = cJSON_CreateArray();
+    for (int i = 0; i < j->n_seqs; i++) cJSON_AddItemToArray(arr, result(j, &j->seqs[i], 1));
+    return srv_reply_json(r, 200, arr);
+}
+
 enum MHD_Result srv_lc_completion(srv_request *r) {
     srv_error e = {0};
     srv_job *j = srv_lc_job(r->srv, r->body, r->body_len, r->fd, &e);
-    if (!j || srv_submit(j, &e) < 0) {
-        if (j) srv_job_release(j);
-        return srv_reply_error(r, &e);
-    }
-    lc_job *o = j->user;
-    if (o->stream) {
-        enum MHD_Result mr = srv_reply_stream(r, j);
-        srv_job_release(j);
-        return mr;
-    }
-    srv_job_wait(j);
-    enum MHD_Result mr;
-    if (j->err.status) mr = srv_reply_error(r, &j->err);
-    else if (j->canceled) mr = MHD_NO;
-    else if (!o->many && j->n_seqs == 1) mr = srv_reply_json(r, 200, result(j, &j->seqs[0], 1));
-    else {
-        cJSON *arr = cJSON_CreateArray();
-        for (int i = 0; i < j->n_seqs; i++) cJSON_AddItemToArray(arr, result(j, &j->seqs[i], 1));
-        mr = srv_reply_json(r, 200, arr);
-    }
-    srv_job_release(j);
-    return mr;
+    return srv_run_job(r, j, &e, j && ((lc_job *)j->user)->stream, reply);
 }
 
 /* ---- /tokenize, /detokenize */

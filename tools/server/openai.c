@@ -485,24 +485,12 @@ srv_job *srv_openai_job(srv_server *s, const char *text, size_t len, int fd, srv
     return j;
 }
 
+static enum MHD_Result reply(srv_request *r, srv_job *j) {
+    return srv_reply_json(r, 200, response(j));
+}
+
 enum MHD_Result srv_openai_completions(srv_request *r) {
     srv_error e = {0};
     srv_job *j = srv_openai_job(r->srv, r->body, r->body_len, r->fd, &e);
-    if (!j || srv_submit(j, &e) < 0) {
-        if (j) srv_job_release(j);
-        return srv_reply_error(r, &e);
-    }
-    oa_job *o = j->user;
-    if (o->stream) {
-        enum MHD_Result mr = srv_reply_stream(r, j);
-        srv_job_release(j);
-        return mr;
-    }
-    srv_job_wait(j);
-    enum MHD_Result mr;
-    if (j->err.status) mr = srv_reply_error(r, &j->err);
-    else if (j->canceled) mr = MHD_NO; /* the client is gone */
-    else mr = srv_reply_json(r, 200, response(j));
-    srv_job_release(j);
-    return mr;
+    return srv_run_job(r, j, &e, j && ((oa_job *)j->user)->stream, reply);
 }

@@ -126,6 +126,8 @@ typedef struct srv_job_ops {
     /* Free what the endpoint's state j->user holds (j->user itself is
      * freed with the job). */
     void (*free_user)(void *user);
+    /* The reply document of a finished job (temper's endpoints). */
+    temper_json *(*doc)(srv_job *j);
 } srv_job_ops;
 
 struct srv_job {
@@ -227,6 +229,11 @@ enum MHD_Result srv_reply_error(srv_request *r, const srv_error *e);
 /* A Server-Sent Events reply that reads the job's stream output until it
  * ends; takes a reference on j. */
 enum MHD_Result srv_reply_stream(srv_request *r, srv_job *j);
+/* Every endpoint's run of a job: submit j (unless *e is set or j is NULL:
+ * the error is the reply), then stream it, or wait for its end and reply
+ * with reply(r, j) (NULL: its ops' document) or its error. Releases j. */
+enum MHD_Result srv_run_job(srv_request *r, srv_job *j, srv_error *e, int stream,
+                            enum MHD_Result (*reply)(srv_request *r, srv_job *j));
 
 /* ---- route.c */
 enum MHD_Result srv_route(srv_request *r);
@@ -318,8 +325,8 @@ srv_job *srv_api_job(srv_request *r, const srv_job_ops *ops, size_t size, cJSON 
  * does not start with it, as the commands' --bos. */
 int srv_prompts_bos(srv_server *s, srv_job *j, const char *field, srv_error *e);
 /* Run j's analysis (its prompts, one slot each) unless *e is set, wait,
- * and reply with doc(j) or the error. Releases j. */
-enum MHD_Result srv_api_run(srv_request *r, srv_job *j, srv_error *e, temper_json *(*doc)(srv_job *j));
+ * and reply with its ops' document or the error. Releases j. */
+enum MHD_Result srv_api_run(srv_request *r, srv_job *j, srv_error *e);
 
 /* ---- temper_analysis.c: perplexity, attention, hidden, trace, power */
 enum MHD_Result srv_temper_perplexity(srv_request *r);

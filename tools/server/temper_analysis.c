@@ -107,7 +107,7 @@ static temper_json *ppl_doc(srv_job *j) {
     return w;
 }
 
-static const srv_job_ops ppl_ops = {.run = ppl_run, .free_user = ppl_free};
+static const srv_job_ops ppl_ops = {.run = ppl_run, .free_user = ppl_free, .doc = ppl_doc};
 
 enum MHD_Result srv_temper_perplexity(srv_request *r) {
     srv_server *s = r->srv;
@@ -146,7 +146,7 @@ enum MHD_Result srv_temper_perplexity(srv_request *r) {
         if (!o->res || !o->win) srv_fail(&e, 500, NULL, "out of memory");
         else o->n = j->n_prompts;
     }
-    return srv_api_run(r, j, &e, ppl_doc);
+    return srv_api_run(r, j, &e);
 }
 
 /* ---- /temper/attention */
@@ -184,7 +184,7 @@ static temper_json *attn_doc(srv_job *j) {
     return w;
 }
 
-static const srv_job_ops attn_ops = {.run = attn_run, .free_user = attn_free};
+static const srv_job_ops attn_ops = {.run = attn_run, .free_user = attn_free, .doc = attn_doc};
 
 enum MHD_Result srv_temper_attention(srv_request *r) {
     srv_server *s = r->srv;
@@ -232,7 +232,7 @@ enum MHD_Result srv_temper_attention(srv_request *r) {
         if (check_floats(count, (int)n, "attention", &e) == 0 && !(o->attn = malloc(count * sizeof *o->attn)))
             srv_fail(&e, 500, NULL, "out of memory");
     }
-    return srv_api_run(r, j, &e, attn_doc);
+    return srv_api_run(r, j, &e);
 }
 
 /* ---- /temper/hidden */
@@ -278,7 +278,7 @@ static temper_json *hidden_doc(srv_job *j) {
     return w;
 }
 
-static const srv_job_ops hidden_ops = {.run = hidden_run, .free_user = hidden_free};
+static const srv_job_ops hidden_ops = {.run = hidden_run, .free_user = hidden_free, .doc = hidden_doc};
 
 enum MHD_Result srv_temper_hidden(srv_request *r) {
     srv_server *s = r->srv;
@@ -319,7 +319,7 @@ enum MHD_Result srv_temper_hidden(srv_request *r) {
             if (!o->hidden || !o->points) srv_fail(&e, 500, NULL, "out of memory");
         }
     }
-    return srv_api_run(r, j, &e, hidden_doc);
+    return srv_api_run(r, j, &e);
 }
 
 /* ---- /temper/trace */
@@ -390,7 +390,7 @@ static temper_json *trace_doc(srv_job *j) {
     return w;
 }
 
-static const srv_job_ops trace_ops = {.run = trace_run, .free_user = trace_free};
+static const srv_job_ops trace_ops = {.run = trace_run, .free_user = trace_free, .doc = trace_doc};
 
 enum MHD_Result srv_temper_trace(srv_request *r) {
     srv_server *s = r->srv;
@@ -444,7 +444,7 @@ enum MHD_Result srv_temper_trace(srv_request *r) {
             if (!o->hidden || !o->logits) srv_fail(&e, 500, NULL, "out of memory");
         }
     }
-    return srv_api_run(r, j, &e, trace_doc);
+    return srv_api_run(r, j, &e);
 }
 
 /* ---- /temper/power: power sampling in a context of its own */
@@ -494,7 +494,7 @@ static temper_json *power_doc(srv_job *j) {
     return w;
 }
 
-static const srv_job_ops power_ops = {.run = power_run, .free_user = power_free};
+static const srv_job_ops power_ops = {.run = power_run, .free_user = power_free, .doc = power_doc};
 
 enum MHD_Result srv_temper_power(srv_request *r) {
     srv_server *s = r->srv;
@@ -561,5 +561,5 @@ enum MHD_Result srv_temper_power(srv_request *r) {
         o->seconds = calloc((size_t)o->n_samples, sizeof *o->seconds);
         if (!o->res || !o->seconds) srv_fail(&e, 500, NULL, "out of memory");
     }
-    return srv_api_run(r, j, &e, power_doc);
+    return srv_api_run(r, j, &e);
 }

@@ -149,21 +149,10 @@ int srv_prompts_bos(srv_server *s, srv_job *j, const char *field, srv_error *e) 
     return 0;
 }
 
-enum MHD_Result srv_api_run(srv_request *r, srv_job *j, srv_error *e, temper_json *(*doc)(srv_job *j)) {
+enum MHD_Result srv_api_run(srv_request *r, srv_job *j, srv_error *e) {
     j->p.max_new_tokens = 0;
     if (!e->status) srv_job_setup(j, 1, e);
-    if (!e->status) srv_submit(j, e);
-    enum MHD_Result mr;
-    if (e->status) {
-        mr = srv_reply_error(r, e);
-    } else {
-        srv_job_wait(j);
-        if (j->err.status) mr = srv_reply_error(r, &j->err);
-        else if (j->canceled) mr = MHD_NO; /* the client is gone */
-        else mr = srv_reply_doc(r, doc(j));
-    }
-    srv_job_release(j);
-    return mr;
+    return srv_run_job(r, j, e, 0, NULL);
 }
 
 /* ---- /temper/score: each text scored in a slot by the scheduler */
@@ -211,7 +200,7 @@ static temper_json *score_doc(srv_job *j) {
     return w;
 }
 
-static const srv_job_ops score_ops = {.run = score_run, .free_user = score_free};
+static const srv_job_ops score_ops = {.run = score_run, .free_user = score_free, .doc = score_doc};
 
 enum MHD_Result srv_temper_score(srv_request *r) {
     srv_server *s = r->srv;
@@ -260,7 +249,7 @@ enum MHD_Result srv_temper_score(srv_request *r) {
         o->lp = malloc(sizeof(double) * 2 * (size_t)s->n_ctx * (size_t)j->n_prompts);
         if (!o->scores || !o->lp) srv_fail(&e, 500, NULL, "out of memory");
     }
-    return srv_api_run(r, j, &e, score_doc);
+    return srv_api_run(r, j, &e);
 }
 
 /* ---- /temper/probs: the next-token table after a prompt */
@@ -319,7 +308,7 @@ static temper_json *probs_doc(srv_job *j) {
     return w;
 }
 
-static const srv_job_ops probs_ops = {.run = probs_run, .free_user = probs_free};
+static const srv_job_ops probs_ops = {.run = probs_run, .free_user = probs_free, .doc = probs_doc};
 
 enum MHD_Result srv_temper_probs(srv_request *r) {
     srv_server *s = r->srv;
@@ -364,7 +353,7 @@ enum MHD_Result srv_temper_probs(srv_request *r) {
         else temper_sampler_free(chk);
     }
     if (!e.status && !(o->cands = malloc(sizeof *o->cands * (size_t)o->top))) srv_fail(&e, 500, NULL, "out of memory");
-    return srv_api_run(r, j, &e, probs_doc);
+    return srv_api_run(r, j, &e);
 }
 
 /* ---- /temper/softmax: a row of given logits (no model: answered at once) */

@@ -388,10 +388,10 @@ static void gen_free(void *user) {
     temper_generation_free(((gen_job *)user)->beams);
 }
 
-static const srv_job_ops seq_ops = {.params = sweep_params, .free_user = gen_free};
+static const srv_job_ops seq_ops = {.params = sweep_params, .free_user = gen_free, .doc = document};
 static const srv_job_ops stream_ops = {.token = stream_token, .done = stream_done, .params = sweep_params,
-                                       .free_user = gen_free};
-static const srv_job_ops beam_ops = {.run = beam_run, .free_user = gen_free};
+                                       .free_user = gen_free, .doc = document};
+static const srv_job_ops beam_ops = {.run = beam_run, .free_user = gen_free, .doc = document};
 
 /* ---- the endpoint */
 
@@ -441,20 +441,5 @@ srv_job *srv_temper_generate_job(srv_server *s, const char *text, size_t len, in
 enum MHD_Result srv_temper_generate(srv_request *r) {
     srv_error e = {0};
     srv_job *j = srv_temper_generate_job(r->srv, r->body, r->body_len, r->fd, &e);
-    if (!j || srv_submit(j, &e) < 0) {
-        if (j) srv_job_release(j);
-        return srv_reply_error(r, &e);
-    }
-    gen_job *o = j->user;
-    enum MHD_Result mr;
-    if (o->stream) {
-        mr = srv_reply_stream(r, j);
-    } else {
-        srv_job_wait(j);
-        if (j->err.status) mr = srv_reply_error(r, &j->err);
-        else if (j->canceled) mr = MHD_NO; /* the client is gone */
-        else mr = srv_reply_doc(r, document(j));
-    }
-    srv_job_release(j);
-    return mr;
+    return srv_run_job(r, j, &e, j && ((gen_job *)j->user)->stream, NULL);
 }
