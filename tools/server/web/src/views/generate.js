@@ -51,6 +51,7 @@ export default {
         const err = h("div", { class: "error", role: "alert" });
         const out = h("div", { class: "gen-text", id: "gen-out", "aria-live": "off" });
         const statsEl = h("div", { class: "stats", id: "gen-stats" });
+        const perToken = h("div", { class: "scroll", id: "gen-table" });
         const cmd = h("pre", { class: "cmd", id: "gen-cmd" });
         const tree = h("div", { class: "tree", id: "gen-tree" });
         const sideEl = h("div", { class: "cols", id: "gen-side" });
@@ -69,6 +70,7 @@ export default {
               h("div", { class: "panel" }, h("h3", {}, "History"), tree)),
             err,
             h("div", { class: "panel" }, h("div", { class: "row" }, colorLegend()), out, statsEl,
+              h("details", {}, h("summary", {}, "Per-token table (seed 001: p and log p of each generated token)"), perToken),
               h("h3", {}, "As a command"), cmd,
               h("button", { id: "gen-copy", onclick: () => copy() }, "Copy as command")),
             h("h3", {}, "Side by side"), sideEl);
@@ -165,6 +167,14 @@ export default {
                 stat(seq ? seq.finish_reason : "…", "finish", "finish"),
                 stat(d ? short(d.timings.tokens_per_second, 3) : "…", "tokens / s", "tps"),
                 stat(d && d.settings.stages ? d.settings.stages.replace(/,/g, " → ") : "none", "stages", "stages"));
+            const all = [...node.prefix, ...(node.forced ? [node.forced] : []), ...node.tokens];
+            perToken.replaceChildren(h("table", { class: "num" },
+                h("thead", {}, h("tr", {}, ["#", "token", "id", "p", "log p", "p after the controls", "log p after"].map((x) => h("th", {}, x)))),
+                h("tbody", {}, all.map((t, i) => h("tr", { class: t.forced ? "forced" : "" },
+                    h("td", {}, String(i + 1)), h("td", { class: "tok" }, JSON.stringify(pieceOf(t)) + (t.forced ? " (chosen)" : "")),
+                    h("td", {}, String(t.id)), h("td", {}, num(Math.exp(t.logprob), 6)), h("td", {}, num(t.logprob, 6)),
+                    h("td", {}, t.logprob_processed === null ? "removed" : num(Math.exp(t.logprob_processed), 6)),
+                    h("td", {}, t.logprob_processed === null ? "–" : num(t.logprob_processed, 6)))))));
             const b = { ...node.body };
             if (b.seed === undefined && d) b.seed = d.settings.seed;
             cmd.textContent = commandOf(app.info && app.info.model, b);
