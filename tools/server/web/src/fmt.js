@@ -15,7 +15,7 @@ export function short(x, digits = 4) {
     if (x === null || x === undefined) return "–";
     if (typeof x !== "number") return String(x);
     if (!isFinite(x)) return x > 0 ? "∞" : x < 0 ? "−∞" : "NaN";
-    if (x === 0) return "0";
+    if (Number.isInteger(x) && Math.abs(x) < 1e15) return String(x); // counts, ids, sizes: whole
     const a = Math.abs(x);
     if (a >= 1e-3 && a < 1e6) return String(Number(x.toPrecision(digits)));
     return x.toExponential(digits - 1);
