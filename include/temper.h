@@ -1139,7 +1139,7 @@ TEMPER_API int temper_power_sample(temper_context *ctx,
 TEMPER_API void temper_power_result_free(temper_power_result *r);
 
 /* ------------------------------------------------------------------------ */
-/* Analysis: sequence scores, perplexity, PCA                                */
+/* Analysis: sequence scores, perplexity, PCA, t-SNE, UMAP                  */
 /* ------------------------------------------------------------------------ */
 /*
  * Scores follow transformers' model(input_ids, labels=input_ids): token i
@@ -1276,6 +1276,123 @@ TEMPER_API int temper_perplexity(temper_context *ctx,
  * (dsyevr) on the smaller of the n x n and dim x dim matrices. */
 TEMPER_API int temper_pca(const float *x, int n, int dim, int k, double *proj,
                           double *explained);
+
+/*
+ * 2-D (or 1-D, 3-D) maps of points for a scatter plot: PCA (above),
+ * t-SNE and UMAP, behind one call.
+ *
+ * t-SNE (van der Maaten & Hinton, 2008) is the exact O(n^2) method as
+ * scikit-learn's TSNE(method="exact", init="pca") runs it: squared
+ * Euclidean distances, per-point bandwidths found by bisection so that
+ * each row's entropy is log(perplexity), P = (P + P^T) / sum, a Student-t
+ * kernel with max(n_components - 1, 1) degrees of freedom, gradient
+ * descent with momentum (0.5 for the first 250 iterations, under early
+ * exaggeration, then 0.8) and per-coordinate gains; the start is the PCA
+ * scaled to a first-axis standard deviation of 1e-4. Nothing is random:
+ * the seed is not used. Time O(n^2) per iteration and memory 12 n^2 bytes:
+ * fine for the few hundred to ~2,000 tokens a user looks at; at most
+ * TEMPER_PROJECT_MAX_POINTS points.
+ *
+ * UMAP (McInnes, Healy & Melville, 2018): exact k nearest neighbours
+ * (Euclidean, the point itself counted, as umap-learn), the fuzzy
+ * simplicial set (rho_i = distance to the nearest neighbour, sigma_i by
+ * bisection so that sum_j exp(-(d_ij - rho_i) / sigma_i) = log2(k), then
+ * the fuzzy union A + A^T - A o A^T), edges weaker than max / n_epochs
+ * dropped, the curve 1 / (1 + a d^2b) fitted to min_dist (spread 1) by
+ * least squares, a PCA start scaled to [0, 10], and SGD over the edges
+ * (each sampled in proportion to its weight) with 5 negative samples per
+ * positive one, a learning rate falling linearly from 1 and gradients
+ * clipped to [-4, 4]. The negative samples come from the seed: one seed,
+ * one map.
+ *
+ * Both give the same coordinates for any number of threads: each thread
+ * computes whole rows, and sums are taken in one fixed order.
+ */
+#define TEMPER_PROJECT_MAX_POINTS 4096 /* t-SNE: 12 n^2 bytes, 200 MB */
+
+enum temper_project_method {
+    TEMPER_PROJECT_PCA = 0,
+    TEMPER_PROJECT_TSNE = 1,
+    TEMPER_PROJECT_UMAP = 2,
+};
+
+typedef struct temper_project_params {
+    int method;                /* enum temper_project_method; default PCA */
+    int n_components;          /* dimensions of the map; default 2 */
+    double perplexity;         /* t-SNE: neighbours each point listens to;
+                                  0 (default): min(30, n - 1), as seed 004;
+                                  else it must be < n (scikit-learn's rule) */
+    double learning_rate;      /* t-SNE: 0 (default): "auto",
+                                  max(n / early_exaggeration / 4, 50) */
+    int n_iter;                /* t-SNE: iterations, >= 250; default 1000 */
+    double early_exaggeration; /* t-SNE: P multiplied by it for the first
+                                  250 iterations; default 12 */
+    int n_neighbors;           /* UMAP: 0 (default): min(15, n - 1), as
+                                  seed 004; else 2 .. n - 1 */
+    double min_dist;           /* UMAP: how tightly points pack; default 0.1 */
+    int n_epochs;              /* UMAP: 0 (default): 500 (200 above 10,000
+                                  points, as umap-learn) */
+    uint64_t seed;             /* UMAP: the negative samples; default 0 */
+    temper_threadpool *pool;   /* borrowed; NULL: the calling thread only */
+} temper_project_params;
+
+TEMPER_API temper_project_params temper_project_default_params(void);
+
+/* What a projection used and reached. */
+typedef struct temper_project_info {
+    temper_project_params used; /* the parameters, automatic values (0)
+                                   resolved: perplexity, learning_rate,
+                                   n_neighbors, n_epochs */
+    int n_iter;                /* t-SNE: iterations run (it may stop early,
+                                  as scikit-learn: no progress in 300); UMAP:
+                                  epochs run; PCA: 0 */
+    double kl_divergence;      /* t-SNE: KL(P || Q) of the map; else NAN */
+    double a, b;               /* UMAP: the fitted curve; else NAN */
+} temper_project_info;
+
+/* Map n points of dim values (x: (n, dim)) to k = params->n_components
+ * dimensions: proj ((n, k) doubles, caller-owned) gets the coordinates;
+ * explained ((k), may be NULL) the explained variance ratios for PCA, NAN
+ * for the others; info (may be NULL) what was used. params may be NULL
+ * (PCA, 2 components). Needs n >= 2 (t-SNE, UMAP: n >= 3 and
+ * n <= TEMPER_PROJECT_MAX_POINTS), 1 <= k <= min(n, dim) (t-SNE, UMAP:
+ * k <= 3) and finite x. Returns 0 or a negative error (TEMPER_EINVAL with
+ * a message naming the parameter, TEMPER_ENOMEM). */
+TEMPER_API int temper_project(const float *x, int n, int dim,
+                              const temper_project_params *params,
+                              double *proj, double *explained,
+                              temper_project_info *info);
+
+/* "pca", "tsne", "umap" (NULL for another value). */
+TEMPER_API const char *temper_project_method_name(int method);
+/* The method named name ("pca", "tsne" or "t-sne", "umap"; case does not
+ * matter), or TEMPER_EINVAL with a message listing them. */
+TEMPER_API int temper_project_method_parse(const char *name);
+
+/* Every scalar parameter of temper_project_params but pool, described
+ * once: the CLI's flags, the JSON keys and the Python keywords are loops
+ * over this table. type is TEMPER_PARAM_INT, FLOAT or SEED. */
+typedef struct temper_project_param {
+    const char *name;          /* the JSON key and the keyword argument */
+    const char *flag;          /* the command-line flag ("--perplexity") */
+    const char *help;          /* what it does, one line */
+    int type;                  /* enum temper_param_type */
+    double def;                /* default (0 = auto where help says so) */
+    double min, max;           /* valid range, both included */
+    int methods;               /* 1 << method for each method it acts on */
+    size_t offset;             /* of the field in temper_project_params */
+} temper_project_param;
+
+/* The table (*n entries, static). */
+TEMPER_API const temper_project_param *temper_project_params_table(int *n);
+/* The entry named name (its name or flag; '-' / '_' do not matter), or NULL. */
+TEMPER_API const temper_project_param *temper_project_param_find(const char *name);
+TEMPER_API double temper_project_param_get(const temper_project_params *p,
+                                           const temper_project_param *d);
+/* Check v against d's type and range, then store it. Returns 0 or
+ * TEMPER_EINVAL with a message naming the parameter and its range. */
+TEMPER_API int temper_project_param_set(temper_project_params *p,
+                                        const temper_project_param *d, double v);
 
 /* ------------------------------------------------------------------------ */
 /* JSON: one schema, one writer for every front end                         */

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 DEB_PACKAGES=(gcc make pkg-config libcjson-dev libutf8proc-dev libpcre2-dev libcurl4-openssl-dev libssl-dev zlib1g-dev
               python3 python3-numpy python3-venv python3-pip python3-setuptools nodejs npm liblapacke-dev
-              python3-sentencepiece clang libclang-rt-14-dev libmicrohttpd-dev haproxy python3-jsonschema
+              python3-sentencepiece python3-sklearn clang libclang-rt-14-dev libmicrohttpd-dev haproxy python3-jsonschema
               chromium curl)
 # The aarch64 tests (make test: cross-compiled, run under qemu-user), on x86-64 hosts: the
 # cross compiler and qemu, then (below) the arm64 builds of the libraries above (Debian multiarch),

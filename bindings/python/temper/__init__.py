@@ -12,7 +12,7 @@ from ._errors import (Canceled, ContextFull, FormatError, InvalidArgument, Inval
 from ._lib import path as library_path
 from ._params import table as parameters
 from .hub import find, pull
-from .model import Context, Model, Tokenizer, pca
+from .model import Context, Model, Tokenizer, pca, project, project_parameters
 from .results import (Attention, GeneratedToken, Generation, NextTokenTable, Perplexity,
                       PowerSample, Score, ScorePair, ScorePairs, Sequence, StreamedToken)
 from .row import Processed, process, softmax

@@ -186,6 +186,24 @@ class PerplexityResult(Structure):
                 ("nll_stderr", c_double), ("perplexity_stderr", c_double)]
 
 
+class ProjectParams(Structure):
+    _fields_ = [("method", c_int), ("n_components", c_int), ("perplexity", c_double),
+                ("learning_rate", c_double), ("n_iter", c_int), ("early_exaggeration", c_double),
+                ("n_neighbors", c_int), ("min_dist", c_double), ("n_epochs", c_int),
+                ("seed", c_uint64), ("pool", c_void_p)]
+
+
+class ProjectInfo(Structure):
+    _fields_ = [("used", ProjectParams), ("n_iter", c_int), ("kl_divergence", c_double),
+                ("a", c_double), ("b", c_double)]
+
+
+class ProjectParam(Structure):
+    _fields_ = [("name", c_char_p), ("flag", c_char_p), ("help", c_char_p), ("type", c_int),
+                ("def_", c_double), ("min", c_double), ("max", c_double), ("methods", c_int),
+                ("offset", c_size_t)]
+
+
 class PullProgress(Structure):
     _fields_ = [("event", c_int), ("repo", c_char_p), ("file", c_char_p), ("file_index", c_int),
                 ("n_files", c_int), ("file_done", c_uint64), ("file_total", c_uint64),
@@ -214,7 +232,8 @@ STRUCTS = {
     "temper_score_params": ScoreParams, "temper_sequence_score": SequenceScore,
     "temper_ppl_window": PplWindow, "temper_perplexity_params": PerplexityParams,
     "temper_perplexity_result": PerplexityResult, "temper_pull_progress": PullProgress,
-    "temper_pull_params": PullParams,
+    "temper_pull_params": PullParams, "temper_project_params": ProjectParams,
+    "temper_project_info": ProjectInfo, "temper_project_param": ProjectParam,
 }
 
 P = POINTER
@@ -284,6 +303,16 @@ PROTOS = {
     "temper_perplexity": (c_int, [vp, token_p, c_int, P(PerplexityParams),
                                   P(PerplexityResult), P(PplWindow), c_int, P(c_double)]),
     "temper_pca": (c_int, [P(c_float), c_int, c_int, c_int, P(c_double), P(c_double)]),
+    "temper_threadpool_new": (c_int, [c_int, P(c_void_p)]),
+    "temper_threadpool_free": (None, [c_void_p]),
+    "temper_project_default_params": (ProjectParams, []),
+    "temper_project": (c_int, [P(c_float), c_int, c_int, P(ProjectParams), P(c_double), P(c_double),
+                               P(ProjectInfo)]),
+    "temper_project_method_parse": (c_int, [c_char_p]),
+    "temper_project_method_name": (c_char_p, [c_int]),
+    "temper_project_params_table": (P(ProjectParam), [P(c_int)]),
+    "temper_project_param_find": (P(ProjectParam), [c_char_p]),
+    "temper_project_param_set": (c_int, [P(ProjectParams), P(ProjectParam), c_double]),
     "temper_pull_default_params": (PullParams, []),
     "temper_pull": (c_int, [c_char_p, P(PullParams), c_char_p, c_size_t]),
     "temper_hub_find": (c_int, [c_char_p, c_char_p, c_size_t]),

@@ -15,7 +15,7 @@ import numpy as np
 from . import _params
 from ._errors import InvalidArgument, StateError, check, error
 from ._lib import (Candidate, ContextParams, Generation as CGeneration, ModelInfo, NextTokenInfo,
-                   PerplexityResult, PowerResult, PplWindow, SequenceScore, TOKEN_CALLBACK,
+                   PerplexityResult, PowerResult, PplWindow, ProjectInfo, SequenceScore, TOKEN_CALLBACK,
                    TokenizerInfo, lib, token_p)
 from . import results
 
@@ -615,6 +615,11 @@ class Model:
         h = self.hidden_states(text)
         return pca(h[layer], k)
 
+    def project(self, text, method="pca", layer=-1, **params):
+        """A 2-D map of the tokens of one layer of hidden states with PCA,
+        t-SNE or UMAP (temper.project): (coords (n, k), info dict)."""
+        return project(self.hidden_states(text)[layer], method, **params)
+
     def run_with_cache(self, text):
         """Logits (n, V) and a dict of activations keyed as TransformerLens
         keys them, without the batch axis: blocks.{l}.hook_resid_pre ((n, C):
@@ -689,3 +694,66 @@ def pca(x, k=2):
     ex = np.empty(k, dtype=np.float64)
     check(lib.temper_pca(_ptr(a, _f32p), n, d, int(k), _ptr(proj, _f64p), _ptr(ex, _f64p)))
     return proj, ex
+
+
+def project_parameters():
+    """The library's table of projection parameters (temper_project_params_table)
+    as a list of dicts (name, flag, help, type, default, min, max, methods)."""
+    n = ctypes.c_int()
+    t = lib.temper_project_params_table(ctypes.byref(n))
+    names = ("pca", "tsne", "umap")
+    return [{"name": t[i].name.decode(), "flag": t[i].flag.decode(), "help": t[i].help.decode(),
+             "type": ("float", "int", "bool", "seed")[t[i].type], "default": t[i].def_,
+             "min": t[i].min, "max": t[i].max,
+             "methods": [m for b, m in enumerate(names) if t[i].methods >> b & 1]} for i in range(n.value)]
+
+
+def project(x, method="pca", threads=None, **params):
+    """Map the rows of x ((n, dim)) to n_components (default 2) dimensions
+    with method "pca", "tsne" or "umap" (temper_project): (coords (n, k)
+    float64, info). Keywords are the library's projection parameters
+    (temper.project_parameters(): perplexity, learning_rate, n_iter,
+    early_exaggeration, n_neighbors, min_dist, n_epochs, seed,
+    n_components); threads (None: one) runs t-SNE and UMAP on a thread pool
+    with the same result. info: the method, its parameters as used (the
+    automatic values resolved), and explained_variance_ratio (PCA),
+    n_iter_run and kl_divergence (t-SNE), a and b (UMAP)."""
+    a = np.ascontiguousarray(x, dtype=np.float32)
+    if a.ndim != 2:
+        raise InvalidArgument(f"project: expected a 2-D array (points, dims), got shape {a.shape}")
+    m = check(lib.temper_project_method_parse(str(method).encode()))
+    p = lib.temper_project_default_params()
+    p.method = m
+    for key, v in params.items():
+        d = lib.temper_project_param_find(key.encode())
+        if not d or key != d[0].name.decode():
+            known = ", ".join(q["name"] for q in project_parameters())
+            raise InvalidArgument(f"project: unknown parameter {key!r}: the parameters are {known}")
+        check(lib.temper_project_param_set(ctypes.byref(p), d, _params._number(key, v)))
+    pool = None
+    if threads is not None:
+        pool = ctypes.c_void_p()
+        check(lib.temper_threadpool_new(int(threads), ctypes.byref(pool)))
+        p.pool = pool
+    n, dim = a.shape
+    k = p.n_components
+    out = np.empty((n, k), dtype=np.float64)
+    ex = np.empty(k, dtype=np.float64)
+    info = ProjectInfo()
+    try:
+        check(lib.temper_project(_ptr(a, _f32p), n, dim, ctypes.byref(p), _ptr(out, _f64p), _ptr(ex, _f64p),
+                                 ctypes.byref(info)))
+    finally:
+        if pool is not None:
+            lib.temper_threadpool_free(pool)
+    d = {"method": lib.temper_project_method_name(m).decode()}
+    for q in project_parameters():
+        if m in [("pca", "tsne", "umap").index(x) for x in q["methods"]]:
+            d[q["name"]] = getattr(info.used, q["name"])
+    if m == 0:
+        d["explained_variance_ratio"] = ex.tolist()
+    elif m == 1:
+        d.update(n_iter_run=info.n_iter, kl_divergence=info.kl_divergence)
+    else:
+        d.update(a=info.a, b=info.b)
+    return out, d

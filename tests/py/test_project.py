@@ -1,0 +1,242 @@
+#!/usr/bin/env python3
+# san: yes
+"""test_project.py - temper_project (src/project): t-SNE and UMAP in the
+library, checked against scikit-learn (Debian's python3-sklearn), not by
+coordinates but by what a map is for:
+
+- t-SNE: trustworthiness (sklearn.manifold.trustworthiness, 5 neighbours)
+  within 0.015 of scikit-learn's TSNE(method="exact", init="pca") on the
+  same data and perplexity, and the KL divergence of each map, computed
+  here by an independent numpy t-SNE objective (its own perplexity
+  bisection), within 10% of each other; the library's reported KL equals
+  this one (1e-6 relative). The tolerances are scikit-learn's own spread:
+  on the hidden states below, random_state 0..3 (which only moves its
+  randomized PCA start; it also runs in float32) gives KL 0.342, 0.414,
+  0.342, 0.347 and trustworthiness 0.9648 .. 0.9707 (temper: 0.363,
+  0.9601); on the clusters, KL 0.718 .. 0.725, trustworthiness 0.9523 ..
+  0.9576 (temper: 0.723, 0.9506).
+- UMAP (umap-learn is not in Debian, so no run of it): trustworthiness of
+  at least 0.9 and within 0.03 of t-SNE's, and not below PCA's by more
+  than 0.01; the fitted a, b equal scipy's curve_fit (1e-4).
+- both: on three separated clusters, each point's 5 nearest neighbours in
+  the map are of its cluster (all of them); the same seed gives the same
+  map, 1 and 2 threads give the same map (bit for bit), UMAP's seed
+  changes it.
+- data: synthetic clusters (make_blobs) and the real hidden states of the
+  bundled stories260K (last layer, 120 tokens x 64).
+- errors: perplexity >= n, n_neighbors >= n, too few or too many points,
+  NaN, n_components 4, an unknown method or parameter: clear messages.
+Under build-san the script runs itself again with the sanitizer runtimes
+preloaded, on smaller data.
+"""
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+import harness
+from harness import check, summary, BUILD, ROOT
+
+SAN = "san" in harness.BUILD_NAME
+
+
+def sanitized():
+    if not SAN or "libasan" in os.environ.get("LD_PRELOAD", ""):
+        return
+    libs = [subprocess.run(["cc", f"-print-file-name={n}"], capture_output=True, text=True).stdout.strip()
+            for n in ("libasan.so", "libubsan.so")]
+    env = dict(os.environ, LD_PRELOAD=" ".join(libs),
+               ASAN_OPTIONS="detect_leaks=0:" + os.environ.get("ASAN_OPTIONS", ""))
+    sys.stdout.flush()
+    os.execve(sys.executable, [sys.executable] + sys.argv, env)
+
+
+if __name__ == "__main__":
+    sanitized()
+sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
+os.environ.setdefault("TEMPER_LIB", os.path.join(BUILD, "libtemper.so"))
+import temper  # noqa: E402
+from sklearn.datasets import make_blobs  # noqa: E402
+from sklearn.manifold import TSNE, trustworthiness  # noqa: E402
+
+STORY = ("Once upon a time, there was a little girl named Lily. She loved to play outside in the park "
+         "with her dog Max. One day, Lily saw a big red ball under a tree. She ran to get it, but the "
+         "ball rolled into the pond. Max jumped into the water and brought the ball back. Lily was so "
+         "happy that she gave Max a big hug. Then they went home and ate cake with mom.")
+
+
+# ---- an independent t-SNE objective -------------------------------------
+def joint_p(x, perplexity):
+    """t-SNE's joint probabilities from the definition: for each point, the
+    Gaussian bandwidth whose conditional distribution has perplexity
+    2^H = perplexity (bisection on the precision, in bits), then
+    symmetrised and normalised."""
+    x = np.asarray(x, dtype=np.float64)
+    n = len(x)
+    d2 = ((x[:, None, :] - x[None, :, :]) ** 2).sum(-1)
+    cond = np.zeros((n, n))
+    for i in range(n):
+        d = np.delete(d2[i], i)
+        lo, hi = 0.0, np.inf
+        prec = 1.0 / max(np.median(d), 1e-12)
+        for _ in range(200):
+            w = np.exp(-(d - d.min()) * prec)
+            q = w / w.sum()
+            h = -(q[q > 0] * np.log2(q[q > 0])).sum()
+            if abs(2 ** h - perplexity) < 1e-6 * perplexity:
+                break
+            if 2 ** h > perplexity:
+                lo = prec
+                prec = prec * 2 if hi == np.inf else (prec + hi) / 2
+            else:
+                hi = prec
+                prec = (prec + lo) / 2
+        cond[i, np.arange(n) != i] = q
+    p = cond + cond.T
+    return p / p.sum()
+
+
+def kl_divergence(p, y):
+    """KL(P || Q) with the Student-t kernel of one degree of freedom."""
+    y = np.asarray(y, dtype=np.float64)
+    n = len(y)
+    w = 1.0 / (1.0 + ((y[:, None, :] - y[None, :, :]) ** 2).sum(-1))
+    w[np.arange(n), np.arange(n)] = 0
+    q = w / w.sum()
+    m = p > 0
+    return float((p[m] * np.log(p[m] / np.maximum(q[m], 1e-300))).sum())
+
+
+def trust(x, y):
+    return float(trustworthiness(x, y, n_neighbors=5))
+
+
+def neighbours_same_label(y, labels, k=5):
+    d = ((y[:, None, :] - y[None, :, :]) ** 2).sum(-1)
+    np.fill_diagonal(d, np.inf)
+    nn = np.argsort(d, axis=1)[:, :k]
+    return float((labels[nn] == labels[:, None]).mean())
+
+
+def compare_tsne(name, x, perplexity):
+    """Ours against scikit-learn's exact t-SNE on x; returns our map."""
+    y, info = temper.project(x, "tsne", perplexity=perplexity)
+    sk = TSNE(n_components=2, method="exact", init="pca", perplexity=perplexity, learning_rate="auto",
+              random_state=0)
+    ys = sk.fit_transform(x)
+    p = joint_p(x, perplexity)
+    kl, kl_sk = kl_divergence(p, y), kl_divergence(p, ys)
+    t, t_sk = trust(x, y), trust(x, ys)
+    print(f"{name}: t-SNE trustworthiness {t:.4f} (scikit-learn {t_sk:.4f}), KL {kl:.4f} "
+          f"(scikit-learn {kl_sk:.4f}), reported {info['kl_divergence']:.6f}")
+    check(f"{name}: t-SNE trustworthiness within 0.015 of scikit-learn's", abs(t - t_sk) <= 0.015, (t, t_sk))
+    check(f"{name}: t-SNE KL within 10% of scikit-learn's", abs(kl - kl_sk) <= 0.10 * kl_sk, (kl, kl_sk))
+    check(f"{name}: the reported KL is the objective's", abs(info["kl_divergence"] - kl) <= 1e-6 * kl,
+          (info["kl_divergence"], kl))
+    return y, t
+
+
+def test_blobs():
+    n = 90 if SAN else 300
+    x, labels = make_blobs(n_samples=n, centers=3, n_features=20, cluster_std=1.0, random_state=0)
+    x = x.astype(np.float32)
+    y, _ = compare_tsne("blobs", x, 30.0)
+    check("blobs: t-SNE separates the clusters", neighbours_same_label(y, labels) == 1.0)
+    u, info = temper.project(x, "umap", seed=1)
+    check("blobs: UMAP separates the clusters", neighbours_same_label(u, labels) == 1.0,
+          neighbours_same_label(u, labels))
+    check("blobs: UMAP used 15 neighbours and 500 epochs", info["n_neighbors"] == 15 and info["n_epochs"] == 500,
+          info)
+    pca, _ = temper.project(x, "pca")
+    print(f"blobs: trustworthiness PCA {trust(x, pca):.4f}, UMAP {trust(x, u):.4f}")
+
+
+def test_hidden():
+    m = temper.Model(os.path.join(ROOT, "models", "stories260K", "stories260K.bin"))
+    h = m.hidden_states(STORY)[-1]  # (n, 64): the last layer
+    m.close()
+    if SAN:
+        h = h[:60]
+    n = len(h)
+    check("hidden: a real map needs many tokens", n >= 60, n)
+    y, t_tsne = compare_tsne(f"stories260K hidden states ({n} x {h.shape[1]})", h, 30.0)
+    u, info = temper.project(h, "umap")
+    pca, ex = temper.project(h, "pca")
+    t_umap, t_pca = trust(h, u), trust(h, pca)
+    print(f"hidden: trustworthiness PCA {t_pca:.4f}, t-SNE {t_tsne:.4f}, UMAP {t_umap:.4f}")
+    check("hidden: UMAP trustworthiness >= 0.9", t_umap >= 0.9, t_umap)
+    check("hidden: UMAP within 0.03 of t-SNE's", abs(t_umap - t_tsne) <= 0.03, (t_umap, t_tsne))
+    check("hidden: UMAP not below PCA by more than 0.01", t_umap >= t_pca - 0.01, (t_umap, t_pca))
+    want, ratio = temper.pca(h, 2)
+    check("hidden: project(pca) is temper.pca", np.array_equal(pca, want)
+          and ex["explained_variance_ratio"] == list(ratio))
+
+
+def test_determinism():
+    x, _ = make_blobs(n_samples=70, centers=3, n_features=8, random_state=3)
+    for method, kw in (("tsne", {"perplexity": 10, "n_iter": 300}), ("umap", {"seed": 7, "n_epochs": 100})):
+        a, _ = temper.project(x, method, **kw)
+        b, _ = temper.project(x, method, **kw)
+        c, _ = temper.project(x, method, threads=2, **kw)
+        d, _ = temper.project(x, method, threads=3, **kw)
+        check(f"{method}: the same call gives the same map", np.array_equal(a, b))
+        check(f"{method}: 1, 2 and 3 threads give the same map", np.array_equal(a, c) and np.array_equal(a, d))
+    a, _ = temper.project(x, "umap", seed=7, n_epochs=100)
+    b, _ = temper.project(x, "umap", seed=8, n_epochs=100)
+    check("umap: another seed, another map", not np.array_equal(a, b))
+
+
+def test_curve():
+    from scipy.optimize import curve_fit
+    for md in (0.0, 0.1, 0.5):
+        xv = np.linspace(0, 3, 300)
+        yv = np.where(xv < md, 1.0, np.exp(-(xv - md)))
+        (a, b), _ = curve_fit(lambda x, a, b: 1.0 / (1.0 + a * x ** (2 * b)), xv, yv)
+        _, info = temper.project(np.eye(5, dtype=np.float32), "umap", min_dist=md, n_epochs=5)
+        check(f"umap: a, b for min_dist {md} as scipy's curve_fit",
+              abs(info["a"] - a) <= 1e-4 * a and abs(info["b"] - b) <= 1e-4 * b, (info["a"], info["b"], a, b))
+
+
+def expect_error(name, want, *args, **kw):
+    try:
+        temper.project(*args, **kw)
+    except temper.InvalidArgument as e:
+        return check(f"error: {name}", want in str(e), str(e))
+    return check(f"error: {name}", False, "no error")
+
+
+def test_errors():
+    x = np.random.default_rng(0).normal(size=(10, 4)).astype(np.float32)
+    expect_error("perplexity >= n", "perplexity is 10 for 10 points", x, "tsne", perplexity=10)
+    expect_error("n_neighbors >= n", "n_neighbors is 10 for 10 points", x, "umap", n_neighbors=10)
+    expect_error("too few points", "at least 3", x[:2], "tsne")
+    expect_error("n_components 4", "n_components is 4", x, "umap", n_components=4)
+    expect_error("n_iter < 250", "n_iter is 100", x, "tsne", n_iter=100)
+    expect_error("unknown method", "give pca, tsne or umap", x, "lle")
+    expect_error("unknown parameter", "unknown parameter 'perplexty'", x, "tsne", perplexty=5)
+    bad = x.copy()
+    bad[3, 2] = np.nan
+    expect_error("NaN", "point 3", bad, "umap")
+    big = np.zeros((temper_max() + 1, 2), dtype=np.float32)
+    expect_error("too many points", "at most", big, "tsne")
+    y, info = temper.project(x, "tsne", n_iter=250)
+    check("defaults on 10 points: perplexity min(30, n - 1)", info["perplexity"] == 9, info)
+    y, info = temper.project(x, "umap", n_epochs=10)
+    check("defaults on 10 points: n_neighbors min(15, n - 1)", info["n_neighbors"] == 9, info)
+
+
+def temper_max():
+    for line in open(os.path.join(ROOT, "include", "temper.h")):
+        if line.startswith("#define TEMPER_PROJECT_MAX_POINTS"):
+            return int(line.split()[2])
+    raise RuntimeError("TEMPER_PROJECT_MAX_POINTS not found")
+
+
+if __name__ == "__main__":
+    test_errors()
+    test_curve()
+    test_determinism()
+    test_blobs()
+    test_hidden()
+    sys.exit(summary())
