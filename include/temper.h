@@ -1594,7 +1594,8 @@ typedef struct temper_json_attention_doc {
 TEMPER_API void temper_json_attention(temper_json *j, const temper_json_attention_doc *d);
 
 /* `hidden`: hidden states (temper_eval_capture) with their statistics,
- * and a PCA (temper_pca) of one layer. */
+ * a PCA (temper_pca) of one layer, and a projection of one layer with
+ * PCA, t-SNE or UMAP (temper_project). */
 typedef struct temper_json_hidden_doc {
     const char *model;              /* may be NULL */
     const temper_tokenizer *tok;    /* may be NULL */
@@ -1606,6 +1607,12 @@ typedef struct temper_json_hidden_doc {
     int pca_layer;                  /* -1: no PCA */
     const double *pca_points;       /* (n, 2) */
     const double *pca_explained;    /* (2) explained variance ratios */
+    /* A projection (temper_project) of layer proj_layer, written as
+     * "projection" when proj_points and proj_info are not NULL: */
+    int proj_layer;
+    const temper_project_info *proj_info;   /* method, parameters as used */
+    const double *proj_points;      /* (n, proj_info->used.n_components) */
+    const double *proj_explained;   /* (n_components) PCA's ratios; may be NULL */
 } temper_json_hidden_doc;
 TEMPER_API void temper_json_hidden(temper_json *j, const temper_json_hidden_doc *d);
 

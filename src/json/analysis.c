@@ -213,6 +213,48 @@ void temper_json_hidden(temper_json *j, const temper_json_hidden_doc *d) {
         temper_json_arr_end(j);
         temper_json_obj_end(j);
     }
+    if (d->proj_points && d->proj_info) temper__json_projection(j, d->proj_layer, d->proj_info,
+                                                                d->proj_points, d->proj_explained, n);
+    temper_json_obj_end(j);
+}
+
+void temper__json_projection(temper_json *j, int layer, const temper_project_info *info,
+                             const double *points, const double *explained, int n) {
+    const temper_project_params *p = &info->used;
+    int k = p->n_components, method = p->method, nt;
+    temper_json_key(j, "projection"), temper_json_obj_begin(j);
+    temper_json_key(j, "method"), temper_json_str(j, temper_project_method_name(method));
+    temper_json_key(j, "layer"), temper_json_int(j, layer);
+    temper_json_key(j, "parameters"), temper_json_obj_begin(j);
+    const temper_project_param *t = temper_project_params_table(&nt);
+    for (int q = 0; q < nt; q++) {
+        if (!(t[q].methods >> method & 1)) continue;
+        temper_json_key(j, t[q].name);
+        if (t[q].type == TEMPER_PARAM_FLOAT) temper_json_double(j, temper_project_param_get(p, &t[q]));
+        else if (t[q].type == TEMPER_PARAM_SEED) temper_json_uint(j, p->seed);
+        else temper_json_int(j, (int)temper_project_param_get(p, &t[q]));
+    }
+    temper_json_obj_end(j);
+    if (method == TEMPER_PROJECT_PCA && explained) {
+        temper_json_key(j, "explained_variance_ratio"), temper_json_arr_begin(j);
+        for (int e = 0; e < k; e++) temper_json_double(j, explained[e]);
+        temper_json_arr_end(j);
+    }
+    if (method == TEMPER_PROJECT_TSNE) {
+        temper_json_key(j, "n_iter_run"), temper_json_int(j, info->n_iter);
+        temper_json_key(j, "kl_divergence"), temper_json_double(j, info->kl_divergence);
+    }
+    if (method == TEMPER_PROJECT_UMAP) {
+        temper_json_key(j, "a"), temper_json_double(j, info->a);
+        temper_json_key(j, "b"), temper_json_double(j, info->b);
+    }
+    temper_json_key(j, "points"), temper_json_arr_begin(j);
+    for (int i = 0; i < n; i++) {
+        temper_json_arr_begin(j);
+        for (int e = 0; e < k; e++) temper_json_double(j, points[(size_t)i * k + e]);
+        temper_json_arr_end(j);
+    }
+    temper_json_arr_end(j);
     temper_json_obj_end(j);
 }
 

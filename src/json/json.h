@@ -23,5 +23,10 @@ void temper__json_decoded(temper_json *j, const temper_tokenizer *tok, const tem
                           int n);
 /* "eos", "length" (max_new_tokens or a full context), "stop", "canceled". */
 const char *temper__json_finish_name(int finish_reason);
+/* "projection": {"method", "layer", "parameters" (as used), PCA's
+ * "explained_variance_ratio", t-SNE's "n_iter_run" and "kl_divergence",
+ * UMAP's "a" and "b", "points" (n, k)}. */
+void temper__json_projection(temper_json *j, int layer, const temper_project_info *info,
+                             const double *points, const double *explained, int n);
 
 #endif

@@ -435,7 +435,7 @@ def test_errors():
     expect_usage("attention --layer", ["attention", "-m", MODEL, "--layer", "2", "a b"], "--layer")
     expect_usage("attention --csv --json", ["attention", "-m", MODEL, "--csv", "--json", "a"], "--csv")
     expect_usage("hidden --layer", ["hidden", "-m", MODEL, "--layer", "3", "a b"], "--layer")
-    expect_usage("hidden --project", ["hidden", "-m", MODEL, "--project", "tsne", "a b"], "--project")
+    expect_usage("hidden --project", ["hidden", "-m", MODEL, "--project", "lle", "a b"], "--project")
 
 
 def main():

@@ -26,9 +26,15 @@ coordinates but by what a map is for:
   bundled stories260K (last layer, 120 tokens x 64).
 - errors: perplexity >= n, n_neighbors >= n, too few or too many points,
   NaN, n_components 4, an unknown method or parameter: clear messages.
+- `temper hidden --project pca|tsne|umap`: the --json "projection" equals
+  temper.project of the document's own states with the flags' values,
+  the parameters as used, 1 and 2 threads alike; the text output (table
+  and scatter with the method's axes); every table entry is a flag in
+  --help; a flag the method does not use, or a bad value, is exit 2.
 Under build-san the script runs itself again with the sanitizer runtimes
 preloaded, on smaller data.
 """
+import json
 import os
 import subprocess
 import sys
@@ -226,6 +232,66 @@ def test_errors():
     check("defaults on 10 points: n_neighbors min(15, n - 1)", info["n_neighbors"] == 9, info)
 
 
+def cli(*args):
+    r = subprocess.run([harness.TEMPER, *args], capture_output=True, text=True, timeout=300)
+    return r.returncode, r.stdout, r.stderr
+
+
+def test_cli():
+    text = "The cat sat on the mat. The dog ran in the park with the ball."
+    runs = [("tsne", ["--perplexity", "4", "--n-iter", "300"], {"perplexity": 4, "n_iter": 300}),
+            ("umap", ["--n-neighbors", "5", "--seed", "9", "--min-dist", "0.2"],
+             {"n_neighbors": 5, "seed": 9, "min_dist": 0.2}),
+            ("pca", ["--n-components", "3"], {"n_components": 3})]
+    for method, flags, kw in runs:
+        docs = []
+        for threads in ("1", "2"):
+            rc, out, err = cli("hidden", "-q", "--json", "-t", threads, "--layer", "3", "--project", method,
+                               *flags, text)
+            if not check(f"hidden --project {method} --json: exit 0", rc == 0, err):
+                return
+            docs.append(json.loads(out))
+        d = docs[0]
+        pr = d["projection"]
+        states = np.array(d["layers"][0]["states"], dtype=np.float32)
+        want, info = temper.project(states, method, **kw)
+        check(f"hidden --project {method}: layer 3", pr["layer"] == 3 and pr["method"] == method, pr["layer"])
+        check(f"hidden --project {method}: the points are temper.project's with the flags' values",
+              np.array_equal(np.array(pr["points"]), want))
+        used = {k: v for k, v in info.items() if k in pr["parameters"]}
+        check(f"hidden --project {method}: the parameters as used", pr["parameters"] == used
+              and set(pr["parameters"]) == {q["name"] for q in temper.project_parameters()
+                                           if method in q["methods"]}, (pr["parameters"], used))
+        check(f"hidden --project {method}: -t 1 and -t 2 give the same map",
+              docs[1]["projection"] == pr)
+        if method == "tsne":
+            check("hidden --project tsne: perplexity and KL in the document",
+                  pr["parameters"]["perplexity"] == 4 and abs(pr["kl_divergence"] - info["kl_divergence"]) == 0)
+        if method == "pca":
+            check("hidden --project pca --n-components 3: three ratios, no 2-D 'pca' object",
+                  len(pr["explained_variance_ratio"]) == 3 and "pca" not in d)
+    rc, out, err = cli("hidden", "-q", "--project", "umap", "--seed", "2", text)
+    check("hidden --project umap: text with the parameters, table and scatter",
+          rc == 0 and "UMAP of layer" in out and "2 epochs" not in out and "UMAP1" in out
+          and "UMAP2" in out and "+-----" in out, out[-800:])
+    rc, out, err = cli("hidden", "-q", "--project", "tsne", text)
+    check("hidden --project tsne: text with KL and the t-SNE axes",
+          rc == 0 and "KL divergence" in out and "tSNE1" in out and "+-----" in out, out[-800:])
+    rc, out, err = cli("hidden", "--help")
+    missing = [q["flag"] for q in temper.project_parameters() if q["flag"] not in out]
+    check("hidden --help: every projection parameter is a flag", rc == 0 and not missing, missing)
+    for name, args, word in (
+            ("a t-SNE flag with umap", ["--project", "umap", "--perplexity", "5"], "--perplexity"),
+            ("a flag without --project", ["--min-dist", "0.3"], "--project"),
+            ("a value out of range", ["--project", "umap", "--min-dist", "2"], "--min-dist"),
+            ("not a number", ["--project", "tsne", "--n-iter", "many"], "--n-iter"),
+            ("an unknown method", ["--project", "isomap"], "--project"),
+            ("perplexity above the tokens", ["--project", "tsne", "--perplexity", "50"], "perplexity is 50")):
+        rc, out, err = cli("hidden", "-q", *args, "a b c d")
+        check(f"hidden: {name}: an error naming {word}", rc != 0 and word in err and "Traceback" not in err,
+              (rc, err))
+
+
 def temper_max():
     for line in open(os.path.join(ROOT, "include", "temper.h")):
         if line.startswith("#define TEMPER_PROJECT_MAX_POINTS"):
@@ -239,4 +305,5 @@ if __name__ == "__main__":
     test_determinism()
     test_blobs()
     test_hidden()
+    test_cli()
     sys.exit(summary())

@@ -282,4 +282,21 @@ bool cli_sampling_param(const temper_param *d);
 /* Help text of the decoding options. */
 extern const char cli_sampling_help[];
 
+/* ---- projections (cli_project.c): --project pca|tsne|umap|none, --pca,
+ * and one flag per entry of temper_project_params_table() */
+#define CLI_MAX_PROJECT_PARAMS 16
+typedef struct cli_project {
+    temper_project_params p;  /* method and parameters */
+    bool on;                  /* a projection was asked */
+    bool given[CLI_MAX_PROJECT_PARAMS]; /* table entries given */
+} cli_project;
+void cli_project_init(cli_project *pr);
+/* 1: argv[*i] was a projection option (consumed); 0: not one; -1: bad
+ * value (message printed). */
+int cli_project_opt(cli_project *pr, int *i, int argc, char **argv);
+/* After the loop: -1 (message printed) if a parameter was given that the
+ * method does not use, or without --project. */
+int cli_project_check(const cli_project *pr);
+void cli_project_help(FILE *f);
+
 #endif
