@@ -152,11 +152,13 @@ static double gradient(tsne *t, temper__pool *pool) {
     return kl;
 }
 
-/* scikit-learn's _gradient_descent for iterations [it, n_iter): returns
- * the last iteration run. */
+/* scikit-learn's _gradient_descent for iterations [it, n_iter), from no
+ * momentum and gains of 1 (each stage starts afresh): returns the last
+ * iteration run. update, gains: (n, k) scratch. */
 static int descend(tsne *t, temper__pool *pool, int it, int n_iter, double momentum, double rate,
                    int no_progress, double *update, double *gains) {
     size_t nk = (size_t)t->n * t->k;
+    for (size_t e = 0; e < nk; e++) update[e] = 0, gains[e] = 1;
     double best = DBL_MAX;
     int best_iter = it, i = it;
     for (; i < n_iter; i++) {
@@ -198,7 +200,7 @@ int temper__tsne(const float *x, int n, int dim, const temper_project_params *pr
     t.row_z = malloc((size_t)n * sizeof *t.row_z);
     t.row_kl = malloc((size_t)n * sizeof *t.row_kl);
     t.scratch = malloc((size_t)((n + TEMPER__PROJECT_ROWS - 1) / TEMPER__PROJECT_ROWS) * n * sizeof *t.scratch);
-    double *update = calloc(nk, sizeof *update), *gains = malloc(nk * sizeof *gains);
+    double *update = malloc(nk * sizeof *update), *gains = malloc(nk * sizeof *gains);
     int rc = 0;
     if (!t.p || !t.scratch || !t.w || !t.grad || !t.row_z || !t.row_kl || !update || !gains) {
         rc = temper__error(TEMPER_ENOMEM, "t-SNE of %d points: out of memory (it needs %zu MB)", n,
@@ -231,7 +233,6 @@ int temper__tsne(const float *x, int n, int dim, const temper_project_params *pr
     for (int i = 0; i < n; i++) var += (y[(size_t)i * t.k] - mean) * (y[(size_t)i * t.k] - mean);
     double sd = sqrt(var / n);
     for (size_t e = 0; e < nk; e++) y[e] = sd > 0 ? y[e] / sd * 1e-4 : 0;
-    for (size_t e = 0; e < nk; e++) gains[e] = 1;
 
     /* 250 iterations of exploration, then the rest with momentum 0.8. */
     t.exaggeration = prm->early_exaggeration;
