@@ -5,9 +5,9 @@ A Python or HTTP caller cannot use the CLI's flags or commands, so no
 string of src/ (its messages: temper__error and the like) may name a
 `temper` command or one of the CLI's options; the CLI adds its own words
 (`-z/--tokenizer`, `temper pull`). The options are read from the --help
-texts of docs/cli.md. The parameter table (src/decode/param_table.c) is
-the one exception: its "flags" column is the command-line data of each
-parameter, by design.
+texts of docs/cli.md. The parameter tables (src/decode/param_table.c,
+src/project/param_table.c) are the one exception: their "flags" column is
+the command-line data of each parameter, by design.
 """
 import os
 import re
