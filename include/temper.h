@@ -1608,7 +1608,8 @@ typedef struct temper_json_hidden_doc {
     const double *pca_points;       /* (n, 2) */
     const double *pca_explained;    /* (2) explained variance ratios */
     /* A projection (temper_project) of layer proj_layer, written as
-     * "projection" when proj_points and proj_info are not NULL: */
+     * "projection" when proj_points and proj_info are not NULL (else, with
+     * a PCA above, "projection" repeats it with method "pca"): */
     int proj_layer;
     const temper_project_info *proj_info;   /* method, parameters as used */
     const double *proj_points;      /* (n, proj_info->used.n_components) */

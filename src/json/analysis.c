@@ -213,8 +213,14 @@ void temper_json_hidden(temper_json *j, const temper_json_hidden_doc *d) {
         temper_json_arr_end(j);
         temper_json_obj_end(j);
     }
-    if (d->proj_points && d->proj_info) temper__json_projection(j, d->proj_layer, d->proj_info,
-                                                                d->proj_points, d->proj_explained, n);
+    if (d->proj_points && d->proj_info) {
+        temper__json_projection(j, d->proj_layer, d->proj_info, d->proj_points, d->proj_explained, n);
+    } else if (d->pca_layer >= 0 && d->pca_points && d->pca_explained) {
+        /* a caller that fills only the pca fields gets the same "projection" */
+        temper_project_info pca = {.used = temper_project_default_params(), .kl_divergence = NAN,
+                                   .a = NAN, .b = NAN};
+        temper__json_projection(j, d->pca_layer, &pca, d->pca_points, d->pca_explained, n);
+    }
     temper_json_obj_end(j);
 }
 
