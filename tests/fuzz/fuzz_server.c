@@ -1,7 +1,8 @@
 /*
  * fuzz_server.c - the request bodies of `temper serve`: the first byte picks
  * the endpoint (/v1/completions, /completion, /tokenize, /detokenize,
- * /temper/generate), the
+ * /temper/generate, then temper's analyses: score, probs, perplexity,
+ * attention, hidden, trace, power), the
  * rest is the body, parsed and turned into what the server would run
  * (srv_check_request: the parameter table, prompts, stop strings, logit
  * biases, the checks of the sampler) without sockets or evaluation. Runs
@@ -37,11 +38,13 @@ static void fuzz_setup(void) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static const char *const paths[] = {"/v1/completions", "/completion", "/tokenize", "/detokenize",
-                                         "/temper/generate"};
+                                         "/temper/generate", "/temper/score", "/temper/probs",
+                                         "/temper/perplexity", "/temper/attention", "/temper/hidden",
+                                         "/temper/trace", "/temper/power"};
     if (!fuzz_srv) fuzz_setup();
     if (size < 1) return 0;
     srv_error e = {0};
-    int rc = srv_check_request(fuzz_srv, paths[data[0] % 5], (const char *)data + 1, size - 1, &e);
+    int rc = srv_check_request(fuzz_srv, paths[data[0] % (sizeof paths / sizeof paths[0])], (const char *)data + 1, size - 1, &e);
     FUZZ_CHECK(rc == 0 || (e.status >= 400 && e.status < 600 && e.message[0]));
     return 0;
 }

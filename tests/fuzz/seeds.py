@@ -73,7 +73,8 @@ def tokenizer_json(extra, merges, added=(), post=None, pre=None):
 
 def main(out):
     # fuzz_server: the first byte picks the endpoint (0 /v1/completions, 1 /completion,
-    # 2 /tokenize, 3 /detokenize, 4 /temper/generate), the rest is the body
+    # 2 /tokenize, 3 /detokenize, 4 /temper/generate, 5 score, 6 probs, 7 perplexity, 8 attention,
+    # 9 hidden, 10 trace, 11 power), the rest is the body
     for k, body in enumerate([
             {"prompt": "Once upon a time", "max_tokens": 8, "temperature": 0.7, "logprobs": 3, "echo": True,
              "stop": ["\n", "."], "logit_bias": {"13": -100}, "n": 2, "best_of": 3, "seed": 1},
@@ -97,6 +98,15 @@ def main(out):
              "stop": ["."], "seed": 4, "stream": True},
             {"prompt": [1, 403], "num_beams": 3, "length_penalty": 0.8, "early_stopping": 2, "max_new_tokens": 9}]):
         put(out, "fuzz_server", "generate_%d" % k, b"\x04" + json.dumps(body).encode())
+    for k, body in enumerate([
+            {"texts": ["Once upon a time", [1, 403, 407]], "pairs": True, "bos": True, "alpha": 3, "temperature": 0.7},
+            {"prompt": "Once upon a time", "top": 5, "temperature": 0.7, "top_p": 0.9},
+            {"texts": ["Lily went to the park"], "max_length": 4, "stride": 2, "bos": True},
+            {"prompt": [1, 403, 407], "layers": [0, -1], "head": 1},
+            {"prompt": "Once upon a time", "layer": -1, "pca": True, "project": "pca"},
+            {"prompt": "Once upon a time", "max_new_tokens": 4, "temperature": 0.8, "top_k": 10, "seed": 1},
+            {"prompt": "Once", "alpha": 4, "method": "smc", "particles": 4, "max_new_tokens": 3, "seed": 2}]):
+        put(out, "fuzz_server", "analysis_%d" % k, bytes([5 + k]) + json.dumps(body).encode())
     # safetensors
     f32 = struct.pack("<4f", 1, 2, 3, 4)
     put(out, "fuzz_safetensors", "two", safetensors([("a", "F32", [2, 2], f32), ("b", "F16", [2], b"\0<\0<")]))

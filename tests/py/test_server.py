@@ -442,6 +442,36 @@ def test_limits():
     check("limits server: SIGTERM exit 0", rc == 0, s.stderr()[-2000:])
 
 
+def test_waiting_longer_than_idle():
+    """Requests that wait longer than --idle-timeout for their first byte (a
+    busy slot) are not closed as idle: a stream gets keep-alive comments."""
+    import harness as h
+    slow = h.cached_model("server-slow", ["--arch", "gpt2", "--n-layer", "4", "--n-head", "4",
+                                          "--n-embd", "256", "--n-ctx", "4096"])
+    s = Server("-m", slow, "--parallel", "1", "--idle-timeout", "1", "-t", "1")
+    try:
+        t0 = time.time()
+        s.post("/v1/completions", {"prompt": "Hi", "max_tokens": 40, "ignore_eos": True})
+        n_busy = int(min(3000, max(60, 3 / ((time.time() - t0) / 40))))  # about 3 s of work
+        busy = [None]
+        th = threading.Thread(target=one_request, args=(s, {"prompt": "Hi", "max_tokens": n_busy,
+                                                            "ignore_eos": True}, busy, 0))
+        th.start()
+        time.sleep(0.3)
+        t1 = time.time()
+        st, events = s.stream("/v1/completions", {"prompt": "Hi", "max_tokens": 4, "stream": True,
+                                                  "ignore_eos": True})
+        waited = time.time() - t1
+        th.join(60)
+        check("a stream waiting %.1fs for the slot (--idle-timeout 1) gets its tokens and [DONE]" % waited,
+              st == 200 and waited > 1.5 and events[-1] == "[DONE]" and len(events) == 5, (st, events[-2:]))
+        check("the request holding the slot %.1fs (--idle-timeout 1) gets its reply" % (time.time() - t1),
+              busy[0] and busy[0][0] == 200, str(busy)[:300])
+    finally:
+        rc = s.stop()
+    check("idle-timeout server: SIGTERM exit 0", rc == 0, s.stderr()[-2000:])
+
+
 def test_temper_endpoints(s):
     """temper's own endpoints answer with the documents of the commands'
     --json, written by the same library writer: equal to the CLI's."""
@@ -919,6 +949,7 @@ def main():
     check("SIGTERM after the load: exit 0", rc == 0, s.stderr()[-3000:])
     test_key_cors_signals()
     test_disconnect_and_queue()
+    test_waiting_longer_than_idle()
     test_limits()
     return summary()
 

@@ -5,10 +5,12 @@
  * in OpenAI's shape, Server-Sent Events read from a job.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 
@@ -109,13 +111,28 @@ enum MHD_Result srv_reply_error(srv_request *r, const srv_error *e) {
 
 /* ---- Server-Sent Events: the connection's thread reads the job's output */
 
+/* While a stream has nothing to send (waiting for a slot, a long prompt, a
+ * busy machine), an SSE comment every half idle timeout keeps the
+ * connection from being closed as idle; clients skip comments. */
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
     srv_job *j = cls;
     srv_server *s = j->srv;
+    static const char ping[] = ": keep-alive\n\n";
+    double every = s->cfg.idle_timeout > 1 ? s->cfg.idle_timeout / 2.0 : 0.5;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until); /* the condition variable's clock */
+    until.tv_sec += (time_t)every;
+    until.tv_nsec += (long)((every - (double)(time_t)every) * 1e9);
+    if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
+    int timed_out = 0;
     pthread_mutex_lock(&s->mu);
-    while (j->out_pos == j->out_len && !j->out_end) pthread_cond_wait(&j->cv, &s->mu);
+    while (j->out_pos == j->out_len && !j->out_end && !timed_out)
+        timed_out = pthread_cond_timedwait(&j->cv, &s->mu, &until) == ETIMEDOUT;
     ssize_t n;
-    if (j->out_pos == j->out_len) {
+    if (j->out_pos == j->out_len && !j->out_end && max >= sizeof ping - 1) {
+        memcpy(buf, ping, sizeof ping - 1);
+        n = (ssize_t)(sizeof ping - 1);
+    } else if (j->out_pos == j->out_len) {
         n = MHD_CONTENT_READER_END_OF_STREAM;
     } else {
         size_t k = j->out_len - j->out_pos;

@@ -8,9 +8,13 @@
 
 #include "server.h"
 
+/* An endpoint: run answers the request; or (temper's analyses) make
+ * builds its job from the body, which the scheduler runs. */
+typedef srv_job *(*srv_make_job)(srv_server *s, const char *body, size_t len, int fd, srv_error *e);
 typedef struct srv_route_entry {
     const char *method, *path;
     enum MHD_Result (*run)(srv_request *r);
+    srv_make_job make;
 } srv_route_entry;
 
 static enum MHD_Result health(srv_request *r) {
@@ -26,32 +30,32 @@ static enum MHD_Result health(srv_request *r) {
 }
 
 static const srv_route_entry routes[] = {
-    {"GET", "/health", health},
-    {"GET", "/v1/health", health},
-    {"GET", "/v1/models", srv_openai_models},
-    {"GET", "/models", srv_openai_models},
-    {"POST", "/v1/completions", srv_openai_completions},
-    {"POST", "/completions", srv_openai_completions},
-    {"POST", "/v1/chat/completions", srv_openai_chat},
-    {"POST", "/completion", srv_lc_completion},
-    {"POST", "/tokenize", srv_lc_tokenize},
-    {"POST", "/detokenize", srv_lc_detokenize},
-    {"GET", "/props", srv_lc_props},
-    {"GET", "/slots", srv_lc_slots},
-    {"GET", "/metrics", srv_lc_metrics},
-    {"GET", "/temper/info", srv_temper_info},
-    {"POST", "/temper/tokenize", srv_temper_tokenize},
-    {"POST", "/temper/detokenize", srv_temper_detokenize},
-    {"POST", "/temper/score", srv_temper_score},
-    {"POST", "/temper/probs", srv_temper_probs},
-    {"POST", "/temper/generate", srv_temper_generate},
-    {"POST", "/temper/softmax", srv_temper_softmax},
-    {"POST", "/temper/perplexity", srv_temper_perplexity},
-    {"POST", "/temper/attention", srv_temper_attention},
-    {"POST", "/temper/hidden", srv_temper_hidden},
-    {"POST", "/temper/trace", srv_temper_trace},
-    {"POST", "/temper/power", srv_temper_power},
-    {"POST", "/chat/completions", srv_openai_chat},
+    {"GET", "/health", health, NULL},
+    {"GET", "/v1/health", health, NULL},
+    {"GET", "/v1/models", srv_openai_models, NULL},
+    {"GET", "/models", srv_openai_models, NULL},
+    {"POST", "/v1/completions", srv_openai_completions, NULL},
+    {"POST", "/completions", srv_openai_completions, NULL},
+    {"POST", "/v1/chat/completions", srv_openai_chat, NULL},
+    {"POST", "/completion", srv_lc_completion, NULL},
+    {"POST", "/tokenize", srv_lc_tokenize, NULL},
+    {"POST", "/detokenize", srv_lc_detokenize, NULL},
+    {"GET", "/props", srv_lc_props, NULL},
+    {"GET", "/slots", srv_lc_slots, NULL},
+    {"GET", "/metrics", srv_lc_metrics, NULL},
+    {"GET", "/temper/info", srv_temper_info, NULL},
+    {"POST", "/temper/tokenize", srv_temper_tokenize, NULL},
+    {"POST", "/temper/detokenize", srv_temper_detokenize, NULL},
+    {"POST", "/temper/score", NULL, srv_temper_score_job},
+    {"POST", "/temper/probs", NULL, srv_temper_probs_job},
+    {"POST", "/temper/generate", srv_temper_generate, NULL},
+    {"POST", "/temper/softmax", srv_temper_softmax, NULL},
+    {"POST", "/temper/perplexity", NULL, srv_temper_perplexity_job},
+    {"POST", "/temper/attention", NULL, srv_temper_attention_job},
+    {"POST", "/temper/hidden", NULL, srv_temper_hidden_job},
+    {"POST", "/temper/trace", NULL, srv_temper_trace_job},
+    {"POST", "/temper/power", NULL, srv_temper_power_job},
+    {"POST", "/chat/completions", srv_openai_chat, NULL},
 };
 
 enum MHD_Result srv_route(srv_request *r) {
@@ -83,6 +87,10 @@ enum MHD_Result srv_route(srv_request *r) {
                                     : "the server is stopping");
         return srv_reply_error(r, &e);
     }
+    if (found->make) {
+        srv_job *j = found->make(r->srv, r->body, r->body_len, r->fd, &e);
+        return srv_run_job(r, j, &e, 0, NULL);
+    }
     return found->run(r);
 }
 
@@ -94,7 +102,13 @@ int srv_check_request(srv_server *s, const char *path, const char *body, size_t 
     else if (!strcmp(path, "/temper/generate")) j = srv_temper_generate_job(s, body, len, -1, e);
     else if (!strcmp(path, "/tokenize")) out = srv_lc_tokenize_json(s, body, len, e);
     else if (!strcmp(path, "/detokenize")) out = srv_lc_detokenize_json(s, body, len, e);
-    else return srv_fail(e, 404, NULL, "no endpoint %s", path);
+    else {
+        const srv_route_entry *r = NULL;
+        for (size_t k = 0; k < sizeof routes / sizeof routes[0] && !r; k++)
+            if (routes[k].make && !strcmp(routes[k].path, path)) r = &routes[k];
+        if (!r) return srv_fail(e, 404, NULL, "no endpoint %s", path);
+        j = r->make(s, body, len, -1, e);
+    }
     int ok = j || out;
     srv_job_release(j);
     cJSON_Delete(out);

@@ -237,7 +237,9 @@ enum MHD_Result srv_run_job(srv_request *r, srv_job *j, srv_error *e, int stream
 
 /* ---- route.c */
 enum MHD_Result srv_route(srv_request *r);
-/* Parse body as the endpoint of path would and build what it would run,
+/* Parse body as the endpoint of path would and build what it would run
+ * (/v1/completions, /completion, /tokenize, /detokenize, /temper/generate
+ * and temper's analyses but softmax),
  * without a connection, a queue or the model's evaluation (the fuzz
  * target's entry). Returns 0, or -1 with *e set. */
 int srv_check_request(srv_server *s, const char *path, const char *body, size_t len, srv_error *e);
@@ -313,27 +315,29 @@ enum MHD_Result srv_lc_metrics(srv_request *r);
 enum MHD_Result srv_temper_info(srv_request *r);
 enum MHD_Result srv_temper_tokenize(srv_request *r);
 enum MHD_Result srv_temper_detokenize(srv_request *r);
-enum MHD_Result srv_temper_score(srv_request *r);
-enum MHD_Result srv_temper_probs(srv_request *r);
 enum MHD_Result srv_temper_softmax(srv_request *r);
 /* Reply 200 with the writer's document (NULL: 500; j is freed). */
 enum MHD_Result srv_reply_doc(srv_request *r, temper_json *j);
-/* The parsed body of r (*body, owned) and a job of ops whose j->user is a
- * zeroed state of size bytes; NULL with *e set. */
-srv_job *srv_api_job(srv_request *r, const srv_job_ops *ops, size_t size, cJSON **body, srv_error *e);
+/* A request body parsed (*body, owned) and a job of ops whose j->user is
+ * a zeroed state of size bytes; NULL with *e set. */
+srv_job *srv_api_job(srv_server *s, const char *text, size_t len, int fd, const srv_job_ops *ops, size_t size,
+                     cJSON **body, srv_error *e);
 /* Put the BOS token (temper_model_score_bos) in front of each prompt that
  * does not start with it, as the commands' --bos. */
 int srv_prompts_bos(srv_server *s, srv_job *j, const char *field, srv_error *e);
-/* Run j's analysis (its prompts, one slot each) unless *e is set, wait,
- * and reply with its ops' document or the error. Releases j. */
-enum MHD_Result srv_api_run(srv_request *r, srv_job *j, srv_error *e);
+/* An analysis's job ready to submit (its prompts, one slot each), or NULL
+ * with *out set to *e when *e is set (j released). */
+srv_job *srv_api_ready(srv_job *j, srv_error *e, srv_error *out);
 
+/* The jobs of temper's analyses (route.c runs them), NULL with *e set: */
+srv_job *srv_temper_score_job(srv_server *s, const char *text, size_t len, int fd, srv_error *e);
+srv_job *srv_temper_probs_job(srv_server *s, const char *text, size_t len, int fd, srv_error *e);
 /* ---- temper_analysis.c: perplexity, attention, hidden, trace, power */
-enum MHD_Result srv_temper_perplexity(srv_request *r);
-enum MHD_Result srv_temper_attention(srv_request *r);
-enum MHD_Result srv_temper_hidden(srv_request *r);
-enum MHD_Result srv_temper_trace(srv_request *r);
-enum MHD_Result srv_temper_power(srv_request *r);
+srv_job *srv_temper_perplexity_job(srv_server *s, const char *text, size_t len, int fd, srv_error *e);
+srv_job *srv_temper_attention_job(srv_server *s, const char *text, size_t len, int fd, srv_error *e);
+srv_job *srv_temper_hidden_job(srv_server *s, const char *text, size_t len, int fd, srv_error *e);
+srv_job *srv_temper_trace_job(srv_server *s, const char *text, size_t len, int fd, srv_error *e);
+srv_job *srv_temper_power_job(srv_server *s, const char *text, size_t len, int fd, srv_error *e);
 
 /* ---- temper_generate.c: POST /temper/generate */
 enum MHD_Result srv_temper_generate(srv_request *r);

@@ -109,12 +109,11 @@ static temper_json *ppl_doc(srv_job *j) {
 
 static const srv_job_ops ppl_ops = {.run = ppl_run, .free_user = ppl_free, .doc = ppl_doc};
 
-enum MHD_Result srv_temper_perplexity(srv_request *r) {
-    srv_server *s = r->srv;
+srv_job *srv_temper_perplexity_job(srv_server *s, const char *text, size_t len, int fd, srv_error *er) {
     srv_error e = {0};
     cJSON *body;
-    srv_job *j = srv_api_job(r, &ppl_ops, sizeof(ppl_job), &body, &e);
-    if (!j) return srv_reply_error(r, &e);
+    srv_job *j = srv_api_job(s, text, len, fd, &ppl_ops, sizeof(ppl_job), &body, &e);
+    if (!j) return *er = e, NULL;
     ppl_job *o = j->user;
     long max_length = 0, stride = 0;
     const cJSON *v;
@@ -146,7 +145,7 @@ enum MHD_Result srv_temper_perplexity(srv_request *r) {
         if (!o->res || !o->win) srv_fail(&e, 500, NULL, "out of memory");
         else o->n = j->n_prompts;
     }
-    return srv_api_run(r, j, &e);
+    return srv_api_ready(j, &e, er);
 }
 
 /* ---- /temper/attention */
@@ -186,12 +185,11 @@ static temper_json *attn_doc(srv_job *j) {
 
 static const srv_job_ops attn_ops = {.run = attn_run, .free_user = attn_free, .doc = attn_doc};
 
-enum MHD_Result srv_temper_attention(srv_request *r) {
-    srv_server *s = r->srv;
+srv_job *srv_temper_attention_job(srv_server *s, const char *text, size_t len, int fd, srv_error *er) {
     srv_error e = {0};
     cJSON *body;
-    srv_job *j = srv_api_job(r, &attn_ops, sizeof(attn_job), &body, &e);
-    if (!j) return srv_reply_error(r, &e);
+    srv_job *j = srv_api_job(s, text, len, fd, &attn_ops, sizeof(attn_job), &body, &e);
+    if (!j) return *er = e, NULL;
     attn_job *o = j->user;
     temper_model_info mi;
     temper_model_get_info(s->model, &mi);
@@ -232,7 +230,7 @@ enum MHD_Result srv_temper_attention(srv_request *r) {
         if (check_floats(count, (int)n, "attention", &e) == 0 && !(o->attn = malloc(count * sizeof *o->attn)))
             srv_fail(&e, 500, NULL, "out of memory");
     }
-    return srv_api_run(r, j, &e);
+    return srv_api_ready(j, &e, er);
 }
 
 /* ---- /temper/hidden */
@@ -280,12 +278,11 @@ static temper_json *hidden_doc(srv_job *j) {
 
 static const srv_job_ops hidden_ops = {.run = hidden_run, .free_user = hidden_free, .doc = hidden_doc};
 
-enum MHD_Result srv_temper_hidden(srv_request *r) {
-    srv_server *s = r->srv;
+srv_job *srv_temper_hidden_job(srv_server *s, const char *text, size_t len, int fd, srv_error *er) {
     srv_error e = {0};
     cJSON *body;
-    srv_job *j = srv_api_job(r, &hidden_ops, sizeof(hidden_job), &body, &e);
-    if (!j) return srv_reply_error(r, &e);
+    srv_job *j = srv_api_job(s, text, len, fd, &hidden_ops, sizeof(hidden_job), &body, &e);
+    if (!j) return *er = e, NULL;
     hidden_job *o = j->user;
     temper_model_info mi;
     temper_model_get_info(s->model, &mi);
@@ -319,7 +316,7 @@ enum MHD_Result srv_temper_hidden(srv_request *r) {
             if (!o->hidden || !o->points) srv_fail(&e, 500, NULL, "out of memory");
         }
     }
-    return srv_api_run(r, j, &e);
+    return srv_api_ready(j, &e, er);
 }
 
 /* ---- /temper/trace */
@@ -392,12 +389,11 @@ static temper_json *trace_doc(srv_job *j) {
 
 static const srv_job_ops trace_ops = {.run = trace_run, .free_user = trace_free, .doc = trace_doc};
 
-enum MHD_Result srv_temper_trace(srv_request *r) {
-    srv_server *s = r->srv;
+srv_job *srv_temper_trace_job(srv_server *s, const char *text, size_t len, int fd, srv_error *er) {
     srv_error e = {0};
     cJSON *body;
-    srv_job *j = srv_api_job(r, &trace_ops, sizeof(trace_job), &body, &e);
-    if (!j) return srv_reply_error(r, &e);
+    srv_job *j = srv_api_job(s, text, len, fd, &trace_ops, sizeof(trace_job), &body, &e);
+    if (!j) return *er = e, NULL;
     trace_job *o = j->user;
     temper_model_info mi;
     temper_model_get_info(s->model, &mi);
@@ -444,7 +440,7 @@ enum MHD_Result srv_temper_trace(srv_request *r) {
             if (!o->hidden || !o->logits) srv_fail(&e, 500, NULL, "out of memory");
         }
     }
-    return srv_api_run(r, j, &e);
+    return srv_api_ready(j, &e, er);
 }
 
 /* ---- /temper/power: power sampling in a context of its own */
@@ -496,12 +492,11 @@ static temper_json *power_doc(srv_job *j) {
 
 static const srv_job_ops power_ops = {.run = power_run, .free_user = power_free, .doc = power_doc};
 
-enum MHD_Result srv_temper_power(srv_request *r) {
-    srv_server *s = r->srv;
+srv_job *srv_temper_power_job(srv_server *s, const char *text, size_t len, int fd, srv_error *er) {
     srv_error e = {0};
     cJSON *body;
-    srv_job *j = srv_api_job(r, &power_ops, sizeof(power_job), &body, &e);
-    if (!j) return srv_reply_error(r, &e);
+    srv_job *j = srv_api_job(s, text, len, fd, &power_ops, sizeof(power_job), &body, &e);
+    if (!j) return *er = e, NULL;
     power_job *o = j->user;
     temper_power_params *p = &o->p;
     *p = temper_power_default_params();
@@ -561,5 +556,5 @@ enum MHD_Result srv_temper_power(srv_request *r) {
         o->seconds = calloc((size_t)o->n_samples, sizeof *o->seconds);
         if (!o->res || !o->seconds) srv_fail(&e, 500, NULL, "out of memory");
     }
-    return srv_api_run(r, j, &e);
+    return srv_api_ready(j, &e, er);
 }

@@ -116,10 +116,11 @@ enum MHD_Result srv_temper_detokenize(srv_request *r) {
 
 /* ---- the analyses' common flow */
 
-srv_job *srv_api_job(srv_request *r, const srv_job_ops *ops, size_t size, cJSON **body, srv_error *e) {
-    *body = srv_parse_body(r->body, r->body_len, e);
+srv_job *srv_api_job(srv_server *s, const char *text, size_t len, int fd, const srv_job_ops *ops, size_t size,
+                     cJSON **body, srv_error *e) {
+    *body = srv_parse_body(text, len, e);
     if (!*body) return NULL;
-    srv_job *j = srv_job_new(r->srv, ops);
+    srv_job *j = srv_job_new(s, ops);
     void *o = j ? calloc(1, size) : NULL;
     if (!o) {
         cJSON_Delete(*body);
@@ -129,7 +130,7 @@ srv_job *srv_api_job(srv_request *r, const srv_job_ops *ops, size_t size, cJSON 
         return NULL;
     }
     j->user = o;
-    j->fd = r->fd;
+    j->fd = fd;
     return j;
 }
 
@@ -149,10 +150,13 @@ int srv_prompts_bos(srv_server *s, srv_job *j, const char *field, srv_error *e) 
     return 0;
 }
 
-enum MHD_Result srv_api_run(srv_request *r, srv_job *j, srv_error *e) {
+srv_job *srv_api_ready(srv_job *j, srv_error *e, srv_error *out) {
     j->p.max_new_tokens = 0;
     if (!e->status) srv_job_setup(j, 1, e);
-    return srv_run_job(r, j, e, 0, NULL);
+    if (!e->status) return j;
+    *out = *e;
+    srv_job_release(j);
+    return NULL;
 }
 
 /* ---- /temper/score: each text scored in a slot by the scheduler */
@@ -202,12 +206,11 @@ static temper_json *score_doc(srv_job *j) {
 
 static const srv_job_ops score_ops = {.run = score_run, .free_user = score_free, .doc = score_doc};
 
-enum MHD_Result srv_temper_score(srv_request *r) {
-    srv_server *s = r->srv;
+srv_job *srv_temper_score_job(srv_server *s, const char *text, size_t len, int fd, srv_error *er) {
     srv_error e = {0};
     cJSON *body;
-    srv_job *j = srv_api_job(r, &score_ops, sizeof(score_job), &body, &e);
-    if (!j) return srv_reply_error(r, &e);
+    srv_job *j = srv_api_job(s, text, len, fd, &score_ops, sizeof(score_job), &body, &e);
+    if (!j) return *er = e, NULL;
     score_job *o = j->user;
     o->alpha = 2;
     o->temperature = 0.5;
@@ -249,7 +252,7 @@ enum MHD_Result srv_temper_score(srv_request *r) {
         o->lp = malloc(sizeof(double) * 2 * (size_t)s->n_ctx * (size_t)j->n_prompts);
         if (!o->scores || !o->lp) srv_fail(&e, 500, NULL, "out of memory");
     }
-    return srv_api_run(r, j, &e);
+    return srv_api_ready(j, &e, er);
 }
 
 /* ---- /temper/probs: the next-token table after a prompt */
@@ -310,12 +313,11 @@ static temper_json *probs_doc(srv_job *j) {
 
 static const srv_job_ops probs_ops = {.run = probs_run, .free_user = probs_free, .doc = probs_doc};
 
-enum MHD_Result srv_temper_probs(srv_request *r) {
-    srv_server *s = r->srv;
+srv_job *srv_temper_probs_job(srv_server *s, const char *text, size_t len, int fd, srv_error *er) {
     srv_error e = {0};
     cJSON *body;
-    srv_job *j = srv_api_job(r, &probs_ops, sizeof(probs_job), &body, &e);
-    if (!j) return srv_reply_error(r, &e);
+    srv_job *j = srv_api_job(s, text, len, fd, &probs_ops, sizeof(probs_job), &body, &e);
+    if (!j) return *er = e, NULL;
     probs_job *o = j->user;
     o->top = 10;
     o->p = temper_generate_default_params();
@@ -353,7 +355,7 @@ enum MHD_Result srv_temper_probs(srv_request *r) {
         else temper_sampler_free(chk);
     }
     if (!e.status && !(o->cands = malloc(sizeof *o->cands * (size_t)o->top))) srv_fail(&e, 500, NULL, "out of memory");
-    return srv_api_run(r, j, &e);
+    return srv_api_ready(j, &e, er);
 }
 
 /* ---- /temper/softmax: a row of given logits (no model: answered at once) */
