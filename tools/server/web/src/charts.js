@@ -16,6 +16,8 @@ echarts.use([BarChart, LineChart, ScatterChart, HeatmapChart, GridComponent, Too
 const live = new Set(); // {el, chart, option}
 
 function css(name) { return getComputedStyle(document.documentElement).getPropertyValue(name).trim(); }
+// a font size in pixels at the page's text size (+ / - for projectors)
+const S = (px) => Math.round(px * (parseFloat(getComputedStyle(document.documentElement).fontSize) || 16) / 16);
 const dark = () => document.documentElement.dataset.theme === "dark";
 
 function make(el) {
@@ -30,7 +32,12 @@ function make(el) {
 function set(c, option) {
     c.option = option;
     const o = typeof option === "function" ? option() : option;
-    c.chart.setOption({ backgroundColor: "transparent", textStyle: { fontSize: 13 }, ...o }, true);
+    const axis = { axisLabel: { fontSize: S(12) }, nameTextStyle: { fontSize: S(12) } };
+    const each = (a) => (Array.isArray(a) ? a.map((x) => merge(x)) : a && merge(a));
+    const merge = (a) => ({ ...a, axisLabel: { ...axis.axisLabel, ...(a.axisLabel || {}) }, nameTextStyle: axis.nameTextStyle });
+    c.chart.setOption({ backgroundColor: "transparent", textStyle: { fontSize: S(13) }, ...o,
+                        xAxis: each(o.xAxis), yAxis: each(o.yAxis),
+                        legend: o.legend && { ...o.legend, textStyle: { fontSize: S(12) } } }, true);
 }
 
 // The theme changed: charts are made again in the new one.
@@ -54,7 +61,7 @@ export function probBars(el) {
     return {
         el,
         update(rows, { processed = true, rawName = "raw", procName = "after the controls" } = {}) {
-            el.style.height = `${Math.max(180, rows.length * (processed ? 30 : 20) + 70)}px`;
+            el.style.height = `${Math.max(180, rows.length * S(processed ? 30 : 20) + S(70))}px`;
             c.chart.resize();
             const build = () => {
                 const removedColor = css("--removed"), fg = css("--fg");
@@ -62,13 +69,13 @@ export function probBars(el) {
                 const series = [{
                     name: rawName, type: "bar", barGap: "10%",
                     data: rows.map((r) => ({ value: r.raw, itemStyle: r.stage ? { color: removedColor } : undefined })),
-                    label: { show: true, position: "right", formatter: (p) => pct(p.value), fontSize: 11 },
+                    label: { show: true, position: "right", formatter: (p) => pct(p.value), fontSize: S(11) },
                 }];
                 if (processed)
                     series.push({
                         name: procName, type: "bar",
                         data: rows.map((r) => r.processed ?? 0),
-                        label: { show: true, position: "right", fontSize: 11,
+                        label: { show: true, position: "right", fontSize: S(11),
                                  formatter: (p) => (rows[p.dataIndex].processed === null ? "" : pct(p.value)) },
                     });
                 return {
@@ -77,7 +84,8 @@ export function probBars(el) {
                     legend: { top: 0, data: series.map((s) => s.name) },
                     tooltip: { trigger: "axis", axisPointer: { type: "shadow" },
                                valueFormatter: (v) => (typeof v === "number" ? `${pct(v)}  (${v})` : v) },
-                    xAxis: { type: "value", max: (v) => Math.min(1, Math.max(v.max * 1.1, 0.05)), axisLabel: { formatter: (v) => pct(v) } },
+                    xAxis: { type: "value", max: (v) => Math.min(1, Math.ceil(Math.max(v.max * 1.1, 0.05) * 20) / 20),
+                             axisLabel: { formatter: (v) => pct(v) } },
                     yAxis: { type: "category", inverse: true, data: labels,
                              axisLabel: { fontFamily: "monospace", width: 180, overflow: "truncate",
                                          color: (v, i) => (rows[i] && rows[i].stage ? removedColor : fg) } },

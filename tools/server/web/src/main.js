@@ -76,7 +76,7 @@ const setFs = (v) => {
     fs = Math.min(32, Math.max(12, v));
     root.style.setProperty("--fs", fs + "px");
     localStorage.setItem("temper-fs", String(fs));
-    requestAnimationFrame(resizeAll);
+    requestAnimationFrame(retheme); // the charts' text follows
 };
 setFs(fs);
 const help = document.getElementById("help");
