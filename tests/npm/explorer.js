@@ -88,6 +88,23 @@ async function next(page) {
         out.next.cases.push(await nextRows(page, on(state)));
         if (c.temperature === 0.8) await shot(page, "next");
     }
+    // the playground's computation on random rows (fixed seed), ties and
+    // banned tokens included: test_explorer.py asks /temper/softmax for each
+    let x = 12345;
+    const rnd = () => ((x = (x * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const rows = [];
+    for (let i = 0; i < 60; i++) {
+        const n = 2 + Math.floor(rnd() * 12);
+        const logits = Array.from({ length: n }, () => (rnd() < 0.3 ? Math.floor(rnd() * 4) : Math.round((rnd() * 16 - 8) * 1000) / 1000));
+        if (rnd() < 0.15) logits[Math.floor(rnd() * n)] = -Infinity;
+        const c = { temperature: [0, 0.3, 0.7, 1, 1.5, 2.5][Math.floor(rnd() * 6)], top_k: rnd() < 0.4 ? 1 + Math.floor(rnd() * n) : 0,
+                    top_p: rnd() < 0.5 ? Math.round(rnd() * 100) / 100 : 1 };
+        rows.push({ logits, c });
+    }
+    out.toy_random = await page.evaluate((rows) => rows.map(({ logits, c }) => {
+        const r = window.temperExplorer.toySoftmax(logits, c);
+        return { logits: logits.map((v) => (v === -Infinity ? "-inf" : v)), c, prob: r.prob, processed: r.processed };
+    }), rows);
     // the toy playground (seed 003's logits)
     out.toy = { tokens: await page.inputValue("#toy-tokens"), logits: await page.inputValue("#toy-logits"), cases: [] };
     const toyCases = [{}, { temperature: 0.5 }, { temperature: 2, top_k: 4 }, { temperature: 1, top_k: 0, top_p: 0.8 },

@@ -381,6 +381,32 @@ def check_keyboard(label, got):
           got["focused_alt"] and isinstance(got["prompt"], list) and got["prompt"][-1] == got["alt"], got)
 
 
+def check_toy_random(label, s, got):
+    """The playground's softmax, top-k and top-p on 60 random rows == the
+    engine's (/temper/softmax), within 1e-6."""
+    if not got:
+        check(f"{label} toy random rows: ran", False)
+        return
+    bad = []
+    for case in got:
+        c = case["c"]
+        body = {"logits": case["logits"], "temperature": c["temperature"]}
+        if c["top_k"]:
+            body["top_k"] = c["top_k"]
+        if c["top_p"] != 1:
+            body["top_p"] = c["top_p"]
+        st, _, d = s.post("/temper/softmax", body)
+        if st != 200:
+            bad.append((body, d))
+            continue
+        want = [(r["prob"], r["prob_processed"]) for r in d["rows"]]
+        got_ = list(zip(case["prob"], case["processed"]))
+        if len(want) != len(got_) or any(abs(a - x) > 1e-6 or abs(b - y) > 1e-6 for (a, b), (x, y) in zip(got_, want)):
+            bad.append((body, got_, want))
+    check(f"{label} toy: the page's softmax/top-k/top-p == /temper/softmax on 60 random rows (ties, -inf, T = 0)",
+          not bad, bad[:3])
+
+
 def run_model(label, model, args):
     s = Server("-m", model, *args)
     try:
@@ -404,6 +430,7 @@ def run_model(label, model, args):
         check_next(label, s, model, out.get("next"))
         if label == "stories260K":
             check_toy(label, out.get("toy"))
+            check_toy_random(label, s, out.get("toy_random"))
         check_generate(label, s, model, out.get("generate"))
         check_experiment(label, s, model, out.get("experiment"))
         check_settings(label, s, out.get("settings"))
