@@ -236,10 +236,12 @@ srv_job *srv_temper_attention_job(srv_server *s, const char *text, size_t len, i
 /* ---- /temper/hidden */
 
 typedef struct hidden_job {
-    int layer, has_layer, pca;
+    int layer, has_layer, project;
+    temper_project_params pp;      /* the projection (temper_project) */
+    temper_project_info info;
     float *hidden;                 /* (L + 1, n, C) */
-    double *points;                /* (n, 2) */
-    double explained[2];
+    double *points;                /* (n, n_components) */
+    double explained[3];
 } hidden_job;
 
 static int hidden_run(srv_job *j, srv_seq *q, temper_context *ctx, int slot) {
@@ -249,8 +251,11 @@ static int hidden_run(srv_job *j, srv_seq *q, temper_context *ctx, int slot) {
     temper_model_get_info(j->srv->model, &mi);
     int rc = temper_seq_truncate(ctx, slot, 0), n = pr->n, C = mi.n_embd;
     if (rc == 0) rc = temper_eval_capture(ctx, slot, pr->ids, n, NULL, 0, NULL, o->hidden);
-    if (rc == 0 && o->pca)
-        rc = temper_pca(o->hidden + (size_t)o->layer * (size_t)n * (size_t)C, n, C, 2, o->points, o->explained);
+    if (rc == 0 && o->project) {
+        o->pp.pool = j->srv->pool; /* the scheduler's threads, free while it runs this */
+        rc = temper_project(o->hidden + (size_t)o->layer * (size_t)n * (size_t)C, n, C, &o->pp, o->points,
+                            o->explained, &o->info);
+    }
     return rc < 0 ? -1 : 0;
 }
 
@@ -265,13 +270,16 @@ static temper_json *hidden_doc(srv_job *j) {
     temper_model_info mi;
     temper_model_get_info(j->srv->model, &mi);
     const int L = mi.n_layer;
+    int pca = o->project && o->pp.method == TEMPER_PROJECT_PCA && o->pp.n_components == 2;
     temper_json *w = temper_json_new(NULL);
     temper_json_hidden_doc d = {.model = model_name(j->srv), .tok = j->srv->tok, .ids = j->prompts[0].ids,
                                 .n = j->prompts[0].n, .n_layer = L, .n_embd = mi.n_embd, .hidden = o->hidden,
                                 .layer_begin = o->has_layer ? o->layer : 0,
                                 .layer_end = o->has_layer ? o->layer + 1 : L + 1,
-                                .pca_layer = o->pca ? o->layer : -1, .pca_points = o->points,
-                                .pca_explained = o->explained};
+                                .pca_layer = pca ? o->layer : -1, .pca_points = o->points,
+                                .pca_explained = o->explained, .proj_layer = o->layer,
+                                .proj_info = o->project ? &o->info : NULL, .proj_points = o->points,
+                                .proj_explained = o->explained};
     if (w) temper_json_hidden(w, &d);
     return w;
 }
@@ -288,31 +296,54 @@ srv_job *srv_temper_hidden_job(srv_server *s, const char *text, size_t len, int 
     temper_model_get_info(s->model, &mi);
     const int L = mi.n_layer, C = mi.n_embd;
     o->layer = L;
+    o->pp = temper_project_default_params();
+    const temper_project_param *given[32]; /* the projection parameters given */
+    int n_given = 0;
+    const char *asked = "project"; /* the field that asked for the projection */
     const cJSON *v;
     cJSON_ArrayForEach(v, body) {
         const char *k = v->string;
+        const temper_project_param *d;
         if (!strcmp(k, "prompt")) continue;
         if (!strcmp(k, "layer")) {
             if (layer_index(v, k, L + 1, "hidden states (0: embeddings)", &o->layer, &e) == 0) o->has_layer = 1;
-        } else if (!strcmp(k, "pca")) {
-            srv_json_bool(v, k, &o->pca, &e);
+        } else if (!strcmp(k, "pca")) { /* the command's --pca */
+            int on = 0;
+            if (srv_json_bool(v, k, &on, &e) == 0 && on)
+                o->project = 1, o->pp.method = TEMPER_PROJECT_PCA, asked = "pca";
         } else if (!strcmp(k, "project")) {
-            if (!cJSON_IsString(v) || (strcmp(v->valuestring, "pca") && strcmp(v->valuestring, "none")))
-                srv_fail(&e, 400, k, "project must be \"pca\" or \"none\"");
-            else o->pca = !strcmp(v->valuestring, "pca");
+            int m = cJSON_IsString(v) && strcmp(v->valuestring, "none") ? temper_project_method_parse(v->valuestring)
+                                                                        : -1;
+            if (cJSON_IsString(v) && !strcmp(v->valuestring, "none")) o->project = 0;
+            else if (m < 0) srv_fail(&e, 400, k, "project must be \"pca\", \"tsne\", \"umap\" or \"none\"");
+            else o->project = 1, o->pp.method = m, asked = "project";
+        } else if ((d = temper_project_param_find(k)) != NULL) {
+            if (!cJSON_IsNumber(v)) srv_fail(&e, 400, k, "%s must be a number (%s)", k, d->help);
+            else if (temper_project_param_set(&o->pp, d, v->valuedouble) < 0) srv_fail(&e, 400, k, "%s", temper_last_error());
+            else if (n_given < 32) given[n_given++] = d;
         } else {
-            unknown(k, "prompt, layer, pca (or project)", &e);
+            unknown(k, "prompt, layer, project (pca, tsne, umap, none; or pca: true) and the projection's "
+                    "parameters (perplexity, n_iter, n_neighbors, min_dist, seed, ...)", &e);
         }
+    }
+    for (int k = 0; !e.status && k < n_given; k++) { /* as the command: a parameter needs its method */
+        const temper_project_param *d = given[k];
+        if (!o->project)
+            srv_fail(&e, 400, d->name, "%s: give \"project\": \"pca\", \"tsne\" or \"umap\" too", d->name);
+        else if (!(d->methods >> o->pp.method & 1))
+            srv_fail(&e, 400, d->name, "%s does nothing with project %s (%s)", d->name,
+                     temper_project_method_name(o->pp.method), d->help);
     }
     if (!e.status) one_prompt(s, body, j, 0, &e);
     cJSON_Delete(body);
-    if (!e.status && o->pca && j->prompts[0].n < 2)
-        srv_fail(&e, 400, "pca", "pca: the prompt has %d token: a projection needs at least 2", j->prompts[0].n);
+    if (!e.status && o->project && j->prompts[0].n < 2)
+        srv_fail(&e, 400, asked, "%s %s: the prompt has %d token: a projection needs at least 2", asked,
+                 temper_project_method_name(o->pp.method), j->prompts[0].n);
     if (!e.status) {
         size_t n = (size_t)j->prompts[0].n, count = (size_t)(L + 1) * n * (size_t)C;
         if (check_floats(count, (int)n, "hidden states", &e) == 0) {
             o->hidden = malloc(count * sizeof *o->hidden);
-            o->points = calloc(2 * n, sizeof *o->points);
+            o->points = calloc((size_t)o->pp.n_components * n, sizeof *o->points);
             if (!o->hidden || !o->points) srv_fail(&e, 500, NULL, "out of memory");
         }
     }
