@@ -1395,6 +1395,52 @@ TEMPER_API int temper_project_param_set(temper_project_params *p,
                                         const temper_project_param *d, double v);
 
 /* ------------------------------------------------------------------------ */
+/* SVG: static pictures (heatmap, bars, scatter)                             */
+/* ------------------------------------------------------------------------ */
+/*
+ * Each call writes one standalone SVG document into *out (NUL-terminated,
+ * malloc'd: free it with temper_free) and returns its length, or a
+ * negative error (TEMPER_EINVAL with a message, TEMPER_ENOMEM). Labels
+ * (UTF-8, escaped for XML by the writer) may be NULL. Every mark carries
+ * its exact value: heatmap cells data-row, data-col, data-value; bars
+ * data-series, data-index, data-value; points data-index, data-x, data-y;
+ * and a <title> that browsers show on hover.
+ */
+#define TEMPER_SVG_MAX_CELLS (1 << 20) /* heatmap cells in one picture */
+
+typedef struct temper_svg_heatmap_spec {
+    const float *values;              /* (n_panels, rows, cols), e.g. attention */
+    int n_panels, rows, cols;         /* panels laid out in a grid */
+    double vmax;                      /* the value drawn darkest; 0: 1 */
+    const char *const *panel_titles;  /* (n_panels) "layer 3 head 1"; may be NULL */
+    const char *const *row_labels;    /* (rows) e.g. query tokens; may be NULL */
+    const char *const *col_labels;    /* (cols) e.g. key tokens; may be NULL */
+    const char *title;                /* may be NULL */
+    const char *value_name;           /* the colour scale's name; may be NULL */
+} temper_svg_heatmap_spec;
+TEMPER_API int temper_svg_heatmap(const temper_svg_heatmap_spec *spec, char **out);
+
+typedef struct temper_svg_bars_spec {
+    const double *values;             /* (n_series, n): horizontal bars */
+    int n_series, n;                  /* 1 .. 64 series of 1 .. 4096 bars */
+    const char *const *labels;        /* (n) e.g. tokens; may be NULL */
+    const char *const *series_names;  /* (n_series) e.g. "T = 0.5"; may be NULL */
+    const char *title;                /* may be NULL */
+    const char *value_name;           /* the axis' name ("probability"); may be NULL */
+} temper_svg_bars_spec;
+TEMPER_API int temper_svg_bars(const temper_svg_bars_spec *spec, char **out);
+
+typedef struct temper_svg_scatter_spec {
+    const double *points;             /* (n, 2) */
+    int n;                            /* 1 .. 100000 */
+    const char *const *labels;        /* (n) e.g. tokens; may be NULL */
+    const double *colors;             /* (n) values for a light-to-dark ramp;
+                                         NULL: the index (position) */
+    const char *title, *x_name, *y_name, *color_name; /* may be NULL */
+} temper_svg_scatter_spec;
+TEMPER_API int temper_svg_scatter(const temper_svg_scatter_spec *spec, char **out);
+
+/* ------------------------------------------------------------------------ */
 /* JSON: one schema, one writer for every front end                         */
 /* ------------------------------------------------------------------------ */
 /*

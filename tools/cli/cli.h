@@ -299,4 +299,11 @@ int cli_project_opt(cli_project *pr, int *i, int argc, char **argv);
 int cli_project_check(const cli_project *pr);
 void cli_project_help(FILE *f);
 
+/* ---- --svg FILE (cli_svg.c) */
+/* 1: argv[*i] was --svg FILE (*path set); 0: not it; -1: message printed. */
+int cli_svg_opt(const char **path, int *i, int argc, char **argv);
+/* Write svg (len bytes from a temper_svg_* call, or its negative error)
+ * to path ('-': stdout) and free it. Returns 0 or 1 (message printed). */
+int cli_svg_save(const char *path, int len, char *svg, const char *what);
+
 #endif

@@ -16,7 +16,7 @@
 #include "cli.h"
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: temper attention -m MODEL [--layer L] [--head H] [--json|--csv] TEXT\n\n"
+    fprintf(f, "usage: temper attention -m MODEL [--layer L] [--head H] [--json|--csv] [--svg FILE] TEXT\n\n"
                "Attention probabilities per layer and head: row = query token, column = key\n"
                "token, each row sums to 1, zeros above the diagonal (causal mask).\n"
                "The heatmap shows layer L (default 0): every head side by side, or one head\n"
@@ -27,7 +27,9 @@ static void usage(FILE *f) {
                "options:\n"
                "      --layer L          layer (0 .. n_layer - 1)\n"
                "      --head H           head (0 .. n_head - 1)\n"
-               "      --csv              layer,head,query,key,query_token,key_token,weight rows\n%s%s",
+               "      --csv              layer,head,query,key,query_token,key_token,weight rows\n"
+               "      --svg FILE         also write layer L's heatmaps (the heads shown) as SVG\n"
+               "                         to FILE ('-': stdout), token labels on both axes\n%s%s",
             cli_prompt_help, cli_common_help);
 }
 
@@ -140,10 +142,44 @@ static void csv_field(const char *s) {
     putchar('"');
 }
 
+/* --svg: the heads [h0, h1) of layer `layer` (a, (h1 - h0, n, n)) as
+ * heatmaps with the tokens on both axes (temper_svg_heatmap). */
+static int save_svg(const char *path, const temper_tokenizer *tok, const temper_token *ids, int n,
+                    const float *a, int layer, int h0, int h1) {
+    char (*lab)[64] = malloc((size_t)n * sizeof *lab);
+    const char **labels = malloc((size_t)n * sizeof *labels);
+    char (*ttl)[48] = malloc((size_t)(h1 - h0) * sizeof *ttl);
+    const char **titles = malloc((size_t)(h1 - h0) * sizeof *titles);
+    if (!lab || !labels || !ttl || !titles) {
+        free(lab), free(labels), free(ttl), free(titles);
+        cli_error("out of memory");
+        return 1;
+    }
+    for (int k = 0; k < n; k++) {
+        cli_an_token_label(tok, ids[k], 16, lab[k], sizeof lab[k]);
+        labels[k] = lab[k];
+    }
+    for (int h = h0; h < h1; h++) {
+        snprintf(ttl[h - h0], sizeof ttl[h - h0], "layer %d head %d", layer, h);
+        titles[h - h0] = ttl[h - h0];
+    }
+    char title[96];
+    if (h1 - h0 == 1) snprintf(title, sizeof title, "Attention, layer %d head %d (rows: queries, columns: keys)", layer, h0);
+    else snprintf(title, sizeof title, "Attention, layer %d, heads %d-%d (rows: queries, columns: keys)", layer, h0, h1 - 1);
+    temper_svg_heatmap_spec spec = {.values = a, .n_panels = h1 - h0, .rows = n, .cols = n,
+                                    .panel_titles = titles, .row_labels = labels, .col_labels = labels,
+                                    .title = title, .value_name = "attention weight"};
+    char *svg = NULL;
+    int len = temper_svg_heatmap(&spec, &svg);
+    free(lab), free(labels), free(ttl), free(titles);
+    return cli_svg_save(path, len, svg, "attention heatmap");
+}
+
 int cmd_attention(int argc, char **argv) {
     cli_common c = {0};
     long layer_arg = 0, head_arg = 0;
     bool has_layer = false, has_head = false, csv = false;
+    const char *svg_path = NULL;
     for (int i = 1; i < argc;) {
         const char *v;
         if (cli_flag(argv, &i, "-h", "--help")) {
@@ -165,6 +201,10 @@ int cmd_attention(int argc, char **argv) {
         }
         if (cli_flag(argv, &i, NULL, "--csv")) {
             csv = true;
+            continue;
+        }
+        if ((r = cli_svg_opt(&svg_path, &i, argc, argv)) != 0) {
+            if (r < 0) return 2;
             continue;
         }
         if ((r = cli_prompt_arg(&c, "attention", &i, argc, argv)) != 0) return r;
@@ -224,6 +264,8 @@ int cmd_attention(int argc, char **argv) {
         rc = cli_lib_error("attention", err);
         goto done;
     }
+    if (svg_path && (rc = save_svg(svg_path, tok, ids, n, attn + (size_t)h0 * n * n, l0, h0, h1)) != 0)
+        goto done;
     if (c.json) {
         temper_json_attention_doc d = {.model = c.model, .tok = tok, .ids = ids, .n = n,
                                        .n_layer = L, .n_head = H, .attn = attn, .layers = layers,

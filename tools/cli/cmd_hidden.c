@@ -14,14 +14,16 @@
 #include "cli.h"
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: temper hidden -m MODEL [--layer L] [--project pca|tsne|umap] [--json] TEXT\n\n"
+    fprintf(f, "usage: temper hidden -m MODEL [--layer L] [--project pca|tsne|umap] [--json] [--svg FILE] TEXT\n\n"
                "Hidden states per token and layer: 0 = embeddings (token + position),\n"
                "1 .. n_layer - 1 = after each block, n_layer = after the final layer norm\n"
                "(transformers' output_hidden_states). Without --layer: statistics of every\n"
                "layer; with --layer: statistics of each token of that layer. Negative L\n"
                "counts from the end (-1: the last).\n\n"
                "options:\n"
-               "      --layer L          one layer (0 .. n_layer)\n");
+               "      --layer L          one layer (0 .. n_layer)\n"
+               "      --svg FILE         also write the map as an SVG scatter plot labelled with\n"
+               "                         the tokens, coloured by position (PCA unless --project)\n");
     cli_project_help(f);
     fprintf(f, "%s%s", cli_prompt_help, cli_common_help);
 }
@@ -97,6 +99,39 @@ static void print_scatter(const double *proj, int n, int dims, const char *axis,
     printf("   %s1 %.3g%*s%s1 %.3g\n", axis, x0, gap > 1 ? gap : 1, "", axis, x1);
 }
 
+/* --svg: the 2-D map as a scatter plot labelled with the tokens, coloured
+ * by position (temper_svg_scatter). */
+static int save_svg(const char *path, const temper_project_info *info, int layer, int n, int C,
+                    const double *proj, const double *explained, char labels[][64]) {
+    const char **lab = malloc((size_t)n * sizeof *lab);
+    if (!lab) {
+        cli_error("out of memory");
+        return 1;
+    }
+    for (int k = 0; k < n; k++) lab[k] = labels[k];
+    const temper_project_params *p = &info->used;
+    char title[160], xn[64], yn[64];
+    if (p->method == TEMPER_PROJECT_PCA) {
+        snprintf(title, sizeof title, "PCA of layer %d (%d tokens x %d)", layer, n, C);
+        snprintf(xn, sizeof xn, "PC1 (%.1f%% of the variance)", 100 * explained[0]);
+        snprintf(yn, sizeof yn, "PC2 (%.1f%% of the variance)", 100 * explained[1]);
+    } else if (p->method == TEMPER_PROJECT_TSNE) {
+        snprintf(title, sizeof title, "t-SNE of layer %d (%d tokens x %d), perplexity %g, KL %.3f", layer, n, C,
+                 p->perplexity, info->kl_divergence);
+        snprintf(xn, sizeof xn, "t-SNE 1"), snprintf(yn, sizeof yn, "t-SNE 2");
+    } else {
+        snprintf(title, sizeof title, "UMAP of layer %d (%d tokens x %d), %d neighbours, min_dist %g, seed %llu",
+                 layer, n, C, p->n_neighbors, p->min_dist, (unsigned long long)p->seed);
+        snprintf(xn, sizeof xn, "UMAP 1"), snprintf(yn, sizeof yn, "UMAP 2");
+    }
+    temper_svg_scatter_spec spec = {.points = proj, .n = n, .labels = lab, .title = title, .x_name = xn,
+                                    .y_name = yn, .color_name = "position in the text"};
+    char *svg = NULL;
+    int len = temper_svg_scatter(&spec, &svg);
+    free(lab);
+    return cli_svg_save(path, len, svg, "scatter plot");
+}
+
 /* The map of layer `layer` as a table (token, coordinates) and a scatter
  * plot; PCA with its explained variance, t-SNE with its KL divergence,
  * UMAP with its curve. labels is scratch (n). */
@@ -151,6 +186,7 @@ int cmd_hidden(int argc, char **argv) {
     bool has_layer = false;
     cli_project pr;
     cli_project_init(&pr);
+    const char *svg_path = NULL;
     for (int i = 1; i < argc;) {
         const char *v;
         if (cli_flag(argv, &i, "-h", "--help")) {
@@ -169,9 +205,18 @@ int cmd_hidden(int argc, char **argv) {
             if (r < 0) return 2;
             continue;
         }
+        if ((r = cli_svg_opt(&svg_path, &i, argc, argv)) != 0) {
+            if (r < 0) return 2;
+            continue;
+        }
         if ((r = cli_prompt_arg(&c, "hidden", &i, argc, argv)) != 0) return r;
     }
+    if (svg_path && !pr.on) pr.on = true; /* PCA: a picture needs a map */
     if (cli_project_check(&pr) < 0) return 2;
+    if (svg_path && pr.p.n_components != 2) {
+        cli_error("--svg draws 2 dimensions: leave --n-components at 2");
+        return 2;
+    }
     const bool project = pr.on;
     const int K = pr.p.n_components;
     const char *mname = temper_project_method_name(pr.p.method);
@@ -235,6 +280,7 @@ int cmd_hidden(int argc, char **argv) {
     }
     const bool pca = project && pr.p.method == TEMPER_PROJECT_PCA && K == 2;
     for (int k = 0; k < n; k++) cli_an_token_label(tok, ids[k], 14, labels[k], sizeof labels[k]);
+    if (svg_path && (rc = save_svg(svg_path, &info, layer, n, C, proj, explained, labels)) != 0) goto done;
     int l0 = has_layer ? layer : 0, l1 = has_layer ? layer + 1 : L + 1;
 
     if (c.json) {

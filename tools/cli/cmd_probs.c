@@ -16,7 +16,7 @@
 #define TOKEN_MAX 1024 /* bytes of one token shown; longer ones are cut */
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: temper probs -m MODEL [--top N] [controls] [--json] PROMPT\n\n"
+    fprintf(f, "usage: temper probs -m MODEL [--top N] [controls] [--json] [--svg FILE] PROMPT\n\n"
                "The next-token probability table: rank, token (spaces shown as '\xE2\x90\xA3'),\n"
                "id, logit, probability and percentage, for the N most probable tokens.\n"
                "With decoding controls, \"p proc\" is each token's probability after them\n"
@@ -24,7 +24,10 @@ static void usage(FILE *f) {
                "as in softmax, top-k is off unless --top-k is given.\n\n"
                "options:\n"
                "  -k, --top N            rows to show (default 10; larger than the\n"
-               "                         vocabulary: all of it)\n\n"
+               "                         vocabulary: all of it)\n"
+               "      --svg FILE         also write the rows as probability bars (SVG; with\n"
+               "                         controls, the probability after them beside) to FILE\n"
+               "                         ('-': stdout)\n\n"
                "decoding controls (as in generate):\n%s\n"
                "common options:\n%s%s",
             cli_sampling_help, cli_prompt_help, cli_common_help);
@@ -119,8 +122,41 @@ static void print_table(const cli_common *c, const temper_tokenizer *tok, int n_
            d->n_vocab);
 }
 
+/* --svg: the rows' probabilities as bars, raw and (with controls) after
+ * them (temper_svg_bars). */
+static int save_svg(const char *path, const temper_tokenizer *tok, const temper_candidate *cands, int top,
+                    bool proc, const char *stages) {
+    int S = proc ? 2 : 1;
+    double *v = malloc((size_t)S * top * sizeof *v);
+    char (*lab)[64] = malloc((size_t)top * sizeof *lab);
+    const char **labels = malloc((size_t)top * sizeof *labels);
+    if (!v || !lab || !labels) {
+        free(v), free(lab), free(labels);
+        cli_error("out of memory");
+        return 1;
+    }
+    for (int r = 0; r < top; r++) {
+        char raw[TOKEN_MAX];
+        token_visible(tok, cands[r].id, raw, lab[r], sizeof lab[r]);
+        labels[r] = lab[r];
+        v[r] = exp(cands[r].logprob);
+        if (proc) v[top + r] = exp(cands[r].logprob_processed);
+    }
+    char after[300];
+    snprintf(after, sizeof after, "after the controls (%s)", stages);
+    const char *series[2] = {"probability", after};
+    temper_svg_bars_spec spec = {.values = v, .n_series = S, .n = top, .labels = labels,
+                                 .series_names = series, .title = "Next-token probabilities",
+                                 .value_name = "probability"};
+    char *svg = NULL;
+    int len = temper_svg_bars(&spec, &svg);
+    free(v), free(lab), free(labels);
+    return cli_svg_save(path, len, svg, "probability bars");
+}
+
 int cmd_probs(int argc, char **argv) {
     cli_common c = {0};
+    const char *svg_path = NULL;
     cli_sampling samp;
     cli_sampling_init(&samp);
     long top = 10;
@@ -140,6 +176,13 @@ int cmd_probs(int argc, char **argv) {
         if (r > 0) continue;
         if ((r = cli_opt(argv, argc, &i, "-k", "--top", &v)) != 0) {
             if (r < 0 || cli_parse_int_opt("--top", v, 1, INT32_MAX, &top) < 0) {
+                cli_sampling_free(&samp);
+                return 2;
+            }
+            continue;
+        }
+        if ((r = cli_svg_opt(&svg_path, &i, argc, argv)) != 0) {
+            if (r < 0) {
                 cli_sampling_free(&samp);
                 return 2;
             }
@@ -186,6 +229,7 @@ int cmd_probs(int argc, char **argv) {
         rc = cli_lib_error("the next-token table", err);
         goto done;
     }
+    if (svg_path && (rc = save_svg(svg_path, tok, cands, (int)top, sampler != NULL, stages)) != 0) goto done;
     if (c.json) print_json(&c, tok, ids, n_ids, cands, (int)top, &info, sampler ? stages : NULL);
     else print_table(&c, tok, n_ids, cands, (int)top, &info, sampler != NULL, stages);
 done:

@@ -17,7 +17,7 @@
 static void usage(FILE *f) {
     fprintf(f,
             "usage: temper softmax --logits L1,L2,... [--tokens T1,T2,...]\n"
-            "                      [--temp T | --temps T1,T2,...] [filters] [--json]\n\n"
+            "                      [--temp T | --temps T1,T2,...] [filters] [--json] [--svg FILE]\n\n"
             "The softmax of a list of logits at one or several temperatures:\n"
             "token, logit, logit / T, probability, and the probability after the\n"
             "filters, with a bar. A logit may be -inf (a banned token).\n"
@@ -36,6 +36,8 @@ static void usage(FILE *f) {
             "                            of `temper generate`\n"
             "  --bar N                   bar width in columns (default 20; 0: none)\n"
             "  --json                    one JSON object on stdout\n"
+            "  --svg FILE                also write the probabilities (after the filters) as\n"
+            "                            bars, one colour per temperature, to FILE (SVG)\n"
             "  -h, --help                this help\n\n"
             "filters and order (as in generate):\n%s",
             cli_sampling_help);
@@ -54,6 +56,7 @@ typedef struct sm_args {
     unsigned long long seed;
     long bar;
     bool json;
+    const char *svg;     /* --svg FILE */
 } sm_args;
 
 /* One temperature's columns, all (n). */
@@ -257,6 +260,32 @@ static void free_args(sm_args *a) {
     cli_sampling_free(&a->samp);
 }
 
+/* --svg: each temperature's probabilities after the filters as bars
+ * (temper_svg_bars). */
+static int save_svg(const sm_args *a, const sm_table *tabs) {
+    double *v = malloc((size_t)a->n_temps * a->n * sizeof *v);
+    char (*names)[300] = malloc((size_t)a->n_temps * sizeof *names);
+    const char **series = malloc((size_t)a->n_temps * sizeof *series);
+    if (!v || !names || !series) {
+        free(v), free(names), free(series);
+        cli_error("out of memory");
+        return 1;
+    }
+    for (int k = 0; k < a->n_temps; k++) {
+        memcpy(v + (size_t)k * a->n, tabs[k].proc, (size_t)a->n * sizeof *v);
+        snprintf(names[k], sizeof names[k], "T = %g%s%s", tabs[k].t, tabs[k].samplers[0] ? ", " : "",
+                 tabs[k].samplers);
+        series[k] = names[k];
+    }
+    temper_svg_bars_spec spec = {.values = v, .n_series = a->n_temps, .n = a->n,
+                                 .labels = (const char *const *)a->names, .series_names = series,
+                                 .title = "Softmax with temperature", .value_name = "probability"};
+    char *svg = NULL;
+    int len = temper_svg_bars(&spec, &svg);
+    free(v), free(names), free(series);
+    return cli_svg_save(a->svg, len, svg, "probability bars");
+}
+
 int cmd_softmax(int argc, char **argv) {
     sm_args a;
     memset(&a, 0, sizeof a);
@@ -276,6 +305,10 @@ int cmd_softmax(int argc, char **argv) {
         }
         if (cli_flag(argv, &i, NULL, "--json")) {
             a.json = true;
+            continue;
+        }
+        if ((r = cli_svg_opt(&a.svg, &i, argc, argv)) != 0) {
+            if (r < 0) goto out;
             continue;
         }
         if ((r = cli_sampling_opt(&a.samp, &i, argc, argv)) != 0) {
@@ -384,6 +417,7 @@ int cmd_softmax(int argc, char **argv) {
         }
         rc = compute(&a, tb);
     }
+    if (rc == 0 && a.svg) rc = save_svg(&a, tabs);
     if (rc == 0) {
         if (a.json) {
             print_json(&a, tabs);

@@ -16,6 +16,7 @@ from .model import Context, Model, Tokenizer, pca, project, project_parameters
 from .results import (Attention, GeneratedToken, Generation, NextTokenTable, Perplexity,
                       PowerSample, Score, ScorePair, ScorePairs, Sequence, StreamedToken)
 from .row import Processed, process, softmax
+from . import svg
 
 from ._lib import lib as _clib
 __version__ = _clib.temper_version().decode()

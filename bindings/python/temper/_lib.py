@@ -204,6 +204,24 @@ class ProjectParam(Structure):
                 ("offset", c_size_t)]
 
 
+class SvgHeatmapSpec(Structure):
+    _fields_ = [("values", POINTER(c_float)), ("n_panels", c_int), ("rows", c_int), ("cols", c_int),
+                ("vmax", c_double), ("panel_titles", POINTER(c_char_p)), ("row_labels", POINTER(c_char_p)),
+                ("col_labels", POINTER(c_char_p)), ("title", c_char_p), ("value_name", c_char_p)]
+
+
+class SvgBarsSpec(Structure):
+    _fields_ = [("values", POINTER(c_double)), ("n_series", c_int), ("n", c_int),
+                ("labels", POINTER(c_char_p)), ("series_names", POINTER(c_char_p)), ("title", c_char_p),
+                ("value_name", c_char_p)]
+
+
+class SvgScatterSpec(Structure):
+    _fields_ = [("points", POINTER(c_double)), ("n", c_int), ("labels", POINTER(c_char_p)),
+                ("colors", POINTER(c_double)), ("title", c_char_p), ("x_name", c_char_p), ("y_name", c_char_p),
+                ("color_name", c_char_p)]
+
+
 class PullProgress(Structure):
     _fields_ = [("event", c_int), ("repo", c_char_p), ("file", c_char_p), ("file_index", c_int),
                 ("n_files", c_int), ("file_done", c_uint64), ("file_total", c_uint64),
@@ -234,6 +252,8 @@ STRUCTS = {
     "temper_perplexity_result": PerplexityResult, "temper_pull_progress": PullProgress,
     "temper_pull_params": PullParams, "temper_project_params": ProjectParams,
     "temper_project_info": ProjectInfo, "temper_project_param": ProjectParam,
+    "temper_svg_heatmap_spec": SvgHeatmapSpec, "temper_svg_bars_spec": SvgBarsSpec,
+    "temper_svg_scatter_spec": SvgScatterSpec,
 }
 
 P = POINTER
@@ -305,6 +325,9 @@ PROTOS = {
     "temper_pca": (c_int, [P(c_float), c_int, c_int, c_int, P(c_double), P(c_double)]),
     "temper_threadpool_new": (c_int, [c_int, P(c_void_p)]),
     "temper_threadpool_free": (None, [c_void_p]),
+    "temper_svg_heatmap": (c_int, [P(SvgHeatmapSpec), P(c_void_p)]),
+    "temper_svg_bars": (c_int, [P(SvgBarsSpec), P(c_void_p)]),
+    "temper_svg_scatter": (c_int, [P(SvgScatterSpec), P(c_void_p)]),
     "temper_project_default_params": (ProjectParams, []),
     "temper_project": (c_int, [P(c_float), c_int, c_int, P(ProjectParams), P(c_double), P(c_double),
                                P(ProjectInfo)]),
