@@ -85,7 +85,10 @@ TEMPER__AVX2 void temper__quantize_x_q8_avx2(int8_t *xq, float *xd, const float 
 }
 
 /* Tiles of TB activation rows x CB weight rows (TB CB = 8 f32
- * accumulators of 8 lanes, reduced together at the end). */
+ * accumulators of 8 lanes, reduced together at the end), over groups of 8
+ * blocks: the 8 blocks' scale products dw dx of each (row, weight row)
+ * pair are made by one f16 conversion and one multiply (the same f32
+ * product as one at a time), then broadcast from memory per block. */
 #define TEMPER__Q8_TILES(NAME, ATTR, DOT)                                                                        \
     ATTR static inline __attribute__((always_inline)) void NAME(float *out, int ldo, const int8_t *xq,          \
                                                                const float *xd, int T, const temper__mat *w,    \
@@ -94,6 +97,7 @@ TEMPER__AVX2 void temper__quantize_x_q8_avx2(int8_t *xq, float *xd, const float 
         const int K = w->K, nb = K / 32, CB = 8 / TB;                                                           \
         const size_t rb = temper__q8_row_bytes(K);                                                              \
         const int8_t *qbase = w->data;                                                                          \
+        float sc[8][8] __attribute__((aligned(32))); /* (t, c) pair -> scales of 8 blocks */                   \
         for (int n = n0; n < n1; n += CB) {                                                                     \
             int cb = n1 - n < CB ? n1 - n : CB;                                                                 \
             const int8_t *qr[8];                                                                                \
@@ -108,21 +112,33 @@ TEMPER__AVX2 void temper__quantize_x_q8_avx2(int8_t *xq, float *xd, const float 
                 _Pragma("GCC unroll 4") for (int t = 0; t < TB; t++) row[t] = (size_t)(t0 + (t < tb ? t : tb - 1)); \
                 __m256 acc[8];                                                                                  \
                 _Pragma("GCC unroll 8") for (int i = 0; i < 8; i++) acc[i] = _mm256_setzero_ps();               \
-                for (int b = 0; b < nb; b++) {                                                                  \
-                    __m256i xa[4], xs[4];                                                                       \
-                    __m256 xdv[4];                                                                              \
-                    _Pragma("GCC unroll 4") for (int t = 0; t < TB; t++) {                                      \
-                        xs[t] = _mm256_loadu_si256((const __m256i *)(xq + row[t] * K + 32 * b));                \
-                        xa[t] = _mm256_abs_epi8(xs[t]);                                                         \
-                        xdv[t] = _mm256_set1_ps(xd[row[t] * nb + b]);                                           \
-                    }                                                                                           \
-                    _Pragma("GCC unroll 8") for (int c = 0; c < CB; c++) {                                      \
-                        __m256i wv = _mm256_loadu_si256((const __m256i *)(qr[c] + 32 * b));                     \
-                        __m256 ws = _mm256_set1_ps(_cvtsh_ss(dr[c][b]));                                            \
+                for (int b0 = 0; b0 < nb; b0 += 8) {                                                            \
+                    const int nbk = nb - b0 < 8 ? nb - b0 : 8;                                                  \
+                    _Pragma("GCC unroll 4") for (int t = 0; t < TB; t++)                                        \
+                        _Pragma("GCC unroll 8") for (int c = 0; c < CB; c++) {                                  \
+                            if (nbk == 8)                                                                       \
+                                _mm256_store_ps(sc[CB * t + c],                                                 \
+                                    _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(dr[c] + b0))), \
+                                                  _mm256_loadu_ps(xd + row[t] * nb + b0)));                     \
+                            else                                                                                \
+                                for (int j = 0; j < nbk; j++)                                                   \
+                                    sc[CB * t + c][j] = _cvtsh_ss(dr[c][b0 + j]) * xd[row[t] * nb + b0 + j];    \
+                        }                                                                                       \
+                    for (int j = 0; j < nbk; j++) {                                                             \
+                        const int b = b0 + j;                                                                   \
+                        __m256i xa[4], xs[4];                                                                   \
                         _Pragma("GCC unroll 4") for (int t = 0; t < TB; t++) {                                  \
-                            __m256i dot = DOT(xa[t], _mm256_sign_epi8(wv, xs[t])); /* sign of x onto w */        \
-                            acc[CB * t + c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(ws, xdv[t]), \
-                                                              acc[CB * t + c]);                                 \
+                            xs[t] = _mm256_loadu_si256((const __m256i *)(xq + row[t] * K + 32 * b));            \
+                            xa[t] = _mm256_abs_epi8(xs[t]);                                                     \
+                        }                                                                                       \
+                        _Pragma("GCC unroll 8") for (int c = 0; c < CB; c++) {                                  \
+                            __m256i wv = _mm256_loadu_si256((const __m256i *)(qr[c] + 32 * b));                 \
+                            _Pragma("GCC unroll 4") for (int t = 0; t < TB; t++) {                              \
+                                __m256i dot = DOT(xa[t], _mm256_sign_epi8(wv, xs[t])); /* sign of x onto w */    \
+                                acc[CB * t + c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot),                      \
+                                                                  _mm256_broadcast_ss(&sc[CB * t + c][j]),      \
+                                                                  acc[CB * t + c]);                             \
+                            }                                                                                   \
                         }                                                                                       \
                     }                                                                                           \
                 }                                                                                               \
