@@ -81,8 +81,8 @@ def available():
 
 
 def how_to_enable():
-    return ("llama.cpp side by side: not set up (run bench/llama_cpp.py setup once: it needs npm, git, cmake "
-            "and a C++ compiler, and builds llama.cpp under build/llama.cpp/)")
+    return ("llama.cpp side by side: not set up (run bench/llama_cpp.py setup once: it needs npm, git and g++ "
+            "(cmake with LLAMA_CPP_CMAKE=1), and builds llama.cpp under build/llama.cpp/; then make bench)")
 
 
 # ---- setup --------------------------------------------------------------
