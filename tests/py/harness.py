@@ -28,6 +28,22 @@ PY = "/usr/bin/python3"
 sys.path.insert(0, os.path.join(ROOT, "tests", "ref"))
 
 
+def import_temper():
+    """The Python binding (bindings/python) on this build's libtemper.so. Under a sanitizer build the
+    script first runs again with libasan and libubsan preloaded: they must be loaded before the library."""
+    if "san" in BUILD_NAME and "libasan" not in os.environ.get("LD_PRELOAD", ""):
+        libs = [subprocess.run(["cc", f"-print-file-name={n}"], capture_output=True, text=True).stdout.strip()
+                for n in ("libasan.so", "libubsan.so")]
+        env = dict(os.environ, LD_PRELOAD=" ".join(libs),
+                   ASAN_OPTIONS="detect_leaks=0:" + os.environ.get("ASAN_OPTIONS", ""))
+        sys.stdout.flush()
+        os.execve(sys.executable, [sys.executable] + sys.argv, env)
+    sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
+    os.environ.setdefault("TEMPER_LIB", os.path.join(BUILD, "libtemper.so"))
+    import temper
+    return temper
+
+
 def tool(name):
     """Path of a test tool built from tests/tools/NAME.c."""
     return os.path.join(BUILD, "tests", name)

@@ -45,27 +45,12 @@ import sys
 import numpy as np
 
 import harness
-from harness import check, summary, BUILD, ROOT
+from harness import check, summary, ROOT
 
 SAN = "san" in harness.BUILD_NAME
 
 
-def sanitized():
-    if not SAN or "libasan" in os.environ.get("LD_PRELOAD", ""):
-        return
-    libs = [subprocess.run(["cc", f"-print-file-name={n}"], capture_output=True, text=True).stdout.strip()
-            for n in ("libasan.so", "libubsan.so")]
-    env = dict(os.environ, LD_PRELOAD=" ".join(libs),
-               ASAN_OPTIONS="detect_leaks=0:" + os.environ.get("ASAN_OPTIONS", ""))
-    sys.stdout.flush()
-    os.execve(sys.executable, [sys.executable] + sys.argv, env)
-
-
-if __name__ == "__main__":
-    sanitized()
-sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
-os.environ.setdefault("TEMPER_LIB", os.path.join(BUILD, "libtemper.so"))
-import temper  # noqa: E402
+temper = harness.import_temper()  # under build-san: runs again with the sanitizers preloaded
 from sklearn.datasets import make_blobs  # noqa: E402
 from sklearn.manifold import TSNE, trustworthiness  # noqa: E402
 

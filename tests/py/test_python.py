@@ -29,23 +29,7 @@ from harness import check, check_close, check_same, summary, BUILD, ROOT, TEMPER
 SAN = "san" in harness.BUILD_NAME
 
 
-def sanitized():
-    """Under build-san, run again with libasan and libubsan preloaded."""
-    if not SAN or "libasan" in os.environ.get("LD_PRELOAD", ""):
-        return
-    libs = [subprocess.run(["cc", f"-print-file-name={n}"], capture_output=True, text=True).stdout.strip()
-            for n in ("libasan.so", "libubsan.so")]
-    env = dict(os.environ, LD_PRELOAD=" ".join(libs),
-               ASAN_OPTIONS="detect_leaks=0:" + os.environ.get("ASAN_OPTIONS", ""))
-    sys.stdout.flush()
-    os.execve(sys.executable, [sys.executable] + sys.argv, env)
-
-
-if __name__ == "__main__":
-    sanitized()  # before the library is loaded
-sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
-os.environ.setdefault("TEMPER_LIB", os.path.join(BUILD, "libtemper.so"))
-import temper  # noqa: E402
+temper = harness.import_temper()  # under build-san: runs again with the sanitizers preloaded
 from temper import _lib  # noqa: E402
 
 STORIES = os.path.join(ROOT, "models", "stories260K")
@@ -391,9 +375,6 @@ def test_threads(m):
 
 
 def test_lifetime():
-    import ctypes
-    freed = []
-    real = _lib.lib.temper_context_free
     m = temper.Model(STORIES)
     c = m.context()
     c.eval(m.tokenize("Lily"))

@@ -28,28 +28,13 @@ import xml.etree.ElementTree as ET
 import numpy as np
 
 import harness
-from harness import check, summary, BUILD, ROOT, TEMPER
+from harness import check, summary, TEMPER
 
 SAN = "san" in harness.BUILD_NAME
 NS = "{http://www.w3.org/2000/svg}"
 
 
-def sanitized():
-    if not SAN or "libasan" in os.environ.get("LD_PRELOAD", ""):
-        return
-    libs = [subprocess.run(["cc", f"-print-file-name={n}"], capture_output=True, text=True).stdout.strip()
-            for n in ("libasan.so", "libubsan.so")]
-    env = dict(os.environ, LD_PRELOAD=" ".join(libs),
-               ASAN_OPTIONS="detect_leaks=0:" + os.environ.get("ASAN_OPTIONS", ""))
-    sys.stdout.flush()
-    os.execve(sys.executable, [sys.executable] + sys.argv, env)
-
-
-if __name__ == "__main__":
-    sanitized()
-sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
-os.environ.setdefault("TEMPER_LIB", os.path.join(BUILD, "libtemper.so"))
-import temper  # noqa: E402
+temper = harness.import_temper()  # under build-san: runs again with the sanitizers preloaded
 
 TMP = tempfile.mkdtemp(prefix="temper-svg-")
 TEXT = "The cat sat on the mat"
@@ -100,7 +85,6 @@ def test_attention():
         ok = len(cells) == w.size
         worst = max(worst, float(np.max(np.abs(got - w)))) if ok else 1.0
     check("attention --svg: every cell's value is the JSON weight (1e-6)", worst <= 1e-6, worst)
-    n = len(d["tokens"])
     rows = texts(panels[0], "row-label")
     want = [t.replace("\u2581", "\u2423") for t in d["tokens"]]
     check("attention --svg: row and column labels are the tokens", rows == want
