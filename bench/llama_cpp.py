@@ -7,6 +7,8 @@
                                  # llama-batched-bench (see below)
     bench/llama_cpp.py           # the ratio table (make bench runs this when
                                  # the setup is done)
+    bench/llama_cpp.py setup-server  # llama-server for bench/serve.py: a
+                                 # cmake build of the tree (its web UI off)
 
 Two ways to get llama.cpp's binaries. Default: the CPU libraries that
 node-llama-cpp publishes for the same release (@node-llama-cpp/linux-x64:
@@ -82,7 +84,8 @@ def available():
 
 def how_to_enable():
     return ("llama.cpp side by side: not set up (run bench/llama_cpp.py setup once: it needs npm, git and g++ "
-            "(cmake with LLAMA_CPP_CMAKE=1), and builds llama.cpp under build/llama.cpp/; then make bench)")
+            "(cmake with LLAMA_CPP_CMAKE=1), and builds llama.cpp under build/llama.cpp/; then make bench; "
+            "bench/llama_cpp.py setup-server also builds llama-server for bench/serve.py)")
 
 
 # ---- setup --------------------------------------------------------------
@@ -361,9 +364,30 @@ def table(th, rows):
              if os.environ.get("LLAMA_CPU_VARIANT") else ""))
 
 
-def main():
-    if len(sys.argv) > 1 and sys.argv[1] == "setup":
+SERVER_BUILD = os.path.join(ROOT, "server-build")
+
+
+def server_tool():
+    """llama-server (for bench/serve.py): LLAMA_SERVER, or the one `setup-server` builds."""
+    return os.environ.get("LLAMA_SERVER") or os.path.join(SERVER_BUILD, "bin", "llama-server")
+
+
+def setup_server():
+    """llama-server needs the whole tree (mtmd, cpp-httplib), so a cmake build of it, CPU only with
+    llama.cpp's defaults (GGML_NATIVE), without its web UI, curl or OpenSSL (a long build: ~15 min on 2
+    cores)."""
+    if not os.path.isdir(os.path.join(SRC, ".git")):
         setup()
+    subprocess.run(["cmake", "-S", SRC, "-B", SERVER_BUILD, "-DCMAKE_BUILD_TYPE=Release", "-DLLAMA_CURL=OFF",
+                    "-DLLAMA_OPENSSL=OFF", "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_SERVER=ON",
+                    "-DLLAMA_BUILD_UI=OFF", "-DLLAMA_USE_PREBUILT_UI=OFF"], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(["cmake", "--build", SERVER_BUILD, "-j2", "--target", "llama-server"], check=True)
+    print("setup-server: ok (%s)" % server_tool())
+
+
+def main():
+    if len(sys.argv) > 1 and sys.argv[1] in ("setup", "setup-server"):
+        (setup if sys.argv[1] == "setup" else setup_server)()
         return 0
     if not available():
         print(how_to_enable())

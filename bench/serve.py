@@ -8,12 +8,18 @@ max_tokens fixed, ignore_eos, different seeds) one after the other; the
 run at C streams has C clients and 2 x C requests. Time to first token is
 from sending the request to its first SSE event; per-token latency is the
 time between two events of one stream. A model of the real GPT-2 124M
-shape (random weights, tests/ref/make_model.py) unless MODEL is given;
-`llama-server --parallel N` on the same shapes when LLAMA_SERVER names
-its binary and LLAMA_MODEL its GGUF (not on CI machines). Numbers, not
-assertions.
+shape (random weights, tests/ref/make_model.py) unless MODEL is given.
 
-env: BUILD (build), MODEL, STREAMS ("1 4 8 16"), TOKENS (64), THREADS (2)
+When llama.cpp's server is built (`bench/llama_cpp.py setup-server`, or
+LLAMA_SERVER names a binary), `llama-server --parallel N` runs beside
+`temper serve` on the same weights (the GGUF that bench/llama_cpp.py writes
+from the same random-weight folder), both started once with as many slots
+as the largest stream count, the same client against each, alternating at
+every stream count, and the aggregate tokens/s ratio is printed. Numbers,
+not assertions.
+
+env: BUILD (build), MODEL, STREAMS ("1 4 8 16"), TOKENS (64), THREADS (2),
+     LLAMA_SERVER
 """
 import http.client
 import json
@@ -24,6 +30,10 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import llama_cpp  # noqa: E402  (the GGUF of the same weights, llama-server's path)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("BUILD", "build")
@@ -34,9 +44,17 @@ THREADS = os.environ.get("THREADS", "2")
 PROMPT = "Once upon a time, in a small village by the sea, there lived"
 
 
+def llama_server():
+    """llama-server's binary when it is built and no MODEL is given (the GGUF needs the same weights)."""
+    b = llama_cpp.server_tool()
+    return b if os.access(b, os.X_OK) and not os.environ.get("MODEL") else None
+
+
 def model():
     if os.environ.get("MODEL"):
         return os.environ["MODEL"]
+    if llama_server():
+        return llama_cpp.gguf_path("f32")[0]
     sys.path.insert(0, os.path.join(REPO, "tests", "py"))
     os.environ.setdefault("TEMPER_BUILD", BUILD)
     import harness
@@ -54,6 +72,27 @@ def start(m, parallel):
         if "ready" in line:
             break
     return p, port
+
+
+def start_llama(gguf, parallel):
+    """llama-server on a free port, its context split between the slots (prompt + TOKENS each)."""
+    with socket.socket() as so:
+        so.bind(("127.0.0.1", 0))
+        port = so.getsockname()[1]
+    p = subprocess.Popen([llama_server(), "-m", gguf, "--host", "127.0.0.1", "--port", str(port), "-t", THREADS,
+                          "-np", str(parallel), "-c", str(parallel * (TOKENS + 64))],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(600):
+        try:
+            if urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2).status == 200:
+                return p, port
+        except OSError:
+            pass
+        if p.poll() is not None:
+            break
+        time.sleep(0.2)
+    p.kill()
+    raise SystemExit("bench/serve.py: llama-server did not start (run it by hand: %s -m %s)" % (llama_server(), gguf))
 
 
 def one(port, seed, out):
@@ -103,7 +142,7 @@ def run(port, streams):
     wall = time.perf_counter() - t0
     ttft = sorted(tm[0] - s for s, tm in results if tm)
     gaps = sorted(b - a for _, tm in results for a, b in zip(tm, tm[1:]))
-    toks = sum(len(tm) for _, tm in results)
+    toks = sum(min(len(tm), TOKENS) for _, tm in results)  # a last event may carry no token
 
     def pct(v, q):
         return v[min(len(v) - 1, int(q * len(v)))] * 1e3 if v else float("nan")
@@ -118,23 +157,43 @@ def cli_tok_s(m):
     return t["n_generated"] / (t["prompt_seconds"] + t["decode_seconds"])
 
 
+def row(name, r):
+    print(f"{name:<13} {r['streams']:>7} {r['req_s']:>7.2f} {r['tok_s']:>8.1f} {r['ttft50']:>9.1f} {r['ttft99']:>9.1f} "
+          f"{r['tpot50']:>8.2f} {r['tpot99']:>8.2f}", flush=True)
+
+
 def main():
     m = model()
+    server = llama_server()
     print(f"model {m}, {TOKENS} tokens per request, {THREADS} threads")
-    print(f"{'streams':>7} {'req/s':>7} {'tok/s':>8} {'TTFT p50':>9} {'TTFT p99':>9} {'tok p50':>8} {'tok p99':>8}  (ms)")
+    if not server:
+        print("llama-server beside it: not built (bench/llama_cpp.py setup-server)" if not os.environ.get("MODEL")
+              else "llama-server beside it: only on the bench's own model (MODEL is given)")
+    print(f"{'server':<13} {'streams':>7} {'req/s':>7} {'tok/s':>8} {'TTFT p50':>9} {'TTFT p99':>9} "
+          f"{'tok p50':>8} {'tok p99':>8}  (ms)")
     p, port = start(m, max(STREAMS))
-    single = None
+    lp = lport = None
+    ratios = {}
     try:
-        run(port, 1)  # warm up
+        if server:
+            lp, lport = start_llama(llama_cpp.gguf_path("f32")[1], max(STREAMS))
+            run(lport, 1)  # warm up
+        run(port, 1)
         for s in STREAMS:
             r = run(port, s)
-            if s == 1:
-                single = r["tok_s"]
-            print(f"{r['streams']:>7} {r['req_s']:>7.2f} {r['tok_s']:>8.1f} {r['ttft50']:>9.1f} {r['ttft99']:>9.1f} "
-                  f"{r['tpot50']:>8.2f} {r['tpot99']:>8.2f}")
+            row("temper serve", r)
+            if server:
+                lr = run(lport, s)
+                row("llama-server", lr)
+                ratios[s] = r["tok_s"] / lr["tok_s"]
     finally:
-        p.terminate()
-        p.wait()
+        for q in (p, lp):
+            if q:
+                q.terminate()
+                q.wait()
+    if ratios:
+        print("aggregate tokens/s, temper serve / llama-server: " +
+              ", ".join(f"{s} streams {x:.2f}x" for s, x in ratios.items()))
     # one stream against `temper generate`, alternating, 3 rounds (the machine is shared)
     ratios = []
     for _ in range(3):
@@ -148,9 +207,6 @@ def main():
         ratios.append(srv / cli)
     print(f"one stream / temper generate (prompt + decode, tokens/s): "
           f"{statistics.median(ratios):.3f} (median of {', '.join('%.3f' % r for r in ratios)})")
-    if os.environ.get("LLAMA_SERVER"):
-        print("llama-server comparison: run it with --parallel N on LLAMA_MODEL and the same client "
-              "(not automated here)")
     return 0
 
 

@@ -1265,6 +1265,14 @@ TEMPER_API int temper_perplexity(temper_context *ctx,
                                  temper_ppl_window *windows, int cap,
                                  double *token_nll);
 
+/* Summary statistics of the n values of x (n >= 1), e.g. one token's hidden
+ * state or a whole layer, computed in double: min, max, mean, std
+ * (population, numpy's default) and the Euclidean norm. */
+typedef struct temper_stats {
+    double min, max, mean, std, norm;
+} temper_stats;
+TEMPER_API temper_stats temper_vector_stats(const float *x, size_t n);
+
 /* Principal component analysis of n points of dim values (x: (n, dim),
  * e.g. one layer of hidden states), as scikit-learn's
  * PCA(n_components=k).fit_transform(x): the columns are centred, proj

@@ -141,30 +141,7 @@ void temper_json_attention(temper_json *j, const temper_json_attention_doc *d) {
     temper_json_obj_end(j);
 }
 
-/* min, max, mean, std (population, numpy's default) and the Euclidean
- * norm of x (n), in double. */
-typedef struct stats {
-    double min, max, mean, std, norm;
-} stats;
-
-static stats stats_of(const float *x, size_t n) {
-    stats s = {.min = INFINITY, .max = -INFINITY};
-    double sum = 0, sq = 0;
-    for (size_t i = 0; i < n; i++) {
-        s.min = fmin(s.min, x[i]), s.max = fmax(s.max, x[i]);
-        sum += x[i];
-    }
-    s.mean = sum / (double)n;
-    for (size_t i = 0; i < n; i++) {
-        sq += ((double)x[i] - s.mean) * ((double)x[i] - s.mean);
-        s.norm += (double)x[i] * x[i];
-    }
-    s.std = sqrt(sq / (double)n);
-    s.norm = sqrt(s.norm);
-    return s;
-}
-
-static void stats_keys(temper_json *j, const stats *s, bool norm) {
+static void stats_keys(temper_json *j, const temper_stats *s, bool norm) {
     temper_json_key(j, "min"), temper_json_double(j, s->min);
     temper_json_key(j, "max"), temper_json_double(j, s->max);
     temper_json_key(j, "mean"), temper_json_double(j, s->mean);
@@ -182,13 +159,13 @@ void temper_json_hidden(temper_json *j, const temper_json_hidden_doc *d) {
     temper_json_key(j, "layers"), temper_json_arr_begin(j);
     for (int l = d->layer_begin; l < d->layer_end; l++) {
         const float *x = d->hidden + (size_t)l * n * C; /* (n, C) */
-        stats s = stats_of(x, (size_t)n * C);
+        temper_stats s = temper_vector_stats(x, (size_t)n * C);
         temper_json_obj_begin(j);
         temper_json_key(j, "layer"), temper_json_int(j, l);
         stats_keys(j, &s, false);
         temper_json_key(j, "token_stats"), temper_json_arr_begin(j);
         for (int k = 0; k < n; k++) {
-            stats t = stats_of(x + (size_t)k * C, (size_t)C);
+            temper_stats t = temper_vector_stats(x + (size_t)k * C, (size_t)C);
             temper_json_obj_begin(j);
             stats_keys(j, &t, true);
             temper_json_obj_end(j);

@@ -828,8 +828,15 @@ def test_disconnect_and_queue():
         waiting = [None]
         th = threading.Thread(target=one_request, args=(s, {"prompt": "Hi", "max_tokens": 2}, waiting, 0))
         th.start()
-        time.sleep(0.5)
-        st, hd, r = s.post("/v1/completions", {"prompt": "Hi", "max_tokens": 2})
+        # wait until it is queued (a fixed sleep raced with a slow, sanitized server: the next request
+        # was queued instead and waited for the 4000-token stream)
+        deadline, metrics = time.time() + 30, ""
+        while time.time() < deadline and "llamacpp:requests_deferred 1" not in metrics:
+            time.sleep(0.05)
+            metrics = s.get("/metrics")[2]
+        check("one request waits for the slot", "llamacpp:requests_deferred 1" in metrics and
+              "llamacpp:requests_processing 1" in metrics, metrics)
+        st, hd, r = s.post("/v1/completions", {"prompt": "Hi", "max_tokens": 2}, timeout=30)
         check("queue full: 503 with Retry-After", st == 503 and hd.get("Retry-After") == "1" and
               r["error"]["code"] == "queue_full", (st, hd, r))
         t1 = time.time()

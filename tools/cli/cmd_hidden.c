@@ -28,28 +28,6 @@ static void usage(FILE *f) {
     fprintf(f, "%s%s", cli_prompt_help, cli_common_help);
 }
 
-typedef struct hstats {
-    double min, max, mean, std, norm; /* std: population (numpy's default) */
-} hstats;
-
-/* Statistics of x (n); norm = the Euclidean norm. */
-static hstats stats_of(const float *x, size_t n) {
-    hstats s = {.min = INFINITY, .max = -INFINITY};
-    double sum = 0, sq = 0;
-    for (size_t i = 0; i < n; i++) {
-        s.min = fmin(s.min, x[i]), s.max = fmax(s.max, x[i]);
-        sum += x[i];
-    }
-    s.mean = sum / (double)n;
-    for (size_t i = 0; i < n; i++) {
-        sq += ((double)x[i] - s.mean) * ((double)x[i] - s.mean);
-        s.norm += (double)x[i] * x[i];
-    }
-    s.std = sqrt(sq / (double)n);
-    s.norm = sqrt(s.norm);
-    return s;
-}
-
 #define PLOT_W 64
 #define PLOT_H 20
 
@@ -304,9 +282,9 @@ int cmd_hidden(int argc, char **argv) {
         printf("%5s  %10s  %10s  %10s  %10s  %12s\n", "layer", "min", "max", "mean", "std", "mean norm");
         for (int l = 0; l <= L; l++) {
             const float *x = hidden + (size_t)l * n * C;
-            hstats s = stats_of(x, (size_t)n * C);
+            temper_stats s = temper_vector_stats(x, (size_t)n * C);
             double norm = 0;
-            for (int k = 0; k < n; k++) norm += stats_of(x + (size_t)k * C, (size_t)C).norm;
+            for (int k = 0; k < n; k++) norm += temper_vector_stats(x + (size_t)k * C, (size_t)C).norm;
             printf("%5d  %10.3f  %10.3f  %10.3f  %10.3f  %12.3f\n", l, s.min, s.max, s.mean, s.std,
                    norm / n);
         }
@@ -315,7 +293,7 @@ int cmd_hidden(int argc, char **argv) {
         printf("%4s  %-14s %7s  %9s  %9s  %9s  %9s  %10s\n", "#", "token", "id", "min", "max", "mean",
                "std", "norm");
         for (int k = 0; k < n; k++) {
-            hstats t = stats_of(hidden + ((size_t)layer * n + k) * C, (size_t)C);
+            temper_stats t = temper_vector_stats(hidden + ((size_t)layer * n + k) * C, (size_t)C);
             int pad = 14 - cli_display_width(labels[k]);
             printf("%4d  %s%*s %7d  %9.3f  %9.3f  %9.3f  %9.3f  %10.3f\n", k, labels[k],
                    pad > 0 ? pad : 0, "", ids[k], t.min, t.max, t.mean, t.std, t.norm);
