@@ -402,21 +402,19 @@ static int parse_completion(srv_server *s, const cJSON *body, srv_job *j, lc_job
 }
 
 srv_job *srv_lc_job(srv_server *s, const char *text, size_t len, int fd, srv_error *e) {
-    cJSON *body = srv_parse_body(text, len, e);
-    srv_job *j = body ? srv_job_new(s, &plain_ops) : NULL;
+    cJSON *body;
     /* the state and the samplers string in one block (the job frees user) */
-    lc_job *o = j ? calloc(1, sizeof *o + 512) : NULL;
-    if (body && (!j || !o)) srv_fail(e, 500, NULL, "out of memory");
-    if (o) j->user = o;
-    int rc = e->status ? -1 : parse_completion(s, body, j, o, (char *)(o + 1), 512, e);
+    srv_job *j = srv_api_job(s, text, len, fd, &plain_ops, sizeof(lc_job) + 512, &body, e);
+    if (!j) return NULL;
+    lc_job *o = j->user;
+    int rc = parse_completion(s, body, j, o, (char *)(o + 1), 512, e);
     cJSON_Delete(body);
     if (rc == 0) {
         if (o->stream) j->ops = &stream_ops;
-        j->fd = fd;
         rc = srv_job_setup(j, o->n_cmpl, e);
     }
     if (rc < 0) {
-        if (j) srv_job_release(j);
+        srv_job_release(j);
         return NULL;
     }
     return j;

@@ -462,12 +462,11 @@ static int parse_completion(srv_server *s, const cJSON *body, srv_job *j, oa_job
 }
 
 srv_job *srv_openai_job(srv_server *s, const char *text, size_t len, int fd, srv_error *e) {
-    cJSON *body = srv_parse_body(text, len, e);
-    srv_job *j = body ? srv_job_new(s, &plain_ops) : NULL;
-    oa_job *o = j ? calloc(1, sizeof *o) : NULL;
-    if (body && (!j || !o)) srv_fail(e, 500, NULL, "out of memory");
-    if (o) j->user = o;
-    int rc = e->status ? -1 : parse_completion(s, body, j, o, e);
+    cJSON *body;
+    srv_job *j = srv_api_job(s, text, len, fd, &plain_ops, sizeof(oa_job), &body, e);
+    if (!j) return NULL;
+    oa_job *o = j->user;
+    int rc = parse_completion(s, body, j, o, e);
     cJSON_Delete(body);
     if (rc == 0) {
         snprintf(o->id, sizeof o->id, "cmpl-%016llx%08lx",
@@ -475,11 +474,10 @@ srv_job *srv_openai_job(srv_server *s, const char *text, size_t len, int fd, srv
                  (unsigned long)atomic_fetch_add(&s->next_id, 1));
         o->created = (long)time(NULL);
         if (o->stream) j->ops = &stream_ops;
-        j->fd = fd;
         rc = srv_job_setup(j, o->best_of, e);
     }
     if (rc < 0) {
-        if (j) srv_job_release(j);
+        srv_job_release(j);
         return NULL;
     }
     return j;

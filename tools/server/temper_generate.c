@@ -412,15 +412,13 @@ static int repeat_prompt(srv_job *j, int n, srv_error *e) {
 }
 
 srv_job *srv_temper_generate_job(srv_server *s, const char *text, size_t len, int fd, srv_error *e) {
-    cJSON *body = srv_parse_body(text, len, e);
-    srv_job *j = body ? srv_job_new(s, &seq_ops) : NULL;
-    gen_job *o = j ? calloc(1, sizeof *o) : NULL;
-    if (body && (!j || !o)) srv_fail(e, 500, NULL, "out of memory");
-    if (o) j->user = o; /* the job frees o */
-    int rc = e->status ? -1 : parse_request(s, body, j, o, e);
+    cJSON *body;
+    srv_job *j = srv_api_job(s, text, len, fd, &seq_ops, sizeof(gen_job), &body, e);
+    if (!j) return NULL;
+    gen_job *o = j->user;
+    int rc = parse_request(s, body, j, o, e);
     cJSON_Delete(body);
     if (rc == 0) {
-        j->fd = fd;
         if (j->p.num_beams > 1) {
             j->ops = &beam_ops;
             rc = srv_job_setup(j, 1, e);
@@ -432,7 +430,7 @@ srv_job *srv_temper_generate_job(srv_server *s, const char *text, size_t len, in
         }
     }
     if (rc < 0) {
-        if (j) srv_job_release(j);
+        srv_job_release(j);
         return NULL;
     }
     return j;
